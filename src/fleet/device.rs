@@ -1,0 +1,145 @@
+//! A device and its metrics, as the fleet state keeps them.
+
+use super::history::{Coarse, Ring};
+use crate::mapping::FleetIdx;
+use crate::source::ConnId;
+use std::time::Duration;
+
+/// Index of a device in the fleet state; stable for the life of the process.
+pub type DeviceId = u32;
+
+/// Whether a device is alive, as far as fleetop can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Online per its availability topic, or sending live data within its expected interval.
+    Online,
+    /// No message for twice its expected interval.
+    Stale,
+    /// Its availability topic (LWT) or its gateway's says offline.
+    Offline,
+    /// Only retained data so far: nothing proves it is alive now.
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Online => "online",
+            Status::Stale => "stale",
+            Status::Offline => "offline",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The latest value of a metric.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricValue {
+    Number(f64),
+    Bool(bool),
+    Text(Box<str>),
+}
+
+impl std::fmt::Display for MetricValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MetricValue::Number(n) => write!(f, "{}", format_number(*n)),
+            MetricValue::Bool(true) => f.write_str("on"),
+            MetricValue::Bool(false) => f.write_str("off"),
+            MetricValue::Text(t) => f.write_str(&crate::sanitize::text(t)),
+        }
+    }
+}
+
+/// Short human form: at most three decimals, no trailing zeros.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    let s = format!("{n:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// One metric of one device.
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub name: Box<str>,
+    pub value: MetricValue,
+    /// Sample time of the latest value, epoch ms.
+    pub updated_ms: i64,
+    /// Numbers and booleans (as 0/1) keep history; text does not.
+    pub ring: Ring,
+    pub coarse: Coarse,
+}
+
+/// The last decode problem of a device, kept for display.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastError {
+    pub at_ms: i64,
+    pub topic: String,
+    pub message: String,
+}
+
+/// One device.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: DeviceId,
+    pub name: Box<str>,
+    pub fleet: FleetIdx,
+    pub conn: ConnId,
+    pub labels: Vec<(Box<str>, Box<str>)>,
+    pub status: Status,
+    pub first_seen_ms: i64,
+    /// Arrival of the latest message, retained or not.
+    pub last_seen_ms: i64,
+    /// Arrival of the latest live (non-retained) message.
+    pub last_live_ms: Option<i64>,
+    pub messages: u64,
+    pub decode_errors: u64,
+    pub last_error: Option<LastError>,
+    pub metrics: Vec<Metric>,
+    /// What its own availability topic said last.
+    pub available: Option<bool>,
+    /// Labels of an offline group (gateway) this device belongs to.
+    pub group_offline: bool,
+    /// Topics this device was seen on.
+    pub topics: Vec<Box<str>>,
+    pub last_topic: u16,
+    /// Bytes of the latest payload (capped copy).
+    pub last_payload: Vec<u8>,
+    pub expected_interval: Duration,
+}
+
+impl Device {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| &*m.name == name)
+    }
+
+    /// Status from the facts alone, at time `now_ms`.
+    pub fn compute_status(&self, now_ms: i64) -> Status {
+        if self.available == Some(false) || self.group_offline {
+            return Status::Offline;
+        }
+        let stale_after = (self.expected_interval.as_millis() as i64).saturating_mul(2);
+        match self.last_live_ms {
+            Some(live) if now_ms.saturating_sub(live) > stale_after => Status::Stale,
+            Some(_) => Status::Online,
+            None if self.available == Some(true) => Status::Online,
+            None => Status::Unknown,
+        }
+    }
+}

@@ -1,0 +1,658 @@
+//! The fleet state: devices, metrics, bounded history and status. Pure: no IO, no clock;
+//! time comes in with each message or tick.
+//!
+//! Every message goes through [`FleetState::apply`]. A topic is classified once and cached,
+//! so a message on a known topic costs one hash lookup, a decode into reusable buffers and
+//! a few ring pushes, with no allocation. Everything a device could grow without bound is
+//! capped by [`Limits`]; what is refused is counted in [`Counters`].
+
+pub mod device;
+pub mod history;
+
+pub use device::{Device, DeviceId, LastError, Metric, MetricValue, Status};
+
+use crate::config::Limits;
+use crate::decode::{self, Scratch, Value};
+use crate::mapping::{AvailabilityTarget, Classified, FleetIdx, Mapper};
+use crate::source::{ConnId, LinkState, RawMessage};
+use history::{Coarse, Ring};
+use std::collections::HashMap;
+use std::time::Duration;
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// How long a device may stay quiet, when its fleet does not say.
+pub const DEFAULT_EXPECTED_INTERVAL: Duration = Duration::from_secs(60);
+/// Bytes of the last payload kept per device and per unmapped topic.
+const LAST_PAYLOAD_CAP: usize = 4096;
+/// A payload timestamp further ahead of arrival than this is not believed.
+const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60 * 1000;
+
+/// Something that changed, for the headless stream, the alert pane and logs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FleetEvent {
+    DeviceAppeared {
+        device: DeviceId,
+        at_ms: i64,
+    },
+    StatusChanged {
+        device: DeviceId,
+        from: Status,
+        to: Status,
+        at_ms: i64,
+    },
+    LinkChanged {
+        conn: ConnId,
+        state: LinkState,
+        at_ms: i64,
+    },
+}
+
+/// Totals, including everything refused under a cap.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counters {
+    pub messages: u64,
+    pub decode_errors: u64,
+    pub unmapped_messages: u64,
+    pub refused_topic_too_long: u64,
+    pub refused_bad_topic: u64,
+    pub refused_payload_too_big: u64,
+    pub refused_device_cap: u64,
+    pub refused_metric_cap: u64,
+    pub refused_unmapped_cap: u64,
+}
+
+/// A connection as the state knows it.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub name: String,
+    pub state: LinkState,
+    pub since_ms: i64,
+    pub messages: u64,
+    /// Dropped before reaching the core (queue full); mirrored from the source's counter.
+    pub dropped: u64,
+}
+
+/// A topic no fleet maps, kept so a user can see what to map.
+#[derive(Debug, Clone)]
+pub struct UnmappedTopic {
+    pub conn: ConnId,
+    pub topic: Box<str>,
+    pub messages: u64,
+    pub last_ms: i64,
+    pub retained: bool,
+    pub last_payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+enum Route {
+    Telemetry {
+        device: DeviceId,
+        topic: u16,
+        metric: Option<Box<str>>,
+    },
+    Availability {
+        fleet: FleetIdx,
+        rule: u16,
+        target: RouteTarget,
+    },
+    Unmapped(u32),
+}
+
+#[derive(Debug, Clone)]
+enum RouteTarget {
+    Device(DeviceId),
+    Group(Vec<(Box<str>, Box<str>)>),
+}
+
+/// The whole fleet.
+pub struct FleetState {
+    pub mapper: Mapper,
+    pub limits: Limits,
+    pub connections: Vec<Connection>,
+    pub devices: Vec<Device>,
+    pub unmapped: Vec<UnmappedTopic>,
+    pub counters: Counters,
+    device_index: Map<(ConnId, FleetIdx, Box<str>), DeviceId>,
+    routes: Vec<Map<Box<str>, Route>>,
+    /// Offline groups (a gateway and the labels it stands for), per fleet.
+    offline_groups: Vec<(FleetIdx, Vec<(Box<str>, Box<str>)>)>,
+    events: Vec<FleetEvent>,
+    scratch: Scratch,
+    now_ms: i64,
+}
+
+impl FleetState {
+    pub fn new(mapper: Mapper, limits: Limits, connection_names: &[String]) -> FleetState {
+        FleetState {
+            connections: connection_names
+                .iter()
+                .map(|n| Connection {
+                    name: n.clone(),
+                    state: LinkState::Connecting,
+                    since_ms: 0,
+                    messages: 0,
+                    dropped: 0,
+                })
+                .collect(),
+            routes: connection_names.iter().map(|_| Map::default()).collect(),
+            mapper,
+            limits,
+            devices: Vec::new(),
+            unmapped: Vec::new(),
+            counters: Counters::default(),
+            device_index: Map::default(),
+            offline_groups: Vec::new(),
+            events: Vec::new(),
+            scratch: Scratch::default(),
+            now_ms: 0,
+        }
+    }
+
+    /// Events since the last call.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, FleetEvent> {
+        self.events.drain(..)
+    }
+
+    /// The latest time the state has seen, epoch ms.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn fleet_name(&self, device: &Device) -> &str {
+        self.mapper
+            .fleets
+            .get(device.fleet as usize)
+            .map_or("?", |f| f.name.as_str())
+    }
+
+    /// Records a connection's new state.
+    pub fn link_changed(&mut self, conn: ConnId, state: LinkState, at_ms: i64) {
+        if let Some(c) = self.connections.get_mut(conn as usize) {
+            c.state = state.clone();
+            c.since_ms = at_ms;
+            self.events
+                .push(FleetEvent::LinkChanged { conn, state, at_ms });
+        }
+    }
+
+    /// Mirrors a source's drop counter into the state.
+    pub fn set_dropped(&mut self, conn: ConnId, dropped: u64) {
+        if let Some(c) = self.connections.get_mut(conn as usize) {
+            c.dropped = dropped;
+        }
+    }
+
+    /// Re-evaluates every device's status at `now_ms` (stale by expected interval).
+    pub fn tick(&mut self, now_ms: i64) {
+        self.now_ms = self.now_ms.max(now_ms);
+        for i in 0..self.devices.len() {
+            self.refresh_status(i as DeviceId);
+        }
+    }
+
+    /// Applies one message.
+    pub fn apply(&mut self, msg: &RawMessage) {
+        self.counters.messages += 1;
+        self.now_ms = self.now_ms.max(msg.at_ms);
+        let Some(conn) = self.connections.get_mut(msg.conn as usize) else {
+            return;
+        };
+        conn.messages += 1;
+        if msg.topic.len() > self.limits.max_topic_len {
+            self.counters.refused_topic_too_long += 1;
+            return;
+        }
+        let Ok(topic) = std::str::from_utf8(&msg.topic) else {
+            self.counters.refused_bad_topic += 1;
+            return;
+        };
+        let route = match self.routes[msg.conn as usize].get(topic) {
+            Some(r) => r.clone_cheap(),
+            None => match self.route(msg.conn, topic) {
+                Some(r) => r,
+                None => return,
+            },
+        };
+        match route {
+            RouteRef::Telemetry(device, topic_idx) => {
+                self.apply_telemetry(msg, topic, device, topic_idx)
+            }
+            RouteRef::Availability => self.apply_availability(msg, topic),
+            RouteRef::Unmapped(i) => self.note_unmapped(i as usize, msg),
+        }
+    }
+
+    /// Classifies a new topic and caches the answer; `None` if it was refused.
+    fn route(&mut self, conn: ConnId, topic: &str) -> Option<RouteRef> {
+        let broker = self.connections[conn as usize].name.clone();
+        let route = match self.mapper.classify(&broker, topic) {
+            Classified::Telemetry {
+                fleet,
+                device,
+                labels,
+                metric,
+            } => {
+                if has_control(&device) {
+                    self.counters.refused_bad_topic += 1;
+                    return None;
+                }
+                let id = self.device_for(conn, fleet, &device, labels)?;
+                let d = &mut self.devices[id as usize];
+                let topic_idx = d.topics.len().min(u16::MAX as usize) as u16;
+                if d.topics.len() < 256 {
+                    d.topics.push(topic.into());
+                }
+                Route::Telemetry {
+                    device: id,
+                    topic: topic_idx,
+                    metric: metric.map(Into::into),
+                }
+            }
+            Classified::Availability {
+                fleet,
+                rule,
+                target,
+            } => {
+                let target = match target {
+                    AvailabilityTarget::Device { device, labels } => {
+                        if has_control(&device) {
+                            self.counters.refused_bad_topic += 1;
+                            return None;
+                        }
+                        RouteTarget::Device(self.device_for(conn, fleet, &device, labels)?)
+                    }
+                    AvailabilityTarget::Group(labels) => RouteTarget::Group(boxed(labels)),
+                };
+                Route::Availability {
+                    fleet,
+                    rule,
+                    target,
+                }
+            }
+            Classified::Unmapped => {
+                if self.unmapped.len() >= self.limits.max_unmapped_topics {
+                    self.counters.refused_unmapped_cap += 1;
+                    self.counters.unmapped_messages += 1;
+                    return None;
+                }
+                self.unmapped.push(UnmappedTopic {
+                    conn,
+                    topic: topic.into(),
+                    messages: 0,
+                    last_ms: 0,
+                    retained: false,
+                    last_payload: Vec::new(),
+                });
+                Route::Unmapped((self.unmapped.len() - 1) as u32)
+            }
+        };
+        let r = route.clone_cheap();
+        self.routes[conn as usize].insert(topic.into(), route);
+        Some(r)
+    }
+
+    /// Finds or creates a device; `None` when the device cap refuses it.
+    fn device_for(
+        &mut self,
+        conn: ConnId,
+        fleet: FleetIdx,
+        name: &str,
+        labels: Vec<(String, String)>,
+    ) -> Option<DeviceId> {
+        let key = (conn, fleet, Box::<str>::from(name));
+        if let Some(&id) = self.device_index.get(&key) {
+            let d = &mut self.devices[id as usize];
+            for (k, v) in labels {
+                if d.label(&k).is_none() {
+                    d.labels.push((k.into(), v.into()));
+                }
+            }
+            return Some(id);
+        }
+        if self.devices.len() >= self.limits.max_devices {
+            self.counters.refused_device_cap += 1;
+            return None;
+        }
+        let id = self.devices.len() as DeviceId;
+        let labels = boxed(labels);
+        let group_offline = self
+            .offline_groups
+            .iter()
+            .any(|(f, g)| *f == fleet && matches_group(&labels, g));
+        let expected_interval = self
+            .mapper
+            .fleets
+            .get(fleet as usize)
+            .and_then(|f| f.expected_interval)
+            .unwrap_or(DEFAULT_EXPECTED_INTERVAL);
+        self.devices.push(Device {
+            id,
+            name: name.into(),
+            fleet,
+            conn,
+            labels,
+            status: Status::Unknown,
+            first_seen_ms: self.now_ms,
+            last_seen_ms: self.now_ms,
+            last_live_ms: None,
+            messages: 0,
+            decode_errors: 0,
+            last_error: None,
+            metrics: Vec::new(),
+            available: None,
+            group_offline,
+            topics: Vec::new(),
+            last_topic: 0,
+            last_payload: Vec::new(),
+            expected_interval,
+        });
+        self.device_index.insert(key, id);
+        self.events.push(FleetEvent::DeviceAppeared {
+            device: id,
+            at_ms: self.now_ms,
+        });
+        Some(id)
+    }
+
+    fn apply_telemetry(&mut self, msg: &RawMessage, topic: &str, id: DeviceId, topic_idx: u16) {
+        let limits_payload = self.limits.max_payload_bytes;
+        let history = self.limits.history;
+        let max_metrics = self.limits.max_metrics_per_device;
+        let Some(Route::Telemetry { metric, .. }) = self.routes[msg.conn as usize].get(topic)
+        else {
+            return;
+        };
+        let d = &mut self.devices[id as usize];
+        let fleet = &self.mapper.fleets[d.fleet as usize];
+        note_arrival(d, msg, topic_idx);
+        if msg.payload.len() > limits_payload {
+            self.counters.refused_payload_too_big += 1;
+            record_error(
+                d,
+                &mut self.counters,
+                msg.at_ms,
+                topic,
+                format!(
+                    "payload of {} bytes exceeds the {} byte cap ([limits] max_payload_bytes)",
+                    msg.payload.len(),
+                    limits_payload
+                ),
+            );
+            self.refresh_status(id);
+            return;
+        }
+        let metric_name = metric.as_deref().unwrap_or("value");
+        match decode::decode(&msg.payload, fleet.format, metric_name, &mut self.scratch) {
+            Err(e) => record_error(d, &mut self.counters, msg.at_ms, topic, e.to_string()),
+            Ok(()) => {
+                let at = self
+                    .scratch
+                    .timestamp_ms
+                    .filter(|&t| t <= msg.at_ms + MAX_CLOCK_AHEAD_MS)
+                    .unwrap_or(msg.at_ms);
+                let mut refused = 0u64;
+                for (i, (path, value)) in self.scratch.values().enumerate() {
+                    if !store_value(d, i, path, value, at, history, max_metrics) {
+                        refused += 1;
+                    }
+                }
+                if refused > 0 {
+                    self.counters.refused_metric_cap += refused;
+                    d.last_error = Some(LastError {
+                        at_ms: msg.at_ms,
+                        topic: topic.to_string(),
+                        message: format!(
+                            "{refused} metric(s) refused: device already has {max_metrics} ([limits] max_metrics_per_device)"
+                        ),
+                    });
+                }
+            }
+        }
+        self.refresh_status(id);
+    }
+
+    fn apply_availability(&mut self, msg: &RawMessage, topic: &str) {
+        let Some(Route::Availability {
+            fleet,
+            rule,
+            target,
+        }) = self.routes[msg.conn as usize].get(topic)
+        else {
+            return;
+        };
+        let (fleet, target) = (*fleet, target.clone());
+        let rule = &self.mapper.fleets[fleet as usize].availability[*rule as usize];
+        let online = parse_availability(&msg.payload, &rule.online, &rule.offline);
+        match target {
+            RouteTarget::Device(id) => {
+                let d = &mut self.devices[id as usize];
+                note_arrival(d, msg, u16::MAX);
+                match online {
+                    Some(v) => d.available = Some(v),
+                    None => record_error(
+                        d,
+                        &mut self.counters,
+                        msg.at_ms,
+                        topic,
+                        format!(
+                            "availability payload `{}` is neither `{}` nor `{}`",
+                            crate::sanitize::truncate(&crate::sanitize::bytes(&msg.payload), 40),
+                            rule.online,
+                            rule.offline
+                        ),
+                    ),
+                }
+                self.refresh_status(id);
+            }
+            RouteTarget::Group(labels) => {
+                let Some(online) = online else {
+                    self.counters.decode_errors += 1;
+                    return;
+                };
+                self.offline_groups
+                    .retain(|(f, g)| !(*f == fleet && *g == labels));
+                if !online {
+                    self.offline_groups.push((fleet, labels.clone()));
+                }
+                for i in 0..self.devices.len() {
+                    let d = &self.devices[i];
+                    if d.fleet == fleet && matches_group(&d.labels, &labels) {
+                        self.devices[i].group_offline = self
+                            .offline_groups
+                            .iter()
+                            .any(|(f, g)| *f == fleet && matches_group(&self.devices[i].labels, g));
+                        self.refresh_status(i as DeviceId);
+                    }
+                }
+            }
+        }
+    }
+
+    fn note_unmapped(&mut self, i: usize, msg: &RawMessage) {
+        self.counters.unmapped_messages += 1;
+        if let Some(u) = self.unmapped.get_mut(i) {
+            u.messages += 1;
+            u.last_ms = msg.at_ms;
+            u.retained = msg.retain;
+            copy_capped(&mut u.last_payload, &msg.payload);
+        }
+    }
+
+    fn refresh_status(&mut self, id: DeviceId) {
+        let d = &mut self.devices[id as usize];
+        let status = d.compute_status(self.now_ms);
+        if status != d.status {
+            let from = d.status;
+            d.status = status;
+            self.events.push(FleetEvent::StatusChanged {
+                device: id,
+                from,
+                to: status,
+                at_ms: self.now_ms,
+            });
+        }
+    }
+
+    /// Devices by status: online, stale, offline, unknown.
+    pub fn status_counts(&self) -> [usize; 4] {
+        let mut c = [0; 4];
+        for d in &self.devices {
+            c[d.status as usize] += 1;
+        }
+        c
+    }
+
+    /// Finds a device by name (first match across brokers and fleets).
+    pub fn find_device(&self, name: &str) -> Option<&Device> {
+        self.devices.iter().find(|d| &*d.name == name)
+    }
+}
+
+/// A copy of a route without its owned parts, so the map borrow can end.
+enum RouteRef {
+    Telemetry(DeviceId, u16),
+    Availability,
+    Unmapped(u32),
+}
+
+impl Route {
+    fn clone_cheap(&self) -> RouteRef {
+        match self {
+            Route::Telemetry { device, topic, .. } => RouteRef::Telemetry(*device, *topic),
+            Route::Availability { .. } => RouteRef::Availability,
+            Route::Unmapped(i) => RouteRef::Unmapped(*i),
+        }
+    }
+}
+
+fn note_arrival(d: &mut Device, msg: &RawMessage, topic_idx: u16) {
+    d.messages += 1;
+    d.last_seen_ms = d.last_seen_ms.max(msg.at_ms);
+    if !msg.retain {
+        d.last_live_ms = Some(d.last_live_ms.map_or(msg.at_ms, |t| t.max(msg.at_ms)));
+    }
+    if topic_idx != u16::MAX {
+        d.last_topic = topic_idx;
+        copy_capped(&mut d.last_payload, &msg.payload);
+    }
+}
+
+fn record_error(d: &mut Device, counters: &mut Counters, at_ms: i64, topic: &str, message: String) {
+    d.decode_errors += 1;
+    counters.decode_errors += 1;
+    d.last_error = Some(LastError {
+        at_ms,
+        topic: topic.to_string(),
+        message,
+    });
+}
+
+/// Stores one decoded value; `false` if the metric cap refused a new metric.
+fn store_value(
+    d: &mut Device,
+    hint: usize,
+    path: &str,
+    value: Value<'_>,
+    at: i64,
+    history: usize,
+    max_metrics: usize,
+) -> bool {
+    // Payloads usually list their keys in the same order, so the i-th leaf is most often
+    // the i-th metric: check there before scanning.
+    let idx = match d.metrics.get(hint) {
+        Some(m) if &*m.name == path => Some(hint),
+        _ => d.metrics.iter().position(|m| &*m.name == path),
+    };
+    let idx = match idx {
+        Some(i) => i,
+        None => {
+            if d.metrics.len() >= max_metrics {
+                return false;
+            }
+            d.metrics.push(Metric {
+                name: path.into(),
+                value: MetricValue::Number(0.0),
+                updated_ms: at,
+                ring: Ring::new(history),
+                coarse: Coarse::default(),
+            });
+            d.metrics.len() - 1
+        }
+    };
+    let m = &mut d.metrics[idx];
+    let numeric = match value {
+        Value::Number(n) => {
+            m.value = MetricValue::Number(n);
+            Some(n)
+        }
+        Value::Bool(b) => {
+            m.value = MetricValue::Bool(b);
+            Some(if b { 1.0 } else { 0.0 })
+        }
+        Value::Text(t) => {
+            if !matches!(&m.value, MetricValue::Text(old) if &**old == t) {
+                m.value = MetricValue::Text(t.into());
+            }
+            None
+        }
+    };
+    m.updated_ms = m.updated_ms.max(at);
+    if let Some(n) = numeric {
+        m.ring.push(at, n);
+        m.coarse.push(at, n);
+    }
+    true
+}
+
+/// Online/offline from an availability payload: the configured words, common synonyms
+/// (`true`/`false`, `1`/`0`, Homie's `ready`/`lost`), or Zigbee2MQTT's `{"state": "online"}`.
+pub fn parse_availability(payload: &[u8], online: &str, offline: &str) -> Option<bool> {
+    let s = std::str::from_utf8(payload).ok()?.trim();
+    if s.eq_ignore_ascii_case(online) {
+        return Some(true);
+    }
+    if s.eq_ignore_ascii_case(offline) {
+        return Some(false);
+    }
+    if s.starts_with('{') {
+        #[derive(serde::Deserialize)]
+        struct State<'a> {
+            #[serde(borrow)]
+            state: std::borrow::Cow<'a, str>,
+        }
+        let st: State<'_> = serde_json::from_str(s).ok()?;
+        return parse_availability(st.state.as_bytes(), online, offline);
+    }
+    match s.to_ascii_lowercase().as_str() {
+        "online" | "true" | "1" | "ready" | "connected" | "up" => Some(true),
+        "offline" | "false" | "0" | "lost" | "disconnected" | "down" => Some(false),
+        _ => None,
+    }
+}
+
+fn copy_capped(dst: &mut Vec<u8>, src: &[u8]) {
+    dst.clear();
+    dst.extend_from_slice(&src[..src.len().min(LAST_PAYLOAD_CAP)]);
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+fn boxed(labels: Vec<(String, String)>) -> Vec<(Box<str>, Box<str>)> {
+    labels
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+/// True when a device carries every label of the group.
+fn matches_group(labels: &[(Box<str>, Box<str>)], group: &[(Box<str>, Box<str>)]) -> bool {
+    group
+        .iter()
+        .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+use super::*;
+use crate::config::Config;
+use bytes::Bytes;
+
+const CONFIG: &str = r#"
+[[fleet]]
+name = "tanks"
+topic = "tanks/{site}/{gateway}/{device}/telemetry"
+format = "json"
+expected_interval = "10s"
+[[fleet.availability]]
+topic = "tanks/{site}/{gateway}/{device}/status"
+[[fleet.availability]]
+topic = "tanks/{site}/{gateway}/status"
+
+[[fleet.metric]]
+name = "level_pct"
+unit = "%"
+
+[[fleet]]
+name = "plain"
+topic = "plain/{device}/{metric}"
+"#;
+
+fn state_with(limits: Limits) -> FleetState {
+    let config = Config::parse(CONFIG, None).unwrap();
+    let mapper = Mapper::new(&config.fleets).unwrap();
+    FleetState::new(mapper, limits, &["local".to_string()])
+}
+
+fn state() -> FleetState {
+    state_with(Limits::default())
+}
+
+fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
+    RawMessage {
+        conn: 0,
+        topic: Bytes::copy_from_slice(topic.as_bytes()),
+        payload: Bytes::copy_from_slice(payload),
+        retain: false,
+        at_ms,
+    }
+}
+
+const T0: i64 = 1_764_000_000_000;
+const TANK: &str = "tanks/north/gw-1/tank-01/telemetry";
+
+#[test]
+fn telemetry_creates_device_with_labels_and_metrics() {
+    let mut s = state();
+    s.apply(&msg(TANK, br#"{"level_pct":57.5,"pump":"ON"}"#, T0));
+    let d = s.find_device("tank-01").unwrap();
+    assert_eq!(s.fleet_name(d), "tanks");
+    assert_eq!(d.label("site"), Some("north"));
+    assert_eq!(d.label("gateway"), Some("gw-1"));
+    assert_eq!(d.status, Status::Online);
+    assert_eq!(
+        d.metric("level_pct").unwrap().value,
+        MetricValue::Number(57.5)
+    );
+    assert_eq!(d.metric("pump").unwrap().value, MetricValue::Bool(true));
+    let events: Vec<_> = s.drain_events().collect();
+    assert!(matches!(
+        events[0],
+        FleetEvent::DeviceAppeared { device: 0, .. }
+    ));
+    assert!(matches!(
+        events[1],
+        FleetEvent::StatusChanged {
+            to: Status::Online,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn history_follows_messages_and_payload_timestamps() {
+    let mut s = state();
+    for i in 0..5 {
+        s.apply(&msg(
+            TANK,
+            format!(r#"{{"level_pct":{i}}}"#).as_bytes(),
+            T0 + i * 1000,
+        ));
+    }
+    s.apply(&msg(TANK, br#"{"level_pct":9,"ts":1764000100}"#, T0 + 6000));
+    let m = s
+        .find_device("tank-01")
+        .unwrap()
+        .metric("level_pct")
+        .unwrap();
+    let samples: Vec<_> = m.ring.iter().collect();
+    assert_eq!(samples.len(), 6);
+    assert_eq!(samples[5], (1_764_000_100_000, 9.0));
+    assert_eq!(m.updated_ms, 1_764_000_100_000);
+}
+
+#[test]
+fn metric_from_topic_level() {
+    let mut s = state();
+    s.apply(&msg("plain/p1/temp", b"21.5", T0));
+    s.apply(&msg("plain/p1/state", b"OFF", T0));
+    let d = s.find_device("p1").unwrap();
+    assert_eq!(d.metric("temp").unwrap().value, MetricValue::Number(21.5));
+    assert_eq!(d.metric("state").unwrap().value, MetricValue::Bool(false));
+    assert_eq!(d.topics.len(), 2);
+}
+
+#[test]
+fn bad_payloads_count_as_decode_errors_and_keep_the_device() {
+    let mut s = state();
+    s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));
+    for bad in [&b"{oops"[..], b"", b"\xff\xfe", b"[[[[1]]]]]"] {
+        s.apply(&msg(TANK, bad, T0 + 1));
+    }
+    let d = s.find_device("tank-01").unwrap();
+    assert_eq!(d.decode_errors, 4);
+    assert_eq!(s.counters.decode_errors, 4);
+    assert!(d.last_error.as_ref().unwrap().message.contains("JSON"));
+    assert_eq!(
+        d.metric("level_pct").unwrap().value,
+        MetricValue::Number(50.0)
+    );
+}
+
+#[test]
+fn caps_refuse_and_count() {
+    let mut s = state_with(Limits {
+        max_devices: 1,
+        max_metrics_per_device: 2,
+        max_topic_len: 64,
+        max_payload_bytes: 32,
+        max_unmapped_topics: 1,
+        ..Limits::default()
+    });
+    s.apply(&msg(TANK, br#"{"a":1,"b":2,"c":3}"#, T0));
+    assert_eq!(s.counters.refused_metric_cap, 1);
+    assert!(
+        s.devices[0]
+            .last_error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("max_metrics_per_device")
+    );
+    s.apply(&msg("tanks/north/gw-1/tank-02/telemetry", b"{}", T0));
+    assert_eq!(s.counters.refused_device_cap, 1);
+    s.apply(&msg(TANK, &[b' '; 40], T0));
+    assert_eq!(s.counters.refused_payload_too_big, 1);
+    s.apply(&msg(&"x/".repeat(40), b"1", T0));
+    assert_eq!(s.counters.refused_topic_too_long, 1);
+    s.apply(&msg("u/1", b"1", T0));
+    s.apply(&msg("u/2", b"1", T0));
+    assert_eq!(s.unmapped.len(), 1);
+    assert_eq!(s.counters.refused_unmapped_cap, 1);
+    assert_eq!(s.devices.len(), 1);
+}
+
+#[test]
+fn stale_after_twice_expected_interval_then_online_again() {
+    let mut s = state();
+    s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));
+    s.tick(T0 + 20_000);
+    assert_eq!(s.devices[0].status, Status::Online);
+    s.tick(T0 + 20_001);
+    assert_eq!(s.devices[0].status, Status::Stale);
+    s.apply(&msg(TANK, br#"{"level_pct":51}"#, T0 + 30_000));
+    assert_eq!(s.devices[0].status, Status::Online);
+}
+
+#[test]
+fn lwt_and_gateway_take_devices_offline() {
+    let mut s = state();
+    s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));
+    s.apply(&msg(
+        "tanks/north/gw-2/tank-09/telemetry",
+        br#"{"level_pct":5}"#,
+        T0,
+    ));
+    s.apply(&msg("tanks/north/gw-1/tank-01/status", b"offline", T0 + 1));
+    assert_eq!(s.find_device("tank-01").unwrap().status, Status::Offline);
+    s.apply(&msg("tanks/north/gw-1/tank-01/status", b"online", T0 + 2));
+    assert_eq!(s.find_device("tank-01").unwrap().status, Status::Online);
+
+    s.apply(&msg("tanks/north/gw-1/status", b"offline", T0 + 3));
+    assert_eq!(s.find_device("tank-01").unwrap().status, Status::Offline);
+    assert_eq!(s.find_device("tank-09").unwrap().status, Status::Online);
+    // A device first seen behind a gateway that is down starts offline.
+    s.apply(&msg(
+        "tanks/north/gw-1/tank-02/telemetry",
+        br#"{"level_pct":1}"#,
+        T0 + 4,
+    ));
+    assert_eq!(s.find_device("tank-02").unwrap().status, Status::Offline);
+    s.apply(&msg("tanks/north/gw-1/status", b"online", T0 + 5));
+    assert_eq!(s.find_device("tank-01").unwrap().status, Status::Online);
+    assert_eq!(s.find_device("tank-02").unwrap().status, Status::Online);
+}
+
+#[test]
+fn retained_only_data_is_unknown() {
+    let mut s = state();
+    let mut m = msg(TANK, br#"{"level_pct":50}"#, T0);
+    m.retain = true;
+    s.apply(&m);
+    assert_eq!(s.devices[0].status, Status::Unknown);
+    let mut a = msg(
+        "tanks/north/gw-1/tank-01/status",
+        br#"{"state":"online"}"#,
+        T0,
+    );
+    a.retain = true;
+    s.apply(&a);
+    assert_eq!(s.devices[0].status, Status::Online);
+}
+
+#[test]
+fn unmapped_topics_are_listed_with_counts() {
+    let mut s = state();
+    s.apply(&msg("zigbee2mqtt/lamp", br#"{"state":"ON"}"#, T0));
+    s.apply(&msg("zigbee2mqtt/lamp", br#"{"state":"OFF"}"#, T0 + 1));
+    assert_eq!(s.unmapped.len(), 1);
+    assert_eq!(s.unmapped[0].messages, 2);
+    assert_eq!(s.unmapped[0].last_payload, br#"{"state":"OFF"}"#);
+    assert_eq!(s.counters.unmapped_messages, 2);
+}
+
+#[test]
+fn hostile_topics_are_refused_or_kept_escaped() {
+    let mut s = state();
+    s.apply(&msg(
+        "tanks/north/gw-1/tank\x1b[2J/telemetry",
+        b"{\"a\":1}",
+        T0,
+    ));
+    assert_eq!(s.counters.refused_bad_topic, 1);
+    assert!(s.devices.is_empty());
+    let mut bad = msg("x", b"1", T0);
+    bad.topic = Bytes::from_static(b"a/\xff");
+    s.apply(&bad);
+    assert_eq!(s.counters.refused_bad_topic, 2);
+}
+
+#[test]
+fn availability_words() {
+    assert_eq!(
+        parse_availability(b"Online", "online", "offline"),
+        Some(true)
+    );
+    assert_eq!(
+        parse_availability(b"false", "online", "offline"),
+        Some(false)
+    );
+    assert_eq!(
+        parse_availability(b"lost", "online", "offline"),
+        Some(false)
+    );
+    assert_eq!(
+        parse_availability(br#"{"state": "offline"}"#, "online", "offline"),
+        Some(false)
+    );
+    assert_eq!(parse_availability(b"dead", "alive", "dead"), Some(false));
+    assert_eq!(parse_availability(b"maybe", "online", "offline"), None);
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(topic in proptest::collection::vec(any::<u8>(), 0..80),
+                                       payload in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut s = state();
+            let mut m = msg("", &payload, T0);
+            m.topic = Bytes::from(topic);
+            s.apply(&m);
+            s.apply(&msg(TANK, &payload, T0));
+            s.apply(&msg("plain/d/m", &payload, T0));
+            s.tick(T0 + 1_000_000);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(json in "[\\[\\]{}\":,0-9a-z.eE+-]{0,200}") {
+            let mut s = state();
+            s.apply(&msg(TANK, json.as_bytes(), T0));
+        }
+    }
+}

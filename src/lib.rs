@@ -1,0 +1,11 @@
+//! fleetop: `top` for a fleet of IoT/M2M devices over MQTT.
+//!
+//! The core (config, mapping, decode, fleet) is pure and unit-tested without IO; sources
+//! (MQTT, recordings) and outputs (snapshot, NDJSON, TUI) sit at the edges.
+
+pub mod config;
+pub mod decode;
+pub mod fleet;
+pub mod mapping;
+pub mod sanitize;
+pub mod source;

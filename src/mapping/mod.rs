@@ -1,0 +1,265 @@
+//! From a topic to a device: which fleet a topic belongs to, which device, which labels.
+//!
+//! Classification runs once per distinct topic; the fleet state caches the answer, so the
+//! per-message path is one hash lookup.
+
+pub mod template;
+
+use crate::config::{FleetConfig, MetricDecl, PayloadFormat};
+use std::time::Duration;
+use template::TopicTemplate;
+
+/// Index of a fleet in configuration order.
+pub type FleetIdx = u16;
+
+/// A fleet compiled for matching.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    pub name: String,
+    pub template: TopicTemplate,
+    pub format: PayloadFormat,
+    pub expected_interval: Option<Duration>,
+    pub broker: Option<String>,
+    pub qos: u8,
+    pub table: Vec<String>,
+    pub metrics: Vec<MetricDecl>,
+    pub availability: Vec<Availability>,
+}
+
+/// A compiled availability topic.
+#[derive(Debug, Clone)]
+pub struct Availability {
+    pub template: TopicTemplate,
+    pub online: String,
+    pub offline: String,
+}
+
+impl Fleet {
+    pub fn metric_decl(&self, name: &str) -> Option<&MetricDecl> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+}
+
+/// What a topic is, as far as the configured fleets can tell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Classified {
+    Telemetry {
+        fleet: FleetIdx,
+        device: String,
+        labels: Vec<(String, String)>,
+        metric: Option<String>,
+    },
+    /// Availability of one device, or of every device whose labels match `group`.
+    Availability {
+        fleet: FleetIdx,
+        rule: u16,
+        target: AvailabilityTarget,
+    },
+    Unmapped,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AvailabilityTarget {
+    Device {
+        device: String,
+        labels: Vec<(String, String)>,
+    },
+    Group(Vec<(String, String)>),
+}
+
+/// All configured fleets, in priority order.
+#[derive(Debug, Clone, Default)]
+pub struct Mapper {
+    pub fleets: Vec<Fleet>,
+}
+
+impl Mapper {
+    /// Compiles fleets; templates were already validated with the config.
+    pub fn new(configs: &[FleetConfig]) -> Result<Mapper, String> {
+        let mut fleets = Vec::with_capacity(configs.len());
+        for f in configs {
+            let template = TopicTemplate::parse(f.topic.get_ref())?.require_device()?;
+            let availability = f
+                .availability
+                .iter()
+                .map(|a| {
+                    Ok(Availability {
+                        template: TopicTemplate::parse(a.topic.get_ref())?,
+                        online: a.online.clone(),
+                        offline: a.offline.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            fleets.push(Fleet {
+                name: f.name.clone(),
+                template,
+                format: f.format,
+                expected_interval: f.expected_interval,
+                broker: f.broker.clone(),
+                qos: f.qos,
+                table: f.table.clone(),
+                metrics: f.metrics.clone(),
+                availability,
+            });
+        }
+        if fleets.len() > usize::from(FleetIdx::MAX) {
+            return Err("too many fleets".into());
+        }
+        Ok(Mapper { fleets })
+    }
+
+    /// Subscription filters (with QoS) the fleets need on a broker.
+    pub fn filters_for(&self, broker: &str) -> Vec<(String, u8)> {
+        let mut out: Vec<(String, u8)> = Vec::new();
+        for f in self.fleets.iter().filter(|f| f.serves(broker)) {
+            let filters = std::iter::once(f.template.filter())
+                .chain(f.availability.iter().map(|a| a.template.filter()));
+            for filter in filters {
+                match out.iter_mut().find(|(x, _)| *x == filter) {
+                    Some((_, q)) => *q = (*q).max(f.qos),
+                    None => out.push((filter, f.qos)),
+                }
+            }
+        }
+        out
+    }
+
+    /// Classifies a topic received from the broker named `broker`.
+    pub fn classify(&self, broker: &str, topic: &str) -> Classified {
+        for (i, f) in self.fleets.iter().enumerate() {
+            if !f.serves(broker) {
+                continue;
+            }
+            let fleet = i as FleetIdx;
+            for (rule, a) in f.availability.iter().enumerate() {
+                if let Some(caps) = a.template.captures(topic) {
+                    let (device, labels) = split_captures(caps);
+                    let target = match device {
+                        Some(device) => AvailabilityTarget::Device { device, labels },
+                        None => AvailabilityTarget::Group(labels),
+                    };
+                    return Classified::Availability {
+                        fleet,
+                        rule: rule as u16,
+                        target,
+                    };
+                }
+            }
+            if let Some(caps) = f.template.captures(topic) {
+                let metric = caps
+                    .iter()
+                    .find(|(k, _)| *k == "metric")
+                    .map(|(_, v)| v.to_string());
+                let (device, labels) = split_captures(caps);
+                if let Some(device) = device {
+                    return Classified::Telemetry {
+                        fleet,
+                        device,
+                        labels,
+                        metric,
+                    };
+                }
+            }
+        }
+        Classified::Unmapped
+    }
+}
+
+impl Fleet {
+    fn serves(&self, broker: &str) -> bool {
+        self.broker.as_deref().is_none_or(|b| b == broker)
+    }
+}
+
+fn split_captures(caps: template::Captures<'_>) -> (Option<String>, Vec<(String, String)>) {
+    let mut device = None;
+    let mut labels = Vec::new();
+    for (k, v) in caps {
+        match k {
+            "device" => device = Some(v.to_string()),
+            "metric" => {}
+            _ => labels.push((k.to_string(), v.to_string())),
+        }
+    }
+    (device, labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn mapper(toml: &str) -> Mapper {
+        Mapper::new(&Config::parse(toml, None).unwrap().fleets).unwrap()
+    }
+
+    const POLES: &str = r#"
+[[fleet]]
+name = "poles"
+topic = "{site}/poles/{device}/{metric}"
+[[fleet.availability]]
+topic = "{site}/gateways/{gateway}/status"
+[[fleet.availability]]
+topic = "{site}/poles/{device}/status"
+"#;
+
+    #[test]
+    fn telemetry_captures_device_labels_and_metric() {
+        let m = mapper(POLES);
+        assert_eq!(
+            m.classify("any", "north/poles/pole-017/pm25"),
+            Classified::Telemetry {
+                fleet: 0,
+                device: "pole-017".into(),
+                labels: vec![("site".into(), "north".into())],
+                metric: Some("pm25".into()),
+            }
+        );
+        assert_eq!(m.classify("any", "north/other/x"), Classified::Unmapped);
+    }
+
+    #[test]
+    fn availability_wins_over_a_telemetry_template_that_also_matches() {
+        let m = mapper(POLES);
+        match m.classify("any", "north/poles/pole-017/status") {
+            Classified::Availability {
+                rule: 1,
+                target: AvailabilityTarget::Device { device, .. },
+                ..
+            } => {
+                assert_eq!(device, "pole-017")
+            }
+            other => panic!("{other:?}"),
+        }
+        match m.classify("any", "north/gateways/gw-1/status") {
+            Classified::Availability {
+                target: AvailabilityTarget::Group(labels),
+                ..
+            } => {
+                assert_eq!(
+                    labels,
+                    vec![
+                        ("site".into(), "north".into()),
+                        ("gateway".into(), "gw-1".into())
+                    ]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn filters_merge_and_respect_broker_restriction() {
+        let m = mapper(
+            "[[broker]]\nname=\"a\"\nurl=\"mqtt://h\"\n[[broker]]\nname=\"b\"\nurl=\"mqtt://h\"\n\
+             [[fleet]]\nname=\"x\"\ntopic=\"x/{device}\"\nbroker=\"a\"\nqos=1\n\
+             [[fleet]]\nname=\"y\"\ntopic=\"x/{device}\"\n",
+        );
+        assert_eq!(m.filters_for("a"), vec![("x/+".to_string(), 1)]);
+        assert_eq!(m.filters_for("b"), vec![("x/+".to_string(), 0)]);
+        assert!(matches!(
+            m.classify("b", "x/d"),
+            Classified::Telemetry { fleet: 1, .. }
+        ));
+    }
+}
