@@ -3,9 +3,14 @@
 //! The core (config, mapping, decode, fleet) is pure and unit-tested without IO; sources
 //! (MQTT, recordings) and outputs (snapshot, NDJSON, TUI) sit at the edges.
 
+pub mod cli;
 pub mod config;
 pub mod decode;
+pub mod demo;
+pub mod engine;
 pub mod fleet;
+pub mod logging;
 pub mod mapping;
+pub mod output;
 pub mod sanitize;
 pub mod source;

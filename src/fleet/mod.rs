@@ -46,6 +46,11 @@ pub enum FleetEvent {
         state: LinkState,
         at_ms: i64,
     },
+    Notice {
+        conn: ConnId,
+        message: String,
+        at_ms: i64,
+    },
 }
 
 /// Totals, including everything refused under a cap.
@@ -71,6 +76,8 @@ pub struct Connection {
     pub messages: u64,
     /// Dropped before reaching the core (queue full); mirrored from the source's counter.
     pub dropped: u64,
+    /// The latest notice about this connection (a refused subscription, a bad line).
+    pub notice: Option<(i64, String)>,
 }
 
 /// A topic no fleet maps, kept so a user can see what to map.
@@ -133,6 +140,7 @@ impl FleetState {
                     since_ms: 0,
                     messages: 0,
                     dropped: 0,
+                    notice: None,
                 })
                 .collect(),
             routes: connection_names.iter().map(|_| Map::default()).collect(),
@@ -173,6 +181,18 @@ impl FleetState {
             c.since_ms = at_ms;
             self.events
                 .push(FleetEvent::LinkChanged { conn, state, at_ms });
+        }
+    }
+
+    /// Keeps a notice about a connection for display.
+    pub fn note(&mut self, conn: ConnId, message: String, at_ms: i64) {
+        if let Some(c) = self.connections.get_mut(conn as usize) {
+            c.notice = Some((at_ms, message.clone()));
+            self.events.push(FleetEvent::Notice {
+                conn,
+                message,
+                at_ms,
+            });
         }
     }
 

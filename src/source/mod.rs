@@ -62,6 +62,13 @@ pub enum SourceEvent {
         state: LinkState,
         at_ms: i64,
     },
+    /// Something a person should know about a connection (a refused subscription, a bad
+    /// line in a recording) that does not change its state.
+    Notice {
+        conn: ConnId,
+        message: String,
+        at_ms: i64,
+    },
 }
 
 /// Messages a connection had to drop because the core's queue was full.
@@ -129,6 +136,17 @@ impl Outlet {
             .await;
     }
 
+    pub async fn notice(&self, message: String) {
+        let _ = self
+            .tx
+            .send(SourceEvent::Notice {
+                conn: self.conn,
+                message,
+                at_ms: now_ms(),
+            })
+            .await;
+    }
+
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
@@ -137,4 +155,51 @@ impl Outlet {
 /// Wall-clock time in epoch milliseconds; the core never reads a clock itself.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// The time the core is told: the wall clock live, the recording's own time in a replay
+/// (so ages and staleness are those of the incident, not of today).
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    #[default]
+    Wall,
+    Replay(Arc<ReplayClock>),
+}
+
+impl Clock {
+    pub fn now_ms(&self) -> i64 {
+        match self {
+            Clock::Wall => now_ms(),
+            Clock::Replay(c) => c.now_ms(),
+        }
+    }
+}
+
+/// Recording time, advanced by the replay as it delivers and by the wall clock (at replay
+/// speed) in between.
+#[derive(Debug)]
+pub struct ReplayClock {
+    anchor: std::sync::Mutex<(i64, std::time::Instant, f64)>,
+}
+
+impl ReplayClock {
+    pub fn new(start_ms: i64, speed: f64) -> ReplayClock {
+        ReplayClock {
+            anchor: std::sync::Mutex::new((start_ms, std::time::Instant::now(), speed)),
+        }
+    }
+
+    /// Sets recording time to `ms` now, advancing at `speed` from here.
+    pub fn set(&self, ms: i64, speed: f64) {
+        if let Ok(mut a) = self.anchor.lock() {
+            *a = (ms, std::time::Instant::now(), speed);
+        }
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        match self.anchor.lock() {
+            Ok(a) => a.0 + (a.1.elapsed().as_secs_f64() * 1000.0 * a.2) as i64,
+            Err(_) => now_ms(),
+        }
+    }
 }

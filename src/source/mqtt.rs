@@ -1,1 +1,442 @@
+//! A live MQTT connection: connect, subscribe, forward messages, and come back after every
+//! failure with exponential backoff and jitter. MQTT 5 by default, 3.1.1 on request; the two
+//! rumqttc APIs differ only in types, so a small [`Session`] trait hides them.
 
+use super::url::{BrokerUrl, Scheme};
+use super::{LinkState, Outlet};
+use crate::config::{BrokerConfig, Protocol};
+use bytes::Bytes;
+use rumqttc::{TlsConfiguration, Transport};
+use std::sync::Arc;
+use std::time::Duration;
+
+const BACKOFF_START: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Largest packet accepted from a broker. MQTT 5 brokers are told this in CONNECT and drop
+/// bigger messages for us; a 3.1.1 broker sending one closes the connection.
+const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
+/// Requests (subscribes, publishes) buffered towards the event loop.
+const REQUEST_CAPACITY: usize = 1024;
+
+/// Everything needed to open one broker connection; secrets already resolved.
+#[derive(Clone)]
+pub struct ConnectionSpec {
+    pub name: String,
+    pub url: BrokerUrl,
+    pub protocol: Protocol,
+    pub client_id: String,
+    pub keepalive: Duration,
+    pub credentials: Option<(String, String)>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    pub subscriptions: Vec<(String, u8)>,
+}
+
+impl std::fmt::Debug for ConnectionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password.
+        f.debug_struct("ConnectionSpec")
+            .field("name", &self.name)
+            .field("url", &self.url.to_string())
+            .field("protocol", &self.protocol)
+            .field("client_id", &self.client_id)
+            .field("subscriptions", &self.subscriptions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectionSpec {
+    /// Resolves a `[[broker]]` entry: URL, password source, TLS, client id.
+    pub fn from_config(b: &BrokerConfig, subscriptions: Vec<(String, u8)>) -> Result<Self, String> {
+        let url = BrokerUrl::parse(b.url.get_ref())?;
+        let username = b.username.clone().or_else(|| url.username.clone());
+        let password = resolve_password(b)?;
+        let credentials = match (username, password) {
+            (Some(u), p) => Some((u, p.unwrap_or_default())),
+            (None, Some(_)) => {
+                return Err(format!(
+                    "broker `{}` has a password but no username; set username",
+                    b.name
+                ));
+            }
+            (None, None) => None,
+        };
+        let tls = if url.scheme.is_tls() {
+            if b.insecure_skip_verify {
+                tracing::warn!(broker = %b.name, "TLS certificate verification is OFF");
+                eprintln!(
+                    "WARNING: broker `{}`: TLS certificate verification is OFF (insecure_skip_verify); \
+                     anyone on the path can read and forge this traffic",
+                    b.name
+                );
+            }
+            Some(super::tls::client_config(b)?)
+        } else {
+            None
+        };
+        Ok(ConnectionSpec {
+            name: b.name.clone(),
+            url,
+            protocol: b.protocol,
+            client_id: b.client_id.clone().unwrap_or_else(default_client_id),
+            keepalive: b.keepalive.unwrap_or(Duration::from_secs(30)),
+            credentials,
+            tls,
+            subscriptions,
+        })
+    }
+}
+
+/// `fleetop-<host>-<random>`: recognisable in broker logs, unique per run.
+pub fn default_client_id() -> String {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let host: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
+        .collect();
+    format!("fleetop-{host}-{:06x}", fastrand::u32(..0x100_0000))
+}
+
+fn resolve_password(b: &BrokerConfig) -> Result<Option<String>, String> {
+    if let Some(var) = &b.password_env {
+        return std::env::var(var).map(Some).map_err(|_| {
+            format!(
+                "broker `{}`: environment variable {var} (password_env) is not set",
+                b.name
+            )
+        });
+    }
+    if let Some(path) = &b.password_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "broker `{}`: cannot read password_file {}: {e}",
+                b.name,
+                path.display()
+            )
+        })?;
+        return Ok(Some(text.lines().next().unwrap_or("").to_string()));
+    }
+    if b.password_prompt {
+        let prompt = format!("Password for broker `{}`: ", b.name);
+        return rpassword::prompt_password(prompt)
+            .map(Some)
+            .map_err(|e| format!("broker `{}`: cannot prompt for the password: {e}", b.name));
+    }
+    Ok(None)
+}
+
+/// What a session reports, in protocol-neutral terms.
+enum Incoming {
+    Connected,
+    Publish {
+        topic: Bytes,
+        payload: Bytes,
+        retain: bool,
+    },
+    /// Filters the broker refused, with its reason.
+    SubscribeRefused(Vec<String>),
+    Other,
+}
+
+trait Session {
+    async fn poll(&mut self) -> Result<Incoming, String>;
+    fn subscribe(&self, subs: &[(String, u8)]) -> Result<(), String>;
+}
+
+fn qos(q: u8) -> rumqttc::QoS {
+    match q {
+        0 => rumqttc::QoS::AtMostOnce,
+        1 => rumqttc::QoS::AtLeastOnce,
+        _ => rumqttc::QoS::ExactlyOnce,
+    }
+}
+
+fn qos5(q: u8) -> rumqttc::v5::mqttbytes::QoS {
+    match q {
+        0 => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+        1 => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+        _ => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+/// [`ConnectionSpec::from_config`] always sets `tls` for the TLS schemes.
+fn transport(url: &BrokerUrl, tls: &Option<Arc<rustls::ClientConfig>>) -> Transport {
+    match (url.scheme, tls) {
+        (Scheme::Mqtts, Some(c)) => Transport::Tls(TlsConfiguration::Rustls(c.clone())),
+        (Scheme::Wss, Some(c)) => Transport::Wss(TlsConfiguration::Rustls(c.clone())),
+        (Scheme::Ws, _) => Transport::Ws,
+        _ => Transport::Tcp,
+    }
+}
+
+/// rumqttc takes the whole URL as the host for websockets.
+fn host_for(url: &BrokerUrl) -> String {
+    match url.scheme {
+        Scheme::Ws | Scheme::Wss => url.websocket_url(),
+        _ => url.host.clone(),
+    }
+}
+
+struct V311 {
+    client: rumqttc::AsyncClient,
+    events: rumqttc::EventLoop,
+    pending: Vec<String>,
+}
+
+impl V311 {
+    fn new(spec: &ConnectionSpec) -> V311 {
+        let mut o = rumqttc::MqttOptions::new(&spec.client_id, host_for(&spec.url), spec.url.port);
+        o.set_keep_alive(spec.keepalive)
+            .set_clean_session(true)
+            .set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET)
+            .set_transport(transport(&spec.url, &spec.tls));
+        if let Some((u, p)) = &spec.credentials {
+            o.set_credentials(u, p);
+        }
+        let (client, events) = rumqttc::AsyncClient::new(o, REQUEST_CAPACITY);
+        V311 {
+            client,
+            events,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl Session for V311 {
+    async fn poll(&mut self) -> Result<Incoming, String> {
+        use rumqttc::{Event, Packet};
+        match self
+            .events
+            .poll()
+            .await
+            .map_err(|e| reason(&e.to_string()))?
+        {
+            Event::Incoming(Packet::ConnAck(_)) => Ok(Incoming::Connected),
+            Event::Incoming(Packet::Publish(p)) => Ok(Incoming::Publish {
+                topic: Bytes::from(p.topic),
+                payload: p.payload,
+                retain: p.retain,
+            }),
+            Event::Incoming(Packet::SubAck(ack)) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .zip(&self.pending)
+                    .filter(|(c, _)| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                    .map(|(_, f)| f.clone())
+                    .collect::<Vec<_>>();
+                Ok(if refused.is_empty() {
+                    Incoming::Other
+                } else {
+                    Incoming::SubscribeRefused(refused)
+                })
+            }
+            _ => Ok(Incoming::Other),
+        }
+    }
+
+    fn subscribe(&self, subs: &[(String, u8)]) -> Result<(), String> {
+        let filters = subs
+            .iter()
+            .map(|(f, q)| rumqttc::SubscribeFilter::new(f.clone(), qos(*q)));
+        self.client
+            .try_subscribe_many(filters)
+            .map_err(|e| format!("subscribe failed: {e}"))
+    }
+}
+
+struct V5 {
+    client: rumqttc::v5::AsyncClient,
+    events: rumqttc::v5::EventLoop,
+    pending: Vec<String>,
+}
+
+impl V5 {
+    fn new(spec: &ConnectionSpec) -> V5 {
+        let mut o =
+            rumqttc::v5::MqttOptions::new(&spec.client_id, host_for(&spec.url), spec.url.port);
+        o.set_keep_alive(spec.keepalive)
+            .set_clean_start(true)
+            .set_max_packet_size(Some(MAX_INCOMING_PACKET as u32))
+            .set_transport(transport(&spec.url, &spec.tls));
+        if let Some((u, p)) = &spec.credentials {
+            o.set_credentials(u, p);
+        }
+        let (client, events) = rumqttc::v5::AsyncClient::new(o, REQUEST_CAPACITY);
+        V5 {
+            client,
+            events,
+            pending: Vec::new(),
+        }
+    }
+}
+
+impl Session for V5 {
+    async fn poll(&mut self) -> Result<Incoming, String> {
+        use rumqttc::v5::Event;
+        use rumqttc::v5::mqttbytes::v5::{Packet, SubscribeReasonCode};
+        match self
+            .events
+            .poll()
+            .await
+            .map_err(|e| reason(&e.to_string()))?
+        {
+            Event::Incoming(Packet::ConnAck(_)) => Ok(Incoming::Connected),
+            Event::Incoming(Packet::Publish(p)) => Ok(Incoming::Publish {
+                topic: p.topic,
+                payload: p.payload,
+                retain: p.retain,
+            }),
+            Event::Incoming(Packet::SubAck(ack)) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .zip(&self.pending)
+                    .filter(|(c, _)| !matches!(c, SubscribeReasonCode::Success(_)))
+                    .map(|(c, f)| format!("{f} ({c:?})"))
+                    .collect::<Vec<_>>();
+                Ok(if refused.is_empty() {
+                    Incoming::Other
+                } else {
+                    Incoming::SubscribeRefused(refused)
+                })
+            }
+            _ => Ok(Incoming::Other),
+        }
+    }
+
+    fn subscribe(&self, subs: &[(String, u8)]) -> Result<(), String> {
+        let filters = subs
+            .iter()
+            .map(|(f, q)| rumqttc::v5::mqttbytes::v5::Filter::new(f.clone(), qos5(*q)));
+        self.client
+            .try_subscribe_many(filters)
+            .map_err(|e| format!("subscribe failed: {e}"))
+    }
+}
+
+/// Turns rumqttc's error text into a short reason a person can act on.
+fn reason(e: &str) -> String {
+    let lower = e.to_ascii_lowercase();
+    if lower.contains("connection refused (os error") {
+        "nothing listens there (connection refused)".into()
+    } else if lower.contains("badusernamepassword") || lower.contains("badusername") {
+        "bad username or password".into()
+    } else if lower.contains("notauthorized") {
+        "not authorized by the broker".into()
+    } else if lower.contains("invalidcertificate") || lower.contains("certificate") {
+        format!("TLS certificate problem: {e}")
+    } else if lower.contains("failed to lookup address") || lower.contains("name or service") {
+        "cannot resolve the broker's host name".into()
+    } else {
+        e.trim_start_matches("I/O: ").to_string()
+    }
+}
+
+/// Runs one connection until the core goes away.
+pub async fn run(spec: ConnectionSpec, outlet: Outlet) {
+    match spec.protocol {
+        Protocol::V5 => {
+            let mut s = V5::new(&spec);
+            s.pending = spec.subscriptions.iter().map(|(f, _)| f.clone()).collect();
+            drive(&mut s, &spec, &outlet).await
+        }
+        Protocol::V311 => {
+            let mut s = V311::new(&spec);
+            s.pending = spec.subscriptions.iter().map(|(f, _)| f.clone()).collect();
+            drive(&mut s, &spec, &outlet).await
+        }
+    }
+}
+
+async fn drive<S: Session>(session: &mut S, spec: &ConnectionSpec, outlet: &Outlet) {
+    let mut failures = 0u32;
+    outlet.link(LinkState::Connecting).await;
+    while !outlet.is_closed() {
+        match session.poll().await {
+            Ok(Incoming::Publish {
+                topic,
+                payload,
+                retain,
+            }) => outlet.message(topic, payload, retain),
+            Ok(Incoming::Connected) => {
+                failures = 0;
+                // Clean sessions forget subscriptions: subscribe again after every connect.
+                if let Err(e) = session.subscribe(&spec.subscriptions) {
+                    outlet.notice(e).await;
+                }
+                outlet.link(LinkState::Connected).await;
+            }
+            Ok(Incoming::SubscribeRefused(filters)) => {
+                let mut msg = format!("broker refused subscription to {}", filters.join(", "));
+                if filters.iter().any(|f| f.starts_with('#')) {
+                    msg.push_str(
+                        "; public brokers often refuse `#`: pass --subscribe with a narrower filter",
+                    );
+                }
+                tracing::warn!(broker = %spec.name, "{msg}");
+                outlet.notice(msg).await;
+            }
+            Ok(Incoming::Other) => {}
+            Err(reason) => {
+                failures = failures.saturating_add(1);
+                let delay = backoff(failures);
+                tracing::info!(broker = %spec.name, %reason, ?delay, "connection down");
+                outlet
+                    .link(LinkState::Down {
+                        reason,
+                        retry_in: delay,
+                    })
+                    .await;
+                tokio::time::sleep(delay).await;
+                if outlet.is_closed() {
+                    break;
+                }
+                outlet.link(LinkState::Connecting).await;
+            }
+        }
+    }
+}
+
+/// Exponential backoff from 0.5 s, capped at 30 s, with ±25 % jitter so that many clients
+/// do not reconnect in step after a broker restart.
+pub fn backoff(failures: u32) -> Duration {
+    let exp = BACKOFF_START.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    let base = exp.min(BACKOFF_CAP);
+    let jitter = 0.75 + fastrand::f64() * 0.5;
+    base.mul_f64(jitter).min(BACKOFF_CAP)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        for _ in 0..50 {
+            let first = backoff(1);
+            assert!(first >= Duration::from_millis(375) && first <= Duration::from_millis(625));
+            assert!(backoff(30) <= BACKOFF_CAP);
+            assert!(backoff(30) >= BACKOFF_CAP.mul_f64(0.75));
+        }
+    }
+
+    #[test]
+    fn reasons_are_short() {
+        assert_eq!(
+            reason("I/O: Connection refused (os error 111)"),
+            "nothing listens there (connection refused)"
+        );
+        assert_eq!(
+            reason("Connection refused, return code: `BadUserNamePassword`"),
+            "bad username or password"
+        );
+    }
+
+    #[test]
+    fn client_ids_name_the_host() {
+        let id = default_client_id();
+        assert!(id.starts_with("fleetop-"));
+        assert_ne!(default_client_id(), id);
+    }
+}

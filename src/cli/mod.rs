@@ -1,0 +1,248 @@
+//! The command line: subcommands, flags, and turning them into a config and an input.
+//! Names here are fixed; scripts rely on them.
+
+pub mod bench;
+pub mod demo;
+pub mod run;
+
+use crate::config::{BrokerConfig, Config, Protocol, Subscription, duration};
+use crate::engine::Input;
+use crate::mapping::Mapper;
+use crate::source::mqtt::ConnectionSpec;
+use crate::source::replay::Speed;
+use crate::source::url::BrokerUrl;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fleetop",
+    version,
+    about = "top for a fleet: watch IoT/M2M devices over MQTT",
+    after_help = "Try it with nothing installed:  fleetop demo\n\
+                  Watch a broker:                 fleetop --broker mqtt://host:1883\n\
+                  Print the fleet once:           fleetop snapshot --broker mqtt://host:1883"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Print NDJSON events on stdout instead of the live view.
+    #[arg(long, global = true)]
+    pub headless: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Connect, collect for a while, print the fleet and exit (1 if no broker could be reached).
+    Snapshot {
+        /// How long to collect before printing.
+        #[arg(long, default_value = "3s", value_parser = duration::parse)]
+        wait: Duration,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Write raw traffic to a JSONL file, one message a line, for --replay.
+    Record {
+        #[arg(long, value_name = "FILE.jsonl")]
+        out: PathBuf,
+    },
+    /// An embedded broker and a simulated fleet: a live demo with nothing installed.
+    Demo(DemoArgs),
+    /// Publish the simulated fleets to any broker.
+    Simulate(SimulateArgs),
+    /// Benchmarks that print figures.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Where messages come from; valid before or after the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SourceArgs {
+    /// Config file (default: the XDG path, e.g. ~/.config/fleetop/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Broker URL (mqtt://, mqtts://, ws://, wss://); replaces the config's brokers.
+    #[arg(long, global = true, value_name = "URL")]
+    pub broker: Option<String>,
+    /// Extra topic filter to subscribe to (repeatable).
+    #[arg(long, global = true, value_name = "FILTER")]
+    pub subscribe: Vec<String>,
+    /// Feed a recording through the pipeline instead of a broker.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE.jsonl",
+        conflicts_with = "broker"
+    )]
+    pub replay: Option<PathBuf>,
+    /// Replay speed: 1x, 10x, max.
+    #[arg(long, global = true, default_value = "max")]
+    pub speed: Speed,
+    /// MQTT version for --broker: 5 or 3.1.1.
+    #[arg(long, global = true, default_value = "5")]
+    pub protocol: Protocol,
+    /// Username for --broker.
+    #[arg(long, global = true)]
+    pub username: Option<String>,
+    /// Environment variable holding the password for --broker.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// File whose first line is the password for --broker.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Ask for the --broker password on the terminal.
+    #[arg(long, global = true)]
+    pub password_prompt: bool,
+    /// CA certificates (PEM) for --broker instead of the system roots.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// Client private key (PEM) for mutual TLS.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Accept any TLS certificate. Insecure: for test brokers only.
+    #[arg(long, global = true)]
+    pub insecure_skip_verify: bool,
+    /// Client id (default fleetop-<host>-<random>).
+    #[arg(long, global = true)]
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Simulated devices across the five fleets.
+    #[arg(long, default_value_t = 200)]
+    pub devices: usize,
+    /// Seed: the same seed gives the same device ids and faults.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the demo's config (to learn the format or watch a simulated fleet elsewhere).
+    #[arg(long)]
+    pub print_config: bool,
+    /// Topic prefix of the simulated fleets.
+    #[arg(long, default_value = "demo")]
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimulateArgs {
+    /// Topic prefix (default: fleetop-demo/<random>, so strangers on a public broker do not collide).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Cap on total messages per second (public brokers throttle).
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    #[arg(long, default_value_t = 200)]
+    pub devices: usize,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: BenchKind,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum BenchKind {
+    /// Ingest rate of fleetop's whole pipeline against mosquitto_sub on the same flood.
+    Ingest {
+        /// Messages in the flood.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// Use a loopback stand-in broker that streams pre-encoded packets, so the
+        /// subscriber is the bottleneck.
+        #[arg(long)]
+        ceiling: bool,
+    },
+}
+
+impl SourceArgs {
+    /// Loads the config (file, XDG, or none) and decides where messages come from.
+    pub fn resolve(&self) -> Result<(Config, Input), String> {
+        let config = Config::discover(self.config.as_deref()).map_err(|e| e.0)?;
+        let input = self.input(&config)?;
+        Ok((config, input))
+    }
+
+    /// The input for an already-loaded config.
+    pub fn input(&self, config: &Config) -> Result<Input, String> {
+        if let Some(path) = &self.replay {
+            return Ok(Input::Replay {
+                path: path.clone(),
+                speed: self.speed,
+            });
+        }
+        let brokers = match &self.broker {
+            Some(url) => vec![self.broker_from_flags(url)?],
+            None => config.brokers.clone(),
+        };
+        if brokers.is_empty() {
+            let where_ = self
+                .config
+                .clone()
+                .or_else(Config::default_path)
+                .map_or("a config file".into(), |p| p.display().to_string());
+            return Err(format!(
+                "no broker to watch: pass --broker mqtt://host:1883, add a [[broker]] to {where_}, \
+                 or try `fleetop demo`"
+            ));
+        }
+        let mapper = Mapper::new(&config.fleets)?;
+        let specs = brokers
+            .iter()
+            .map(|b| ConnectionSpec::from_config(b, self.subscriptions(b, &mapper)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Input::Brokers(specs))
+    }
+
+    /// The fleets' filters, the broker's own and --subscribe; `#` when that leaves none.
+    fn subscriptions(&self, b: &BrokerConfig, mapper: &Mapper) -> Vec<(String, u8)> {
+        let mut subs = mapper.filters_for(&b.name);
+        let extra = b
+            .subscribe
+            .iter()
+            .map(|s| (s.filter().to_string(), s.qos()))
+            .chain(self.subscribe.iter().map(|f| (f.clone(), 0)));
+        for (f, q) in extra {
+            if !subs.iter().any(|(x, _)| *x == f) {
+                subs.push((f, q));
+            }
+        }
+        if subs.is_empty() {
+            subs.push(("#".into(), 0));
+        }
+        subs
+    }
+
+    fn broker_from_flags(&self, url: &str) -> Result<BrokerConfig, String> {
+        let parsed = BrokerUrl::parse(url).map_err(|e| format!("--broker: {e}"))?;
+        Ok(BrokerConfig {
+            name: format!("{}:{}", parsed.host, parsed.port),
+            url: toml::Spanned::new(0..0, url.to_string()),
+            protocol: self.protocol,
+            username: self.username.clone(),
+            password_env: self.password_env.clone(),
+            password_file: self.password_file.clone(),
+            password_prompt: self.password_prompt,
+            ca_file: self.ca_file.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            insecure_skip_verify: self.insecure_skip_verify,
+            client_id: self.client_id.clone(),
+            keepalive: None,
+            subscribe: Vec::<Subscription>::new(),
+        })
+    }
+}

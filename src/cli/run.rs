@@ -1,0 +1,242 @@
+//! The loops behind the terminal-free commands: snapshot, headless, record, and the plain
+//! text view used until the TUI lands.
+
+use super::Format;
+use crate::config::Config;
+use crate::engine::{Engine, Input};
+use crate::output::{headless, snapshot};
+use crate::source::LinkState;
+use crate::source::record::Line;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::time::{Instant, interval, sleep_until};
+
+/// Events applied per wake-up before time and output get a turn.
+const BATCH: usize = 4096;
+const TICK: Duration = Duration::from_millis(250);
+
+/// Resolves when the user or the system asks fleetop to stop: Ctrl-C, SIGTERM, SIGHUP.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let hup = signal(SignalKind::hangup());
+        if let (Ok(mut term), Ok(mut hup)) = (term, hup) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// True once every source is a finished replay (live brokers never finish).
+fn all_finished(engine: &Engine) -> bool {
+    engine
+        .state
+        .connections
+        .iter()
+        .all(|c| c.state == LinkState::Finished)
+}
+
+/// Connect, collect for `wait`, print; exit 1 with reasons if no broker was reachable.
+pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: Format) -> ExitCode {
+    let is_replay = matches!(input, Input::Replay { .. });
+    let mut engine = match Engine::start(config, input) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("fleetop: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let deadline = Instant::now() + wait;
+    let mut ticker = interval(TICK);
+    loop {
+        tokio::select! {
+            _ = sleep_until(deadline) => break,
+            more = engine.pump(BATCH) => if !more { break },
+            _ = ticker.tick() => engine.tick(),
+        }
+        if is_replay && all_finished(&engine) {
+            break;
+        }
+    }
+    engine.pump_ready();
+    engine.tick();
+    let unreachable: Vec<String> = engine
+        .state
+        .connections
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !engine.ever_connected(*i))
+        .map(|(i, c)| {
+            let url = engine.conns[i].url.clone().unwrap_or_default();
+            match &c.state {
+                LinkState::Down { reason, .. } => format!("`{}` ({url}): {reason}", c.name),
+                other => format!("`{}` ({url}): still {other} after {wait:?}", c.name),
+            }
+        })
+        .collect();
+    if !is_replay && unreachable.len() == engine.state.connections.len() {
+        for u in &unreachable {
+            eprintln!("fleetop: could not connect to broker {u}");
+        }
+        return ExitCode::from(1);
+    }
+    let snap = snapshot::build(&engine);
+    let text = match format {
+        Format::Table => snapshot::table(&snap),
+        Format::Json => serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n",
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+/// NDJSON events until stopped (or until a replay ends).
+pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> ExitCode {
+    let mut engine = match Engine::start(config, input) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("fleetop: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut ticker = interval(TICK);
+    let mut next_stats = Instant::now() + stats_every;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let mut finished = false;
+        tokio::select! {
+            _ = &mut stop => finished = true,
+            more = engine.pump(BATCH) => if !more { finished = true },
+            _ = ticker.tick() => {
+                engine.tick();
+                if Instant::now() >= next_stats {
+                    next_stats += stats_every;
+                    let _ = writeln!(out, "{}", headless::stats(&engine));
+                }
+            }
+        }
+        if all_finished(&engine) {
+            engine.pump_ready();
+            engine.tick();
+            finished = true;
+        }
+        let events: Vec<_> = engine.state.drain_events().collect();
+        for ev in &events {
+            if writeln!(out, "{}", headless::event(&engine, ev)).is_err() {
+                return ExitCode::SUCCESS; // the reader went away (e.g. `| head`)
+            }
+        }
+        if finished {
+            let _ = writeln!(out, "{}", headless::stats(&engine));
+            let _ = out.flush();
+            return ExitCode::SUCCESS;
+        }
+        if out.flush().is_err() {
+            return ExitCode::SUCCESS;
+        }
+    }
+}
+
+/// Raw traffic to `out`, one message a line, until stopped.
+pub async fn record(config: &Config, input: Input, path: &Path) -> ExitCode {
+    let file = match std::fs::File::create(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("fleetop: cannot create {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::BufWriter::new(file);
+    let mut engine = match Engine::start(config, input) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("fleetop: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let several = engine.conns.len() > 1;
+    let names: Vec<String> = engine.conns.iter().map(|c| c.name.clone()).collect();
+    let mut ticker = interval(Duration::from_secs(1));
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    let mut written = 0u64;
+    eprintln!("recording to {} (Ctrl-C to stop)", path.display());
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            ev = engine.next_event() => {
+                let Some(ev) = ev else { break };
+                if let crate::source::SourceEvent::Message(m) = &ev {
+                    let broker = several.then(|| names[m.conn as usize].as_str());
+                    let line = Line::from_message(m, broker);
+                    if serde_json::to_writer(&mut out, &line).is_err() || out.write_all(b"\n").is_err() {
+                        eprintln!("fleetop: cannot write {}", path.display());
+                        return ExitCode::from(1);
+                    }
+                    written += 1;
+                }
+                engine.handle(ev);
+            }
+            _ = ticker.tick() => {
+                engine.tick();
+                let _ = out.flush();
+                for ev in engine.state.drain_events() {
+                    if let crate::fleet::FleetEvent::LinkChanged { state, .. } = ev {
+                        eprintln!("broker: {state}");
+                    }
+                }
+            }
+        }
+        if all_finished(&engine) {
+            break;
+        }
+    }
+    if out.flush().is_err() {
+        eprintln!("fleetop: cannot write {}", path.display());
+        return ExitCode::from(1);
+    }
+    eprintln!("recorded {written} messages to {}", path.display());
+    ExitCode::SUCCESS
+}
+
+/// A plain live table, redrawn every two seconds, until the terminal UI lands.
+pub async fn watch_text(config: &Config, input: Input) -> ExitCode {
+    let mut engine = match Engine::start(config, input) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("fleetop: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut ticker = interval(TICK);
+    let mut redraw = interval(Duration::from_secs(2));
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return ExitCode::SUCCESS,
+            more = engine.pump(BATCH) => if !more { return ExitCode::SUCCESS },
+            _ = ticker.tick() => engine.tick(),
+            _ = redraw.tick() => {
+                engine.state.drain_events().for_each(drop);
+                let text = snapshot::table(&snapshot::build(&engine));
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "\x1b[H\x1b[2J{text}");
+                let _ = out.flush();
+            }
+        }
+    }
+}

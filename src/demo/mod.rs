@@ -1,0 +1,1 @@
+//! The demo: an embedded MQTT broker and simulated field fleets.

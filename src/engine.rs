@@ -1,0 +1,233 @@
+//! The engine: sources feed a bounded queue, the engine drains it into the fleet state and
+//! keeps the time and the rates. Every front end (snapshot, headless, record, TUI) drives
+//! the same engine, so they all see the same pipeline.
+
+use crate::config::{Config, Limits};
+use crate::fleet::FleetState;
+use crate::mapping::Mapper;
+use crate::source::mqtt::ConnectionSpec;
+use crate::source::replay::Speed;
+use crate::source::{
+    Clock, ConnId, DropCounter, LinkState, Outlet, RawMessage, ReplayClock, SourceEvent,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Where the messages come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Brokers(Vec<ConnectionSpec>),
+    Replay { path: PathBuf, speed: Speed },
+}
+
+/// A connection as started: its name and, for brokers, its URL.
+#[derive(Debug, Clone)]
+pub struct ConnLabel {
+    pub name: String,
+    pub url: Option<String>,
+}
+
+/// Fleet state plus the queue that feeds it.
+pub struct Engine {
+    pub state: FleetState,
+    pub clock: Clock,
+    pub conns: Vec<ConnLabel>,
+    drops: Vec<DropCounter>,
+    rx: mpsc::Receiver<SourceEvent>,
+    ever_connected: Vec<bool>,
+    rate: RateMeter,
+    /// Messages handed over but not yet applied: kept so a batch read never loses one.
+    pending: Vec<SourceEvent>,
+}
+
+impl Engine {
+    /// Builds the state from `config` and starts the sources on the current tokio runtime.
+    pub fn start(config: &Config, input: Input) -> Result<Engine, String> {
+        let mapper = Mapper::new(&config.fleets)?;
+        let (tx, rx) = mpsc::channel(config.limits.queue);
+        let mut conns = Vec::new();
+        let mut drops = Vec::new();
+        let clock = match input {
+            Input::Brokers(specs) => {
+                for (i, spec) in specs.into_iter().enumerate() {
+                    let outlet = Outlet::new(i as ConnId, tx.clone());
+                    drops.push(outlet.dropped.clone());
+                    conns.push(ConnLabel {
+                        name: spec.name.clone(),
+                        url: Some(spec.url.to_string()),
+                    });
+                    tokio::spawn(crate::source::mqtt::run(spec, outlet));
+                }
+                Clock::Wall
+            }
+            Input::Replay { path, speed } => {
+                let outlet = Outlet::new(0, tx.clone());
+                drops.push(outlet.dropped.clone());
+                conns.push(ConnLabel {
+                    name: format!(
+                        "replay:{}",
+                        path.file_name().map_or_else(
+                            || path.display().to_string(),
+                            |n| n.to_string_lossy().into_owned()
+                        )
+                    ),
+                    url: None,
+                });
+                let rate = match speed {
+                    Speed::Times(x) => x,
+                    Speed::Max => 1.0,
+                };
+                let clock = Arc::new(ReplayClock::new(crate::source::now_ms(), rate));
+                tokio::spawn(crate::source::replay::run(
+                    path,
+                    speed,
+                    clock.clone(),
+                    outlet,
+                ));
+                Clock::Replay(clock)
+            }
+        };
+        let names: Vec<String> = conns.iter().map(|c| c.name.clone()).collect();
+        Ok(Engine {
+            state: FleetState::new(mapper, config.limits.clone(), &names),
+            ever_connected: vec![false; conns.len()],
+            clock,
+            conns,
+            drops,
+            rx,
+            rate: RateMeter::default(),
+            pending: Vec::new(),
+        })
+    }
+
+    /// An engine fed by hand (tests, benchmarks): no sources are started.
+    pub fn detached(mapper: Mapper, limits: Limits, names: &[String]) -> (Engine, Vec<Outlet>) {
+        let (tx, rx) = mpsc::channel(limits.queue);
+        let outlets: Vec<Outlet> = (0..names.len())
+            .map(|i| Outlet::new(i as ConnId, tx.clone()))
+            .collect();
+        let engine = Engine {
+            state: FleetState::new(mapper, limits, names),
+            clock: Clock::Wall,
+            conns: names
+                .iter()
+                .map(|n| ConnLabel {
+                    name: n.clone(),
+                    url: None,
+                })
+                .collect(),
+            drops: outlets.iter().map(|o| o.dropped.clone()).collect(),
+            rx,
+            ever_connected: vec![false; names.len()],
+            rate: RateMeter::default(),
+            pending: Vec::new(),
+        };
+        (engine, outlets)
+    }
+
+    /// Waits for at least one event, then applies up to `max` that are ready.
+    /// Returns `false` once every source has ended and the queue is empty.
+    pub async fn pump(&mut self, max: usize) -> bool {
+        if self.rx.recv_many(&mut self.pending, max).await == 0 {
+            return false;
+        }
+        let mut batch = std::mem::take(&mut self.pending);
+        for ev in batch.drain(..) {
+            self.handle(ev);
+        }
+        self.pending = batch;
+        true
+    }
+
+    /// The next event, unapplied (for the recorder, which writes it before applying it).
+    pub async fn next_event(&mut self) -> Option<SourceEvent> {
+        self.rx.recv().await
+    }
+
+    /// Applies whatever is queued right now, without waiting.
+    pub fn pump_ready(&mut self) {
+        while let Ok(ev) = self.rx.try_recv() {
+            self.handle(ev);
+        }
+    }
+
+    pub fn handle(&mut self, ev: SourceEvent) {
+        match ev {
+            SourceEvent::Message(m) => self.apply(&m),
+            SourceEvent::Link { conn, state, at_ms } => {
+                if let Some(seen) = self.ever_connected.get_mut(conn as usize)
+                    && matches!(state, LinkState::Connected | LinkState::Replaying)
+                {
+                    *seen = true;
+                }
+                self.state.link_changed(conn, state, at_ms);
+            }
+            SourceEvent::Notice {
+                conn,
+                message,
+                at_ms,
+            } => self.state.note(conn, message, at_ms),
+        }
+    }
+
+    pub fn apply(&mut self, msg: &RawMessage) {
+        self.state.apply(msg);
+    }
+
+    /// Advances time: statuses, drop counters, message rate.
+    pub fn tick(&mut self) {
+        let now = self.clock.now_ms();
+        self.state.tick(now);
+        for (i, d) in self.drops.iter().enumerate() {
+            self.state.set_dropped(i as ConnId, d.get());
+        }
+        self.rate
+            .update(crate::source::now_ms(), self.state.counters.messages);
+    }
+
+    /// Messages per second over the last few seconds.
+    pub fn msg_rate(&self) -> f64 {
+        self.rate.per_sec
+    }
+
+    /// Total messages dropped before reaching the core.
+    pub fn dropped(&self) -> u64 {
+        self.drops.iter().map(DropCounter::get).sum()
+    }
+
+    /// True once connection `conn` has been up at least once.
+    pub fn ever_connected(&self, conn: usize) -> bool {
+        self.ever_connected.get(conn).copied().unwrap_or(false)
+    }
+}
+
+/// A smoothed messages-per-second figure.
+#[derive(Debug, Default)]
+struct RateMeter {
+    last_ms: i64,
+    last_count: u64,
+    per_sec: f64,
+}
+
+impl RateMeter {
+    fn update(&mut self, now_ms: i64, count: u64) {
+        if self.last_ms == 0 {
+            self.last_ms = now_ms;
+            self.last_count = count;
+            return;
+        }
+        let dt = (now_ms - self.last_ms) as f64 / 1000.0;
+        if dt < 0.5 {
+            return;
+        }
+        let instant = count.saturating_sub(self.last_count) as f64 / dt;
+        self.per_sec = if self.per_sec == 0.0 {
+            instant
+        } else {
+            0.5 * self.per_sec + 0.5 * instant
+        };
+        self.last_ms = now_ms;
+        self.last_count = count;
+    }
+}

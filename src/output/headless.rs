@@ -1,0 +1,101 @@
+//! `--headless`: one JSON object per line on stdout, for jq and scripts.
+//!
+//! Every line has `type` and `at` (RFC 3339). Types: `device_appeared`, `status_changed`,
+//! `connection`, `notice`, `stats`. Device strings are sanitised like everywhere else.
+
+use super::rfc3339;
+use crate::engine::Engine;
+use crate::fleet::FleetEvent;
+use crate::sanitize;
+use serde_json::{Value, json};
+
+/// The JSON line for a fleet event.
+pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
+    let state = &engine.state;
+    match ev {
+        FleetEvent::DeviceAppeared { device, at_ms } => {
+            let d = &state.devices[*device as usize];
+            json!({
+                "type": "device_appeared",
+                "at": rfc3339(*at_ms),
+                "device": sanitize::text(&d.name),
+                "fleet": state.fleet_name(d),
+                "broker": conn_name(engine, d.conn),
+                "labels": d.labels.iter().map(|(k, v)| (k.to_string(), json!(sanitize::text(v)))).collect::<serde_json::Map<_, _>>(),
+            })
+        }
+        FleetEvent::StatusChanged {
+            device,
+            from,
+            to,
+            at_ms,
+        } => {
+            let d = &state.devices[*device as usize];
+            json!({
+                "type": "status_changed",
+                "at": rfc3339(*at_ms),
+                "device": sanitize::text(&d.name),
+                "fleet": state.fleet_name(d),
+                "broker": conn_name(engine, d.conn),
+                "from": from,
+                "to": to,
+            })
+        }
+        FleetEvent::LinkChanged {
+            conn,
+            state: link,
+            at_ms,
+        } => json!({
+            "type": "connection",
+            "at": rfc3339(*at_ms),
+            "broker": conn_name(engine, *conn),
+            "state": link.to_string(),
+        }),
+        FleetEvent::Notice {
+            conn,
+            message,
+            at_ms,
+        } => json!({
+            "type": "notice",
+            "at": rfc3339(*at_ms),
+            "broker": conn_name(engine, *conn),
+            "message": message,
+        }),
+    }
+}
+
+/// Periodic figures: rate, drops, totals.
+pub fn stats(engine: &Engine) -> Value {
+    let s = &engine.state;
+    let [online, stale, offline, unknown] = s.status_counts();
+    json!({
+        "type": "stats",
+        "at": rfc3339(engine.clock.now_ms()),
+        "messages": s.counters.messages,
+        "msg_per_s": (engine.msg_rate() * 10.0).round() / 10.0,
+        "dropped": engine.dropped(),
+        "devices": s.devices.len(),
+        "online": online,
+        "stale": stale,
+        "offline": offline,
+        "unknown": unknown,
+        "decode_errors": s.counters.decode_errors,
+        "unmapped_topics": s.unmapped.len(),
+        "refused": {
+            "topic_too_long": s.counters.refused_topic_too_long,
+            "bad_topic": s.counters.refused_bad_topic,
+            "payload_too_big": s.counters.refused_payload_too_big,
+            "device_cap": s.counters.refused_device_cap,
+            "metric_cap": s.counters.refused_metric_cap,
+            "unmapped_cap": s.counters.refused_unmapped_cap,
+        },
+    })
+}
+
+fn conn_name(engine: &Engine, conn: u16) -> String {
+    engine
+        .state
+        .connections
+        .get(conn as usize)
+        .map_or_else(|| "?".into(), |c| c.name.clone())
+}
