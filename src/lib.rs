@@ -14,3 +14,4 @@ pub mod mapping;
 pub mod output;
 pub mod sanitize;
 pub mod source;
+pub mod bench;

@@ -42,7 +42,39 @@ fn all_finished(engine: &Engine) -> bool {
         .state
         .connections
         .iter()
-        .all(|c| c.state == LinkState::Finished)
+        .all(|c| matches!(c.state, LinkState::Finished | LinkState::Failed(_)))
+}
+
+/// Why each connection that never came up did not, or `None` if at least one did.
+fn all_unreachable(engine: &Engine, waited: Duration) -> Option<Vec<String>> {
+    let reasons: Vec<String> = engine
+        .state
+        .connections
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !engine.ever_connected(*i))
+        .map(|(i, c)| {
+            let url = engine.conns[i]
+                .url
+                .as_ref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default();
+            match &c.state {
+                LinkState::Down { reason, .. } | LinkState::Failed(reason) => {
+                    format!("`{}`{url}: {reason}", c.name)
+                }
+                other => format!("`{}`{url}: still {other} after {waited:?}", c.name),
+            }
+        })
+        .collect();
+    (reasons.len() == engine.state.connections.len()).then_some(reasons)
+}
+
+fn report_unreachable(reasons: &[String]) -> ExitCode {
+    for r in reasons {
+        eprintln!("fleetop: could not connect to {r}");
+    }
+    ExitCode::from(1)
 }
 
 /// Connect, collect for `wait`, print; exit 1 with reasons if no broker was reachable.
@@ -69,25 +101,8 @@ pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: For
     }
     engine.pump_ready();
     engine.tick();
-    let unreachable: Vec<String> = engine
-        .state
-        .connections
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !engine.ever_connected(*i))
-        .map(|(i, c)| {
-            let url = engine.conns[i].url.clone().unwrap_or_default();
-            match &c.state {
-                LinkState::Down { reason, .. } => format!("`{}` ({url}): {reason}", c.name),
-                other => format!("`{}` ({url}): still {other} after {wait:?}", c.name),
-            }
-        })
-        .collect();
-    if !is_replay && unreachable.len() == engine.state.connections.len() {
-        for u in &unreachable {
-            eprintln!("fleetop: could not connect to broker {u}");
-        }
-        return ExitCode::from(1);
+    if let Some(reasons) = all_unreachable(&engine, wait) {
+        return report_unreachable(&reasons);
     }
     let snap = snapshot::build(&engine);
     let text = match format {
@@ -142,6 +157,9 @@ pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> E
         if finished {
             let _ = writeln!(out, "{}", headless::stats(&engine));
             let _ = out.flush();
+            if let Some(reasons) = all_unreachable(&engine, Duration::ZERO) {
+                return report_unreachable(&reasons);
+            }
             return ExitCode::SUCCESS;
         }
         if out.flush().is_err() {
@@ -207,6 +225,9 @@ pub async fn record(config: &Config, input: Input, path: &Path) -> ExitCode {
     if out.flush().is_err() {
         eprintln!("fleetop: cannot write {}", path.display());
         return ExitCode::from(1);
+    }
+    if let Some(reasons) = all_unreachable(&engine, Duration::ZERO) {
+        return report_unreachable(&reasons);
     }
     eprintln!("recorded {written} messages to {}", path.display());
     ExitCode::SUCCESS

@@ -16,12 +16,17 @@ const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
 const RAW32: u64 = 1;
 const RAW64: u64 = 3;
 
+/// A decoded sample plus what the next delta needs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Cursor {
     t: i64,
     dt: i64,
     v: f64,
+    /// `v` as an integer at the ring's decimal scale, or `NO_INT` when out of range.
+    vi: i64,
 }
+
+const NO_INT: i64 = i64::MIN;
 
 /// A fixed-length ring of `(time_ms, value)` samples.
 #[derive(Debug, Clone)]
@@ -31,8 +36,10 @@ pub struct Ring {
     scale: u8,
     front: Cursor,
     back: Cursor,
-    /// Encoded samples after the front one, oldest first.
-    bytes: VecDeque<u8>,
+    /// Encoded samples after the front one, oldest first, from `head` on. Bytes before
+    /// `head` are already evicted; they are reclaimed once they are half the buffer.
+    bytes: Vec<u8>,
+    head: usize,
 }
 
 impl Ring {
@@ -41,6 +48,7 @@ impl Ring {
             t: 0,
             dt: 0,
             v: 0.0,
+            vi: 0,
         };
         Ring {
             capacity: capacity.clamp(2, u32::MAX as usize) as u32,
@@ -48,7 +56,8 @@ impl Ring {
             scale: 0,
             front: zero,
             back: zero,
-            bytes: VecDeque::new(),
+            bytes: Vec::new(),
+            head: 0,
         }
     }
 
@@ -74,25 +83,46 @@ impl Ring {
         self.bytes.capacity()
     }
 
-    /// Appends a sample, evicting the oldest when full. Non-finite values are ignored.
-    pub fn push(&mut self, t: i64, v: f64) {
+    /// Appends a sample; when full, evicts and returns the oldest. Non-finite values are
+    /// ignored.
+    pub fn push(&mut self, t: i64, v: f64) -> Option<(i64, f64)> {
         if !v.is_finite() {
-            return;
+            return None;
         }
+        self.push_inner(t, v, true)
+    }
+
+    fn push_inner(&mut self, t: i64, v: f64, may_rescale: bool) -> Option<(i64, f64)> {
         if self.len == 0 {
-            self.scale = decimal_scale(v).unwrap_or(0);
-            self.front = Cursor { t, dt: 0, v };
+            self.scale = (0..=MAX_SCALE)
+                .find(|&s| scaled(v, s).is_some())
+                .unwrap_or(0);
+            self.front = Cursor {
+                t,
+                dt: 0,
+                v,
+                vi: self.int_of(v),
+            };
             self.back = self.front;
             self.len = 1;
-            return;
+            return None;
         }
-        if let Some(s) = decimal_scale(v)
-            && s > self.scale
-        {
-            self.rescale(s);
+        let mut fit = scaled(v, self.scale);
+        if fit.is_none() && may_rescale {
+            // More decimals than before: re-encode at the finer scale (at most 4 times).
+            if let Some(s) = (self.scale + 1..=MAX_SCALE).find(|&s| scaled(v, s).is_some()) {
+                self.rescale(s);
+                fit = scaled(v, s);
+            }
         }
-        if self.len == self.capacity {
+        let evicted = (self.len == self.capacity).then(|| {
+            let oldest = (self.front.t, self.front.v);
             self.pop_front();
+            oldest
+        });
+        if self.head > 0 && self.head * 2 >= self.bytes.len() {
+            self.bytes.drain(..self.head);
+            self.head = 0;
         }
         if self.bytes.capacity() - self.bytes.len() < 16 {
             let grow = (self.bytes.capacity() / 4).max(32);
@@ -101,15 +131,35 @@ impl Ring {
         let back = self.back;
         let dt = t.wrapping_sub(back.t);
         push_varint(&mut self.bytes, zigzag(dt.wrapping_sub(back.dt)));
-        let stored = self.encode_value(back.v, v);
-        self.back = Cursor { t, dt, v: stored };
+        let next = match fit {
+            Some(vi) if back.vi != NO_INT && zigzag(vi.wrapping_sub(back.vi)) < (1 << 62) => {
+                push_varint(&mut self.bytes, zigzag(vi - back.vi) << 1);
+                Cursor {
+                    t,
+                    dt,
+                    v: vi as f64 / POW10[self.scale as usize],
+                    vi,
+                }
+            }
+            _ => {
+                let stored = self.push_raw(v);
+                Cursor {
+                    t,
+                    dt,
+                    v: stored,
+                    vi: self.int_of(stored),
+                }
+            }
+        };
+        self.back = next;
         self.len += 1;
+        evicted
     }
 
     /// Samples oldest first.
     pub fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
         let mut cursor = self.front;
-        let mut pos = 0usize;
+        let mut pos = self.head;
         let mut remaining = self.len;
         std::iter::from_fn(move || {
             if remaining == 0 {
@@ -123,30 +173,21 @@ impl Ring {
         })
     }
 
-    fn encode_value(&mut self, prev: f64, v: f64) -> f64 {
-        if let Some(s) = decimal_scale(v)
-            && s <= self.scale
-        {
-            let p = POW10[self.scale as usize];
-            let prev_scaled = (prev * p).round();
-            // Only when both ends fit comfortably in an i64 (values < 1e14 at scale 4 do).
-            if prev_scaled.abs() < 4e18 {
-                let delta = (v * p).round() as i64 - prev_scaled as i64;
-                let z = zigzag(delta);
-                if z < (1 << 62) {
-                    push_varint(&mut self.bytes, z << 1);
-                    return (prev_scaled as i64 + delta) as f64 / p;
-                }
-            }
-        }
+    /// The value as an integer at the ring's scale, rounded; `NO_INT` out of range.
+    fn int_of(&self, v: f64) -> i64 {
+        let x = (v * POW10[self.scale as usize]).round();
+        if x.abs() < 4e18 { x as i64 } else { NO_INT }
+    }
+
+    fn push_raw(&mut self, v: f64) -> f64 {
         let raw = v as f32;
         if raw.is_finite() {
             push_varint(&mut self.bytes, RAW32);
-            self.bytes.extend(raw.to_le_bytes());
+            self.bytes.extend_from_slice(&raw.to_le_bytes());
             f64::from(raw)
         } else {
             push_varint(&mut self.bytes, RAW64);
-            self.bytes.extend(v.to_le_bytes());
+            self.bytes.extend_from_slice(&v.to_le_bytes());
             v
         }
     }
@@ -155,57 +196,55 @@ impl Ring {
         let dt = prev
             .dt
             .wrapping_add(unzigzag(read_varint(&self.bytes, pos)));
+        let t = prev.t.wrapping_add(dt);
         let tag = read_varint(&self.bytes, pos);
+        if tag & 1 == 0 {
+            let vi = prev.vi.wrapping_add(unzigzag(tag >> 1));
+            let v = vi as f64 / POW10[self.scale as usize];
+            return Cursor { t, dt, v, vi };
+        }
         let v = if tag == RAW32 {
             f64::from(f32::from_le_bytes(read_array(&self.bytes, pos)))
-        } else if tag == RAW64 {
-            f64::from_le_bytes(read_array(&self.bytes, pos))
         } else {
-            let p = POW10[self.scale as usize];
-            ((prev.v * p).round() as i64).wrapping_add(unzigzag(tag >> 1)) as f64 / p
+            f64::from_le_bytes(read_array(&self.bytes, pos))
         };
         Cursor {
-            t: prev.t.wrapping_add(dt),
+            t,
             dt,
             v,
+            vi: self.int_of(v),
         }
     }
 
     fn pop_front(&mut self) {
-        let mut pos = 0;
+        let mut pos = self.head;
         self.front = self.decode_next(self.front, &mut pos);
-        self.bytes.drain(..pos);
+        self.head = pos.min(self.bytes.len());
         self.len -= 1;
     }
 
-    /// Re-encodes at a finer decimal scale; happens at most `MAX_SCALE` times per ring.
     fn rescale(&mut self, scale: u8) {
         let samples: Vec<(i64, f64)> = self.iter().collect();
-        let capacity = self.capacity as usize;
-        *self = Ring::new(capacity);
-        self.scale = scale;
-        for (t, v) in samples {
-            if self.len == 0 {
-                self.front = Cursor { t, dt: 0, v };
-                self.back = self.front;
-                self.len = 1;
-            } else {
-                self.push(t, v);
-            }
+        *self = Ring::new(self.capacity as usize);
+        let mut iter = samples.into_iter();
+        if let Some((t, v)) = iter.next() {
+            let _ = self.push_inner(t, v, false);
+            self.scale = scale;
+            self.front.vi = self.int_of(v);
+            self.back = self.front;
+        }
+        for (t, v) in iter {
+            let _ = self.push_inner(t, v, false);
         }
     }
 }
 
-/// The smallest number of decimals that represents `v` exactly, up to `MAX_SCALE`.
-fn decimal_scale(v: f64) -> Option<u8> {
-    if v.abs() >= 1e14 {
-        return None;
-    }
-    (0..=MAX_SCALE).find(|&s| {
-        let p = POW10[s as usize];
-        let scaled = (v * p).round();
-        scaled / p == v
-    })
+/// `v` as an integer at `scale` decimals when that is exact (and in range).
+#[inline]
+fn scaled(v: f64, scale: u8) -> Option<i64> {
+    let p = POW10[scale as usize];
+    let x = (v * p).round();
+    (x.abs() < 4e18 && x / p == v).then_some(x as i64)
 }
 
 fn zigzag(n: i64) -> u64 {
@@ -216,24 +255,24 @@ fn unzigzag(z: u64) -> i64 {
     ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
-fn push_varint(out: &mut VecDeque<u8>, mut n: u64) {
+fn push_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
-        out.push_back((n as u8) | 0x80);
+        out.push((n as u8) | 0x80);
         n >>= 7;
     }
-    out.push_back(n as u8);
+    out.push(n as u8);
 }
 
-fn read_array<const N: usize>(bytes: &VecDeque<u8>, pos: &mut usize) -> [u8; N] {
+fn read_array<const N: usize>(bytes: &[u8], pos: &mut usize) -> [u8; N] {
     let mut b = [0u8; N];
-    for (i, slot) in b.iter_mut().enumerate() {
-        *slot = bytes.get(*pos + i).copied().unwrap_or(0);
+    if let Some(src) = bytes.get(*pos..*pos + N) {
+        b.copy_from_slice(src);
     }
     *pos += N;
     b
 }
 
-fn read_varint(bytes: &VecDeque<u8>, pos: &mut usize) -> u64 {
+fn read_varint(bytes: &[u8], pos: &mut usize) -> u64 {
     let mut n = 0u64;
     let mut shift = 0;
     while let Some(&b) = bytes.get(*pos) {
@@ -257,62 +296,90 @@ pub const COARSE_MINUTES: usize = 24 * 60;
 pub struct Bucket {
     /// Minutes since the Unix epoch.
     pub minute: u32,
-    pub count: u32,
     pub min: f32,
     pub max: f32,
     pub mean: f32,
 }
 
-/// Per-minute aggregates for long windows; only minutes with data take memory.
+/// The minute being filled.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    minute: u32,
+    count: u32,
+    min: f64,
+    max: f64,
+    sum: f64,
+}
+
+/// Per-minute aggregates of the samples the ring has let go of, for 24 h.
+///
+/// The ring answers for recent time; the coarse tier only holds what is older, so a
+/// metric whose ring spans its whole life costs nothing here. Only minutes with data
+/// take memory (16 bytes each).
 #[derive(Debug, Clone, Default)]
 pub struct Coarse {
     buckets: VecDeque<Bucket>,
+    open: Option<Open>,
 }
 
 impl Coarse {
+    /// Folds in a sample evicted from the ring (they arrive oldest first).
     pub fn push(&mut self, t_ms: i64, v: f64) {
         if !v.is_finite() || t_ms < 0 {
             return;
         }
         let minute = (t_ms / 60_000).min(u32::MAX as i64) as u32;
-        let v32 = v as f32;
-        let bucket = match self.buckets.back() {
-            Some(b) if b.minute == minute => self.buckets.back_mut(),
-            Some(b) if b.minute > minute => {
-                // A late sample: fold it into its minute if that is still kept.
-                match self.buckets.binary_search_by_key(&minute, |b| b.minute) {
-                    Ok(i) => self.buckets.get_mut(i),
-                    Err(_) => None,
-                }
+        match &mut self.open {
+            // Same minute, or a sample that arrived out of order: fold into the open one.
+            Some(o) if minute <= o.minute => {
+                o.count += 1;
+                o.min = o.min.min(v);
+                o.max = o.max.max(v);
+                o.sum += v;
             }
             _ => {
-                self.buckets.push_back(Bucket {
+                self.close();
+                self.open = Some(Open {
                     minute,
-                    count: 0,
-                    min: v32,
-                    max: v32,
-                    mean: 0.0,
+                    count: 1,
+                    min: v,
+                    max: v,
+                    sum: v,
                 });
-                while self
-                    .buckets
-                    .front()
-                    .is_some_and(|f| minute - f.minute >= COARSE_MINUTES as u32)
-                {
-                    self.buckets.pop_front();
-                }
-                self.buckets.back_mut()
             }
-        };
-        if let Some(b) = bucket {
-            b.count = b.count.saturating_add(1);
-            b.min = b.min.min(v32);
-            b.max = b.max.max(v32);
-            b.mean += (v32 - b.mean) / b.count as f32;
         }
     }
 
-    pub fn buckets(&self) -> impl DoubleEndedIterator<Item = &Bucket> {
-        self.buckets.iter()
+    fn close(&mut self) {
+        let Some(o) = self.open.take() else { return };
+        if self.buckets.capacity() == self.buckets.len() {
+            let grow = (self.buckets.capacity() / 4).max(8);
+            self.buckets.reserve_exact(grow);
+        }
+        self.buckets.push_back(Bucket {
+            minute: o.minute,
+            min: o.min as f32,
+            max: o.max as f32,
+            mean: (o.sum / f64::from(o.count)) as f32,
+        });
+        while self
+            .buckets
+            .front()
+            .is_some_and(|f| o.minute - f.minute >= COARSE_MINUTES as u32)
+        {
+            self.buckets.pop_front();
+        }
+    }
+
+    /// Closed minutes plus the open one, oldest first.
+    pub fn buckets(&self) -> impl Iterator<Item = Bucket> + '_ {
+        let open = self.open.map(|o| Bucket {
+            minute: o.minute,
+            min: o.min as f32,
+            max: o.max as f32,
+            mean: (o.sum / f64::from(o.count)) as f32,
+        });
+        self.buckets.iter().copied().chain(open)
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -329,7 +396,7 @@ mod tests {
     fn keeps_the_last_capacity_samples_exactly() {
         let mut r = Ring::new(4);
         for i in 0..10 {
-            r.push(1000 * i, i as f64 * 0.5);
+            let _ = r.push(1000 * i, i as f64 * 0.5);
         }
         let got: Vec<_> = r.iter().collect();
         assert_eq!(
@@ -343,9 +410,9 @@ mod tests {
     fn periodic_short_decimals_pack_small() {
         let mut r = Ring::new(512);
         for i in 0..512 {
-            r.push(1_764_000_000_000 + 1000 * i, 50.0 + ((i % 7) as f64) * 0.1);
+            let _ = r.push(1_764_000_000_000 + 1000 * i, 50.0 + ((i % 7) as f64) * 0.1);
         }
-        let encoded = r.bytes.len();
+        let encoded = r.bytes.len() - r.head;
         assert!(encoded <= 512 * 3, "{encoded} bytes for 512 samples");
         assert_eq!(r.iter().nth(3), Some((1_764_000_003_000, 50.3)));
     }
@@ -353,10 +420,9 @@ mod tests {
     #[test]
     fn rescaling_keeps_earlier_samples() {
         let mut r = Ring::new(8);
-        r.push(0, 20.0);
-        r.push(1, 21.0);
-        r.push(2, 20.25);
-        r.push(3, 1.0 / 3.0);
+        for (t, v) in [(0, 20.0), (1, 21.0), (2, 20.25), (3, 1.0 / 3.0)] {
+            let _ = r.push(t, v);
+        }
         let got: Vec<_> = r.iter().collect();
         assert_eq!(got[..3], [(0, 20.0), (1, 21.0), (2, 20.25)]);
         assert_eq!(got[3].1, f64::from((1.0f64 / 3.0) as f32));
@@ -367,16 +433,26 @@ mod tests {
         let mut c = Coarse::default();
         c.push(0, 1.0);
         c.push(30_000, 3.0);
+        c.push(10_000, 5.0);
         c.push(60_000, 10.0);
-        c.push(10_000, 5.0); // late, folds into minute 0
-        let b: Vec<_> = c.buckets().copied().collect();
+        c.push(50_000, 2.0); // late: folds into the open minute
+        let b: Vec<_> = c.buckets().collect();
+        assert_eq!((b[0].min, b[0].max, b[0].mean), (1.0, 5.0, 3.0));
+        assert_eq!((b[1].minute, b[1].min, b[1].mean), (1, 2.0, 6.0));
+        c.push(60_000 * (COARSE_MINUTES as i64 + 1), 1.0);
+        c.push(60_000 * (COARSE_MINUTES as i64 + 2), 1.0);
         assert_eq!(
-            (b[0].count, b[0].min, b[0].max, b[0].mean),
-            (3, 1.0, 5.0, 3.0)
+            c.buckets().next().map(|b| b.minute),
+            Some(COARSE_MINUTES as u32 + 1)
         );
-        assert_eq!(b[1].mean, 10.0);
-        c.push(60_000 * COARSE_MINUTES as i64, 1.0);
-        assert_eq!(c.buckets().next().map(|b| b.minute), Some(1));
+    }
+
+    #[test]
+    fn the_ring_hands_its_evictions_over() {
+        let mut r = Ring::new(2);
+        assert_eq!(r.push(1, 1.0), None);
+        assert_eq!(r.push(2, 2.0), None);
+        assert_eq!(r.push(3, 3.0), Some((1, 1.0)));
     }
 
     proptest! {
@@ -388,7 +464,7 @@ mod tests {
             let mut r = Ring::new(cap);
             let mut kept = Vec::new();
             for &(t, v) in &samples {
-                r.push(t, v);
+                let _ = r.push(t, v);
                 if v.is_finite() {
                     kept.push((t, v));
                 }

@@ -96,7 +96,8 @@ enum Route {
     Telemetry {
         device: DeviceId,
         topic: u16,
-        metric: Option<Box<str>>,
+        /// Index into `FleetState::metric_names` of the `{metric}` level, if any.
+        metric: Option<u32>,
     },
     Availability {
         fleet: FleetIdx,
@@ -121,7 +122,10 @@ pub struct FleetState {
     pub unmapped: Vec<UnmappedTopic>,
     pub counters: Counters,
     device_index: Map<(ConnId, FleetIdx, Box<str>), DeviceId>,
-    routes: Vec<Map<Box<str>, Route>>,
+    /// Keyed by the topic's bytes: a known topic needs no UTF-8 check.
+    routes: Vec<Map<Box<[u8]>, Route>>,
+    /// Metric names taken from topic levels, shared by the routes that name them.
+    metric_names: Vec<Box<str>>,
     /// Offline groups (a gateway and the labels it stands for), per fleet.
     offline_groups: Vec<(FleetIdx, Vec<(Box<str>, Box<str>)>)>,
     events: Vec<FleetEvent>,
@@ -144,6 +148,7 @@ impl FleetState {
                 })
                 .collect(),
             routes: connection_names.iter().map(|_| Map::default()).collect(),
+            metric_names: Vec::new(),
             mapper,
             limits,
             devices: Vec::new(),
@@ -223,20 +228,23 @@ impl FleetState {
             self.counters.refused_topic_too_long += 1;
             return;
         }
-        let Ok(topic) = std::str::from_utf8(&msg.topic) else {
-            self.counters.refused_bad_topic += 1;
-            return;
-        };
-        let route = match self.routes[msg.conn as usize].get(topic) {
+        let route = match self.routes[msg.conn as usize].get(&msg.topic[..]) {
             Some(r) => r.clone_cheap(),
-            None => match self.route(msg.conn, topic) {
-                Some(r) => r,
-                None => return,
-            },
+            None => {
+                let Ok(topic) = std::str::from_utf8(&msg.topic) else {
+                    self.counters.refused_bad_topic += 1;
+                    return;
+                };
+                match self.route(msg.conn, topic) {
+                    Some(r) => r,
+                    None => return,
+                }
+            }
         };
+        let topic = &msg.topic[..];
         match route {
-            RouteRef::Telemetry(device, topic_idx) => {
-                self.apply_telemetry(msg, topic, device, topic_idx)
+            RouteRef::Telemetry(device, topic_idx, metric) => {
+                self.apply_telemetry(msg, topic, device, topic_idx, metric)
             }
             RouteRef::Availability => self.apply_availability(msg, topic),
             RouteRef::Unmapped(i) => self.note_unmapped(i as usize, msg),
@@ -263,10 +271,18 @@ impl FleetState {
                 if d.topics.len() < 256 {
                     d.topics.push(topic.into());
                 }
+                let metric =
+                    metric.map(|m| match self.metric_names.iter().position(|n| **n == *m) {
+                        Some(i) => i as u32,
+                        None => {
+                            self.metric_names.push(m.into());
+                            (self.metric_names.len() - 1) as u32
+                        }
+                    });
                 Route::Telemetry {
                     device: id,
                     topic: topic_idx,
-                    metric: metric.map(Into::into),
+                    metric,
                 }
             }
             Classified::Availability {
@@ -308,7 +324,7 @@ impl FleetState {
             }
         };
         let r = route.clone_cheap();
-        self.routes[conn as usize].insert(topic.into(), route);
+        self.routes[conn as usize].insert(topic.as_bytes().into(), route);
         Some(r)
     }
 
@@ -375,14 +391,17 @@ impl FleetState {
         Some(id)
     }
 
-    fn apply_telemetry(&mut self, msg: &RawMessage, topic: &str, id: DeviceId, topic_idx: u16) {
+    fn apply_telemetry(
+        &mut self,
+        msg: &RawMessage,
+        topic: &[u8],
+        id: DeviceId,
+        topic_idx: u16,
+        metric: Option<u32>,
+    ) {
         let limits_payload = self.limits.max_payload_bytes;
         let history = self.limits.history;
         let max_metrics = self.limits.max_metrics_per_device;
-        let Some(Route::Telemetry { metric, .. }) = self.routes[msg.conn as usize].get(topic)
-        else {
-            return;
-        };
         let d = &mut self.devices[id as usize];
         let fleet = &self.mapper.fleets[d.fleet as usize];
         note_arrival(d, msg, topic_idx);
@@ -402,7 +421,9 @@ impl FleetState {
             self.refresh_status(id);
             return;
         }
-        let metric_name = metric.as_deref().unwrap_or("value");
+        let metric_name = metric
+            .and_then(|i| self.metric_names.get(i as usize))
+            .map_or("value", |m| &**m);
         match decode::decode(&msg.payload, fleet.format, metric_name, &mut self.scratch) {
             Err(e) => record_error(d, &mut self.counters, msg.at_ms, topic, e.to_string()),
             Ok(()) => {
@@ -421,7 +442,7 @@ impl FleetState {
                     self.counters.refused_metric_cap += refused;
                     d.last_error = Some(LastError {
                         at_ms: msg.at_ms,
-                        topic: topic.to_string(),
+                        topic: String::from_utf8_lossy(topic).into_owned(),
                         message: format!(
                             "{refused} metric(s) refused: device already has {max_metrics} ([limits] max_metrics_per_device)"
                         ),
@@ -432,7 +453,7 @@ impl FleetState {
         self.refresh_status(id);
     }
 
-    fn apply_availability(&mut self, msg: &RawMessage, topic: &str) {
+    fn apply_availability(&mut self, msg: &RawMessage, topic: &[u8]) {
         let Some(Route::Availability {
             fleet,
             rule,
@@ -531,7 +552,7 @@ impl FleetState {
 
 /// A copy of a route without its owned parts, so the map borrow can end.
 enum RouteRef {
-    Telemetry(DeviceId, u16),
+    Telemetry(DeviceId, u16, Option<u32>),
     Availability,
     Unmapped(u32),
 }
@@ -539,7 +560,11 @@ enum RouteRef {
 impl Route {
     fn clone_cheap(&self) -> RouteRef {
         match self {
-            Route::Telemetry { device, topic, .. } => RouteRef::Telemetry(*device, *topic),
+            Route::Telemetry {
+                device,
+                topic,
+                metric,
+            } => RouteRef::Telemetry(*device, *topic, *metric),
             Route::Availability { .. } => RouteRef::Availability,
             Route::Unmapped(i) => RouteRef::Unmapped(*i),
         }
@@ -558,12 +583,18 @@ fn note_arrival(d: &mut Device, msg: &RawMessage, topic_idx: u16) {
     }
 }
 
-fn record_error(d: &mut Device, counters: &mut Counters, at_ms: i64, topic: &str, message: String) {
+fn record_error(
+    d: &mut Device,
+    counters: &mut Counters,
+    at_ms: i64,
+    topic: &[u8],
+    message: String,
+) {
     d.decode_errors += 1;
     counters.decode_errors += 1;
     d.last_error = Some(LastError {
         at_ms,
-        topic: topic.to_string(),
+        topic: String::from_utf8_lossy(topic).into_owned(),
         message,
     });
 }
@@ -618,9 +649,10 @@ fn store_value(
         }
     };
     m.updated_ms = m.updated_ms.max(at);
-    if let Some(n) = numeric {
-        m.ring.push(at, n);
-        m.coarse.push(at, n);
+    if let Some(n) = numeric
+        && let Some((t, v)) = m.ring.push(at, n)
+    {
+        m.coarse.push(t, v);
     }
     true
 }

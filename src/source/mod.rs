@@ -34,9 +34,14 @@ pub struct RawMessage {
 pub enum LinkState {
     Connecting,
     Connected,
-    Down { reason: String, retry_in: Duration },
+    Down {
+        reason: String,
+        retry_in: Duration,
+    },
     Replaying,
     Finished,
+    /// Gave up for good (a recording that cannot be read).
+    Failed(String),
 }
 
 impl std::fmt::Display for LinkState {
@@ -49,6 +54,7 @@ impl std::fmt::Display for LinkState {
             }
             LinkState::Replaying => f.write_str("replaying"),
             LinkState::Finished => f.write_str("replay finished"),
+            LinkState::Failed(reason) => write!(f, "failed: {reason}"),
         }
     }
 }

@@ -37,19 +37,19 @@ impl std::str::FromStr for Speed {
 
 /// Feeds a recording file into `outlet`, then reports `Finished`.
 pub async fn run(path: PathBuf, speed: Speed, clock: Arc<ReplayClock>, outlet: Outlet) {
-    outlet.link(LinkState::Replaying).await;
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
         Err(e) => {
             outlet
-                .link(LinkState::Down {
-                    reason: format!("cannot open recording {}: {e}", path.display()),
-                    retry_in: Duration::from_secs(u64::MAX / 4),
-                })
+                .link(LinkState::Failed(format!(
+                    "cannot open recording {}: {e}",
+                    path.display()
+                )))
                 .await;
             return;
         }
     };
+    outlet.link(LinkState::Replaying).await;
     let mut lines = tokio::io::BufReader::new(file).lines();
     let started = tokio::time::Instant::now();
     let mut first_ts: Option<i64> = None;

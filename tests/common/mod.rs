@@ -1,0 +1,96 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use fleetop::config::{BrokerConfig, Config, Protocol};
+use fleetop::engine::{Engine, Input};
+use fleetop::source::mqtt::ConnectionSpec;
+use std::time::Duration;
+
+pub const MOSQUITTO: &str = "127.0.0.1:1883";
+
+/// True when Mosquitto answers at 127.0.0.1:1883; otherwise says why the test skips.
+pub fn mosquitto_or_skip(test: &str) -> bool {
+    let ok = std::net::TcpStream::connect_timeout(
+        &MOSQUITTO.parse().expect("address"),
+        Duration::from_millis(500),
+    )
+    .is_ok();
+    if !ok {
+        eprintln!(
+            "SKIP {test}: needs Mosquitto at {MOSQUITTO} (start it with `mosquitto -d -c /etc/mosquitto/mosquitto.conf`)"
+        );
+    }
+    ok
+}
+
+/// A topic prefix no other test run uses.
+pub fn unique_prefix(tag: &str) -> String {
+    format!("fleetop-test/{tag}-{:08x}", fastrand::u32(..))
+}
+
+pub fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(name)
+}
+
+/// A config for `toml`, with one broker at `url` speaking `protocol`.
+pub fn engine_for(toml: &str, url: &str, protocol: Protocol) -> Engine {
+    let config = Config::parse(toml, None).expect("test config parses");
+    let broker = BrokerConfig {
+        name: "test".into(),
+        url: toml::Spanned::new(0..0, url.to_string()),
+        protocol,
+        username: None,
+        password_env: None,
+        password_file: None,
+        password_prompt: false,
+        ca_file: None,
+        client_cert: None,
+        client_key: None,
+        insecure_skip_verify: false,
+        client_id: None,
+        keepalive: None,
+        subscribe: Vec::new(),
+    };
+    let mapper = fleetop::mapping::Mapper::new(&config.fleets).expect("fleets");
+    let mut subs = mapper.filters_for("test");
+    if subs.is_empty() {
+        subs.push(("#".into(), 0));
+    }
+    let spec = ConnectionSpec::from_config(&broker, subs).expect("spec");
+    Engine::start(&config, Input::Brokers(vec![spec])).expect("engine starts")
+}
+
+/// Pumps the engine until `done` holds; panics with `what` after 15 s (a deadline for a
+/// broken test, not a performance assertion).
+pub async fn wait_for(engine: &mut Engine, what: &str, mut done: impl FnMut(&Engine) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        engine.pump_ready();
+        engine.tick();
+        if done(engine) {
+            return;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let names: Vec<String> = engine
+                .state
+                .devices
+                .iter()
+                .map(|d| format!("{}={}", d.name, d.status))
+                .collect();
+            panic!(
+                "timed out waiting for {what}; link: {}; devices: {names:?}",
+                engine.state.connections[0].state
+            );
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(50), engine.pump(1024)).await;
+    }
+}
+
+/// Waits until the engine's first connection is up.
+pub async fn connected(engine: &mut Engine) {
+    wait_for(engine, "connection", |e| e.ever_connected(0)).await;
+    // Subscriptions are sent right after CONNACK; give the SUBACK a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}

@@ -1,0 +1,10 @@
+//! config.example.toml documents every key: it must stay a valid config.
+
+#[test]
+fn config_example_parses() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let config = fleetop::config::Config::load(&path).unwrap_or_else(|e| panic!("{}", e.0));
+    assert_eq!(config.brokers.len(), 1);
+    assert_eq!(config.fleets.len(), 2);
+    assert_eq!(config.brokers[0].subscribe.len(), 2);
+}
