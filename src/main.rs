@@ -39,7 +39,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Ok((config, input)) if cli.headless => {
                 run::headless(&config, input, std::time::Duration::from_secs(5)).await
             }
-            Ok((config, input)) => run::watch_text(&config, input).await,
+            Ok((config, input)) => {
+                let options = cli.ui.options(&config.ui);
+                run::live(&config, input, options).await
+            }
             Err(e) => fail(&e),
         },
     }

@@ -30,8 +30,35 @@ pub struct Cli {
     /// Print NDJSON events on stdout instead of the live view.
     #[arg(long, global = true)]
     pub headless: bool,
+    #[command(flatten)]
+    pub ui: UiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// How the live view draws.
+#[derive(Debug, Clone, Default, Args)]
+pub struct UiArgs {
+    /// Most frames per second (default 4; the config's [ui] fps).
+    #[arg(long, global = true)]
+    pub fps: Option<f64>,
+    /// For SSH over a bad link: at most 1 frame/s, no sparklines, ANSI-16 colours.
+    #[arg(long, global = true)]
+    pub slow_link: bool,
+    /// Theme: default, dark, light, high-contrast, mono.
+    #[arg(long, global = true)]
+    pub theme: Option<String>,
+}
+
+impl UiArgs {
+    /// Flags over config keys over defaults.
+    pub fn options(&self, config: &crate::config::UiConfig) -> crate::tui::TuiOptions {
+        crate::tui::TuiOptions {
+            fps: self.fps.or(config.fps).unwrap_or(4.0),
+            slow_link: self.slow_link || config.slow_link,
+            theme: self.theme.clone().or_else(|| config.theme.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,7 +250,7 @@ impl SourceArgs {
         if subs.is_empty() {
             subs.push(("#".into(), 0));
         }
-        subs
+        without_overlaps(subs)
     }
 
     fn broker_from_flags(&self, url: &str) -> Result<BrokerConfig, String> {
@@ -244,5 +271,63 @@ impl SourceArgs {
             keepalive: None,
             subscribe: Vec::<Subscription>::new(),
         })
+    }
+}
+
+/// True when every topic `narrow` matches is also matched by `wide`.
+fn covers(wide: &str, narrow: &str) -> bool {
+    let mut w = wide.split('/');
+    let mut n = narrow.split('/');
+    loop {
+        match (w.next(), n.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(x)) if x != "#" => {}
+            (Some(a), Some(b)) if a == b => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Drops filters another filter already covers (keeping the higher QoS): brokers deliver
+/// a message once per matching subscription, and every sample would count twice.
+fn without_overlaps(subs: Vec<(String, u8)>) -> Vec<(String, u8)> {
+    let mut kept: Vec<(String, u8)> = Vec::new();
+    for (f, q) in subs {
+        if let Some(k) = kept.iter_mut().find(|(k, _)| covers(k, &f)) {
+            k.1 = k.1.max(q);
+            continue;
+        }
+        let qos = kept
+            .iter()
+            .filter(|(k, _)| covers(&f, k))
+            .map(|(_, q)| *q)
+            .fold(q, u8::max);
+        kept.retain(|(k, _)| !covers(&f, k));
+        kept.push((f, qos));
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_filters_collapse() {
+        let subs = vec![
+            ("a/+/telemetry".to_string(), 1),
+            ("a/+/status".to_string(), 0),
+            ("#".to_string(), 0),
+        ];
+        assert_eq!(without_overlaps(subs), vec![("#".to_string(), 1)]);
+        let subs = vec![("a/b".to_string(), 0), ("a/+".to_string(), 0), ("c/#".to_string(), 0)];
+        assert_eq!(
+            without_overlaps(subs),
+            vec![("a/+".to_string(), 0), ("c/#".to_string(), 0)]
+        );
+        assert!(!covers("a/+", "a/#"));
+        assert!(covers("a/#", "a"));
+        assert!(!covers("$SYS/#", "a"));
     }
 }

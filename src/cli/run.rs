@@ -233,31 +233,27 @@ pub async fn record(config: &Config, input: Input, path: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// A plain live table, redrawn every two seconds, until the terminal UI lands.
-pub async fn watch_text(config: &Config, input: Input) -> ExitCode {
-    let mut engine = match Engine::start(config, input) {
+/// The terminal UI; without a terminal, says what to use instead.
+pub async fn live(config: &Config, input: Input, options: crate::tui::TuiOptions) -> ExitCode {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "fleetop: the live view needs a terminal; for scripts use --headless (NDJSON) or `fleetop snapshot`"
+        );
+        return ExitCode::from(2);
+    }
+    let engine = match Engine::start(config, input) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("fleetop: {e}");
             return ExitCode::from(2);
         }
     };
-    let mut ticker = interval(TICK);
-    let mut redraw = interval(Duration::from_secs(2));
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return ExitCode::SUCCESS,
-            more = engine.pump(BATCH) => if !more { return ExitCode::SUCCESS },
-            _ = ticker.tick() => engine.tick(),
-            _ = redraw.tick() => {
-                engine.state.drain_events().for_each(drop);
-                let text = snapshot::table(&snapshot::build(&engine));
-                let mut out = std::io::stdout().lock();
-                let _ = write!(out, "\x1b[H\x1b[2J{text}");
-                let _ = out.flush();
-            }
+    match crate::tui::run(engine, options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fleetop: {e}");
+            ExitCode::from(1)
         }
     }
 }

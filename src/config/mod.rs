@@ -20,6 +20,8 @@ pub struct Config {
     pub brokers: Vec<BrokerConfig>,
     #[serde(default, rename = "fleet")]
     pub fleets: Vec<FleetConfig>,
+    #[serde(default)]
+    pub ui: UiConfig,
     /// Where the config came from, for error messages; not a key.
     #[serde(skip)]
     pub origin: Origin,
@@ -75,6 +77,20 @@ impl Default for Limits {
             queue: 65_536,
         }
     }
+}
+
+/// The terminal UI's settings; command-line flags win.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// Theme name: default, dark, light, high-contrast, mono, or a file in
+    /// ~/.config/fleetop/themes/.
+    pub theme: Option<String>,
+    /// Most frames drawn per second (default 4).
+    pub fps: Option<f64>,
+    /// For SSH over a bad link: at most 1 frame/s, no sparklines, ANSI-16 colours.
+    #[serde(default)]
+    pub slow_link: bool,
 }
 
 /// MQTT protocol version spoken to a broker.

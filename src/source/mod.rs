@@ -170,6 +170,8 @@ pub enum Clock {
     #[default]
     Wall,
     Replay(Arc<ReplayClock>),
+    /// A stopped clock, for tests and snapshots.
+    Fixed(i64),
 }
 
 impl Clock {
@@ -177,6 +179,7 @@ impl Clock {
         match self {
             Clock::Wall => now_ms(),
             Clock::Replay(c) => c.now_ms(),
+            Clock::Fixed(t) => *t,
         }
     }
 }

@@ -1,0 +1,170 @@
+//! Keys to actions, per mode, and the key hints shown in the bar and in `?` help.
+
+use super::{Action, App, Mode, Pane, View};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+/// The action a key means in the current mode, if any.
+pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return match key.code {
+            KeyCode::Char('c') | KeyCode::Char('q') => Some(Action::Quit),
+            KeyCode::Char('f') => Some(Action::PageDown),
+            KeyCode::Char('b') => Some(Action::PageUp),
+            KeyCode::Char('u') if matches!(app.mode, Mode::Filter(_) | Mode::Command(_)) => {
+                Some(Action::Cancel)
+            }
+            _ => None,
+        };
+    }
+    match app.mode {
+        Mode::Filter(_) | Mode::Command(_) => Some(match key.code {
+            KeyCode::Enter => Action::Submit,
+            KeyCode::Esc => Action::Cancel,
+            KeyCode::Backspace => Action::Backspace,
+            KeyCode::Tab => Action::Complete,
+            KeyCode::Char(c) => Action::Input(c),
+            _ => return None,
+        }),
+        Mode::Help => Some(match key.code {
+            KeyCode::Char('q') => Action::Quit,
+            _ => Action::Back,
+        }),
+        Mode::Normal => Some(match key.code {
+            KeyCode::Char('q') => Action::Quit,
+            KeyCode::Char('?') => Action::Help,
+            KeyCode::Char('/') => Action::OpenFilter,
+            KeyCode::Char(':') => Action::OpenCommand,
+            KeyCode::Up | KeyCode::Char('k') => Action::Up,
+            KeyCode::Down | KeyCode::Char('j') => Action::Down,
+            KeyCode::Left | KeyCode::Char('h') => Action::Left,
+            KeyCode::Right | KeyCode::Char('l') => Action::Right,
+            KeyCode::PageUp => Action::PageUp,
+            KeyCode::PageDown | KeyCode::Char(' ') => Action::PageDown,
+            KeyCode::Home | KeyCode::Char('g') => Action::Top,
+            KeyCode::End | KeyCode::Char('G') => Action::Bottom,
+            KeyCode::Enter => Action::Enter,
+            KeyCode::Esc | KeyCode::Backspace => Action::Back,
+            KeyCode::Tab | KeyCode::BackTab => Action::NextPane,
+            KeyCode::Char('s') => Action::CycleSort,
+            KeyCode::Char('r') => Action::ReverseSort,
+            KeyCode::Char('o') => Action::CycleGroup,
+            KeyCode::Char('t') => Action::Topics,
+            KeyCode::Char('w') => Action::NextWindow,
+            KeyCode::Char('y') => Action::Copy,
+            _ => return None,
+        }),
+    }
+}
+
+/// Mouse wheel scrolls; a click selects a line of the table (`top` is the table's first
+/// data line on screen).
+pub fn mouse_action(ev: MouseEvent, top: u16) -> Option<Action> {
+    match ev.kind {
+        MouseEventKind::ScrollUp => Some(Action::Up),
+        MouseEventKind::ScrollDown => Some(Action::Down),
+        MouseEventKind::Down(_) if ev.row >= top => Some(Action::Click((ev.row - top) as usize)),
+        _ => None,
+    }
+}
+
+const COMMANDS: [&str; 8] = ["sort", "filter", "group", "theme", "topics", "fleet", "export csv", "quit"];
+
+/// Tab completion for the `:` line: command names, then sort keys, groups and themes.
+pub fn complete(text: &str) -> String {
+    let (head, last) = match text.rsplit_once(' ') {
+        Some((h, l)) => (Some(h), l),
+        None => (None, text),
+    };
+    let candidates: Vec<&str> = match head {
+        None => COMMANDS.to_vec(),
+        Some("sort") => vec!["status", "name", "fleet", "seen", "errors"],
+        Some("group") => vec!["fleet", "site", "gateway", "none"],
+        Some("theme") => crate::ui::theme::Theme::names(),
+        Some(h) if h.starts_with("sort ") => vec!["asc", "desc"],
+        _ => Vec::new(),
+    };
+    let matching: Vec<&&str> = candidates.iter().filter(|c| c.starts_with(last)).collect();
+    match (matching.as_slice(), head) {
+        ([one], None) => format!("{one} "),
+        ([one], Some(h)) => format!("{h} {one} "),
+        _ => text.to_string(),
+    }
+}
+
+/// Key hints for the bar: the keys that matter now.
+pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
+    match (&app.mode, app.pane, app.view) {
+        (Mode::Filter(_), ..) => vec![("Enter", "apply"), ("Esc", "cancel"), ("", "text  /regex/  level_pct<20  status=offline  site=north")],
+        (Mode::Command(_), ..) => vec![("Enter", "run"), ("Tab", "complete"), ("Esc", "cancel")],
+        (Mode::Help, ..) => vec![("any key", "close help")],
+        (_, Pane::Events, _) => vec![("↑↓", "move"), ("Enter", "open device"), ("Tab", "table"), ("q", "quit")],
+        (_, _, View::Fleet) => vec![
+            ("↑↓", "move"),
+            ("Enter", "open"),
+            ("/", "filter"),
+            ("s", "sort"),
+            ("o", "group"),
+            ("t", "topics"),
+            ("Tab", "events"),
+            (":", "command"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        (_, _, View::Device(_)) => vec![
+            ("↑↓", "metric"),
+            ("w", "window"),
+            ("y", "copy"),
+            ("Esc", "back"),
+            (":export csv F", ""),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        (_, _, View::Topics) => vec![("↑↓", "move"), ("Esc", "back"), ("?", "help"), ("q", "quit")],
+    }
+}
+
+/// Everything `?` shows for the current view.
+pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
+    let mut keys = vec![
+        ("↑↓ / j k", "move"),
+        ("PgUp PgDn / Space", "page"),
+        ("g / G, Home End", "first / last"),
+        ("Tab", "switch between the table and the events pane"),
+        ("/", "filter: text, /regex/, level_pct<20, status=offline, site=north"),
+        (":", "command: sort, filter, group, theme, topics, export csv FILE, q (Tab completes)"),
+        ("q, Ctrl-C", "quit"),
+    ];
+    match app.view {
+        View::Fleet => keys.extend([
+            ("Enter / l", "open the device, or fold a group"),
+            ("h", "fold the group"),
+            ("s / r", "sort by the next column / reverse"),
+            ("o", "group by fleet, site, gateway, none"),
+            ("t", "topic explorer (what is not mapped yet)"),
+            ("Esc", "clear the filter"),
+        ]),
+        View::Device(_) => keys.extend([
+            ("↑↓", "select a metric for the chart"),
+            ("w / →", "chart window: 1m, 10m, 1h, 24h"),
+            ("y", "copy the value (or the payload) via OSC 52"),
+            (":export csv FILE", "write the selected metric's history"),
+            ("Esc / ←", "back to the fleet"),
+        ]),
+        View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_finds_commands_and_arguments() {
+        assert_eq!(complete("so"), "sort ");
+        assert_eq!(complete("sort st"), "sort status ");
+        assert_eq!(complete("group ga"), "group gateway ");
+        assert_eq!(complete("theme hi"), "theme high-contrast ");
+        assert_eq!(complete("xyz"), "xyz");
+    }
+}

@@ -1,0 +1,567 @@
+//! The application state behind the terminal UI, and its one way to change:
+//! [`App::update`] turns an [`Action`] into new state and a list of [`Effect`]s for the
+//! edges to carry out. The UI only draws an `App`; it never changes the fleet.
+
+pub mod filter;
+pub mod keys;
+pub mod rows;
+pub mod topics;
+
+use crate::fleet::{DeviceId, FleetEvent, FleetState, Status};
+use crate::ui::theme::Theme;
+use filter::Filter;
+use rows::{GroupBy, Row, SortKey, TableSpec};
+use std::collections::{HashSet, VecDeque};
+
+/// Status changes kept for the events pane.
+const EVENTS_KEPT: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Fleet,
+    Device(DeviceId),
+    Topics,
+}
+
+/// Which pane Tab has focused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Main,
+    Events,
+}
+
+/// What keys mean right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Filter(String),
+    Command(String),
+    Help,
+}
+
+/// Chart window in the device view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    Min1,
+    Min10,
+    Hour1,
+    Day1,
+}
+
+impl Window {
+    pub fn millis(self) -> i64 {
+        match self {
+            Window::Min1 => 60_000,
+            Window::Min10 => 600_000,
+            Window::Hour1 => 3_600_000,
+            Window::Day1 => 86_400_000,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Window::Min1 => "1m",
+            Window::Min10 => "10m",
+            Window::Hour1 => "1h",
+            Window::Day1 => "24h",
+        }
+    }
+    fn next(self) -> Window {
+        match self {
+            Window::Min1 => Window::Min10,
+            Window::Min10 => Window::Hour1,
+            Window::Hour1 => Window::Day1,
+            Window::Day1 => Window::Min1,
+        }
+    }
+}
+
+/// Something the user asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Left,
+    Right,
+    Enter,
+    Back,
+    NextPane,
+    OpenFilter,
+    OpenCommand,
+    Help,
+    Quit,
+    CycleSort,
+    ReverseSort,
+    CycleGroup,
+    Topics,
+    NextWindow,
+    Copy,
+    Input(char),
+    Backspace,
+    Submit,
+    Complete,
+    Cancel,
+    /// A mouse click on a table line (0 = first visible row).
+    Click(usize),
+}
+
+/// Work for the edges.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Put text on the clipboard (OSC 52, works over SSH).
+    Copy(String),
+    /// Write a file.
+    Write { path: String, contents: String },
+}
+
+/// A line of the events pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventLine {
+    pub at_ms: i64,
+    pub device: Option<DeviceId>,
+    pub text: String,
+    pub status: Option<Status>,
+}
+
+/// The whole UI state.
+pub struct App {
+    pub view: View,
+    pub pane: Pane,
+    pub mode: Mode,
+    pub filter: Filter,
+    pub sort: SortKey,
+    pub descending: bool,
+    pub group: GroupBy,
+    pub collapsed: HashSet<String>,
+    pub rows: Vec<Row>,
+    pub selected: usize,
+    pub metric: usize,
+    pub window: Window,
+    pub topic_selected: usize,
+    pub events: VecDeque<EventLine>,
+    pub event_selected: usize,
+    pub message: Option<String>,
+    pub theme: Theme,
+    pub slow_link: bool,
+    /// Lines a page holds; set by the terminal loop from the screen size.
+    pub page: usize,
+    pub quit: bool,
+    rows_dirty: bool,
+}
+
+impl App {
+    pub fn new(theme: Theme, slow_link: bool) -> App {
+        App {
+            view: View::Fleet,
+            pane: Pane::Main,
+            mode: Mode::Normal,
+            filter: Filter::default(),
+            sort: SortKey::Status,
+            descending: false,
+            group: GroupBy::None,
+            collapsed: HashSet::new(),
+            rows: Vec::new(),
+            selected: 0,
+            metric: 0,
+            window: Window::Min10,
+            topic_selected: 0,
+            events: VecDeque::new(),
+            event_selected: 0,
+            message: None,
+            theme,
+            slow_link,
+            page: 20,
+            quit: false,
+            rows_dirty: true,
+        }
+    }
+
+    /// Marks the table for rebuilding (the fleet changed).
+    pub fn fleet_changed(&mut self) {
+        self.rows_dirty = true;
+    }
+
+    /// Rebuilds rows if needed, keeping the selected device selected.
+    pub fn refresh(&mut self, state: &FleetState) {
+        if !self.rows_dirty {
+            return;
+        }
+        let keep = self.rows.get(self.selected).cloned();
+        self.rows = rows::build(
+            state,
+            &TableSpec {
+                filter: &self.filter,
+                sort: &self.sort,
+                descending: self.descending,
+                group: &self.group,
+                collapsed: &self.collapsed,
+            },
+        );
+        if let Some(row) = keep
+            && let Some(i) = self.rows.iter().position(|r| *r == row || same_group(r, &row))
+        {
+            self.selected = i;
+        }
+        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        self.rows_dirty = false;
+    }
+
+    /// Takes in what the fleet reported: status changes go to the events pane.
+    pub fn observe(&mut self, state: &FleetState, ev: &FleetEvent) {
+        let line = match ev {
+            FleetEvent::StatusChanged {
+                device,
+                from,
+                to,
+                at_ms,
+            } if *from != Status::Unknown || *to != Status::Online => {
+                let d = &state.devices[*device as usize];
+                let what = match to {
+                    Status::Offline => "went offline",
+                    Status::Stale => "went quiet (stale)",
+                    Status::Online => "is back online",
+                    Status::Unknown => "is unknown",
+                };
+                EventLine {
+                    at_ms: *at_ms,
+                    device: Some(*device),
+                    text: format!("{} {what}", crate::sanitize::text(&d.name)),
+                    status: Some(*to),
+                }
+            }
+            FleetEvent::LinkChanged { conn, state: link, at_ms } => EventLine {
+                at_ms: *at_ms,
+                device: None,
+                text: format!(
+                    "broker {}: {link}",
+                    state.connections.get(*conn as usize).map_or("?", |c| c.name.as_str())
+                ),
+                status: None,
+            },
+            FleetEvent::Notice { conn, message, at_ms } => EventLine {
+                at_ms: *at_ms,
+                device: None,
+                text: format!(
+                    "broker {}: {}",
+                    state.connections.get(*conn as usize).map_or("?", |c| c.name.as_str()),
+                    crate::sanitize::text(message)
+                ),
+                status: None,
+            },
+            _ => return,
+        };
+        self.events.push_front(line);
+        self.events.truncate(EVENTS_KEPT);
+    }
+
+    /// The device under the cursor, in the fleet view.
+    pub fn selected_device(&self) -> Option<DeviceId> {
+        match self.rows.get(self.selected)? {
+            Row::Device(id) => Some(*id),
+            Row::Group { .. } => None,
+        }
+    }
+
+    /// Applies an action; returns what the edges must do.
+    pub fn update(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        self.message = None;
+        match self.mode.clone() {
+            Mode::Help => {
+                if matches!(action, Action::Quit) {
+                    self.quit = true;
+                }
+                self.mode = Mode::Normal;
+                Vec::new()
+            }
+            Mode::Filter(text) => self.edit_filter(action, text),
+            Mode::Command(text) => self.edit_command(action, text, state),
+            Mode::Normal => self.normal(action, state),
+        }
+    }
+
+    fn normal(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.mode = Mode::Help,
+            Action::OpenFilter => self.mode = Mode::Filter(self.filter.source.clone()),
+            Action::OpenCommand => self.mode = Mode::Command(String::new()),
+            Action::NextPane => {
+                self.pane = match self.pane {
+                    Pane::Main => Pane::Events,
+                    Pane::Events => Pane::Main,
+                }
+            }
+            Action::Topics => {
+                self.view = match self.view {
+                    View::Topics => View::Fleet,
+                    _ => View::Topics,
+                }
+            }
+            Action::CycleSort => {
+                self.sort = self.sort.next();
+                self.rows_dirty = true;
+                self.message = Some(format!("sorted by {}", self.sort.label()));
+            }
+            Action::ReverseSort => {
+                self.descending = !self.descending;
+                self.rows_dirty = true;
+            }
+            Action::CycleGroup => {
+                self.group = match &self.group {
+                    GroupBy::None => GroupBy::Fleet,
+                    GroupBy::Fleet => GroupBy::Label("site".into()),
+                    GroupBy::Label(l) if l == "site" => GroupBy::Label("gateway".into()),
+                    GroupBy::Label(_) => GroupBy::None,
+                };
+                self.rows_dirty = true;
+                self.message = Some(format!("grouped by {}", self.group.label()));
+            }
+            other => return self.navigate(other, state),
+        }
+        Vec::new()
+    }
+
+    fn navigate(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        if self.pane == Pane::Events {
+            let n = self.events.len();
+            match action {
+                Action::Up => self.event_selected = self.event_selected.saturating_sub(1),
+                Action::Down => self.event_selected = (self.event_selected + 1).min(n.saturating_sub(1)),
+                Action::Top => self.event_selected = 0,
+                Action::Bottom => self.event_selected = n.saturating_sub(1),
+                Action::Enter => {
+                    if let Some(id) = self.events.get(self.event_selected).and_then(|e| e.device) {
+                        self.view = View::Device(id);
+                        self.metric = 0;
+                        self.pane = Pane::Main;
+                    }
+                }
+                Action::Back => self.pane = Pane::Main,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        match self.view {
+            View::Fleet => self.navigate_fleet(action),
+            View::Device(id) => return self.navigate_device(action, id, state),
+            View::Topics => {
+                let n = topics::lines(state).len();
+                self.topic_selected = step(self.topic_selected, &action, n, self.page);
+                if action == Action::Back {
+                    self.view = View::Fleet;
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn navigate_fleet(&mut self, action: Action) {
+        match action {
+            Action::Enter | Action::Right => match self.rows.get(self.selected) {
+                Some(Row::Device(id)) => {
+                    self.view = View::Device(*id);
+                    self.metric = 0;
+                }
+                Some(Row::Group { key, .. }) => {
+                    let key = key.clone();
+                    if !self.collapsed.remove(&key) {
+                        self.collapsed.insert(key);
+                    }
+                    self.rows_dirty = true;
+                }
+                None => {}
+            },
+            Action::Left => {
+                if let Some(Row::Group { key, .. }) = self.rows.get(self.selected) {
+                    self.collapsed.insert(key.clone());
+                    self.rows_dirty = true;
+                }
+            }
+            Action::Back if !self.filter.is_empty() => {
+                self.filter = Filter::default();
+                self.rows_dirty = true;
+                self.message = Some("filter cleared".into());
+            }
+            Action::Click(line) => {
+                self.selected = (self.selected / self.page.max(1)) * self.page.max(1) + line;
+                self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+            }
+            other => self.selected = step(self.selected, &other, self.rows.len(), self.page),
+        }
+    }
+
+    fn navigate_device(&mut self, action: Action, id: DeviceId, state: &FleetState) -> Vec<Effect> {
+        let Some(d) = state.devices.get(id as usize) else {
+            self.view = View::Fleet;
+            return Vec::new();
+        };
+        match action {
+            Action::Back | Action::Left => self.view = View::Fleet,
+            Action::NextWindow | Action::Right => self.window = self.window.next(),
+            Action::Copy => {
+                let text = match d.metrics.get(self.metric) {
+                    Some(m) => m.value.to_string(),
+                    None => String::from_utf8_lossy(&d.last_payload).into_owned(),
+                };
+                self.message = Some("copied to the clipboard (OSC 52)".into());
+                return vec![Effect::Copy(text)];
+            }
+            other => self.metric = step(self.metric, &other, d.metrics.len(), self.page),
+        }
+        Vec::new()
+    }
+
+    fn edit_filter(&mut self, action: Action, mut text: String) -> Vec<Effect> {
+        match action {
+            Action::Input(c) => text.push(c),
+            Action::Backspace => {
+                text.pop();
+            }
+            Action::Cancel => {
+                self.mode = Mode::Normal;
+                return Vec::new();
+            }
+            Action::Submit => {
+                self.mode = Mode::Normal;
+                self.apply_filter(&text);
+                return Vec::new();
+            }
+            _ => {}
+        }
+        // Filter as you type when the text parses; keep the old filter otherwise.
+        if let Ok(f) = Filter::parse(&text) {
+            self.filter = f;
+            self.rows_dirty = true;
+            self.selected = 0;
+        }
+        self.mode = Mode::Filter(text);
+        Vec::new()
+    }
+
+    fn apply_filter(&mut self, text: &str) {
+        match Filter::parse(text) {
+            Ok(f) => {
+                self.filter = f;
+                self.rows_dirty = true;
+                self.selected = 0;
+                self.view = View::Fleet;
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+
+    fn edit_command(&mut self, action: Action, mut text: String, state: &FleetState) -> Vec<Effect> {
+        match action {
+            Action::Input(c) => text.push(c),
+            Action::Backspace => {
+                text.pop();
+            }
+            Action::Complete => text = keys::complete(&text),
+            Action::Cancel => {
+                self.mode = Mode::Normal;
+                return Vec::new();
+            }
+            Action::Submit => {
+                self.mode = Mode::Normal;
+                return self.run_command(&text, state);
+            }
+            _ => {}
+        }
+        self.mode = Mode::Command(text);
+        Vec::new()
+    }
+
+    /// `:sort`, `:filter`, `:group`, `:theme`, `:topics`, `:export csv FILE`, `:q`.
+    pub fn run_command(&mut self, line: &str, state: &FleetState) -> Vec<Effect> {
+        let mut words = line.split_whitespace();
+        let cmd = words.next().unwrap_or("");
+        let rest: Vec<&str> = words.collect();
+        match cmd {
+            "" => {}
+            "q" | "quit" => self.quit = true,
+            "help" => self.mode = Mode::Help,
+            "topics" => self.view = View::Topics,
+            "fleet" => self.view = View::Fleet,
+            "sort" => match rest.as_slice() {
+                [key] | [key, "asc"] => {
+                    self.sort = SortKey::parse(key);
+                    self.descending = false;
+                    self.rows_dirty = true;
+                }
+                [key, "desc"] => {
+                    self.sort = SortKey::parse(key);
+                    self.descending = true;
+                    self.rows_dirty = true;
+                }
+                _ => self.message = Some("usage: :sort <status|name|fleet|seen|errors|METRIC> [asc|desc]".into()),
+            },
+            "filter" => self.apply_filter(&rest.join(" ")),
+            "group" => {
+                self.group = GroupBy::parse(rest.first().copied().unwrap_or("none"));
+                self.collapsed.clear();
+                self.rows_dirty = true;
+            }
+            "theme" => match rest.first().map(|n| Theme::load(n)) {
+                Some(Ok(t)) => self.theme = t,
+                Some(Err(e)) => self.message = Some(e),
+                None => self.message = Some(format!("themes: {}", Theme::names().join(", "))),
+            },
+            "export" => return self.export(&rest, state),
+            other => {
+                self.message = Some(format!(
+                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :export csv FILE, :q",
+                    crate::sanitize::text(other)
+                ))
+            }
+        }
+        Vec::new()
+    }
+
+    fn export(&mut self, args: &[&str], state: &FleetState) -> Vec<Effect> {
+        let ["csv", path] = args else {
+            self.message = Some("usage: :export csv FILE (the selected metric's history)".into());
+            return Vec::new();
+        };
+        let View::Device(id) = self.view else {
+            self.message = Some("open a device (Enter) and select a metric first".into());
+            return Vec::new();
+        };
+        let Some(m) = state.devices.get(id as usize).and_then(|d| d.metrics.get(self.metric)) else {
+            self.message = Some("this device has no metric to export".into());
+            return Vec::new();
+        };
+        let mut csv = String::from("time,value\n");
+        for (t, v) in m.ring.iter() {
+            csv.push_str(&format!("{},{v}\n", crate::output::rfc3339(t)));
+        }
+        self.message = Some(format!("wrote {} samples of {} to {path}", m.ring.len(), m.name));
+        vec![Effect::Write {
+            path: (*path).to_string(),
+            contents: csv,
+        }]
+    }
+}
+
+fn same_group(a: &Row, b: &Row) -> bool {
+    matches!((a, b), (Row::Group { key: x, .. }, Row::Group { key: y, .. }) if x == y)
+}
+
+/// Cursor movement shared by every list.
+fn step(pos: usize, action: &Action, len: usize, page: usize) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Up => pos.saturating_sub(1),
+        Action::Down => (pos + 1).min(last),
+        Action::PageUp => pos.saturating_sub(page.max(1)),
+        Action::PageDown => (pos + page.max(1)).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => pos.min(last),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+//! The fleet view: the device table and the events pane.
+
+use super::{status_style, status_symbol, titled, widgets};
+use crate::app::rows::Row as TableRow;
+use crate::app::{App, Pane};
+use crate::engine::Engine;
+use crate::output::age;
+use crate::sanitize;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Table, TableState};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+    let events_height = if area.height >= 30 { 9 } else { 6 };
+    let [table_area, events_area] =
+        Layout::vertical([Constraint::Min(4), Constraint::Length(events_height)]).areas(area);
+    table(frame, table_area, app, engine);
+    events(frame, events_area, app);
+}
+
+/// First table line on screen, below its header (for mouse clicks).
+pub const TABLE_FIRST_LINE: u16 = 3;
+
+fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+    let t = &app.theme;
+    let state = &engine.state;
+    let now = engine.clock.now_ms();
+    let wide = area.width >= 110;
+    let title = format!(
+        " Fleet · {} shown · sort {}{} · group {} ",
+        app.rows.iter().filter(|r| matches!(r, TableRow::Device(_))).count(),
+        app.sort.label(),
+        if app.descending { " ↓" } else { "" },
+        app.group.label()
+    );
+    let block = titled(t, title, app.pane == Pane::Main);
+    let inner_height = area.height.saturating_sub(2) as usize;
+    // Only the visible window of rows is built: the table scrolls at 10,000 devices.
+    let offset = (app.selected / inner_height.max(1)) * inner_height.max(1);
+    let visible = app.rows.iter().skip(offset).take(inner_height);
+    let spark_width = if app.slow_link { 0 } else if wide { 12 } else { 8 };
+    let rows: Vec<Row> = visible
+        .map(|r| match r {
+            TableRow::Group {
+                key,
+                devices,
+                counts,
+                collapsed,
+            } => Row::new(vec![
+                Span::styled(if *collapsed { "▸" } else { "▾" }, t.accent),
+                Span::styled(sanitize::text(key).into_owned(), t.header),
+                Span::styled(format!("{devices} devices"), t.text),
+                Span::styled(
+                    format!("● {} ◐ {} ○ {} ? {}", counts[0], counts[1], counts[2], counts[3]),
+                    t.dim,
+                ),
+            ]),
+            TableRow::Device(id) => {
+                let d = &state.devices[*id as usize];
+                let fleet = state.mapper.fleets.get(d.fleet as usize);
+                let labels: Vec<String> = d
+                    .labels
+                    .iter()
+                    .map(|(_, v)| sanitize::text(v).into_owned())
+                    .collect();
+                let key = widgets::key_metrics(d, fleet, if wide { 3 } else { 2 });
+                let metrics: Vec<String> = key
+                    .iter()
+                    .map(|m| format!("{} {}", widgets::metric_label(m, fleet), widgets::value_with_unit(m, fleet)))
+                    .collect();
+                let metrics_sep = if wide { "  " } else { " " };
+                let spark = key
+                    .first()
+                    .filter(|_| spark_width > 0)
+                    .map(|m| widgets::sparkline(m, spark_width))
+                    .unwrap_or_default();
+                let errors = if d.decode_errors > 0 {
+                    Span::styled(format!("{}", d.decode_errors), t.warn)
+                } else {
+                    Span::styled("", t.dim)
+                };
+                let mut cells = vec![
+                    Span::styled(status_symbol(d.status), status_style(t, d.status)),
+                    Span::styled(sanitize::text(&d.name).into_owned(), t.text),
+                    Span::styled(fleet.map_or("?", |f| f.name.as_str()).to_string(), t.dim),
+                    Span::styled(labels.join("/"), t.dim),
+                    Span::styled(age(now - d.last_seen_ms), t.text),
+                    Span::styled(metrics.join(metrics_sep), t.text),
+                ];
+                if spark_width > 0 {
+                    cells.push(Span::styled(spark, t.accent));
+                }
+                cells.push(errors);
+                Row::new(cells)
+            }
+        })
+        .collect();
+    let fleet_width = state
+        .mapper
+        .fleets
+        .iter()
+        .map(|f| f.name.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 10) as u16;
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(if wide { 20 } else { 15 }),
+        Constraint::Length(fleet_width),
+        Constraint::Length(if wide { 16 } else { 7 }),
+        Constraint::Length(4),
+        Constraint::Min(20),
+    ];
+    if spark_width > 0 {
+        widths.push(Constraint::Length(spark_width as u16));
+    }
+    widths.push(Constraint::Length(3));
+    let mut header = vec!["", "DEVICE", "FLEET", "LABELS", "SEEN", "METRICS"];
+    if spark_width > 0 {
+        header.push("TREND");
+    }
+    header.push("ERR");
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.header))
+        .block(block)
+        .row_highlight_style(t.selection)
+        .column_spacing(1);
+    let mut ts = TableState::default();
+    if !app.rows.is_empty() {
+        ts.select(Some(app.selected - offset));
+    }
+    frame.render_stateful_widget(table, area, &mut ts);
+    if app.rows.is_empty() {
+        let hint = if state.devices.is_empty() {
+            if state.unmapped.is_empty() {
+                "waiting for messages…".to_string()
+            } else {
+                format!(
+                    "no devices yet: {} topics seen, none mapped to a fleet — press t to see them",
+                    state.unmapped.len()
+                )
+            }
+        } else {
+            "no device matches the filter (Esc clears it)".to_string()
+        };
+        let inner = Rect {
+            y: area.y + 2,
+            height: 1,
+            ..area
+        };
+        frame.render_widget(Paragraph::new(hint).style(t.dim), inner);
+    }
+}
+
+fn events(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let focused = app.pane == Pane::Events;
+    let block = titled(t, format!(" Events · {} ", app.events.len()), focused);
+    let height = area.height.saturating_sub(1) as usize;
+    let offset = if focused {
+        app.event_selected.saturating_sub(height.saturating_sub(1))
+    } else {
+        0
+    };
+    let lines: Vec<Line> = app
+        .events
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, e)| {
+            let time = chrono::DateTime::from_timestamp_millis(e.at_ms)
+                .map(|d| d.with_timezone(&chrono::Local).format("%H:%M:%S").to_string())
+                .unwrap_or_default();
+            let (sym, style) = match e.status {
+                Some(s) => (status_symbol(s), status_style(t, s)),
+                None => ("⇄", t.accent),
+            };
+            let line = Line::from(vec![
+                Span::styled(format!("{time} "), t.dim),
+                Span::styled(format!("{sym} "), style),
+                Span::styled(e.text.clone(), t.text),
+            ]);
+            if focused && i == app.event_selected {
+                line.style(t.selection)
+            } else {
+                line
+            }
+        })
+        .collect();
+    let body = if lines.is_empty() {
+        Paragraph::new(Span::styled("no status changes yet", t.dim))
+    } else {
+        Paragraph::new(lines)
+    };
+    frame.render_widget(body.block(block), area);
+}

@@ -1,0 +1,196 @@
+//! Drawing: one function per view, fed an [`App`] and the fleet. Nothing here changes
+//! state; every device-provided string passes through [`crate::sanitize`] first.
+
+pub mod device;
+pub mod fleet;
+pub mod theme;
+pub mod topics;
+pub mod widgets;
+
+use crate::app::{App, Mode, View, keys};
+use crate::engine::Engine;
+use crate::fleet::Status;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table};
+use theme::Theme;
+
+/// The smallest screen fleetop draws on.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+/// Status as a symbol and a word: never colour alone.
+pub fn status_symbol(s: Status) -> &'static str {
+    match s {
+        Status::Online => "●",
+        Status::Stale => "◐",
+        Status::Offline => "○",
+        Status::Unknown => "?",
+    }
+}
+
+pub fn status_style(theme: &Theme, s: Status) -> Style {
+    match s {
+        Status::Online => theme.ok,
+        Status::Stale => theme.stale,
+        Status::Offline => theme.offline,
+        Status::Unknown => theme.unknown,
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App, engine: &Engine) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = format!(
+            "terminal too small: {}×{}, fleetop needs {MIN_WIDTH}×{MIN_HEIGHT} (q quits)",
+            area.width, area.height
+        );
+        frame.render_widget(Paragraph::new(msg).style(app.theme.warn), area);
+        return;
+    }
+    let [head, body, bar] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(5),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header(frame, head, app, engine);
+    match app.view {
+        View::Fleet => fleet::draw(frame, body, app, engine),
+        View::Device(id) => device::draw(frame, body, app, engine, id),
+        View::Topics => topics::draw(frame, body, app, engine),
+    }
+    bottom_bar(frame, bar, app);
+    if app.mode == Mode::Help {
+        help(frame, body, app);
+    }
+}
+
+fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+    let t = &app.theme;
+    let s = &engine.state;
+    let [online, stale, offline, unknown] = s.status_counts();
+    let mut spans = vec![
+        Span::styled("fleetop ", t.header),
+        Span::styled(format!("{} dev ", s.devices.len()), t.text),
+        Span::styled(format!("● {online} "), t.ok),
+        Span::styled(format!("◐ {stale} "), if stale > 0 { t.stale } else { t.dim }),
+        Span::styled(format!("○ {offline} "), if offline > 0 { t.offline } else { t.dim }),
+        Span::styled(format!("? {unknown} "), t.dim),
+        Span::styled(format!("│ {:.0} msg/s ", engine.msg_rate()), t.text),
+    ];
+    let dropped = engine.dropped();
+    if dropped > 0 {
+        spans.push(Span::styled(format!("{dropped} dropped "), t.crit));
+    }
+    let errors = s.counters.decode_errors;
+    if errors > 0 {
+        spans.push(Span::styled(format!("{errors} bad "), t.warn));
+    }
+    for c in &s.connections {
+        let style = match c.state {
+            crate::source::LinkState::Connected
+            | crate::source::LinkState::Replaying
+            | crate::source::LinkState::Finished => t.ok,
+            crate::source::LinkState::Connecting => t.warn,
+            _ => t.crit,
+        };
+        spans.push(Span::styled("│ ", t.dim));
+        spans.push(Span::styled(
+            format!("{}: {}", crate::sanitize::truncate(&c.name, 24), link_text(c, engine.clock.now_ms())),
+            style,
+        ));
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `down: reason, retry in 4s` counted down from when it was said.
+fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
+    match &c.state {
+        crate::source::LinkState::Down { reason, retry_in } => {
+            let left = (retry_in.as_millis() as i64 - (now_ms - c.since_ms)).max(0) / 1000;
+            format!("down: {}, retry in {left}s", crate::sanitize::truncate(reason, 40))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let line = match &app.mode {
+        Mode::Filter(text) => Line::from(vec![
+            Span::styled("/", t.accent),
+            Span::styled(crate::sanitize::text(text).into_owned(), t.text),
+            Span::styled("▏", t.accent),
+            Span::styled("   Enter apply · Esc cancel · text /regex/ level_pct<20 status=offline", t.dim),
+        ]),
+        Mode::Command(text) => Line::from(vec![
+            Span::styled(":", t.accent),
+            Span::styled(crate::sanitize::text(text).into_owned(), t.text),
+            Span::styled("▏", t.accent),
+            Span::styled("   Tab complete · Enter run · Esc cancel", t.dim),
+        ]),
+        _ => match &app.message {
+            Some(m) => Line::from(Span::styled(m.clone(), t.warn)),
+            None => {
+                let mut spans = Vec::new();
+                for (key, what) in keys::hints(app) {
+                    spans.push(Span::styled(key, t.accent));
+                    if !what.is_empty() {
+                        spans.push(Span::styled(format!(" {what}"), t.dim));
+                    }
+                    spans.push(Span::raw("  "));
+                }
+                if !app.filter.is_empty() {
+                    spans.push(Span::styled(
+                        format!("filter: {}", crate::sanitize::text(&app.filter.source)),
+                        t.warn,
+                    ));
+                }
+                Line::from(spans)
+            }
+        },
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn help(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let keys = keys::help(app);
+    let height = (keys.len() as u16 + 2).min(area.height);
+    let width = area.width.min(90);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let rows = keys
+        .into_iter()
+        .map(|(k, v)| Row::new([Span::styled(k, t.accent), Span::styled(v, t.text)]));
+    let table = Table::new(rows, [Constraint::Length(20), Constraint::Min(10)]).block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(t.border)
+            .title(Span::styled(" keys (any key closes) ", t.header)),
+    );
+    frame.render_widget(Clear, popup);
+    frame.render_widget(table, popup);
+}
+
+/// A block with a title in the theme's style; `focused` brightens it.
+pub fn titled<'a>(theme: &Theme, title: String, focused: bool) -> Block<'a> {
+    let border = if focused {
+        theme.accent.remove_modifier(Modifier::BOLD)
+    } else {
+        theme.border
+    };
+    Block::default()
+        .borders(Borders::TOP)
+        .border_style(border)
+        .title(Span::styled(title, if focused { theme.accent } else { theme.header }))
+}

@@ -1,0 +1,164 @@
+//! Rendering snapshots of each view at 80×24 and 120×40 on a fixed fleet, and hostile
+//! topics drawn escaped.
+
+use fleetop::app::{Action, App};
+use fleetop::config::Config;
+use fleetop::engine::Engine;
+use fleetop::mapping::Mapper;
+use fleetop::source::{Clock, RawMessage};
+use fleetop::ui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+const T0: i64 = 1_764_000_000_000;
+
+const CONFIG: &str = r#"
+[[fleet]]
+name = "tanks"
+topic = "tanks/{site}/{device}/telemetry"
+format = "json"
+expected_interval = "30s"
+table = ["level_pct", "battery_v"]
+[[fleet.metric]]
+name = "level_pct"
+unit = "%"
+min = 0
+max = 100
+display = "level"
+[[fleet.metric]]
+name = "battery_v"
+unit = "V"
+[[fleet.availability]]
+topic = "tanks/{site}/{device}/status"
+"#;
+
+fn engine() -> Engine {
+    let config = Config::parse(CONFIG, None).expect("config");
+    let (mut engine, _outlets) = Engine::detached(
+        Mapper::new(&config.fleets).expect("fleets"),
+        config.limits.clone(),
+        &["local".to_string()],
+    );
+    engine.clock = Clock::Fixed(T0 + 60_000);
+    let mut send = |topic: &str, payload: &str, at: i64| {
+        engine.apply(&RawMessage {
+            conn: 0,
+            topic: topic.as_bytes().to_vec().into(),
+            payload: payload.as_bytes().to_vec().into(),
+            retain: false,
+            at_ms: at,
+        })
+    };
+    for i in 0..20 {
+        let t = T0 + i * 3000;
+        send("tanks/north/tank-north-001/telemetry", &format!(r#"{{"level_pct":{},"battery_v":3.7,"pump":"ON"}}"#, 50 + i), t);
+        send("tanks/north/tank-north-002/telemetry", &format!(r#"{{"level_pct":{},"battery_v":3.6}}"#, 30 - i), t);
+        send("tanks/south/tank-south-001/telemetry", &format!(r#"{{"level_pct":{}.5,"battery_v":3.9}}"#, 70 + (i % 3)), t);
+    }
+    send("tanks/south/tank-south-002/telemetry", r#"{"level_pct":12,"battery_v":3.1}"#, T0);
+    send("tanks/south/tank-south-002/status", "offline", T0 + 1000);
+    send("tanks/south/tank-south-001/telemetry", "{broken", T0 + 58_000);
+    send("weather/ws-1/temp", "21.5", T0 + 59_000);
+    engine.tick();
+    engine
+}
+
+fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
+    app.fleet_changed();
+    app.refresh(&engine.state);
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| fleetop::ui::draw(f, app, engine)).expect("draw");
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn app() -> App {
+    App::new(Theme::monochrome(), false)
+}
+
+#[test]
+fn fleet_view() {
+    let mut e = engine();
+    let mut a = app();
+    insta::assert_snapshot!("fleet_80x24", render(&mut a, &mut e, 80, 24));
+    insta::assert_snapshot!("fleet_120x40", render(&mut a, &mut e, 120, 40));
+}
+
+#[test]
+fn fleet_grouped_and_filtered() {
+    let mut e = engine();
+    let mut a = app();
+    a.run_command("group site", &e.state);
+    a.run_command("filter level_pct<60", &e.state);
+    insta::assert_snapshot!("fleet_grouped_120x40", render(&mut a, &mut e, 120, 40));
+}
+
+#[test]
+fn device_view() {
+    let mut e = engine();
+    let mut a = app();
+    a.run_command("sort name", &e.state);
+    a.refresh(&e.state);
+    let _ = a.update(Action::Enter, &e.state);
+    insta::assert_snapshot!("device_80x24", render(&mut a, &mut e, 80, 24));
+    insta::assert_snapshot!("device_120x40", render(&mut a, &mut e, 120, 40));
+}
+
+#[test]
+fn topics_and_help() {
+    let mut e = engine();
+    let mut a = app();
+    let _ = a.update(Action::Topics, &e.state);
+    insta::assert_snapshot!("topics_120x40", render(&mut a, &mut e, 120, 40));
+    let _ = a.update(Action::Topics, &e.state);
+    let _ = a.update(Action::Help, &e.state);
+    insta::assert_snapshot!("help_80x24", render(&mut a, &mut e, 80, 24));
+}
+
+#[test]
+fn too_small() {
+    let mut e = engine();
+    let mut a = app();
+    let screen = render(&mut a, &mut e, 60, 20);
+    assert!(screen.contains("terminal too small: 60×20"), "{screen}");
+}
+
+#[test]
+fn hostile_topics_and_values_are_drawn_escaped() {
+    let mut e = engine();
+    for (topic, payload) in [
+        ("tanks/north/\x1b]0;pwned\x07/telemetry", r#"{"level_pct":1}"#),
+        ("evil/\x1b[2J/x", "\x1b[31mred\x1b[0m"),
+        ("tanks/north/tank-x/telemetry", "{\"note\":\"\\u001b[2J\\u202eevil\"}"),
+    ] {
+        e.apply(&RawMessage {
+            conn: 0,
+            topic: topic.as_bytes().to_vec().into(),
+            payload: payload.as_bytes().to_vec().into(),
+            retain: false,
+            at_ms: T0 + 59_000,
+        });
+    }
+    let mut a = app();
+    let _ = a.update(Action::Topics, &e.state);
+    let screen = render(&mut a, &mut e, 120, 40);
+    assert!(!screen.contains('\x1b'), "raw ESC reached the screen:\n{screen}");
+    assert!(screen.contains("\\e[2J"), "{screen}");
+    assert!(screen.contains("\\e[31mred"), "{screen}");
+    // The device whose name would carry an OSC sequence is refused, not drawn.
+    assert!(e.state.counters.refused_bad_topic >= 1);
+    let _ = a.update(Action::Topics, &e.state);
+    a.run_command("filter tank-x", &e.state);
+    a.refresh(&e.state);
+    let _ = a.update(Action::Enter, &e.state);
+    let screen = render(&mut a, &mut e, 120, 40);
+    assert!(!screen.contains('\x1b') && !screen.contains('\u{202e}'), "{screen}");
+    assert!(screen.contains("\\e[2J\\u{202e}e"), "{screen}");
+}
