@@ -3,6 +3,8 @@
 //! The core (config, mapping, decode, fleet) is pure and unit-tested without IO; sources
 //! (MQTT, recordings) and outputs (snapshot, NDJSON, TUI) sit at the edges.
 
+pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod decode;
@@ -14,4 +16,5 @@ pub mod mapping;
 pub mod output;
 pub mod sanitize;
 pub mod source;
-pub mod bench;
+pub mod tui;
+pub mod ui;

@@ -63,7 +63,8 @@ fn setup(mouse: bool) -> std::io::Result<Terminal<Backend>> {
 pub async fn run(mut engine: Engine, options: TuiOptions) -> Result<(), String> {
     let theme = crate::ui::theme::Theme::initial(options.theme.as_deref(), options.slow_link)?;
     let mut app = App::new(theme, options.slow_link);
-    let mut term = setup(!options.slow_link).map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let mut term =
+        setup(!options.slow_link).map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let result = event_loop(&mut term, &mut engine, &mut app, &options).await;
     restore();
     result
@@ -75,7 +76,12 @@ async fn event_loop(
     app: &mut App,
     options: &TuiOptions,
 ) -> Result<(), String> {
-    let fps = if options.slow_link { options.fps.min(1.0) } else { options.fps }.clamp(0.2, 30.0);
+    let fps = if options.slow_link {
+        options.fps.min(1.0)
+    } else {
+        options.fps
+    }
+    .clamp(0.2, 30.0);
     let frame_every = Duration::from_secs_f64(1.0 / fps);
     let mut frames = interval(frame_every);
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -125,7 +131,9 @@ async fn event_loop(
 fn handle_input(ev: Event, app: &mut App, engine: &Engine) {
     let action = match ev {
         Event::Key(k) if k.kind != KeyEventKind::Release => keys::action_for(app, k),
-        Event::Mouse(m) if app.view == View::Fleet => keys::mouse_action(m, crate::ui::fleet::TABLE_FIRST_LINE),
+        Event::Mouse(m) if app.view == View::Fleet => {
+            keys::mouse_action(m, crate::ui::fleet::TABLE_FIRST_LINE)
+        }
         Event::Resize(..) => None,
         _ => None,
     };
@@ -174,7 +182,11 @@ fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {

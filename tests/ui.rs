@@ -51,13 +51,33 @@ fn engine() -> Engine {
     };
     for i in 0..20 {
         let t = T0 + i * 3000;
-        send("tanks/north/tank-north-001/telemetry", &format!(r#"{{"level_pct":{},"battery_v":3.7,"pump":"ON"}}"#, 50 + i), t);
-        send("tanks/north/tank-north-002/telemetry", &format!(r#"{{"level_pct":{},"battery_v":3.6}}"#, 30 - i), t);
-        send("tanks/south/tank-south-001/telemetry", &format!(r#"{{"level_pct":{}.5,"battery_v":3.9}}"#, 70 + (i % 3)), t);
+        send(
+            "tanks/north/tank-north-001/telemetry",
+            &format!(r#"{{"level_pct":{},"battery_v":3.7,"pump":"ON"}}"#, 50 + i),
+            t,
+        );
+        send(
+            "tanks/north/tank-north-002/telemetry",
+            &format!(r#"{{"level_pct":{},"battery_v":3.6}}"#, 30 - i),
+            t,
+        );
+        send(
+            "tanks/south/tank-south-001/telemetry",
+            &format!(r#"{{"level_pct":{}.5,"battery_v":3.9}}"#, 70 + (i % 3)),
+            t,
+        );
     }
-    send("tanks/south/tank-south-002/telemetry", r#"{"level_pct":12,"battery_v":3.1}"#, T0);
+    send(
+        "tanks/south/tank-south-002/telemetry",
+        r#"{"level_pct":12,"battery_v":3.1}"#,
+        T0,
+    );
     send("tanks/south/tank-south-002/status", "offline", T0 + 1000);
-    send("tanks/south/tank-south-001/telemetry", "{broken", T0 + 58_000);
+    send(
+        "tanks/south/tank-south-001/telemetry",
+        "{broken",
+        T0 + 58_000,
+    );
     send("weather/ws-1/temp", "21.5", T0 + 59_000);
     engine.tick();
     engine
@@ -67,7 +87,8 @@ fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
     app.fleet_changed();
     app.refresh(&engine.state);
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| fleetop::ui::draw(f, app, engine)).expect("draw");
+    term.draw(|f| fleetop::ui::draw(f, app, engine))
+        .expect("draw");
     let buf = term.backend().buffer().clone();
     let mut out = String::new();
     for y in 0..h {
@@ -134,9 +155,15 @@ fn too_small() {
 fn hostile_topics_and_values_are_drawn_escaped() {
     let mut e = engine();
     for (topic, payload) in [
-        ("tanks/north/\x1b]0;pwned\x07/telemetry", r#"{"level_pct":1}"#),
+        (
+            "tanks/north/\x1b]0;pwned\x07/telemetry",
+            r#"{"level_pct":1}"#,
+        ),
         ("evil/\x1b[2J/x", "\x1b[31mred\x1b[0m"),
-        ("tanks/north/tank-x/telemetry", "{\"note\":\"\\u001b[2J\\u202eevil\"}"),
+        (
+            "tanks/north/tank-x/telemetry",
+            "{\"note\":\"\\u001b[2J\\u202eevil\"}",
+        ),
     ] {
         e.apply(&RawMessage {
             conn: 0,
@@ -149,7 +176,10 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     let mut a = app();
     let _ = a.update(Action::Topics, &e.state);
     let screen = render(&mut a, &mut e, 120, 40);
-    assert!(!screen.contains('\x1b'), "raw ESC reached the screen:\n{screen}");
+    assert!(
+        !screen.contains('\x1b'),
+        "raw ESC reached the screen:\n{screen}"
+    );
     assert!(screen.contains("\\e[2J"), "{screen}");
     assert!(screen.contains("\\e[31mred"), "{screen}");
     // The device whose name would carry an OSC sequence is refused, not drawn.
@@ -159,6 +189,9 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     a.refresh(&e.state);
     let _ = a.update(Action::Enter, &e.state);
     let screen = render(&mut a, &mut e, 120, 40);
-    assert!(!screen.contains('\x1b') && !screen.contains('\u{202e}'), "{screen}");
+    assert!(
+        !screen.contains('\x1b') && !screen.contains('\u{202e}'),
+        "{screen}"
+    );
     assert!(screen.contains("\\e[2J\\u{202e}e"), "{screen}");
 }

@@ -44,7 +44,14 @@ impl Filter {
                 terms.push(Term::Regex(re));
                 continue;
             }
-            let ops = [("<=", Op::Le), (">=", Op::Ge), ("!=", Op::Ne), ("<", Op::Lt), (">", Op::Gt), ("=", Op::Eq)];
+            let ops = [
+                ("<=", Op::Le),
+                (">=", Op::Ge),
+                ("!=", Op::Ne),
+                ("<", Op::Lt),
+                (">", Op::Gt),
+                ("=", Op::Eq),
+            ];
             let found = ops
                 .iter()
                 .filter_map(|(s, op)| word.find(s).map(|i| (i, *s, *op)))
@@ -55,7 +62,9 @@ impl Filter {
                     if value.is_empty() {
                         return Err(format!("`{word}` compares with nothing"));
                     }
-                    if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) && value.parse::<f64>().is_err() {
+                    if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge)
+                        && value.parse::<f64>().is_err()
+                    {
                         return Err(format!("`{word}`: {s} needs a number"));
                     }
                     terms.push(Term::Compare {
@@ -99,11 +108,13 @@ fn term_matches(t: &Term, d: &Device, fleet: &str) -> bool {
                 _ => d
                     .label(key)
                     .map(|l| Actual::Text(l.to_string()))
-                    .or_else(|| d.metric(key).map(|m| match &m.value {
-                        MetricValue::Number(n) => Actual::Number(*n),
-                        MetricValue::Bool(b) => Actual::Number(if *b { 1.0 } else { 0.0 }),
-                        MetricValue::Text(t) => Actual::Text(t.to_string()),
-                    })),
+                    .or_else(|| {
+                        d.metric(key).map(|m| match &m.value {
+                            MetricValue::Number(n) => Actual::Number(*n),
+                            MetricValue::Bool(b) => Actual::Number(if *b { 1.0 } else { 0.0 }),
+                            MetricValue::Text(t) => Actual::Text(t.to_string()),
+                        })
+                    }),
             };
             // A device without the key never matches a comparison (no data is not a match).
             let Some(actual) = actual else { return false };
@@ -154,7 +165,11 @@ mod tests {
             None,
         )
         .unwrap();
-        let mut s = FleetState::new(Mapper::new(&c.fleets).unwrap(), Default::default(), &["b".into()]);
+        let mut s = FleetState::new(
+            Mapper::new(&c.fleets).unwrap(),
+            Default::default(),
+            &["b".into()],
+        );
         for (topic, payload) in [
             ("t/north/tank-01", r#"{"level_pct":12,"pump":"ON"}"#),
             ("t/south/tank-02", r#"{"level_pct":55,"pump":"OFF"}"#),
@@ -196,7 +211,11 @@ mod tests {
 
     #[test]
     fn bad_filters_say_why() {
-        assert!(Filter::parse("level<abc").unwrap_err().contains("needs a number"));
+        assert!(
+            Filter::parse("level<abc")
+                .unwrap_err()
+                .contains("needs a number")
+        );
         assert!(Filter::parse("/[/").unwrap_err().contains("bad regex"));
         assert!(Filter::parse("x=").unwrap_err().contains("nothing"));
     }

@@ -67,7 +67,16 @@ pub fn mouse_action(ev: MouseEvent, top: u16) -> Option<Action> {
     }
 }
 
-const COMMANDS: [&str; 8] = ["sort", "filter", "group", "theme", "topics", "fleet", "export csv", "quit"];
+const COMMANDS: [&str; 8] = [
+    "sort",
+    "filter",
+    "group",
+    "theme",
+    "topics",
+    "fleet",
+    "export csv",
+    "quit",
+];
 
 /// Tab completion for the `:` line: command names, then sort keys, groups and themes.
 pub fn complete(text: &str) -> String {
@@ -94,10 +103,22 @@ pub fn complete(text: &str) -> String {
 /// Key hints for the bar: the keys that matter now.
 pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
     match (&app.mode, app.pane, app.view) {
-        (Mode::Filter(_), ..) => vec![("Enter", "apply"), ("Esc", "cancel"), ("", "text  /regex/  level_pct<20  status=offline  site=north")],
+        (Mode::Filter(_), ..) => vec![
+            ("Enter", "apply"),
+            ("Esc", "cancel"),
+            (
+                "",
+                "text  /regex/  level_pct<20  status=offline  site=north",
+            ),
+        ],
         (Mode::Command(_), ..) => vec![("Enter", "run"), ("Tab", "complete"), ("Esc", "cancel")],
         (Mode::Help, ..) => vec![("any key", "close help")],
-        (_, Pane::Events, _) => vec![("↑↓", "move"), ("Enter", "open device"), ("Tab", "table"), ("q", "quit")],
+        (_, Pane::Events, _) => vec![
+            ("↑↓", "move"),
+            ("Enter", "open device"),
+            ("Tab", "table"),
+            ("q", "quit"),
+        ],
         (_, _, View::Fleet) => vec![
             ("↑↓", "move"),
             ("Enter", "open"),
@@ -119,7 +140,12 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("?", "help"),
             ("q", "quit"),
         ],
-        (_, _, View::Topics) => vec![("↑↓", "move"), ("Esc", "back"), ("?", "help"), ("q", "quit")],
+        (_, _, View::Topics) => vec![
+            ("↑↓", "move"),
+            ("Esc", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
     }
 }
 
@@ -130,8 +156,14 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
         ("PgUp PgDn / Space", "page"),
         ("g / G, Home End", "first / last"),
         ("Tab", "switch between the table and the events pane"),
-        ("/", "filter: text, /regex/, level_pct<20, status=offline, site=north"),
-        (":", "command: sort, filter, group, theme, topics, export csv FILE, q (Tab completes)"),
+        (
+            "/",
+            "filter: text, /regex/, level_pct<20, status=offline, site=north",
+        ),
+        (
+            ":",
+            "command: sort, filter, group, theme, topics, export csv FILE, q (Tab completes)",
+        ),
         ("q, Ctrl-C", "quit"),
     ];
     match app.view {

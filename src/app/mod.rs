@@ -201,7 +201,10 @@ impl App {
             },
         );
         if let Some(row) = keep
-            && let Some(i) = self.rows.iter().position(|r| *r == row || same_group(r, &row))
+            && let Some(i) = self
+                .rows
+                .iter()
+                .position(|r| *r == row || same_group(r, &row))
         {
             self.selected = i;
         }
@@ -232,21 +235,35 @@ impl App {
                     status: Some(*to),
                 }
             }
-            FleetEvent::LinkChanged { conn, state: link, at_ms } => EventLine {
+            FleetEvent::LinkChanged {
+                conn,
+                state: link,
+                at_ms,
+            } => EventLine {
                 at_ms: *at_ms,
                 device: None,
                 text: format!(
                     "broker {}: {link}",
-                    state.connections.get(*conn as usize).map_or("?", |c| c.name.as_str())
+                    state
+                        .connections
+                        .get(*conn as usize)
+                        .map_or("?", |c| c.name.as_str())
                 ),
                 status: None,
             },
-            FleetEvent::Notice { conn, message, at_ms } => EventLine {
+            FleetEvent::Notice {
+                conn,
+                message,
+                at_ms,
+            } => EventLine {
                 at_ms: *at_ms,
                 device: None,
                 text: format!(
                     "broker {}: {}",
-                    state.connections.get(*conn as usize).map_or("?", |c| c.name.as_str()),
+                    state
+                        .connections
+                        .get(*conn as usize)
+                        .map_or("?", |c| c.name.as_str()),
                     crate::sanitize::text(message)
                 ),
                 status: None,
@@ -329,7 +346,9 @@ impl App {
             let n = self.events.len();
             match action {
                 Action::Up => self.event_selected = self.event_selected.saturating_sub(1),
-                Action::Down => self.event_selected = (self.event_selected + 1).min(n.saturating_sub(1)),
+                Action::Down => {
+                    self.event_selected = (self.event_selected + 1).min(n.saturating_sub(1))
+                }
                 Action::Top => self.event_selected = 0,
                 Action::Bottom => self.event_selected = n.saturating_sub(1),
                 Action::Enter => {
@@ -453,7 +472,12 @@ impl App {
         }
     }
 
-    fn edit_command(&mut self, action: Action, mut text: String, state: &FleetState) -> Vec<Effect> {
+    fn edit_command(
+        &mut self,
+        action: Action,
+        mut text: String,
+        state: &FleetState,
+    ) -> Vec<Effect> {
         match action {
             Action::Input(c) => text.push(c),
             Action::Backspace => {
@@ -496,7 +520,11 @@ impl App {
                     self.descending = true;
                     self.rows_dirty = true;
                 }
-                _ => self.message = Some("usage: :sort <status|name|fleet|seen|errors|METRIC> [asc|desc]".into()),
+                _ => {
+                    self.message = Some(
+                        "usage: :sort <status|name|fleet|seen|errors|METRIC> [asc|desc]".into(),
+                    )
+                }
             },
             "filter" => self.apply_filter(&rest.join(" ")),
             "group" => {
@@ -529,7 +557,11 @@ impl App {
             self.message = Some("open a device (Enter) and select a metric first".into());
             return Vec::new();
         };
-        let Some(m) = state.devices.get(id as usize).and_then(|d| d.metrics.get(self.metric)) else {
+        let Some(m) = state
+            .devices
+            .get(id as usize)
+            .and_then(|d| d.metrics.get(self.metric))
+        else {
             self.message = Some("this device has no metric to export".into());
             return Vec::new();
         };
@@ -537,7 +569,11 @@ impl App {
         for (t, v) in m.ring.iter() {
             csv.push_str(&format!("{},{v}\n", crate::output::rfc3339(t)));
         }
-        self.message = Some(format!("wrote {} samples of {} to {path}", m.ring.len(), m.name));
+        self.message = Some(format!(
+            "wrote {} samples of {} to {path}",
+            m.ring.len(),
+            m.name
+        ));
         vec![Effect::Write {
             path: (*path).to_string(),
             contents: csv,

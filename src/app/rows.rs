@@ -120,7 +120,13 @@ fn metric_number(d: &Device, name: &str) -> Option<f64> {
 }
 
 /// Orders two devices; devices lacking a sorted-by metric go last either way.
-fn compare(state: &FleetState, a: &Device, b: &Device, key: &SortKey, descending: bool) -> Ordering {
+fn compare(
+    state: &FleetState,
+    a: &Device,
+    b: &Device,
+    key: &SortKey,
+    descending: bool,
+) -> Ordering {
     let dir = |o: Ordering| if descending { o.reverse() } else { o };
     let by = match key {
         SortKey::Status => dir(status_rank(a.status).cmp(&status_rank(b.status))),

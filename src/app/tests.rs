@@ -12,7 +12,11 @@ fn state() -> FleetState {
         None,
     )
     .unwrap();
-    let mut s = FleetState::new(Mapper::new(&c.fleets).unwrap(), Default::default(), &["b".into()]);
+    let mut s = FleetState::new(
+        Mapper::new(&c.fleets).unwrap(),
+        Default::default(),
+        &["b".into()],
+    );
     for (topic, payload) in [
         ("t/north/tank-01", r#"{"level_pct":12}"#),
         ("t/south/tank-02", r#"{"level_pct":55}"#),
@@ -70,7 +74,12 @@ fn a_bad_filter_keeps_the_old_one_and_says_why() {
     a.refresh(&s);
     assert_eq!(a.rows.len(), 2);
     a.run_command("filter level<x", &s);
-    assert!(a.message.as_deref().unwrap_or("").contains("needs a number"));
+    assert!(
+        a.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("needs a number")
+    );
     a.refresh(&s);
     assert_eq!(a.rows.len(), 2);
 }
@@ -84,7 +93,10 @@ fn sort_by_metric_and_group_with_folding() {
     assert_eq!(names(&a, &s), ["tank-02", "tank-01", "pole-01"]);
     a.run_command("group site", &s);
     a.refresh(&s);
-    assert_eq!(names(&a, &s), ["[north:2]", "tank-01", "pole-01", "[south:1]", "tank-02"]);
+    assert_eq!(
+        names(&a, &s),
+        ["[north:2]", "tank-01", "pole-01", "[south:1]", "tank-02"]
+    );
     a.update(Action::Top, &s);
     a.update(Action::Enter, &s); // folds north
     a.refresh(&s);
@@ -116,7 +128,10 @@ fn export_writes_the_selected_metric_as_csv() {
     match fx.as_slice() {
         [Effect::Write { path, contents }] => {
             assert_eq!(path, "/tmp/x.csv");
-            assert!(contents.starts_with("time,value\n2025-11-24T16:00:00.000Z,"), "{contents}");
+            assert!(
+                contents.starts_with("time,value\n2025-11-24T16:00:00.000Z,"),
+                "{contents}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -131,7 +146,12 @@ fn help_and_quit() {
     a.update(Action::Down, &s);
     assert_eq!(a.mode, Mode::Normal);
     a.run_command("nope", &s);
-    assert!(a.message.as_deref().unwrap_or("").contains("unknown command"));
+    assert!(
+        a.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("unknown command")
+    );
     a.update(Action::Quit, &s);
     assert!(a.quit);
 }
@@ -145,6 +165,12 @@ fn status_changes_reach_the_events_pane() {
     for e in &events {
         a.observe(&s, e);
     }
-    assert_eq!(a.events.iter().filter(|e| e.status == Some(Status::Stale)).count(), 3);
+    assert_eq!(
+        a.events
+            .iter()
+            .filter(|e| e.status == Some(Status::Stale))
+            .count(),
+        3
+    );
     assert!(a.events[0].text.contains("went quiet"));
 }

@@ -33,7 +33,12 @@ pub fn lines(s: &FleetState) -> Vec<TopicLine> {
             } else {
                 String::new()
             };
-            topics.push((t.to_string(), None, payload, Some(sanitize::text(&d.name).into_owned())));
+            topics.push((
+                t.to_string(),
+                None,
+                payload,
+                Some(sanitize::text(&d.name).into_owned()),
+            ));
         }
     }
     topics.sort_by(|a, b| a.0.cmp(&b.0));
@@ -56,4 +61,3 @@ pub fn lines(s: &FleetState) -> Vec<TopicLine> {
     }
     out
 }
-

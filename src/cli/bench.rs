@@ -85,8 +85,13 @@ fn reference(host: &str, port: u16) -> Option<MosquittoSub> {
 fn fleetop_line(p: &Pipeline, n: u64, what: &str) {
     let t = &p.tally;
     let got = p.applied() + p.dropped();
+    let verb = if p.is_transport_only() {
+        "taken off the queue"
+    } else {
+        "applied"
+    };
     println!(
-        "fleetop {what}: got {got} of {n} (applied {}, queue drops {}), applied at {} msg/s over {:.2} s",
+        "fleetop {what}: got {got} of {n} ({verb} {}, queue drops {}), {verb} at {} msg/s over {:.2} s",
         p.applied(),
         p.dropped(),
         t.rate().map_or("?".into(), human),
@@ -315,13 +320,18 @@ async fn ceiling_run(source: &SourceArgs, n: u64) -> Result<String, String> {
         Protocol::V5 => Protocol::V311,
         Protocol::V311 => Protocol::V5,
     };
-    let headline = pipeline_on_stand_in(source, &prepared, n).await?;
+    let headline = pipeline_on_stand_in(source, &prepared, n, false).await?;
     let alt = SourceArgs {
         protocol: other,
         ..source.clone()
     };
-    if let Err(e) = pipeline_on_stand_in(&alt, &prepared, n).await {
+    if let Err(e) = pipeline_on_stand_in(&alt, &prepared, n, false).await {
         println!("fleetop (MQTT {other}): {e}");
+    }
+    // The same connection task and queue with nothing applied: where the queue, not the
+    // core, would be the limit.
+    if let Err(e) = pipeline_on_stand_in(source, &prepared, n, true).await {
+        println!("fleetop transport only: {e}");
     }
 
     let reference = match mosquitto_on_stand_in(&prepared, n).await {
@@ -334,20 +344,30 @@ async fn ceiling_run(source: &SourceArgs, n: u64) -> Result<String, String> {
     Ok(summary(headline, reference))
 }
 
-/// fleetop's whole pipeline against its own stand-in; returns its applied rate.
+/// fleetop's whole pipeline (or, `transport_only`, its connection task and queue) against
+/// its own stand-in; returns its applied rate.
 async fn pipeline_on_stand_in(
     source: &SourceArgs,
     prepared: &Arc<Prepared>,
     n: u64,
+    transport_only: bool,
 ) -> Result<Option<f64>, String> {
     let stand_in = StandIn::start(prepared.clone(), n, false)?;
     let mut pipeline = Pipeline::start(source, &stand_in.url())?;
+    if transport_only {
+        pipeline.transport_only();
+    }
     let stopped = pipeline.run_until(n, IDLE, limit_for(n)).await;
     let served = stand_in.finish();
+    let what = if transport_only {
+        "connection task + queue only, nothing applied"
+    } else {
+        "whole pipeline"
+    };
     fleetop_line(
         &pipeline,
         n,
-        &format!("whole pipeline (MQTT {})", pipeline.protocol),
+        &format!("{what} (MQTT {})", pipeline.protocol),
     );
     if let Some(why) = stopped {
         println!("  stopped early: {why}");

@@ -321,7 +321,11 @@ mod tests {
             ("#".to_string(), 0),
         ];
         assert_eq!(without_overlaps(subs), vec![("#".to_string(), 1)]);
-        let subs = vec![("a/b".to_string(), 0), ("a/+".to_string(), 0), ("c/#".to_string(), 0)];
+        let subs = vec![
+            ("a/b".to_string(), 0),
+            ("a/+".to_string(), 0),
+            ("c/#".to_string(), 0),
+        ];
         assert_eq!(
             without_overlaps(subs),
             vec![("a/+".to_string(), 0), ("c/#".to_string(), 0)]

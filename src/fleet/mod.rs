@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Label pairs, as devices carry them.
+pub type Labels = Vec<(Box<str>, Box<str>)>;
 
 /// How long a device may stay quiet, when its fleet does not say.
 pub const DEFAULT_EXPECTED_INTERVAL: Duration = Duration::from_secs(60);
@@ -110,7 +112,7 @@ enum Route {
 #[derive(Debug, Clone)]
 enum RouteTarget {
     Device(DeviceId),
-    Group(Vec<(Box<str>, Box<str>)>),
+    Group(Labels),
 }
 
 /// The whole fleet.
@@ -127,7 +129,7 @@ pub struct FleetState {
     /// Metric names taken from topic levels, shared by the routes that name them.
     metric_names: Vec<Box<str>>,
     /// Offline groups (a gateway and the labels it stands for), per fleet.
-    offline_groups: Vec<(FleetIdx, Vec<(Box<str>, Box<str>)>)>,
+    offline_groups: Vec<(FleetIdx, Labels)>,
     events: Vec<FleetEvent>,
     scratch: Scratch,
     now_ms: i64,
@@ -692,7 +694,7 @@ fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-fn boxed(labels: Vec<(String, String)>) -> Vec<(Box<str>, Box<str>)> {
+fn boxed(labels: Vec<(String, String)>) -> Labels {
     labels
         .into_iter()
         .map(|(k, v)| (k.into(), v.into()))

@@ -11,15 +11,18 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Chart, Dataset, GraphType, LineGauge, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{
+    Axis, Chart, Dataset, GraphType, LineGauge, Paragraph, Row, Table, TableState, Wrap,
+};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, id: DeviceId) {
     let Some(d) = engine.state.devices.get(id as usize) else {
         return;
     };
-    let [left, right] = Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)])
-        .spacing(1)
-        .areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)])
+            .spacing(1)
+            .areas(area);
     let [chart_area, gauge_area, info_area] = Layout::vertical([
         Constraint::Percentage(50),
         Constraint::Length(2),
@@ -32,7 +35,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, id: Devic
         chart(frame, chart_area, app, engine, d, m);
         if let Some(r) = widgets::ratio(m, fleet) {
             let gauge = LineGauge::default()
-                .block(titled(&app.theme, format!(" {} ", widgets::metric_label(m, fleet)), false))
+                .block(titled(
+                    &app.theme,
+                    format!(" {} ", widgets::metric_label(m, fleet)),
+                    false,
+                ))
                 .filled_style(app.theme.accent)
                 .unfilled_style(app.theme.dim)
                 .label(format!("{:>5.1}%", r * 100.0))
@@ -74,7 +81,11 @@ fn metrics(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device
             Row::new(cells)
         })
         .collect();
-    let mut widths = vec![Constraint::Min(12), Constraint::Length(14), Constraint::Length(4)];
+    let mut widths = vec![
+        Constraint::Min(12),
+        Constraint::Length(14),
+        Constraint::Length(4),
+    ];
     if spark_width > 0 {
         widths.push(Constraint::Length(spark_width as u16));
     }
@@ -110,11 +121,16 @@ fn chart(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device, 
     let now = engine.clock.now_ms();
     let window = app.window.millis();
     let data = points(m, now - window);
-    let (lo, hi, sum) = data
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY, 0.0), |(lo, hi, s), &(_, v)| (lo.min(v), hi.max(v), s + v));
+    let (lo, hi, sum) = data.iter().fold(
+        (f64::INFINITY, f64::NEG_INFINITY, 0.0),
+        |(lo, hi, s), &(_, v)| (lo.min(v), hi.max(v), s + v),
+    );
     let title = if data.is_empty() {
-        format!(" {} · {} · no samples in this window (w changes it) ", widgets::metric_label(m, fleet), app.window.label())
+        format!(
+            " {} · {} · no samples in this window (w changes it) ",
+            widgets::metric_label(m, fleet),
+            app.window.label()
+        )
     } else {
         format!(
             " {} · {} · min {} max {} mean {} ",
@@ -134,7 +150,11 @@ fn chart(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device, 
     };
     let secs = window as f64 / 1000.0;
     let dataset = Dataset::default()
-        .marker(if app.slow_link { Marker::Dot } else { Marker::Braille })
+        .marker(if app.slow_link {
+            Marker::Dot
+        } else {
+            Marker::Braille
+        })
         .graph_type(GraphType::Line)
         .style(t.accent)
         .data(&data);
@@ -146,12 +166,10 @@ fn chart(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device, 
                 .style(t.dim)
                 .labels([format!("-{}", app.window.label()), "now".to_string()]),
         )
-        .y_axis(
-            Axis::default()
-                .bounds([lo, hi])
-                .style(t.dim)
-                .labels([crate::fleet::device::format_number(lo), crate::fleet::device::format_number(hi)]),
-        );
+        .y_axis(Axis::default().bounds([lo, hi]).style(t.dim).labels([
+            crate::fleet::device::format_number(lo),
+            crate::fleet::device::format_number(hi),
+        ]));
     frame.render_widget(chart, area);
 }
 
@@ -159,7 +177,10 @@ fn info(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device) {
     let t = &app.theme;
     let s = &engine.state;
     let now = engine.clock.now_ms();
-    let broker = s.connections.get(d.conn as usize).map_or("?", |c| c.name.as_str());
+    let broker = s
+        .connections
+        .get(d.conn as usize)
+        .map_or("?", |c| c.name.as_str());
     let labels: Vec<String> = d
         .labels
         .iter()
@@ -180,7 +201,10 @@ fn info(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device) {
             Span::styled("  messages ", t.dim),
             Span::styled(d.messages.to_string(), t.text),
             Span::styled("  decode errors ", t.dim),
-            Span::styled(d.decode_errors.to_string(), if d.decode_errors > 0 { t.warn } else { t.text }),
+            Span::styled(
+                d.decode_errors.to_string(),
+                if d.decode_errors > 0 { t.warn } else { t.text },
+            ),
         ]),
     ];
     for topic in d.topics.iter().take(3) {
@@ -193,7 +217,12 @@ fn info(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device) {
         lines.push(Line::from(vec![
             Span::styled("last error ", t.dim),
             Span::styled(
-                format!("{} ago: {} (on {})", age(now - e.at_ms), sanitize::text(&e.message), sanitize::text(&e.topic)),
+                format!(
+                    "{} ago: {} (on {})",
+                    age(now - e.at_ms),
+                    sanitize::text(&e.message),
+                    sanitize::text(&e.topic)
+                ),
                 t.warn,
             ),
         ]));

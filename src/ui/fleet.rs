@@ -29,7 +29,10 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     let wide = area.width >= 110;
     let title = format!(
         " Fleet · {} shown · sort {}{} · group {} ",
-        app.rows.iter().filter(|r| matches!(r, TableRow::Device(_))).count(),
+        app.rows
+            .iter()
+            .filter(|r| matches!(r, TableRow::Device(_)))
+            .count(),
         app.sort.label(),
         if app.descending { " ↓" } else { "" },
         app.group.label()
@@ -39,7 +42,13 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     // Only the visible window of rows is built: the table scrolls at 10,000 devices.
     let offset = (app.selected / inner_height.max(1)) * inner_height.max(1);
     let visible = app.rows.iter().skip(offset).take(inner_height);
-    let spark_width = if app.slow_link { 0 } else if wide { 12 } else { 8 };
+    let spark_width = if app.slow_link {
+        0
+    } else if wide {
+        12
+    } else {
+        8
+    };
     let rows: Vec<Row> = visible
         .map(|r| match r {
             TableRow::Group {
@@ -49,10 +58,15 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
                 collapsed,
             } => Row::new(vec![
                 Span::styled(if *collapsed { "▸" } else { "▾" }, t.accent),
-                Span::styled(sanitize::text(key).into_owned(), t.header),
-                Span::styled(format!("{devices} devices"), t.text),
+                Span::styled(format!("{} ({devices})", sanitize::text(key)), t.header),
+                Span::raw(""),
+                Span::raw(""),
+                Span::raw(""),
                 Span::styled(
-                    format!("● {} ◐ {} ○ {} ? {}", counts[0], counts[1], counts[2], counts[3]),
+                    format!(
+                        "● {} online  ◐ {} stale  ○ {} offline  ? {}",
+                        counts[0], counts[1], counts[2], counts[3]
+                    ),
                     t.dim,
                 ),
             ]),
@@ -67,7 +81,13 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
                 let key = widgets::key_metrics(d, fleet, if wide { 3 } else { 2 });
                 let metrics: Vec<String> = key
                     .iter()
-                    .map(|m| format!("{} {}", widgets::metric_label(m, fleet), widgets::value_with_unit(m, fleet)))
+                    .map(|m| {
+                        format!(
+                            "{} {}",
+                            widgets::metric_label(m, fleet),
+                            widgets::value_with_unit(m, fleet)
+                        )
+                    })
                     .collect();
                 let metrics_sep = if wide { "  " } else { " " };
                 let spark = key
@@ -171,7 +191,11 @@ fn events(frame: &mut Frame, area: Rect, app: &App) {
         .take(height)
         .map(|(i, e)| {
             let time = chrono::DateTime::from_timestamp_millis(e.at_ms)
-                .map(|d| d.with_timezone(&chrono::Local).format("%H:%M:%S").to_string())
+                .map(|d| {
+                    d.with_timezone(&chrono::Local)
+                        .format("%H:%M:%S")
+                        .to_string()
+                })
                 .unwrap_or_default();
             let (sym, style) = match e.status {
                 Some(s) => (status_symbol(s), status_style(t, s)),

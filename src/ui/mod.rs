@@ -77,8 +77,14 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
         Span::styled("fleetop ", t.header),
         Span::styled(format!("{} dev ", s.devices.len()), t.text),
         Span::styled(format!("● {online} "), t.ok),
-        Span::styled(format!("◐ {stale} "), if stale > 0 { t.stale } else { t.dim }),
-        Span::styled(format!("○ {offline} "), if offline > 0 { t.offline } else { t.dim }),
+        Span::styled(
+            format!("◐ {stale} "),
+            if stale > 0 { t.stale } else { t.dim },
+        ),
+        Span::styled(
+            format!("○ {offline} "),
+            if offline > 0 { t.offline } else { t.dim },
+        ),
         Span::styled(format!("? {unknown} "), t.dim),
         Span::styled(format!("│ {:.0} msg/s ", engine.msg_rate()), t.text),
     ];
@@ -100,7 +106,11 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
         };
         spans.push(Span::styled("│ ", t.dim));
         spans.push(Span::styled(
-            format!("{}: {}", crate::sanitize::truncate(&c.name, 24), link_text(c, engine.clock.now_ms())),
+            format!(
+                "{}: {}",
+                crate::sanitize::truncate(&c.name, 24),
+                link_text(c, engine.clock.now_ms())
+            ),
             style,
         ));
         spans.push(Span::raw(" "));
@@ -113,7 +123,10 @@ fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     match &c.state {
         crate::source::LinkState::Down { reason, retry_in } => {
             let left = (retry_in.as_millis() as i64 - (now_ms - c.since_ms)).max(0) / 1000;
-            format!("down: {}, retry in {left}s", crate::sanitize::truncate(reason, 40))
+            format!(
+                "down: {}, retry in {left}s",
+                crate::sanitize::truncate(reason, 40)
+            )
         }
         other => other.to_string(),
     }
@@ -126,7 +139,10 @@ fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled("/", t.accent),
             Span::styled(crate::sanitize::text(text).into_owned(), t.text),
             Span::styled("▏", t.accent),
-            Span::styled("   Enter apply · Esc cancel · text /regex/ level_pct<20 status=offline", t.dim),
+            Span::styled(
+                "   Enter apply · Esc cancel · text /regex/ level_pct<20 status=offline",
+                t.dim,
+            ),
         ]),
         Mode::Command(text) => Line::from(vec![
             Span::styled(":", t.accent),
@@ -192,5 +208,8 @@ pub fn titled<'a>(theme: &Theme, title: String, focused: bool) -> Block<'a> {
     Block::default()
         .borders(Borders::TOP)
         .border_style(border)
-        .title(Span::styled(title, if focused { theme.accent } else { theme.header }))
+        .title(Span::styled(
+            title,
+            if focused { theme.accent } else { theme.header },
+        ))
 }

@@ -9,7 +9,10 @@ const BUILT_IN: [(&str, &str); 4] = [
     ("default", include_str!("../../themes/default.toml")),
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,8 +91,9 @@ impl Theme {
     pub fn parse(text: &str) -> Result<Theme, String> {
         let f: ThemeFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let c = |role: &str, v: &str| -> Result<Color, String> {
-            v.parse::<Color>()
-                .map_err(|_| format!("{role} = `{v}` is not a colour (a name like `red`, or `#rrggbb`)"))
+            v.parse::<Color>().map_err(|_| {
+                format!("{role} = `{v}` is not a colour (a name like `red`, or `#rrggbb`)")
+            })
         };
         let fg = |role: &str, v: &str| c(role, v).map(|col| Style::new().fg(col));
         Ok(Theme {

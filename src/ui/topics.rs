@@ -42,7 +42,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     );
     let table = Table::new(
         rows,
-        [Constraint::Percentage(40), Constraint::Length(7), Constraint::Length(18), Constraint::Min(10)],
+        [
+            Constraint::Percentage(40),
+            Constraint::Length(7),
+            Constraint::Length(18),
+            Constraint::Min(10),
+        ],
     )
     .header(Row::new(["TOPIC", "MSGS", "", "LAST PAYLOAD"]).style(t.header))
     .block(titled(t, title, true))

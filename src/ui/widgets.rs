@@ -9,10 +9,17 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 /// The last `width` samples of a metric as block characters.
 pub fn sparkline(m: &Metric, width: usize) -> String {
     let n = m.ring.len();
-    let values: Vec<f64> = m.ring.iter().skip(n.saturating_sub(width)).map(|(_, v)| v).collect();
+    let values: Vec<f64> = m
+        .ring
+        .iter()
+        .skip(n.saturating_sub(width))
+        .map(|(_, v)| v)
+        .collect();
     let (lo, hi) = values
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     values
         .iter()
         .map(|&v| {
@@ -43,7 +50,12 @@ pub fn key_metrics<'d>(d: &'d Device, fleet: Option<&Fleet>, max: usize) -> Vec<
     if let Some(f) = fleet
         && !f.table.is_empty()
     {
-        return f.table.iter().filter_map(|name| d.metric(name)).take(max).collect();
+        return f
+            .table
+            .iter()
+            .filter_map(|name| d.metric(name))
+            .take(max)
+            .collect();
     }
     d.metrics
         .iter()
@@ -64,6 +76,8 @@ pub fn metric_label(m: &Metric, fleet: Option<&Fleet>) -> String {
 pub fn ratio(m: &Metric, fleet: Option<&Fleet>) -> Option<f64> {
     let decl = fleet?.metric_decl(&m.name)?;
     let (lo, hi) = (decl.min?, decl.max?);
-    let MetricValue::Number(v) = m.value else { return None };
+    let MetricValue::Number(v) = m.value else {
+        return None;
+    };
     (hi > lo).then(|| ((v - lo) / (hi - lo)).clamp(0.0, 1.0))
 }

@@ -1,0 +1,166 @@
+//! The real binary in a pseudo-terminal: keys in, screen out, terminal restored after.
+
+mod common;
+
+use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TANKS: &str = r#"
+[[fleet]]
+name = "tanks"
+topic = "fleet/tanks/{device}/telemetry"
+format = "json"
+expected_interval = "1h"
+"#;
+
+struct Session {
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Session {
+    fn start(args: &[&str]) -> Session {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = dir.path().join("f.toml");
+        std::fs::write(&cfg, TANKS).expect("config");
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 120,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_fleetop"));
+        cmd.arg("--config");
+        cmd.arg(&cfg);
+        for a in args {
+            cmd.arg(a);
+        }
+        cmd.env("TERM", "xterm-256color");
+        // Logs and state go to the temp dir, never to the user's.
+        cmd.env("XDG_STATE_HOME", dir.path());
+        cmd.env("HOME", dir.path());
+        let child = pty.slave.spawn_command(cmd).expect("spawn fleetop");
+        let mut reader = pty.master.try_clone_reader().expect("reader");
+        let writer = pty.master.take_writer().expect("writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(40, 120, 0)));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (s, r) = (screen.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                s.lock().expect("screen").process(&buf[..n]);
+                r.lock().expect("raw").extend_from_slice(&buf[..n]);
+            }
+        });
+        // The master must outlive the child; leak it for the test's lifetime.
+        std::mem::forget(pty.master);
+        Session {
+            child,
+            writer,
+            screen,
+            raw,
+            _dir: dir,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.lock().expect("screen").screen().contents()
+    }
+
+    /// Waits until the screen shows `needle` (a deadline for a broken test, not a timing check).
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.text().contains(needle) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("screen never showed {needle:?}:\n{}", self.text());
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).expect("write keys");
+        self.writer.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fleetop did not exit:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn restored(&self) -> bool {
+        let raw = self.raw.lock().expect("raw");
+        let s = String::from_utf8_lossy(&raw);
+        let entered = s.rfind("\x1b[?1049h");
+        let left = s.rfind("\x1b[?1049l");
+        let shown = s.rfind("\x1b[?25h");
+        matches!((entered, left, shown), (Some(e), Some(l), Some(c)) if l > e && c > e)
+    }
+}
+
+#[test]
+fn filter_open_a_device_help_and_quit() {
+    let fixture = common::fixture("mixed-fleet.jsonl");
+    let mut s = Session::start(&["--replay", fixture.to_str().expect("path")]);
+    s.wait_for("tank-02");
+    s.keys("/tank-01\r");
+    s.wait_for("1 shown");
+    assert!(!s.text().contains("tank-02"), "{}", s.text());
+    s.keys("\r");
+    s.wait_for("level_pct");
+    s.wait_for("last payload");
+    s.keys("?");
+    s.wait_for("any key closes");
+    s.keys("x");
+    s.keys("\x1b");
+    s.wait_for("Fleet ·");
+    s.keys("t");
+    s.wait_for("unmapped");
+    s.keys("q");
+    let status = s.wait_exit();
+    assert!(status.success());
+    assert!(
+        s.restored(),
+        "alternate screen not left or cursor not shown"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for signal in ["-TERM", "-HUP"] {
+        let fixture = common::fixture("mixed-fleet.jsonl");
+        let mut s = Session::start(&["--replay", fixture.to_str().expect("path")]);
+        s.wait_for("tank-00");
+        let pid = s.child.process_id().expect("pid");
+        let ok = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+        s.wait_exit();
+        assert!(s.restored(), "{signal}: terminal not restored");
+    }
+}
