@@ -42,6 +42,7 @@ async fn bench() -> Result<(), String> {
     let rate: f64 = env("FLEETOP_BENCH_RATE", 200_000.0);
     let secs: f64 = env("FLEETOP_BENCH_SECS", 5.0);
     let broker = EmbeddedBroker::start()?;
+    eprintln!("XDBG after broker start: {:?}", rss());
     let prefix = "bench";
 
     // The counting subscriber, on the same broker.
@@ -91,6 +92,8 @@ async fn bench() -> Result<(), String> {
     let sim_stats = stats.clone();
     let sim = tokio::spawn(async move { run_with_stats(&url, opts, stop_rx, sim_stats).await });
 
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    eprintln!("XDBG after sim start: {:?}", rss());
     // Measure a steady window: skip the first second (connections, first reports).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (p0, r0, t0) = (
@@ -117,6 +120,22 @@ async fn bench() -> Result<(), String> {
         "devices {devices}, target {rate:.0} msg/s, {span:.1} s window; faults {}, reconnects {}, publish errors {}",
         report.faults, report.reconnects, report.publish_errors
     );
+    if let Some(peak) = peak_rss() {
+        println!("peak RSS of the whole bench process (broker + simulator + subscriber): {peak}");
+    }
     println!("simulator: {published:.0} msg/s into the embedded broker (received {got:.0} msg/s)");
     Ok(())
+}
+
+/// Peak resident memory, from /proc on Linux.
+fn peak_rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    Some(line.trim_start_matches("VmHWM:").trim().to_string())
+}
+
+fn rss() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.to_string())
 }

@@ -168,6 +168,15 @@ impl Engine {
         stats: Arc<SimStats>,
         stop: watch::Receiver<bool>,
     ) -> Result<Engine, String> {
+        eprintln!(
+            "XDBG start: {:?}",
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string))
+        );
         let connector = Connector::new(url)?;
         let layout = Layout::new(opts.seed, opts.devices);
         let natural = layout.natural_rate();
@@ -176,12 +185,24 @@ impl Engine {
 
         // One connection carries ~100k msg/s of small QoS 0 publishes; more only help
         // when the broker spreads connections over cores.
-        let pool_size = (target / 40_000.0).ceil().clamp(1.0, 4.0) as usize;
+        let pool_size = std::env::var("XPOOL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or((target / 40_000.0).ceil().clamp(1.0, 4.0) as usize);
         let mut pool = Vec::with_capacity(pool_size);
         for i in 0..pool_size {
             let options = connector.options(&format!("pub{i}"));
             pool.push(Link::connect(&connector, options, 20_000, stats.clone(), None, None).await?);
         }
+        eprintln!(
+            "XDBG pool: {:?}",
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string))
+        );
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
         let filter = topics::command_filter(&opts.prefix);
         let cmd = Link::connect(
@@ -194,6 +215,15 @@ impl Engine {
         )
         .await?;
 
+        eprintln!(
+            "XDBG cmd: {:?}",
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string))
+        );
         let mut gateways = Vec::with_capacity(layout.gateways.len());
         for g in 0..layout.gateways.len() {
             gateways.push(Gateway {
@@ -237,7 +267,25 @@ impl Engine {
             stop,
             stopping: false,
         };
+        eprintln!(
+            "XDBG engine: {:?}",
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string))
+        );
         engine.connect_gateways().await?;
+        eprintln!(
+            "XDBG gateways: {:?}",
+            std::fs::read_to_string("/proc/self/status")
+                .ok()
+                .and_then(|s| s
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(str::to_string))
+        );
         engine.next_fault = engine.plan.next_fault();
         // First reports spread over the first three seconds (or the interval, if shorter), so
         // a watcher sees every fleet at once without a thundering herd.
