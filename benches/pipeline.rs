@@ -71,8 +71,16 @@ fn bench(c: &mut Criterion) {
     for m in messages(DEVICES * 600, 0) {
         state.apply(&m);
     }
+    // FLEETOP_BENCH_QUICK=1 skips criterion's sampling (for profilers such as callgrind).
+    let quick = std::env::var_os("FLEETOP_BENCH_QUICK").is_some();
     let batch = messages(BATCH, 600);
     let mut group = c.benchmark_group("ingest");
+    if quick {
+        group
+            .sample_size(10)
+            .warm_up_time(std::time::Duration::from_millis(1));
+        group.measurement_time(std::time::Duration::from_millis(10));
+    }
     group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function("decode_map_apply_150B_json_1000_devices", |b| {
         b.iter(|| {

@@ -42,16 +42,19 @@ async fn bench() -> Result<(), String> {
     let rate: f64 = env("FLEETOP_BENCH_RATE", 200_000.0);
     let secs: f64 = env("FLEETOP_BENCH_SECS", 5.0);
     let broker = EmbeddedBroker::start()?;
-    eprintln!("XDBG after broker start: {:?}", rss());
     let prefix = "bench";
 
     // The counting subscriber, on the same broker.
     let received = Arc::new(AtomicU64::new(0));
     let mut o = MqttOptions::new("bench-counter", "127.0.0.1", broker.port());
     o.set_max_packet_size(Some(1 << 20));
+    // Without a limit, rumqttc preallocates 65,536 in-flight slots (~14 MB) per client.
+    o.set_outgoing_inflight_upper_limit(16);
     let (sub, mut events) = AsyncClient::new(o, 64);
     let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
     let counter = received.clone();
+    let measuring = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let still_measuring = measuring.clone();
     tokio::spawn(async move {
         let mut subscribed = Some(subscribed_tx);
         loop {
@@ -66,7 +69,9 @@ async fn bench() -> Result<(), String> {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    eprintln!("simulator bench: subscriber stopped: {e}");
+                    if still_measuring.load(Relaxed) {
+                        eprintln!("simulator bench: subscriber stopped: {e}");
+                    }
                     return;
                 }
             }
@@ -92,8 +97,6 @@ async fn bench() -> Result<(), String> {
     let sim_stats = stats.clone();
     let sim = tokio::spawn(async move { run_with_stats(&url, opts, stop_rx, sim_stats).await });
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    eprintln!("XDBG after sim start: {:?}", rss());
     // Measure a steady window: skip the first second (connections, first reports).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (p0, r0, t0) = (
@@ -107,6 +110,7 @@ async fn bench() -> Result<(), String> {
         received.load(Relaxed),
         Instant::now(),
     );
+    measuring.store(false, Relaxed);
     let _ = stop.send(true);
     let report = sim
         .await
@@ -132,10 +136,4 @@ fn peak_rss() -> Option<String> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     Some(line.trim_start_matches("VmHWM:").trim().to_string())
-}
-
-fn rss() -> Option<String> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    Some(line.to_string())
 }

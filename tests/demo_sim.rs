@@ -37,6 +37,8 @@ impl Watcher {
         let id = format!("demo-test-{}", fastrand::u64(..));
         let mut o = MqttOptions::new(id, host, port);
         o.set_max_packet_size(Some(1 << 20));
+        // Without a limit, rumqttc preallocates 65,536 in-flight slots (~14 MB) per client.
+        o.set_outgoing_inflight_upper_limit(64);
         let (client, mut events) = AsyncClient::new(o, 1024);
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, mut ready_rx) = mpsc::channel(16);

@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest packet we send or accept; weather reports are under 1 KiB.
 const MAX_PACKET: u32 = 64 * 1024;
+/// QoS 1 messages in flight per client (goodbyes, replies, gateway status).
+const MAX_INFLIGHT: u16 = 100;
 
 /// Builds client options for one broker URL.
 #[derive(Clone)]
@@ -76,6 +78,9 @@ impl Connector {
         o.set_keep_alive(Duration::from_secs(30));
         o.set_max_packet_size(Some(MAX_PACKET));
         o.set_connection_timeout(CONNECT_TIMEOUT.as_secs());
+        // rumqttc's v5 state preallocates one slot per possible in-flight packet id: 65,536
+        // by default, about 14 MB per client. The simulator sends little at QoS 1.
+        o.set_outgoing_inflight_upper_limit(MAX_INFLIGHT);
         o
     }
 }
