@@ -147,6 +147,27 @@ fn filter_open_a_device_help_and_quit() {
     );
 }
 
+#[test]
+fn the_demo_filter_open_a_pole_help_and_quit() {
+    let mut s = Session::start(&["demo", "--seed", "1", "--devices", "60"]);
+    s.wait_for("embedded: connected");
+    s.wait_for("pole-");
+    s.keys("/pole-00");
+    s.keys("\r");
+    s.wait_for("filter: pole-00");
+    s.keys("\r");
+    s.wait_for("last payload");
+    s.keys("?");
+    s.wait_for("chart window");
+    s.keys("x");
+    s.keys("q");
+    assert!(s.wait_exit().success());
+    assert!(
+        s.restored(),
+        "alternate screen not left or cursor not shown"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_and_sighup_restore_the_terminal() {

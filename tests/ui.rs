@@ -160,6 +160,7 @@ fn hostile_topics_and_values_are_drawn_escaped() {
             r#"{"level_pct":1}"#,
         ),
         ("evil/\x1b[2J/x", "\x1b[31mred\x1b[0m"),
+        ("evil/\x1b]0;pwned\x07", "1"),
         (
             "tanks/north/tank-x/telemetry",
             "{\"note\":\"\\u001b[2J\\u202eevil\"}",
@@ -182,6 +183,7 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     );
     assert!(screen.contains("\\e[2J"), "{screen}");
     assert!(screen.contains("\\e[31mred"), "{screen}");
+    assert!(screen.contains("\\e]0;pwned\\x07"), "{screen}");
     // The device whose name would carry an OSC sequence is refused, not drawn.
     assert!(e.state.counters.refused_bad_topic >= 1);
     let _ = a.update(Action::Topics, &e.state);

@@ -16,7 +16,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     let [table_area, events_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(events_height)]).areas(area);
     table(frame, table_area, app, engine);
+    let [events_area, commands_area] =
+        Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)])
+            .spacing(1)
+            .areas(events_area);
     events(frame, events_area, app);
+    commands(frame, commands_area, app);
+}
+
+/// Requests sent to devices appear here once command templates are configured.
+fn commands(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let body = Paragraph::new(Span::styled("no commands sent", t.dim)).block(titled(
+        t,
+        " Commands ".into(),
+        false,
+    ));
+    frame.render_widget(body, area);
 }
 
 /// First table line on screen, below its header (for mouse clicks).
