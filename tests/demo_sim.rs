@@ -106,12 +106,16 @@ struct Sim {
 }
 
 fn simulate(url: String, prefix: &str, devices: usize, seed: u64) -> Sim {
+    simulate_at(url, prefix, devices, seed, None)
+}
+
+fn simulate_at(url: String, prefix: &str, devices: usize, seed: u64, rate: Option<f64>) -> Sim {
     let (stop, stop_rx) = watch::channel(false);
     let opts = SimOptions {
         prefix: prefix.into(),
         seed,
         devices,
-        rate: None,
+        rate,
     };
     let task = tokio::spawn(async move { run(&url, opts, stop_rx).await });
     Sim { stop, task }
@@ -178,6 +182,42 @@ async fn all_five_fleets_publish_topics_the_demo_config_maps() {
     let report = sim.finish().await;
     assert!(report.published > 20, "{report:?}");
     assert_eq!(report.devices, 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_faults_reach_the_wire() {
+    let broker = EmbeddedBroker::start().expect("embedded broker starts");
+    let prefix = "t-faults";
+    let mapper = mapper(prefix);
+    let mut w = Watcher::connect("127.0.0.1", broker.port(), &[format!("{prefix}/#")]).await;
+    // A fast clock (about 100x): the first six faults, one of each kind, come within about
+    // 80 simulated seconds, and more follow.
+    let sim = simulate_at(broker.url(), prefix, 200, 4, Some(3_000.0));
+    let (mut gateway_will, mut device_offline, mut malformed) = (false, false, false);
+    w.until(
+        "a gateway's last will, a device going offline and a malformed message",
+        |g| {
+            if g.payload == "offline" {
+                match mapper.classify("any", &g.topic) {
+                    Classified::Availability {
+                        target: fleetop::mapping::AvailabilityTarget::Group(_),
+                        ..
+                    } => gateway_will = true,
+                    Classified::Availability { .. } => device_offline = true,
+                    _ => {}
+                }
+            }
+            if g.payload.starts_with('{')
+                && serde_json::from_str::<serde_json::Value>(&g.payload).is_err()
+            {
+                malformed = true;
+            }
+            gateway_will && device_offline && malformed
+        },
+    )
+    .await;
+    let report = sim.finish().await;
+    assert!(report.faults >= 6, "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -348,6 +388,21 @@ async fn bad_options_and_unreachable_brokers_fail_with_a_reason() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("scheme"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_when_asked_even_after_the_broker_is_gone() {
+    let broker = EmbeddedBroker::start().expect("embedded broker starts");
+    let prefix = "t-gone";
+    let mut w = Watcher::connect("127.0.0.1", broker.port(), &[format!("{prefix}/#")]).await;
+    // Fast enough to fill the publisher's queue once nobody reads it.
+    let sim = simulate_at(broker.url(), prefix, 2_000, 5, Some(50_000.0));
+    w.until("the first reports", |g| g.topic.ends_with("/telemetry"))
+        .await;
+    drop(w);
+    drop(broker);
+    let report = sim.finish().await;
+    assert!(report.published > 0, "{report:?}");
 }
 
 #[test]

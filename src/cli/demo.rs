@@ -7,6 +7,9 @@ use crate::engine::Input;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// What `simulate` sends to a broker by default: public test brokers throttle above this.
+const DEFAULT_PUBLIC_RATE: f64 = 50.0;
+
 pub async fn demo(cli: &Cli, args: &DemoArgs) -> ExitCode {
     if let Err(e) = demo::validate_prefix(&args.prefix) {
         eprintln!("fleetop: --prefix: {e}");
@@ -88,16 +91,28 @@ pub async fn simulate(cli: &Cli, args: &SimulateArgs) -> ExitCode {
         prefix: prefix.clone(),
         seed: args.seed,
         devices: args.devices,
-        rate: Some(args.rate),
+        rate: args.rate,
+    };
+    let opts = match args.rate {
+        Some(_) => opts,
+        None => opts.at_most(DEFAULT_PUBLIC_RATE),
     };
     if let Err(e) = opts.validate() {
         eprintln!("fleetop: {e}");
         return ExitCode::from(2);
     }
+    let natural = opts.natural_rate();
+    let rate = opts.rate.unwrap_or(natural);
     eprintln!(
-        "simulating {} devices on {url} under `{prefix}/`, at most {} msg/s (Ctrl-C stops)",
-        args.devices, args.rate
+        "simulating {} devices on {url} under `{prefix}/` at {rate:.0} msg/s (Ctrl-C stops)",
+        args.devices
     );
+    if rate < natural * 0.99 {
+        eprintln!(
+            "note: below the fleets' natural {natural:.0} msg/s, devices report less often than \
+             their expected interval and will show as stale; raise --rate to avoid that"
+        );
+    }
     eprintln!(
         "watch it from another machine with:\n  {}",
         demo::watch_hint(&url, &prefix)

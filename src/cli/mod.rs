@@ -168,9 +168,11 @@ pub struct SimulateArgs {
     pub prefix: Option<String>,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Cap on total messages per second (public brokers throttle).
-    #[arg(long, default_value_t = 50.0)]
-    pub rate: f64,
+    /// Total messages per second. Default: the fleets' natural pace, slowed to at most 50
+    /// msg/s (public brokers throttle). Below the natural pace devices report less often
+    /// than their expected interval and show as stale.
+    #[arg(long)]
+    pub rate: Option<f64>,
     #[arg(long, default_value_t = 200)]
     pub devices: usize,
 }

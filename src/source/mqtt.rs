@@ -15,6 +15,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// Largest packet accepted from a broker. MQTT 5 brokers are told this in CONNECT and drop
 /// bigger messages for us; a 3.1.1 broker sending one closes the connection.
 const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
+/// Our own QoS 1/2 publishes in flight at once (commands); fleetop mostly listens.
+const OUTGOING_INFLIGHT: u16 = 100;
 /// Requests (subscribes, publishes) buffered towards the event loop.
 const REQUEST_CAPACITY: usize = 1024;
 
@@ -257,6 +259,8 @@ impl V5 {
             rumqttc::v5::MqttOptions::new(&spec.client_id, host_for(&spec.url), spec.url.port);
         o.set_keep_alive(spec.keepalive)
             .set_clean_start(true)
+            // rumqttc otherwise preallocates 65,536 in-flight slots (~14 MB) per client.
+            .set_outgoing_inflight_upper_limit(OUTGOING_INFLIGHT)
             .set_max_packet_size(Some(MAX_INCOMING_PACKET as u32))
             .set_transport(transport(&spec.url, &spec.tls));
         if let Some((u, p)) = &spec.credentials {

@@ -10,9 +10,13 @@ use crate::demo::topics::Kind;
 /// pump cycles while someone watches.
 pub(crate) const DAY_S: f64 = 600.0;
 
+/// Where in the day the simulation starts: late afternoon, so the poles' lights come on
+/// within the first minute of a demo.
+const START_PHASE: f64 = 0.42;
+
 /// Position in the simulated day: 0..0.5 daylight, 0.5..1 night.
 pub(crate) fn day_phase(t_s: f64) -> f64 {
-    (t_s / DAY_S).rem_euclid(1.0)
+    (t_s / DAY_S + START_PHASE).rem_euclid(1.0)
 }
 
 /// A factor within ±`frac` of 1.

@@ -92,13 +92,7 @@ impl Layout {
 
     /// Messages a second at the fleets' natural pace.
     pub fn natural_rate(&self) -> f64 {
-        Kind::ALL
-            .into_iter()
-            .map(|k| {
-                let per_tick = super::fleets::messages_per_tick(k);
-                self.count(k) as f64 * per_tick * 1000.0 / super::fleets::interval_ms(k) as f64
-            })
-            .sum()
+        rate_of(Kind::ALL.map(|k| self.count(k)))
     }
 
     /// Template values for a device's topics.
@@ -122,6 +116,22 @@ impl Layout {
         topics::gateway_status_topic(prefix, gw.kind, &vars)
             .unwrap_or_else(|| panic!("demo layout: {} gateways have no status topic", gw.kind))
     }
+}
+
+/// Messages a second at the fleets' natural pace for `devices` devices, without laying
+/// them out.
+pub fn natural_rate(devices: usize) -> f64 {
+    rate_of(split(devices))
+}
+
+fn rate_of(counts: [usize; 5]) -> f64 {
+    Kind::ALL
+        .into_iter()
+        .map(|k| {
+            let per_tick = super::fleets::messages_per_tick(k);
+            counts[k as usize] as f64 * per_tick * 1000.0 / super::fleets::interval_ms(k) as f64
+        })
+        .sum()
 }
 
 /// Devices per fleet: at least one each from five devices on, the rest by weight.

@@ -99,10 +99,22 @@ fn tls_config(url: &str) -> Result<Arc<rustls::ClientConfig>, String> {
     crate::source::tls::client_config(broker)
 }
 
-/// A connected client with its event loop running in a task.
+/// A connected client with its event loop running in a task. Dropping it cuts the
+/// connection (no DISCONNECT, so a last will fires); [`close_all`] leaves cleanly.
 pub(crate) struct Link {
     pub client: AsyncClient,
-    task: JoinHandle<()>,
+    /// `None` once [`close_all`] has taken it.
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // The event loop holds a client handle of its own (to resubscribe), so it would
+        // outlive this Link and reconnect forever if not stopped here.
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
 }
 
 impl Link {
@@ -146,20 +158,32 @@ impl Link {
                 .map_err(|e| format!("cannot subscribe to {filter}: {e}"))?;
         }
         let task = tokio::spawn(drive(eventloop, client.clone(), stats, incoming, subscribe));
-        Ok(Link { client, task })
+        Ok(Link {
+            client,
+            task: Some(task),
+        })
     }
 
     /// Drops the connection without DISCONNECT, so the broker publishes the last will.
     pub fn kill(self) {
-        self.task.abort();
+        drop(self);
     }
+}
 
-    /// Sends DISCONNECT after everything queued before it, then waits (bounded) for the
-    /// event loop to finish.
-    pub async fn close(self, within: Duration) {
-        let _ = self.client.try_disconnect();
-        let mut task = self.task;
-        if tokio::time::timeout(within, &mut task).await.is_err() {
+/// Closes links cleanly and together: DISCONNECT to all (after whatever each has queued),
+/// then one shared deadline, after which the stragglers (a broker that went away) are cut.
+pub(crate) async fn close_all(links: Vec<Link>, deadline: std::time::Instant) {
+    for link in &links {
+        let _ = link.client.try_disconnect();
+    }
+    for mut link in links {
+        let Some(mut task) = link.task.take() else {
+            continue;
+        };
+        if tokio::time::timeout_at(deadline.into(), &mut task)
+            .await
+            .is_err()
+        {
             task.abort();
         }
     }

@@ -2,7 +2,7 @@
 //! with faults on a seed-determined schedule, and devices that answer commands.
 //!
 //! Topic layout: [`crate::demo::topics`]. Commands and replies: [`commands`]. The fleets:
-//! [`tanks`], [`poles`], [`weather`], [`meters`], [`vehicles`]. Faults: [`faults`].
+//! `tanks`, `poles`, `weather`, `meters`, `vehicles` (one module each). Faults: [`faults`].
 //!
 //! Pace: by default each fleet reports at its natural interval (about 27 msg/s for 200
 //! devices, 1,350 msg/s for 10,000). `rate` sets the total instead: the simulated clock runs
@@ -36,7 +36,9 @@ pub struct SimOptions {
     /// Same seed, same device ids, values and fault schedule.
     pub seed: u64,
     pub devices: usize,
-    /// Total messages a second; `None`: the fleets' natural pace.
+    /// Total messages a second: a target, not only a cap. The simulated clock runs faster
+    /// or slower to match (faster: benchmarks; slower: a throttled broker). `None`: the
+    /// fleets' natural pace. For "natural, but at most R", see [`SimOptions::at_most`].
     pub rate: Option<f64>,
 }
 
@@ -92,7 +94,17 @@ impl SimOptions {
 
     /// Messages a second at the fleets' natural pace, for this many devices.
     pub fn natural_rate(&self) -> f64 {
-        layout::Layout::new(self.seed, self.devices.min(Self::MAX_DEVICES)).natural_rate()
+        layout::natural_rate(self.devices.min(Self::MAX_DEVICES))
+    }
+
+    /// The natural pace, slowed down if it would exceed `max` msg/s: what a shared public
+    /// broker should get (it never speeds the clock up).
+    pub fn at_most(self, max: f64) -> SimOptions {
+        let natural = self.natural_rate();
+        SimOptions {
+            rate: (max < natural).then_some(max),
+            ..self
+        }
     }
 
     /// How much faster than real time the simulated clock runs (below 1: slower).
@@ -104,6 +116,7 @@ impl SimOptions {
 /// Live counters, shared with whoever wants to show progress.
 #[derive(Debug, Default)]
 pub struct SimStats {
+    /// Messages handed to the MQTT client (QoS 0 telemetry is not acknowledged).
     pub published: AtomicU64,
     pub publish_errors: AtomicU64,
     pub commands_received: AtomicU64,
@@ -214,5 +227,7 @@ mod tests {
         };
         assert!((fast.speed() - 10.0).abs() < 1e-9);
         assert_eq!(o.speed(), 1.0);
+        assert_eq!(o.clone().at_most(50.0).rate, None);
+        assert_eq!(o.at_most(10.0).rate, Some(10.0));
     }
 }

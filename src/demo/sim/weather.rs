@@ -40,10 +40,11 @@ pub(crate) struct Station {
 impl Station {
     pub fn new(rng: &mut fastrand::Rng) -> Station {
         let soil = 20.0 + rng.f64() * 15.0;
+        let temp_base = 8.0 + rng.f64() * 14.0;
         Station {
-            temp_base: 8.0 + rng.f64() * 14.0,
-            temp_c: 15.0,
-            humidity: 60.0,
+            temp_base,
+            temp_c: temp_base + 4.0,
+            humidity: 45.0 + rng.f64() * 20.0,
             pressure: 1005.0 + rng.f64() * 20.0,
             wind: 2.0 + rng.f64() * 5.0,
             wind_dir: rng.f64() * 360.0,

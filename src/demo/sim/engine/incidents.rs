@@ -65,13 +65,30 @@ impl Engine {
         }
     }
 
-    pub(super) async fn gateway_back(&mut self, g: usize, at: u64) {
+    /// Starts reconnecting a dropped gateway, in the background.
+    pub(super) fn gateway_back(&mut self, g: usize) {
         let gw = &mut self.gateways[g];
         gw.session += 1;
         let role = format!("gw-{}-{}", self.layout.gateways[g].id, gw.session);
         let options = with_will(self.connector.options(&role), &gw.status, OFFLINE);
-        match Link::connect(&self.connector, options, 64, self.stats.clone(), None, None).await {
+        let (connector, stats, done) = (
+            self.connector.clone(),
+            self.stats.clone(),
+            self.gateway_tx.clone(),
+        );
+        tokio::spawn(async move {
+            let link = Link::connect(&connector, options, 64, stats, None, None).await;
+            // If the engine has gone, dropping the link here fires its will: it is shutting
+            // down anyway.
+            let _ = done.send((g, link));
+        });
+    }
+
+    /// A gateway is back: it says `online` (its devices are reachable again), or it retries.
+    pub(super) async fn gateway_connected(&mut self, g: usize, link: Result<Link, String>) {
+        match link {
             Ok(link) => {
+                let gw = &mut self.gateways[g];
                 let _ = link
                     .client
                     .publish(gw.status.clone(), QoS::AtLeastOnce, true, ONLINE)
@@ -85,8 +102,8 @@ impl Engine {
                     "simulator: gateway {} cannot reconnect: {e}",
                     self.layout.gateways[g].id
                 );
-                let retry = self.clock.sim_of(Duration::from_secs(5));
-                self.schedule(at + retry, Ev::GatewayBack(g));
+                let retry = self.clock.now_ms() + self.clock.sim_of(Duration::from_secs(5));
+                self.schedule(retry, Ev::GatewayBack(g));
             }
         }
     }

@@ -5,7 +5,7 @@ use super::{Dev, Engine, Life};
 use crate::demo::sim::faults::FaultPlan;
 use crate::demo::sim::fleets::{Model, metric_topics};
 use crate::demo::sim::layout::Layout;
-use crate::demo::sim::link::{Link, with_will};
+use crate::demo::sim::link::{Link, close_all, with_will};
 use crate::demo::sim::payload::Effects;
 use crate::demo::topics::{self, OFFLINE, ONLINE, Vars};
 use rumqttc::v5::mqttbytes::QoS;
@@ -48,6 +48,13 @@ impl Engine {
     /// Says `offline` for everyone, clears what the simulation retained (a shared broker
     /// keeps nothing of it), and disconnects cleanly so no last will fires.
     pub(super) async fn shutdown(mut self) {
+        // Gateways that finished reconnecting meanwhile leave cleanly too (dropped, their
+        // will would fire after the goodbye).
+        while let Ok((g, link)) = self.gateway_rx.try_recv() {
+            if let Ok(link) = link {
+                self.gateways[g].link = Some(link);
+            }
+        }
         let mut goodbye = Vec::new();
         for d in &self.devs {
             if !d.retained {
@@ -67,7 +74,9 @@ impl Engine {
             goodbye.push((gw.status.clone(), OFFLINE, false));
             goodbye.push((gw.status.clone(), "", true));
         }
-        let deadline = Instant::now() + Duration::from_secs(3);
+        // Two seconds for the goodbye and half a second to disconnect: callers (fleetop demo)
+        // give the simulator three seconds to stop after Ctrl-C, even when the broker is gone.
+        let deadline = Instant::now() + Duration::from_secs(2);
         let pool = &self.pool[0].client;
         for (topic, payload, retain) in goodbye {
             let qos = if retain {
@@ -82,17 +91,18 @@ impl Engine {
                 Err(_) => break,
             };
         }
-        let within =
-            deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(500);
-        for gw in &mut self.gateways {
-            if let Some(link) = gw.link.take() {
-                link.close(within).await;
-            }
-        }
-        for link in self.pool.drain(..) {
-            link.close(within).await;
-        }
-        self.cmd.close(Duration::from_millis(500)).await;
+        let mut links: Vec<Link> = self
+            .gateways
+            .iter_mut()
+            .filter_map(|g| g.link.take())
+            .collect();
+        links.append(&mut self.pool);
+        links.push(self.cmd);
+        close_all(
+            links,
+            deadline.max(Instant::now()) + Duration::from_millis(500),
+        )
+        .await;
     }
 }
 

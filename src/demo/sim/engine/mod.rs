@@ -19,6 +19,7 @@ use crate::demo::topics::{self, OFFLINE, ONLINE};
 use clock::{Bucket, Clock, Due};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Publish;
+use rumqttc::v5::{ClientError, Request};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
@@ -75,6 +76,7 @@ enum Ev {
 enum Wake {
     Stop,
     Command(Option<Box<Publish>>),
+    Gateway(usize, Result<Link, String>),
     Timer,
 }
 
@@ -96,6 +98,9 @@ pub(crate) struct Engine {
     pool: Vec<Link>,
     cmd: Link,
     cmd_rx: mpsc::Receiver<Publish>,
+    /// Gateways reconnect in the background (a connect may take seconds); results land here.
+    gateway_tx: mpsc::UnboundedSender<(usize, Result<Link, String>)>,
+    gateway_rx: mpsc::UnboundedReceiver<(usize, Result<Link, String>)>,
     connector: Connector,
     stats: Arc<SimStats>,
     stop: watch::Receiver<bool>,
@@ -127,6 +132,7 @@ impl Engine {
             pool.push(Link::connect(&connector, options, 20_000, stats.clone(), None, None).await?);
         }
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+        let (gateway_tx, gateway_rx) = mpsc::unbounded_channel();
         let filter = topics::command_filter(&opts.prefix);
         let cmd = Link::connect(
             &connector,
@@ -176,6 +182,8 @@ impl Engine {
             pool,
             cmd,
             cmd_rx,
+            gateway_tx,
+            gateway_rx,
             connector,
             stats,
             stop,
@@ -247,12 +255,14 @@ impl Engine {
                     _ => Wake::Stop,
                 },
                 p = self.cmd_rx.recv(), if commands_open => Wake::Command(p.map(Box::new)),
+                Some((g, link)) = self.gateway_rx.recv() => Wake::Gateway(g, link),
                 _ = tokio::time::sleep_until(wake.into()) => Wake::Timer,
             };
             match woke {
                 Wake::Stop => self.stopping = true,
                 Wake::Command(Some(p)) => self.on_command(*p).await,
                 Wake::Command(None) => commands_open = false,
+                Wake::Gateway(g, link) => self.gateway_connected(g, link).await,
                 Wake::Timer => {}
             }
         }
@@ -287,7 +297,7 @@ impl Engine {
                 }
                 self.flush(i).await;
             }
-            Ev::GatewayBack(g) => self.gateway_back(g, at).await,
+            Ev::GatewayBack(g) => self.gateway_back(g),
         }
     }
 
@@ -353,15 +363,34 @@ impl Engine {
                 }
             }
         }
-        let link = &self.pool[i % self.pool.len()];
+        let client = &self.pool[i % self.pool.len()].client;
         for m in self.out.drain(..) {
-            match link
-                .client
-                .publish(m.topic, QoS::AtMostOnce, m.retain, m.payload)
-                .await
-            {
-                Ok(()) => self.stats.published.fetch_add(1, Relaxed),
-                Err(_) => self.stats.publish_errors.fetch_add(1, Relaxed),
+            let p = match client.try_publish(m.topic, QoS::AtMostOnce, m.retain, m.payload) {
+                Ok(()) => {
+                    self.stats.published.fetch_add(1, Relaxed);
+                    continue;
+                }
+                Err(ClientError::TryRequest(Request::Publish(p))) => p,
+                Err(_) => {
+                    self.stats.publish_errors.fetch_add(1, Relaxed);
+                    continue;
+                }
+            };
+            // The connection's queue is full: the broker is slow or gone. Wait for room (this
+            // is what paces a --rate beyond what the broker takes), but never past a stop.
+            let topic = String::from_utf8_lossy(&p.topic).into_owned();
+            tokio::select! {
+                r = client.publish(topic, p.qos, p.retain, p.payload) => match r {
+                    Ok(()) => self.stats.published.fetch_add(1, Relaxed),
+                    Err(_) => self.stats.publish_errors.fetch_add(1, Relaxed),
+                },
+                r = self.stop.changed() => {
+                    if r.is_err() || *self.stop.borrow() {
+                        self.stopping = true;
+                        break;
+                    }
+                    0
+                }
             };
         }
     }
