@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 const MAX_PACKET: usize = 16 * 1024 * 1024;
 const REQUEST_CAPACITY: usize = 1024;
 const KEEPALIVE: Duration = Duration::from_secs(30);
+const OUTGOING_INFLIGHT: u16 = 100;
 
 /// Receives `n` messages from the broker at `addr`; gives up after `limit`.
 pub async fn count(addr: SocketAddr, mqtt: Mqtt, n: u64, limit: Duration) -> Result<Tally, String> {
@@ -61,6 +62,7 @@ async fn v5(id: &str, host: &str, port: u16, n: u64) -> Result<Tally, String> {
     use rumqttc::v5::{AsyncClient, Event, MqttOptions};
     let mut o = MqttOptions::new(id, host, port);
     o.set_keep_alive(KEEPALIVE)
+        .set_outgoing_inflight_upper_limit(OUTGOING_INFLIGHT)
         .set_max_packet_size(Some(MAX_PACKET as u32));
     let (client, mut events) = AsyncClient::new(o, REQUEST_CAPACITY);
     client

@@ -65,7 +65,7 @@ pub fn human(rate: f64) -> String {
     } else if rate >= 1e3 {
         format!("{:.0} k", rate / 1e3)
     } else {
-        format!("{rate:.0} ")
+        format!("{rate:.0}")
     }
 }
 
