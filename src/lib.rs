@@ -3,6 +3,7 @@
 //! The core (config, mapping, decode, fleet) is pure and unit-tested without IO; sources
 //! (MQTT, recordings) and outputs (snapshot, NDJSON, TUI) sit at the edges.
 
+pub mod alerts;
 pub mod app;
 pub mod bench;
 pub mod cli;

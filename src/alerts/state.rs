@@ -1,0 +1,468 @@
+//! The alert book: every rule × device alert, evaluated incrementally.
+//!
+//! The engine calls [`AlertBook::evaluate_device`] for each device a message touched,
+//! [`AlertBook::tick`] on a timer (for `for`, `keep_firing_for`, staleness, windows and
+//! silence expiry) and [`AlertBook::link_changed`] when a broker link goes up or down.
+//! Transitions queue up until [`AlertBook::drain`]. Operator actions return the
+//! [`LogEntry`] to append to the alert log. Pure: time is always passed in.
+
+use super::builtin::{Builtin, BuiltinFacts};
+use super::expr::{EvalCtx, Truth};
+use super::log::{AlertKey, LogEntry, replay};
+use super::machine::{Ack, Alert, AlertState};
+use super::memo::{DeviceMemo, Link};
+use super::rules::{Rule, RuleIdx, RuleSet};
+use super::severity::Severity;
+use super::silence::{Silence, SilenceRequest};
+use super::transition::Transition;
+use crate::fleet::{Device, DeviceId};
+use crate::sanitize;
+use crate::source::ConnId;
+use std::collections::{BTreeMap, HashMap};
+
+/// How long a resolved alert stays listed (and keeps its ack) before it is forgotten.
+pub const RESOLVED_KEEP_MS: i64 = 15 * 60 * 1000;
+/// Longest ack comment or silence reason kept.
+const MAX_NOTE: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlertError {
+    #[error("no such alert (it may have resolved and been forgotten)")]
+    NoSuchAlert,
+    #[error("no active silence with id {0}")]
+    NoSuchSilence(u64),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Everything but the rules, so methods can borrow the rules while mutating this.
+#[derive(Debug, Default)]
+struct Book {
+    alerts: BTreeMap<(DeviceId, RuleIdx), Alert>,
+    memo: Vec<DeviceMemo>,
+    links: Vec<Link>,
+    silences: Vec<Silence>,
+    next_silence_id: u64,
+    restored_acks: HashMap<AlertKey, Ack>,
+    out: Vec<Transition>,
+    now_ms: i64,
+    /// Scratch list of rules to evaluate, kept to avoid an allocation per message.
+    todo: Vec<RuleIdx>,
+}
+
+/// The alert state of a fleet.
+#[derive(Debug)]
+pub struct AlertBook {
+    rules: RuleSet,
+    book: Book,
+}
+
+impl AlertBook {
+    pub fn new(rules: RuleSet) -> AlertBook {
+        AlertBook {
+            rules,
+            book: Book {
+                next_silence_id: 1,
+                ..Book::default()
+            },
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Re-evaluates, for a device a message touched, the in-scope rules that message
+    /// can have changed: those reading a metric whose content changed, plus built-ins
+    /// and rules reading `status`. Time-driven changes are [`AlertBook::tick`]'s job.
+    pub fn evaluate_device(&mut self, d: &Device, now_ms: i64) {
+        let b = &mut self.book;
+        b.now_ms = b.now_ms.max(now_ms);
+        let scoped = b.refresh_memo(&self.rules, d, now_ms);
+        let mut todo = std::mem::take(&mut b.todo);
+        todo.clear();
+        let m = &mut b.memo[d.id as usize];
+        m.note_changes(&self.rules, d, &mut todo);
+        if std::mem::take(&mut m.rescoped) {
+            todo.clear();
+            todo.extend_from_slice(&scoped);
+        } else {
+            todo.extend_from_slice(self.rules.always());
+            todo.sort_unstable();
+            todo.dedup();
+            todo.retain(|&r| m.in_scope(r));
+        }
+        for &r in &todo {
+            b.check(&self.rules, r, d, now_ms);
+        }
+        b.memo[d.id as usize].scoped = scoped;
+        b.todo = todo;
+    }
+
+    /// Time-based work: re-evaluates time-dependent and liveness rules on every device,
+    /// advances `for`/`keep_firing_for`/flapping timers, expires silences, forgets old
+    /// resolved alerts. `devices` is the fleet state's device list (indexed by id).
+    pub fn tick(&mut self, devices: &[Device], now_ms: i64) {
+        let b = &mut self.book;
+        b.now_ms = b.now_ms.max(now_ms);
+        b.silences.retain(|s| s.expires_ms > now_ms);
+        for d in devices {
+            let scoped = b.refresh_memo(&self.rules, d, now_ms);
+            for &r in &scoped {
+                if let Some(rule) = self.rules.get(r)
+                    && (rule.time_dependent() || rule.is_liveness())
+                {
+                    b.check(&self.rules, r, d, now_ms);
+                }
+            }
+            b.memo[d.id as usize].scoped = scoped;
+        }
+        let Book {
+            alerts,
+            silences,
+            out,
+            memo,
+            ..
+        } = b;
+        for a in alerts.values_mut() {
+            if let Some(rule) = self.rules.get(a.rule)
+                && !a.inhibited
+            {
+                step(rule, a, now_ms, silences, out);
+            }
+        }
+        alerts.retain(|_, a| {
+            let keep_ms =
+                RESOLVED_KEEP_MS.max(self.rules.get(a.rule).map_or(0, |r| r.flap.window_ms));
+            let idle = a.is_idle(now_ms, keep_ms);
+            if idle && let Some(m) = memo.get_mut(a.device as usize) {
+                m.alerts = m.alerts.saturating_sub(1);
+            }
+            !idle
+        });
+    }
+
+    /// A broker link went up (`Connected`, `Replaying`) or down. While down, liveness
+    /// alerts of its devices are held; once up, staleness counts from the reconnect.
+    pub fn link_changed(&mut self, conn: ConnId, up: bool, at_ms: i64) {
+        let links = &mut self.book.links;
+        if links.len() <= conn as usize {
+            links.resize(conn as usize + 1, Link::default());
+        }
+        let l = &mut links[conn as usize];
+        if up {
+            if l.down || l.up_since.is_none() {
+                l.up_since = Some(at_ms);
+            }
+            l.down = false;
+        } else {
+            l.down = true;
+        }
+    }
+
+    /// Transitions since the last call, in the order they happened.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Transition> {
+        self.book.out.drain(..)
+    }
+
+    /// Every alert the book holds, including pending, resolved and recently inactive ones.
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.book.alerts.values()
+    }
+
+    pub fn get(&self, device: DeviceId, rule: RuleIdx) -> Option<&Alert> {
+        self.book.alerts.get(&(device, rule))
+    }
+
+    /// Pending, firing and flapping alerts: most severe first, raised before pending,
+    /// then newest first, so a fresh critical lands on top.
+    pub fn active(&self) -> Vec<&Alert> {
+        let mut v: Vec<&Alert> = self.alerts().filter(|a| a.state.is_active()).collect();
+        v.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then(b.state.is_raised().cmp(&a.state.is_raised()))
+                .then(b.since_ms.cmp(&a.since_ms))
+                .then((a.device, a.rule).cmp(&(b.device, b.rule)))
+        });
+        v
+    }
+
+    /// Raised alerts by severity (index [`Severity::rank`]), leaving out silenced and
+    /// inhibited ones: the header's counts and `check`'s verdict.
+    pub fn counts(&self) -> [usize; 5] {
+        let mut c = [0; 5];
+        for a in self.alerts().filter(|a| self.counts_as_raised(a)) {
+            c[a.severity.rank()] += 1;
+        }
+        c
+    }
+
+    /// The worst raised, unsilenced alert of a device, for its row in the fleet table.
+    pub fn worst_for(&self, device: DeviceId) -> Option<Severity> {
+        self.book
+            .alerts
+            .range((device, 0)..=(device, RuleIdx::MAX))
+            .map(|(_, a)| a)
+            .filter(|a| self.counts_as_raised(a))
+            .map(|a| a.severity)
+            .max()
+    }
+
+    /// True when the alert is firing or flapping and neither silenced nor inhibited.
+    pub fn counts_as_raised(&self, a: &Alert) -> bool {
+        a.state.is_raised() && !a.inhibited && self.silenced_by(a).is_none()
+    }
+
+    /// The silence covering an alert now, if any.
+    pub fn silenced_by(&self, a: &Alert) -> Option<&Silence> {
+        self.book
+            .silences
+            .iter()
+            .find(|s| s.covers(a, self.book.now_ms))
+    }
+
+    pub fn silences(&self) -> &[Silence] {
+        &self.book.silences
+    }
+
+    /// Acknowledges an alert (any state but inactive). `by` is `user@host`.
+    pub fn ack(
+        &mut self,
+        device: DeviceId,
+        rule: RuleIdx,
+        by: &str,
+        comment: Option<&str>,
+        at_ms: i64,
+    ) -> Result<LogEntry, AlertError> {
+        let a = self
+            .book
+            .alerts
+            .get_mut(&(device, rule))
+            .filter(|a| a.state != AlertState::Inactive)
+            .ok_or(AlertError::NoSuchAlert)?;
+        let ack = Ack {
+            by: note(by),
+            at_ms,
+            comment: comment.map(note).filter(|c| !c.is_empty()),
+        };
+        a.ack = Some(ack.clone());
+        Ok(LogEntry::Ack {
+            key: key_of(a),
+            ack,
+        })
+    }
+
+    /// Adds a silence from `now` for the requested duration.
+    pub fn silence(
+        &mut self,
+        req: SilenceRequest,
+        by: &str,
+        at_ms: i64,
+    ) -> Result<LogEntry, AlertError> {
+        if req.matchers.is_empty() {
+            return Err(AlertError::Invalid(
+                "a silence needs at least one matcher".into(),
+            ));
+        }
+        if req.duration_ms <= 0 {
+            return Err(AlertError::Invalid(
+                "a silence needs a duration longer than zero".into(),
+            ));
+        }
+        let s = Silence {
+            id: self.book.next_silence_id,
+            matchers: req.matchers,
+            created_ms: at_ms,
+            expires_ms: at_ms.saturating_add(req.duration_ms),
+            reason: note(&req.reason),
+            by: note(by),
+        };
+        self.book.next_silence_id += 1;
+        self.book.silences.push(s.clone());
+        Ok(LogEntry::Silence(s))
+    }
+
+    pub fn unsilence(&mut self, id: u64, by: &str, at_ms: i64) -> Result<LogEntry, AlertError> {
+        let before = self.book.silences.len();
+        self.book.silences.retain(|s| s.id != id);
+        if self.book.silences.len() == before {
+            return Err(AlertError::NoSuchSilence(id));
+        }
+        Ok(LogEntry::Unsilence {
+            at_ms,
+            id,
+            by: note(by),
+        })
+    }
+
+    /// Rebuilds silences and acks from the alert log after a restart. Acks re-attach to
+    /// their alerts when those raise again (or at once, if already present).
+    pub fn restore(&mut self, entries: impl IntoIterator<Item = LogEntry>, now_ms: i64) {
+        let r = replay(entries, now_ms);
+        let b = &mut self.book;
+        b.next_silence_id = b.next_silence_id.max(r.next_silence_id);
+        for s in r.silences {
+            b.silences.retain(|x| x.id != s.id);
+            b.silences.push(s);
+        }
+        b.restored_acks = r.acks;
+        for a in b
+            .alerts
+            .values_mut()
+            .filter(|a| a.state != AlertState::Inactive)
+        {
+            if let Some(ack) = b.restored_acks.remove(&key_of(a)) {
+                a.ack = Some(ack);
+            }
+        }
+    }
+
+    /// The log reduced to what a restart needs (silences in force, acks of alerts held),
+    /// for rewriting a log that has grown long.
+    pub fn compact(&self) -> Vec<LogEntry> {
+        let silences = self.book.silences.iter().cloned().map(LogEntry::Silence);
+        let acks = self.alerts().filter_map(|a| {
+            a.ack.clone().map(|ack| LogEntry::Ack {
+                key: key_of(a),
+                ack,
+            })
+        });
+        silences.chain(acks).collect()
+    }
+}
+
+impl Book {
+    /// Brings a device's memo up to date; returns its in-scope rules (taken out of the
+    /// memo so the caller can iterate while mutating the book; put them back after).
+    fn refresh_memo(&mut self, rules: &RuleSet, d: &Device, now: i64) -> Vec<RuleIdx> {
+        let i = d.id as usize;
+        if self.memo.len() <= i {
+            self.memo.resize_with(i + 1, DeviceMemo::default);
+        }
+        self.memo[i].refresh(rules, d, now);
+        std::mem::take(&mut self.memo[i].scoped)
+    }
+
+    fn check(&mut self, rules: &RuleSet, r: RuleIdx, d: &Device, now: i64) {
+        let Some(rule) = rules.get(r) else { return };
+        let key = (d.id, r);
+        let link = self.links.get(d.conn as usize).copied().unwrap_or_default();
+        let gateway_rule = rule.builtin() == Some(Builtin::GatewayOffline);
+        let inhibited = rule.is_liveness() && (link.down || (d.group_offline && !gateway_rule));
+        let Some(memo) = self.memo.get_mut(d.id as usize) else {
+            return;
+        };
+        let ctx = EvalCtx {
+            now_ms: now,
+            live_floor_ms: link.up_since.unwrap_or(i64::MIN),
+            cache: Some(&memo.cache),
+            slots: &memo.slots,
+        };
+        let facts = BuiltinFacts {
+            decode_error_at: memo.decode_at,
+        };
+        let existing = if memo.alerts > 0 {
+            self.alerts.get_mut(&key)
+        } else {
+            None
+        };
+        if inhibited {
+            if let Some(a) = existing {
+                a.inhibited = true;
+            }
+            return;
+        }
+        let raise = rule.raise(d, &ctx, &facts);
+        let mut restored = None;
+        let a = match existing {
+            Some(a) => a,
+            None => {
+                if raise != Truth::True {
+                    // The episode an old ack was for ended while fleetop was down.
+                    if raise == Truth::False && !self.restored_acks.is_empty() {
+                        self.restored_acks.remove(&new_key(rules, rule, d));
+                    }
+                    return;
+                }
+                if !self.restored_acks.is_empty() {
+                    restored = self.restored_acks.remove(&new_key(rules, rule, d));
+                }
+                memo.alerts += 1;
+                let labels = d
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (sanitize::text(k).into(), sanitize::text(v).into()))
+                    .collect();
+                self.alerts.entry(key).or_insert_with(|| {
+                    Alert::new(
+                        r,
+                        d.id,
+                        rule.name.clone(),
+                        sanitize::text(&d.name).into(),
+                        rules.fleet_name(d.fleet),
+                        labels,
+                        rule.severity,
+                        now,
+                    )
+                })
+            }
+        };
+        a.inhibited = false;
+        let firing = a.inner == AlertState::Firing;
+        let clear = if firing && raise != Truth::True {
+            rule.clear(d, &ctx, &facts)
+        } else {
+            Truth::NoData
+        };
+        a.observe(raise, clear, now);
+        // Only alerts that are (or are becoming) raised need their value text.
+        if raise == Truth::True
+            || a.inner != AlertState::Inactive && a.inner != AlertState::Resolved
+        {
+            a.value = rule.value_text(d, &ctx);
+            a.message = rule.message(d, &ctx, &a.fleet, &a.value);
+        }
+        step(rule, a, now, &self.silences, &mut self.out);
+        if restored.is_some() {
+            a.ack = restored;
+        }
+    }
+}
+
+/// Runs the machine until it rests, queueing the transitions it shows.
+fn step(rule: &Rule, a: &mut Alert, now: i64, silences: &[Silence], out: &mut Vec<Transition>) {
+    // At most: settle from flapping, then one real transition; the bound is a guard.
+    for _ in 0..4 {
+        let Some((from, to)) = a.step(rule.for_ms, rule.keep_firing_for_ms, rule.flap, now) else {
+            break;
+        };
+        let silenced = silences.iter().any(|s| s.covers(a, now));
+        out.push(Transition::of(a, from, to, now, silenced));
+    }
+}
+
+fn key_of(a: &Alert) -> AlertKey {
+    AlertKey {
+        rule: a.rule_name.to_string(),
+        fleet: a.fleet.to_string(),
+        device: a.device_name.to_string(),
+    }
+}
+
+fn new_key(rules: &RuleSet, rule: &Rule, d: &Device) -> AlertKey {
+    AlertKey {
+        rule: rule.name.to_string(),
+        fleet: rules.fleet_name(d.fleet).to_string(),
+        device: sanitize::text(&d.name).into_owned(),
+    }
+}
+
+/// Operator text for the log and the screen: escaped and bounded.
+fn note(s: &str) -> String {
+    sanitize::truncate(&sanitize::text(s.trim()), MAX_NOTE).into_owned()
+}
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;
