@@ -2,6 +2,7 @@
 //! keeps the time and the rates. Every front end (snapshot, headless, record, TUI) drives
 //! the same engine, so they all see the same pipeline.
 
+use crate::alerts::{AlertBook, RuleSet};
 use crate::config::{Config, Limits};
 use crate::fleet::FleetState;
 use crate::mapping::Mapper;
@@ -31,6 +32,7 @@ pub struct ConnLabel {
 /// Fleet state plus the queue that feeds it.
 pub struct Engine {
     pub state: FleetState,
+    pub alerts: AlertBook,
     pub clock: Clock,
     pub conns: Vec<ConnLabel>,
     drops: Vec<DropCounter>,
@@ -39,6 +41,7 @@ pub struct Engine {
     rate: RateMeter,
     /// Messages handed over but not yet applied: kept so a batch read never loses one.
     pending: Vec<SourceEvent>,
+    alerts_ticked_ms: i64,
 }
 
 impl Engine {
@@ -89,8 +92,10 @@ impl Engine {
             }
         };
         let names: Vec<String> = conns.iter().map(|c| c.name.clone()).collect();
+        let rules = config.alert_rules().map_err(|e| e.0)?;
         Ok(Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names),
+            alerts: AlertBook::new(rules),
             ever_connected: vec![false; conns.len()],
             clock,
             conns,
@@ -98,6 +103,7 @@ impl Engine {
             rx,
             rate: RateMeter::default(),
             pending: Vec::new(),
+            alerts_ticked_ms: 0,
         })
     }
 
@@ -107,7 +113,10 @@ impl Engine {
         let outlets: Vec<Outlet> = (0..names.len())
             .map(|i| Outlet::new(i as ConnId, tx.clone()))
             .collect();
+        let fleets: Vec<&str> = mapper.fleets.iter().map(|f| f.name.as_str()).collect();
+        let rules = RuleSet::builtin(&fleets);
         let engine = Engine {
+            alerts: AlertBook::new(rules),
             state: FleetState::new(mapper, limits, names),
             clock: Clock::Wall,
             conns: names
@@ -122,6 +131,7 @@ impl Engine {
             ever_connected: vec![false; names.len()],
             rate: RateMeter::default(),
             pending: Vec::new(),
+            alerts_ticked_ms: 0,
         };
         (engine, outlets)
     }
@@ -156,10 +166,14 @@ impl Engine {
         match ev {
             SourceEvent::Message(m) => self.apply(&m),
             SourceEvent::Link { conn, state, at_ms } => {
+                let up = matches!(state, LinkState::Connected | LinkState::Replaying);
                 if let Some(seen) = self.ever_connected.get_mut(conn as usize)
-                    && matches!(state, LinkState::Connected | LinkState::Replaying)
+                    && up
                 {
                     *seen = true;
+                }
+                if up || matches!(state, LinkState::Down { .. }) {
+                    self.alerts.link_changed(conn, up, at_ms);
                 }
                 self.state.link_changed(conn, state, at_ms);
             }
@@ -171,14 +185,26 @@ impl Engine {
         }
     }
 
+    /// Applies a message, then re-evaluates the alert rules it can affect.
     pub fn apply(&mut self, msg: &RawMessage) {
         self.state.apply(msg);
+        if let Some(id) = self.state.take_touched()
+            && let Some(d) = self.state.devices.get(id as usize)
+        {
+            self.alerts.evaluate_device(d, msg.at_ms);
+        }
     }
 
     /// Advances time: statuses, drop counters, message rate.
     pub fn tick(&mut self) {
         let now = self.clock.now_ms();
         self.state.tick(now);
+        // Time-based alert transitions have second resolution; evaluating them is the
+        // costly part of a tick at 10,000 devices.
+        if now - self.alerts_ticked_ms >= 1000 {
+            self.alerts.tick(&self.state.devices, now);
+            self.alerts_ticked_ms = now;
+        }
         for (i, d) in self.drops.iter().enumerate() {
             self.state.set_dropped(i as ConnId, d.get());
         }

@@ -31,6 +31,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Ok((config, input)) => run::snapshot(&config, input, *wait, *format).await,
             Err(e) => fail(&e),
         },
+        Some(Command::Check { wait }) => match cli.source.resolve() {
+            Ok((config, input)) => run::check(&config, input, *wait).await,
+            Err(e) => {
+                println!("UNKNOWN: {e}");
+                ExitCode::from(3)
+            }
+        },
         Some(Command::Record { out }) => match cli.source.resolve() {
             Ok((config, input)) => run::record(&config, input, out).await,
             Err(e) => fail(&e),

@@ -165,6 +165,9 @@ fn draw(term: &mut Terminal<Backend>, app: &mut App, engine: &mut Engine) -> Res
     for ev in engine.state.drain_events().collect::<Vec<_>>() {
         app.observe(&engine.state, &ev);
     }
+    for t in engine.alerts.drain() {
+        app.observe_alert(&t);
+    }
     app.fleet_changed();
     app.refresh(&engine.state);
     let size = term.size().map_err(|e| e.to_string())?;

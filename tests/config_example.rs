@@ -7,4 +7,5 @@ fn config_example_parses() {
     assert_eq!(config.brokers.len(), 1);
     assert_eq!(config.fleets.len(), 2);
     assert_eq!(config.brokers[0].subscribe.len(), 2);
+    assert_eq!(config.alerts.len(), 2);
 }

@@ -124,6 +124,8 @@ pub struct EventLine {
     pub device: Option<DeviceId>,
     pub text: String,
     pub status: Option<Status>,
+    /// Set for alert transitions.
+    pub severity: Option<crate::alerts::Severity>,
 }
 
 /// The whole UI state.
@@ -233,6 +235,7 @@ impl App {
                     device: Some(*device),
                     text: format!("{} {what}", crate::sanitize::text(&d.name)),
                     status: Some(*to),
+                    severity: None,
                 }
             }
             FleetEvent::LinkChanged {
@@ -250,6 +253,7 @@ impl App {
                         .map_or("?", |c| c.name.as_str())
                 ),
                 status: None,
+                severity: None,
             },
             FleetEvent::Notice {
                 conn,
@@ -267,10 +271,37 @@ impl App {
                     crate::sanitize::text(message)
                 ),
                 status: None,
+                severity: None,
             },
             _ => return,
         };
         self.events.push_front(line);
+        self.events.truncate(EVENTS_KEPT);
+    }
+
+    /// Takes in an alert transition (names in it are already sanitised).
+    pub fn observe_alert(&mut self, t: &crate::alerts::Transition) {
+        let state = format!("{:?}", t.to).to_lowercase();
+        let mut text = format!(
+            "{} {} on {}: {state}",
+            t.severity.as_str(),
+            t.rule_name,
+            t.device_name
+        );
+        if !t.message.is_empty() {
+            text.push_str(" · ");
+            text.push_str(&t.message);
+        }
+        if t.silenced {
+            text.push_str(" (silenced)");
+        }
+        self.events.push_front(EventLine {
+            at_ms: t.at_ms,
+            device: Some(t.device),
+            text,
+            status: None,
+            severity: Some(t.severity),
+        });
         self.events.truncate(EVENTS_KEPT);
     }
 

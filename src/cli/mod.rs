@@ -71,6 +71,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// One line naming the firing alerts; exit 0 OK, 1 warning, 2 critical, 3 unknown.
+    Check {
+        /// How long to collect before judging (for-durations need time to elapse).
+        #[arg(long, default_value = "10s", value_parser = duration::parse)]
+        wait: Duration,
+    },
     /// Write raw traffic to a JSONL file, one message a line, for --replay.
     Record {
         #[arg(long, value_name = "FILE.jsonl")]

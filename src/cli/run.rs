@@ -115,6 +115,39 @@ pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: For
     ExitCode::SUCCESS
 }
 
+/// `fleetop check`: collect for `wait`, then one summary line and a Nagios exit code:
+/// 0 OK, 1 warning (minor/warning alerts), 2 critical (critical/major), 3 unknown (no broker).
+pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
+    let mut engine = match Engine::start(config, input) {
+        Ok(e) => e,
+        Err(e) => {
+            println!("UNKNOWN: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let deadline = Instant::now() + wait;
+    let mut ticker = interval(TICK);
+    loop {
+        tokio::select! {
+            _ = sleep_until(deadline) => break,
+            more = engine.pump(BATCH) => if !more { break },
+            _ = ticker.tick() => engine.tick(),
+        }
+        if all_finished(&engine) {
+            break;
+        }
+    }
+    engine.pump_ready();
+    engine.tick();
+    if let Some(reasons) = all_unreachable(&engine, wait) {
+        println!("UNKNOWN: could not connect to {}", reasons.join("; "));
+        return ExitCode::from(3);
+    }
+    let summary = crate::alerts::check_summary(&engine.alerts);
+    println!("{}", summary.line);
+    ExitCode::from(summary.code)
+}
+
 /// NDJSON events until stopped (or until a replay ends).
 pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> ExitCode {
     let mut engine = match Engine::start(config, input) {
@@ -149,8 +182,13 @@ pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> E
             finished = true;
         }
         let events: Vec<_> = engine.state.drain_events().collect();
-        for ev in &events {
-            if writeln!(out, "{}", headless::event(&engine, ev)).is_err() {
+        let mut lines: Vec<_> = events
+            .iter()
+            .map(|ev| headless::event(&engine, ev))
+            .collect();
+        lines.extend(engine.alerts.drain().map(|t| headless::alert(&t)));
+        for line in lines {
+            if writeln!(out, "{line}").is_err() {
                 return ExitCode::SUCCESS; // the reader went away (e.g. `| head`)
             }
         }

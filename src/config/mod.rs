@@ -22,6 +22,10 @@ pub struct Config {
     pub fleets: Vec<FleetConfig>,
     #[serde(default)]
     pub ui: UiConfig,
+    /// Alert rules; the built-in ones (offline, stale, decode errors, gateway offline) are
+    /// on unless an entry of the same name turns them off.
+    #[serde(default, rename = "alert")]
+    pub alerts: Vec<crate::alerts::AlertRuleConfig>,
     /// Where the config came from, for error messages; not a key.
     #[serde(skip)]
     pub origin: Origin,
@@ -288,6 +292,13 @@ impl Config {
         }
     }
 
+    /// The alert rules, compiled against the fleets (errors at file:line:column).
+    pub fn alert_rules(&self) -> Result<crate::alerts::RuleSet, ConfigError> {
+        let fleets: Vec<&str> = self.fleets.iter().map(|f| f.name.as_str()).collect();
+        crate::alerts::RuleSet::compile(&self.alerts, &fleets, &self.origin)
+            .map_err(|e| ConfigError(e.to_string()))
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let err = |span: std::ops::Range<usize>, msg: String| {
             ConfigError(format!("{}: {msg}", self.origin.locate(span)))
@@ -359,6 +370,7 @@ impl Config {
                 })?;
             }
         }
+        self.alert_rules()?;
         if self.limits.history < 2 || self.limits.queue == 0 || self.limits.max_devices == 0 {
             return Err(ConfigError(format!(
                 "{}: [limits] history must be at least 2, queue and max_devices at least 1",

@@ -133,6 +133,8 @@ pub struct FleetState {
     events: Vec<FleetEvent>,
     scratch: Scratch,
     now_ms: i64,
+    /// The device the latest message was about, for incremental alert evaluation.
+    touched: Option<DeviceId>,
 }
 
 impl FleetState {
@@ -161,6 +163,7 @@ impl FleetState {
             events: Vec::new(),
             scratch: Scratch::default(),
             now_ms: 0,
+            touched: None,
         }
     }
 
@@ -218,8 +221,14 @@ impl FleetState {
         }
     }
 
+    /// The device the latest [`FleetState::apply`] changed, once.
+    pub fn take_touched(&mut self) -> Option<DeviceId> {
+        self.touched.take()
+    }
+
     /// Applies one message.
     pub fn apply(&mut self, msg: &RawMessage) {
+        self.touched = None;
         self.counters.messages += 1;
         self.now_ms = self.now_ms.max(msg.at_ms);
         let Some(conn) = self.connections.get_mut(msg.conn as usize) else {
@@ -246,6 +255,7 @@ impl FleetState {
         let topic = &msg.topic[..];
         match route {
             RouteRef::Telemetry(device, topic_idx, metric) => {
+                self.touched = Some(device);
                 self.apply_telemetry(msg, topic, device, topic_idx, metric)
             }
             RouteRef::Availability => self.apply_availability(msg, topic),
@@ -469,6 +479,7 @@ impl FleetState {
         let online = parse_availability(&msg.payload, &rule.online, &rule.offline);
         match target {
             RouteTarget::Device(id) => {
+                self.touched = Some(id);
                 let d = &mut self.devices[id as usize];
                 note_arrival(d, msg, u16::MAX);
                 match online {

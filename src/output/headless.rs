@@ -1,7 +1,7 @@
 //! `--headless`: one JSON object per line on stdout, for jq and scripts.
 //!
 //! Every line has `type` and `at` (RFC 3339). Types: `device_appeared`, `status_changed`,
-//! `connection`, `notice`, `stats`. Device strings are sanitised like everywhere else.
+//! `connection`, `notice`, `alert`, `stats`. Device strings are sanitised like everywhere else.
 
 use super::rfc3339;
 use crate::engine::Engine;
@@ -62,6 +62,17 @@ pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
             "message": message,
         }),
     }
+}
+
+/// An alert transition (`pending`, `firing`, `resolved`, `flapping`).
+pub fn alert(t: &crate::alerts::Transition) -> Value {
+    let mut v = serde_json::to_value(t).unwrap_or_else(|_| json!({}));
+    if let Some(o) = v.as_object_mut() {
+        o.insert("type".into(), json!("alert"));
+        o.insert("at".into(), json!(rfc3339(t.at_ms)));
+        o.remove("at_ms");
+    }
+    v
 }
 
 /// Periodic figures: rate, drops, totals.

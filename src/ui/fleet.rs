@@ -213,9 +213,10 @@ fn events(frame: &mut Frame, area: Rect, app: &App) {
                         .to_string()
                 })
                 .unwrap_or_default();
-            let (sym, style) = match e.status {
-                Some(s) => (status_symbol(s), status_style(t, s)),
-                None => ("⇄", t.accent),
+            let (sym, style) = match (e.severity, e.status) {
+                (Some(sev), _) => ("!", if sev.rank() <= 1 { t.crit } else { t.warn }),
+                (None, Some(s)) => (status_symbol(s), status_style(t, s)),
+                (None, None) => ("⇄", t.accent),
             };
             let line = Line::from(vec![
                 Span::styled(format!("{time} "), t.dim),

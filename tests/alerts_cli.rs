@@ -1,0 +1,95 @@
+//! `fleetop check` exit codes and alert lines in the NDJSON stream, replaying the shared
+//! recording (tank levels there: 71.99, 61.99, 60 … at the end).
+
+mod common;
+
+use std::process::Command;
+
+fn config(rules: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("f.toml");
+    let text = format!(
+        "[[fleet]]\nname = \"tanks\"\ntopic = \"fleet/tanks/{{device}}/telemetry\"\nformat = \"json\"\n{rules}"
+    );
+    std::fs::write(&path, text).expect("write");
+    (dir, path)
+}
+
+fn check(cfg: &std::path::Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
+        .args(["check", "--wait", "5s", "--config"])
+        .arg(cfg)
+        .arg("--replay")
+        .arg(common::fixture("mixed-fleet.jsonl"))
+        .output()
+        .expect("run check");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+const LOW: &str = "[[alert]]\nname = \"tank_low\"\nfleet = \"tanks\"\nwhen = \"level_pct < 65\"\n";
+
+#[test]
+fn check_exit_codes_follow_severity() {
+    let (_d, cfg) = config(&format!("{LOW}severity = \"critical\"\n"));
+    let (code, line) = check(&cfg);
+    assert_eq!(code, Some(2), "{line}");
+    assert!(
+        line.contains("tank-01") && line.contains("tank-02") && !line.contains("tank-00"),
+        "{line}"
+    );
+
+    let (_d, cfg) = config(&format!("{LOW}severity = \"warning\"\n"));
+    assert_eq!(check(&cfg).0, Some(1));
+
+    let (_d, cfg) = config("[[alert]]\nname = \"never\"\nwhen = \"level_pct > 1000\"\n");
+    let (code, line) = check(&cfg);
+    assert_eq!(code, Some(0), "{line}");
+}
+
+#[test]
+fn check_is_unknown_without_a_broker_or_with_a_bad_rule() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
+        .args(["check", "--broker", "mqtt://127.0.0.1:9", "--wait", "1s"])
+        .output()
+        .expect("run check");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("UNKNOWN"));
+
+    let (_d, cfg) = config("[[alert]]\nname = \"bad\"\nwhen = \"level_pct <\"\n");
+    let (code, line) = check(&cfg);
+    assert_eq!(code, Some(3));
+    assert!(line.contains("f.toml:") && line.contains("when"), "{line}");
+}
+
+#[test]
+fn headless_stream_carries_alert_transitions() {
+    let (_d, cfg) = config(&format!(
+        "{LOW}severity = \"major\"\nmessage = \"{{device}} at {{level_pct}}%\"\n"
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
+        .args(["--headless", "--config"])
+        .arg(&cfg)
+        .arg("--replay")
+        .arg(common::fixture("mixed-fleet.jsonl"))
+        .output()
+        .expect("run headless");
+    assert!(out.status.success());
+    let alerts: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["type"] == "alert")
+        .collect();
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["device"] == "tank-01" && a["to"] == "firing" && a["severity"] == "major")
+    );
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["message"].as_str().unwrap_or("").ends_with('%'))
+    );
+}
