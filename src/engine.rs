@@ -33,6 +33,8 @@ pub struct ConnLabel {
 pub struct Engine {
     pub state: FleetState,
     pub alerts: AlertBook,
+    /// Where transitions, acks and silences are recorded, when the front end keeps one.
+    pub alert_log: Option<crate::output::alert_log::AlertLog>,
     pub clock: Clock,
     pub conns: Vec<ConnLabel>,
     drops: Vec<DropCounter>,
@@ -96,6 +98,7 @@ impl Engine {
         Ok(Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names),
             alerts: AlertBook::new(rules),
+            alert_log: None,
             ever_connected: vec![false; conns.len()],
             clock,
             conns,
@@ -117,6 +120,7 @@ impl Engine {
         let rules = RuleSet::builtin(&fleets);
         let engine = Engine {
             alerts: AlertBook::new(rules),
+            alert_log: None,
             state: FleetState::new(mapper, limits, names),
             clock: Clock::Wall,
             conns: names
@@ -210,6 +214,85 @@ impl Engine {
         }
         self.rate
             .update(crate::source::now_ms(), self.state.counters.messages);
+    }
+
+    /// Restores acks and silences from the alert log at its default place and keeps
+    /// recording there; without a state directory alerts are simply not persisted.
+    pub fn keep_alert_log(&mut self) {
+        let Some(path) = crate::output::alert_log::AlertLog::default_path() else {
+            return;
+        };
+        match crate::output::alert_log::AlertLog::open(&path, &mut self.alerts, self.clock.now_ms())
+        {
+            Ok(log) => self.alert_log = Some(log),
+            Err(e) => tracing::warn!("{e}"),
+        }
+    }
+
+    /// Alert transitions since the last call, recorded in the alert log if one is kept.
+    pub fn drain_alerts(&mut self) -> Vec<crate::alerts::Transition> {
+        let transitions: Vec<_> = self.alerts.drain().collect();
+        if let Some(log) = &mut self.alert_log {
+            let entries: Vec<crate::alerts::LogEntry> = transitions
+                .iter()
+                .map(crate::alerts::LogEntry::from)
+                .collect();
+            log.append(&entries);
+        }
+        transitions
+    }
+
+    /// Carries out an operator action on alerts and records it; the message says what
+    /// happened, for the status bar.
+    pub fn alert_op(&mut self, op: &crate::app::AlertOp, by: &str) -> Result<String, String> {
+        use crate::app::AlertOp;
+        let now = self.clock.now_ms();
+        let entries: Vec<crate::alerts::LogEntry> = match op {
+            AlertOp::AckDevice(id) => {
+                let rules: Vec<_> = self
+                    .alerts
+                    .active()
+                    .into_iter()
+                    .filter(|a| a.device == *id && a.ack.is_none())
+                    .map(|a| a.rule)
+                    .collect();
+                if rules.is_empty() {
+                    return Err("no unacknowledged alert on this device".into());
+                }
+                rules
+                    .into_iter()
+                    .filter_map(|r| self.alerts.ack(*id, r, by, None, now).ok())
+                    .collect()
+            }
+            AlertOp::Silence(args) => {
+                let req = crate::alerts::parse_silence_command(args)?;
+                vec![
+                    self.alerts
+                        .silence(req, by, now)
+                        .map_err(|e| e.to_string())?,
+                ]
+            }
+            AlertOp::Unsilence(id) => {
+                vec![
+                    self.alerts
+                        .unsilence(*id, by, now)
+                        .map_err(|e| e.to_string())?,
+                ]
+            }
+        };
+        if let Some(log) = &mut self.alert_log {
+            log.append(&entries);
+        }
+        Ok(match (op, entries.first()) {
+            (AlertOp::Silence(_), Some(crate::alerts::LogEntry::Silence(silence))) => {
+                format!(
+                    "silence {} set (:unsilence {} lifts it)",
+                    silence.id, silence.id
+                )
+            }
+            (AlertOp::AckDevice(_), _) => format!("acknowledged {} alert(s)", entries.len()),
+            _ => "done".into(),
+        })
     }
 
     /// Messages per second over the last few seconds.

@@ -128,7 +128,7 @@ async fn event_loop(
     }
 }
 
-fn handle_input(ev: Event, app: &mut App, engine: &Engine) {
+fn handle_input(ev: Event, app: &mut App, engine: &mut Engine) {
     let action = match ev {
         Event::Key(k) if k.kind != KeyEventKind::Release => keys::action_for(app, k),
         Event::Mouse(m) if app.view == View::Fleet => {
@@ -139,13 +139,19 @@ fn handle_input(ev: Event, app: &mut App, engine: &Engine) {
     };
     if let Some(action) = action {
         for effect in app.update(action, &engine.state) {
-            carry_out(effect, app);
+            carry_out(effect, app, engine);
         }
     }
 }
 
-fn carry_out(effect: Effect, app: &mut App) {
+fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine) {
     match effect {
+        Effect::Alert(op) => {
+            app.message = Some(match engine.alert_op(&op, &operator()) {
+                Ok(m) => m,
+                Err(e) => e,
+            });
+        }
         Effect::Copy(text) => {
             // OSC 52: the terminal (even across SSH) puts it on the local clipboard.
             let encoded = base64(text.as_bytes());
@@ -165,7 +171,7 @@ fn draw(term: &mut Terminal<Backend>, app: &mut App, engine: &mut Engine) -> Res
     for ev in engine.state.drain_events().collect::<Vec<_>>() {
         app.observe(&engine.state, &ev);
     }
-    for t in engine.alerts.drain() {
+    for t in engine.drain_alerts() {
         app.observe_alert(&t);
     }
     app.fleet_changed();
@@ -178,6 +184,14 @@ fn draw(term: &mut Terminal<Backend>, app: &mut App, engine: &mut Engine) -> Res
         .map_err(|e| format!("drawing failed: {e}"))?;
     let _ = execute!(term.backend_mut(), terminal::EndSynchronizedUpdate);
     Ok(())
+}
+
+/// `user@host`, recorded with acks and silences.
+fn operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{}", gethostname::gethostname().to_string_lossy())
 }
 
 /// Standard base64 for OSC 52.

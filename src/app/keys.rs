@@ -51,6 +51,7 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('t') => Action::Topics,
             KeyCode::Char('w') => Action::NextWindow,
             KeyCode::Char('y') => Action::Copy,
+            KeyCode::Char('a') => Action::Ack,
             _ => return None,
         }),
     }
@@ -163,6 +164,11 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
         (
             ":",
             "command: sort, filter, group, theme, topics, export csv FILE, q (Tab completes)",
+        ),
+        ("a", "acknowledge the device's active alerts"),
+        (
+            ":silence …",
+            "site=north 2h \"reason\" silences matching alerts; :unsilence ID",
         ),
         ("q, Ctrl-C", "quit"),
     ];

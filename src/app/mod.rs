@@ -106,6 +106,17 @@ pub enum Action {
     Cancel,
     /// A mouse click on a table line (0 = first visible row).
     Click(usize),
+    /// Acknowledge the active alerts of the device at hand.
+    Ack,
+}
+
+/// An operator action on alerts, carried out by the engine (which records it in the log).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertOp {
+    AckDevice(DeviceId),
+    /// The arguments of `:silence`, e.g. `site=north 2h "pump maintenance"`.
+    Silence(String),
+    Unsilence(u64),
 }
 
 /// Work for the edges.
@@ -114,7 +125,11 @@ pub enum Effect {
     /// Put text on the clipboard (OSC 52, works over SSH).
     Copy(String),
     /// Write a file.
-    Write { path: String, contents: String },
+    Write {
+        path: String,
+        contents: String,
+    },
+    Alert(AlertOp),
 }
 
 /// A line of the events pane.
@@ -357,6 +372,26 @@ impl App {
                 self.descending = !self.descending;
                 self.rows_dirty = true;
             }
+            Action::Ack => {
+                let device = match (self.pane, self.view) {
+                    (Pane::Events, _) => {
+                        self.events.get(self.event_selected).and_then(|e| e.device)
+                    }
+                    (_, View::Device(id)) => Some(id),
+                    (_, View::Fleet) => self.selected_device(),
+                    (_, View::Topics) => None,
+                };
+                return match device {
+                    Some(id) => vec![Effect::Alert(AlertOp::AckDevice(id))],
+                    None => {
+                        self.message = Some(
+                            "select a device (or an alert in the events pane) to acknowledge"
+                                .into(),
+                        );
+                        Vec::new()
+                    }
+                };
+            }
             Action::CycleGroup => {
                 self.group = match &self.group {
                     GroupBy::None => GroupBy::Fleet,
@@ -569,9 +604,20 @@ impl App {
                 None => self.message = Some(format!("themes: {}", Theme::names().join(", "))),
             },
             "export" => return self.export(&rest, state),
+            "silence" if !rest.is_empty() => {
+                let args = line.trim_start().trim_start_matches("silence").trim().to_string();
+                return vec![Effect::Alert(AlertOp::Silence(args))];
+            }
+            "silence" => {
+                self.message = Some("usage: :silence site=north 2h \"pump maintenance\" (matchers: device, fleet, rule, severity, any label)".into())
+            }
+            "unsilence" => match rest.first().and_then(|id| id.parse().ok()) {
+                Some(id) => return vec![Effect::Alert(AlertOp::Unsilence(id))],
+                None => self.message = Some("usage: :unsilence ID (the id :silence reported)".into()),
+            },
             other => {
                 self.message = Some(format!(
-                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :export csv FILE, :q",
+                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :silence, :export csv FILE, :q",
                     crate::sanitize::text(other)
                 ))
             }

@@ -77,16 +77,8 @@ fn report_unreachable(reasons: &[String]) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// Connect, collect for `wait`, print; exit 1 with reasons if no broker was reachable.
-pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: Format) -> ExitCode {
-    let is_replay = matches!(input, Input::Replay { .. });
-    let mut engine = match Engine::start(config, input) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("fleetop: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// Runs the engine for `wait`, or until every source (a replay) has finished.
+async fn collect(engine: &mut Engine, wait: Duration) {
     let deadline = Instant::now() + wait;
     let mut ticker = interval(TICK);
     loop {
@@ -95,12 +87,24 @@ pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: For
             more = engine.pump(BATCH) => if !more { break },
             _ = ticker.tick() => engine.tick(),
         }
-        if is_replay && all_finished(&engine) {
+        if all_finished(engine) {
             break;
         }
     }
     engine.pump_ready();
     engine.tick();
+}
+
+/// Connect, collect for `wait`, print; exit 1 with reasons if no broker was reachable.
+pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: Format) -> ExitCode {
+    let mut engine = match Engine::start(config, input) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("fleetop: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    collect(&mut engine, wait).await;
     if let Some(reasons) = all_unreachable(&engine, wait) {
         return report_unreachable(&reasons);
     }
@@ -125,20 +129,16 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let deadline = Instant::now() + wait;
-    let mut ticker = interval(TICK);
-    loop {
-        tokio::select! {
-            _ = sleep_until(deadline) => break,
-            more = engine.pump(BATCH) => if !more { break },
-            _ = ticker.tick() => engine.tick(),
-        }
-        if all_finished(&engine) {
-            break;
-        }
+    // Silences set in the UI apply to check too; check itself records nothing.
+    if let Some(path) = crate::output::alert_log::AlertLog::default_path()
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        let now = engine.clock.now_ms();
+        engine
+            .alerts
+            .restore(crate::alerts::parse_log(&text).0, now);
     }
-    engine.pump_ready();
-    engine.tick();
+    collect(&mut engine, wait).await;
     if let Some(reasons) = all_unreachable(&engine, wait) {
         println!("UNKNOWN: could not connect to {}", reasons.join("; "));
         return ExitCode::from(3);
@@ -157,6 +157,7 @@ pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> E
             return ExitCode::from(2);
         }
     };
+    engine.keep_alert_log();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut ticker = interval(TICK);
@@ -186,7 +187,7 @@ pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> E
             .iter()
             .map(|ev| headless::event(&engine, ev))
             .collect();
-        lines.extend(engine.alerts.drain().map(|t| headless::alert(&t)));
+        lines.extend(engine.drain_alerts().iter().map(headless::alert));
         for line in lines {
             if writeln!(out, "{line}").is_err() {
                 return ExitCode::SUCCESS; // the reader went away (e.g. `| head`)
@@ -280,13 +281,14 @@ pub async fn live(config: &Config, input: Input, options: crate::tui::TuiOptions
         );
         return ExitCode::from(2);
     }
-    let engine = match Engine::start(config, input) {
+    let mut engine = match Engine::start(config, input) {
         Ok(e) => e,
         Err(e) => {
             eprintln!("fleetop: {e}");
             return ExitCode::from(2);
         }
     };
+    engine.keep_alert_log();
     match crate::tui::run(engine, options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

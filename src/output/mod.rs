@@ -1,5 +1,6 @@
 //! Outputs without a terminal UI: snapshots, the NDJSON event stream, recordings.
 
+pub mod alert_log;
 pub mod headless;
 pub mod snapshot;
 
