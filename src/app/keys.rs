@@ -157,18 +157,12 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
         ("PgUp PgDn / Space", "page"),
         ("g / G, Home End", "first / last"),
         ("Tab", "switch between the table and the events pane"),
-        (
-            "/",
-            "filter: text, /regex/, level_pct<20, status=offline, site=north",
-        ),
-        (
-            ":",
-            "command: sort, filter, group, theme, topics, export csv FILE, q (Tab completes)",
-        ),
+        ("/", "filter: text  /regex/  level_pct<20  status=offline"),
+        (":", "sort filter group theme topics silence export q; Tab"),
         ("a", "acknowledge the device's active alerts"),
         (
             ":silence …",
-            "site=north 2h \"reason\" silences matching alerts; :unsilence ID",
+            "site=north 2h \"reason\"; :unsilence ID lifts it",
         ),
         ("q, Ctrl-C", "quit"),
     ];
