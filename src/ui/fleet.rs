@@ -116,8 +116,14 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
                 } else {
                     Span::styled("", t.dim)
                 };
+                // The worst raised alert marks the row: `!` plus colour, never colour alone.
+                let (mark, mark_style) = match engine.alerts.worst_for(*id) {
+                    Some(sev) if sev.rank() <= 1 => ("!", t.crit),
+                    Some(_) => ("!", t.warn),
+                    None => (status_symbol(d.status), status_style(t, d.status)),
+                };
                 let mut cells = vec![
-                    Span::styled(status_symbol(d.status), status_style(t, d.status)),
+                    Span::styled(mark, mark_style),
                     Span::styled(sanitize::text(&d.name).into_owned(), t.text),
                     Span::styled(fleet.map_or("?", |f| f.name.as_str()).to_string(), t.dim),
                     Span::styled(labels.join("/"), t.dim),

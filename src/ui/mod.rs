@@ -88,6 +88,24 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
         Span::styled(format!("? {unknown} "), t.dim),
         Span::styled(format!("│ {:.0} msg/s ", engine.msg_rate()), t.text),
     ];
+    let alerts = engine.alerts.counts();
+    if alerts.iter().any(|&n| n > 0) {
+        spans.push(Span::styled("│ ", t.dim));
+        for sev in crate::alerts::Severity::ALL {
+            let n = alerts[sev.rank()];
+            if n > 0 {
+                let style = if sev.rank() <= 1 { t.crit } else { t.warn };
+                let short = match sev {
+                    crate::alerts::Severity::Critical => "crit",
+                    crate::alerts::Severity::Major => "maj",
+                    crate::alerts::Severity::Minor => "min",
+                    crate::alerts::Severity::Warning => "warn",
+                    crate::alerts::Severity::Info => "info",
+                };
+                spans.push(Span::styled(format!("!{n} {short} "), style));
+            }
+        }
+    }
     let dropped = engine.dropped();
     if dropped > 0 {
         spans.push(Span::styled(format!("{dropped} dropped "), t.crit));
