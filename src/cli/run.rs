@@ -77,6 +77,14 @@ fn report_unreachable(reasons: &[String]) -> ExitCode {
     ExitCode::from(1)
 }
 
+/// Starts the engine, or says why not (exit 2: the configuration cannot run).
+fn start(config: &Config, input: Input) -> Result<Engine, ExitCode> {
+    Engine::start(config, input).map_err(|e| {
+        eprintln!("fleetop: {e}");
+        ExitCode::from(2)
+    })
+}
+
 /// Runs the engine for `wait`, or until every source (a replay) has finished.
 async fn collect(engine: &mut Engine, wait: Duration) {
     let deadline = Instant::now() + wait;
@@ -97,12 +105,9 @@ async fn collect(engine: &mut Engine, wait: Duration) {
 
 /// Connect, collect for `wait`, print; exit 1 with reasons if no broker was reachable.
 pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: Format) -> ExitCode {
-    let mut engine = match Engine::start(config, input) {
+    let mut engine = match start(config, input) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("fleetop: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     collect(&mut engine, wait).await;
     if let Some(reasons) = all_unreachable(&engine, wait) {
@@ -150,12 +155,9 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
 
 /// NDJSON events until stopped (or until a replay ends).
 pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> ExitCode {
-    let mut engine = match Engine::start(config, input) {
+    let mut engine = match start(config, input) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("fleetop: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     engine.keep_alert_log();
     let stdout = std::io::stdout();
@@ -217,12 +219,9 @@ pub async fn record(config: &Config, input: Input, path: &Path) -> ExitCode {
         }
     };
     let mut out = std::io::BufWriter::new(file);
-    let mut engine = match Engine::start(config, input) {
+    let mut engine = match start(config, input) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("fleetop: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let several = engine.conns.len() > 1;
     let names: Vec<String> = engine.conns.iter().map(|c| c.name.clone()).collect();
@@ -281,12 +280,9 @@ pub async fn live(config: &Config, input: Input, options: crate::tui::TuiOptions
         );
         return ExitCode::from(2);
     }
-    let mut engine = match Engine::start(config, input) {
+    let mut engine = match start(config, input) {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("fleetop: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     engine.keep_alert_log();
     match crate::tui::run(engine, options).await {
