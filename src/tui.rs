@@ -108,7 +108,7 @@ async fn event_loop(
                         return Ok(());
                     }
                     // Keys feel instant: draw now rather than at the next frame tick.
-                    draw(term, app, engine)?;
+                    draw(term, app, engine, dirty)?;
                     last_draw = Instant::now();
                     dirty = false;
                 }
@@ -119,7 +119,7 @@ async fn event_loop(
             _ = frames.tick() => {
                 // Ages on screen change once a second even with no traffic.
                 if dirty || last_draw.elapsed() >= Duration::from_secs(1) {
-                    draw(term, app, engine)?;
+                    draw(term, app, engine, dirty)?;
                     last_draw = Instant::now();
                     dirty = false;
                 }
@@ -167,14 +167,25 @@ fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine) {
     }
 }
 
-fn draw(term: &mut Terminal<Backend>, app: &mut App, engine: &mut Engine) -> Result<(), String> {
-    for ev in engine.state.drain_events().collect::<Vec<_>>() {
-        app.observe(&engine.state, &ev);
+/// Draws a frame. The table's rows (filter, sort, group over every device) are rebuilt
+/// only when messages arrived or statuses/alerts changed, not when only ages tick.
+fn draw(
+    term: &mut Terminal<Backend>,
+    app: &mut App,
+    engine: &mut Engine,
+    messages_arrived: bool,
+) -> Result<(), String> {
+    let events: Vec<_> = engine.state.drain_events().collect();
+    for ev in &events {
+        app.observe(&engine.state, ev);
     }
-    for t in engine.drain_alerts() {
-        app.observe_alert(&t);
+    let transitions = engine.drain_alerts();
+    for t in &transitions {
+        app.observe_alert(t);
     }
-    app.fleet_changed();
+    if messages_arrived || !events.is_empty() || !transitions.is_empty() {
+        app.fleet_changed();
+    }
     app.refresh(&engine.state);
     let size = term.size().map_err(|e| e.to_string())?;
     app.page = size.height.saturating_sub(12).max(1) as usize;
