@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod app;
 pub mod bench;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod decode;
 pub mod demo;

@@ -43,3 +43,11 @@ pub fn init() -> Option<PathBuf> {
         .ok()?;
     Some(path)
 }
+
+/// `user@host`: who acknowledged an alert or sent a command.
+pub fn operator() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{}", gethostname::gethostname().to_string_lossy())
+}

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> ExitCode {
     match &cli.command {
+        Some(Command::Cmd(args)) => fleetop::cli::cmd::cmd(&cli.source, args).await,
         Some(Command::Demo(args)) => fleetop::cli::demo::demo(&cli, args).await,
         Some(Command::Simulate(args)) => fleetop::cli::demo::simulate(&cli, args).await,
         Some(Command::Bench(b)) => match &b.which {

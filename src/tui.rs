@@ -147,7 +147,7 @@ fn handle_input(ev: Event, app: &mut App, engine: &mut Engine) {
 fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine) {
     match effect {
         Effect::Alert(op) => {
-            app.message = Some(match engine.alert_op(&op, &operator()) {
+            app.message = Some(match engine.alert_op(&op, &crate::logging::operator()) {
                 Ok(m) => m,
                 Err(e) => e,
             });
@@ -195,14 +195,6 @@ fn draw(
         .map_err(|e| format!("drawing failed: {e}"))?;
     let _ = execute!(term.backend_mut(), terminal::EndSynchronizedUpdate);
     Ok(())
-}
-
-/// `user@host`, recorded with acks and silences.
-fn operator() -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    format!("{user}@{}", gethostname::gethostname().to_string_lossy())
 }
 
 /// Standard base64 for OSC 52.

@@ -2,6 +2,7 @@
 //! Names here are fixed; scripts rely on them.
 
 pub mod bench;
+pub mod cmd;
 pub mod demo;
 pub mod run;
 
@@ -82,6 +83,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE.jsonl")]
         out: PathBuf,
     },
+    /// Send one command to a device; exit 0 success, 1 failure/timeout/read-only, 2 bad arguments.
+    Cmd(CmdArgs),
     /// An embedded broker and a simulated fleet: a live demo with nothing installed.
     Demo(DemoArgs),
     /// Publish the simulated fleets to any broker.
@@ -149,6 +152,28 @@ pub struct SourceArgs {
     /// Client id (default fleetop-<host>-<random>).
     #[arg(long, global = true)]
     pub client_id: Option<String>,
+    /// Publish nothing, ever: command keys answer "read-only" instead of acting.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CmdArgs {
+    /// The device, by name.
+    pub device: String,
+    /// A [[command]] name valid for the device's fleet.
+    pub command: String,
+    /// Parameters as name=value.
+    pub args: Vec<String>,
+    /// Wait for the device's answer (or the expected state), not just the broker's ack.
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// How long to look for the device before calling it unknown (it must have reported).
+    #[arg(long, default_value = "30s", value_parser = duration::parse)]
+    pub find: Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -235,10 +260,25 @@ impl SourceArgs {
             ));
         }
         let mapper = Mapper::new(&config.fleets)?;
+        let commands = config.command_set().map_err(|e| e.0)?;
+        let read_only = self.read_only || config.read_only;
         let specs = brokers
             .iter()
-            .map(|b| ConnectionSpec::from_config(b, self.subscriptions(b, &mapper)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|b| {
+                let mut subs = self.subscriptions(b, &mapper);
+                let may_publish = !(read_only || b.read_only);
+                if may_publish {
+                    // Replies to commands arrive on their reply topics.
+                    subs.extend(commands.reply_filters().into_iter().map(|f| (f, 1)));
+                    subs = without_overlaps(subs);
+                }
+                let mut spec = ConnectionSpec::from_config(b, subs, read_only)?;
+                if may_publish && spec.protocol == Protocol::V5 && commands.any_response() {
+                    spec.response_topic = Some(response_topic(&spec.client_id));
+                }
+                Ok(spec)
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Input::Brokers(specs))
     }
 
@@ -277,9 +317,25 @@ impl SourceArgs {
             insecure_skip_verify: self.insecure_skip_verify,
             client_id: self.client_id.clone(),
             keepalive: None,
+            read_only: self.read_only,
             subscribe: Vec::<Subscription>::new(),
         })
     }
+}
+
+/// Where MQTT 5 replies to this client's commands come: one topic per client.
+fn response_topic(client_id: &str) -> String {
+    let safe: String = client_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("fleetop/replies/{safe}")
 }
 
 /// True when every topic `narrow` matches is also matched by `wide`.

@@ -160,6 +160,7 @@ pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> E
         Err(code) => return code,
     };
     engine.keep_alert_log();
+    engine.keep_audit_log();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut ticker = interval(TICK);
@@ -285,6 +286,7 @@ pub async fn live(config: &Config, input: Input, options: crate::tui::TuiOptions
         Err(code) => return code,
     };
     engine.keep_alert_log();
+    engine.keep_audit_log();
     match crate::tui::run(engine, options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

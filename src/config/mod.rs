@@ -14,6 +14,9 @@ use toml::Spanned;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// No publish of any kind: commands answer "read-only" instead of acting.
+    #[serde(default)]
+    pub read_only: bool,
     #[serde(default)]
     pub limits: Limits,
     #[serde(default, rename = "broker")]
@@ -26,6 +29,12 @@ pub struct Config {
     /// on unless an entry of the same name turns them off.
     #[serde(default, rename = "alert")]
     pub alerts: Vec<crate::alerts::AlertRuleConfig>,
+    /// Device command templates.
+    #[serde(default, rename = "command")]
+    pub commands: Vec<crate::commands::CommandConfig>,
+    /// Settings for sending commands.
+    #[serde(default, rename = "commands")]
+    pub command_settings: CommandSettings,
     /// Where the config came from, for error messages; not a key.
     #[serde(skip)]
     pub origin: Origin,
@@ -97,6 +106,20 @@ pub struct UiConfig {
     pub slow_link: bool,
 }
 
+/// How commands are sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandSettings {
+    /// Most messages a second a bulk command sends.
+    pub bulk_rate: f64,
+}
+
+impl Default for CommandSettings {
+    fn default() -> Self {
+        CommandSettings { bulk_rate: 20.0 }
+    }
+}
+
 /// MQTT protocol version spoken to a broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 pub enum Protocol {
@@ -152,6 +175,9 @@ pub struct BrokerConfig {
     pub client_id: Option<String>,
     #[serde(default, deserialize_with = "duration::deserialize_opt")]
     pub keepalive: Option<Duration>,
+    /// Never publish to this broker.
+    #[serde(default)]
+    pub read_only: bool,
     /// Extra topic filters, beyond those the fleets imply.
     #[serde(default)]
     pub subscribe: Vec<Subscription>,
@@ -299,6 +325,27 @@ impl Config {
             .map_err(|e| ConfigError(e.to_string()))
     }
 
+    /// The command templates, compiled against the fleets (errors at file:line:column).
+    pub fn command_set(&self) -> Result<crate::commands::CommandSet, ConfigError> {
+        let fleets: Vec<crate::commands::FleetInfo> = self
+            .fleets
+            .iter()
+            .map(|f| crate::commands::FleetInfo {
+                name: f.name.clone(),
+                labels: crate::mapping::template::TopicTemplate::parse(f.topic.get_ref())
+                    .map(|t| {
+                        t.vars()
+                            .filter(|v| !["device", "metric"].contains(v))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect();
+        crate::commands::CommandSet::compile(&self.commands, &fleets, &self.origin)
+            .map_err(ConfigError)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let err = |span: std::ops::Range<usize>, msg: String| {
             ConfigError(format!("{}: {msg}", self.origin.locate(span)))
@@ -371,6 +418,16 @@ impl Config {
             }
         }
         self.alert_rules()?;
+        self.command_set()?;
+        if !(self.command_settings.bulk_rate > 0.0 && self.command_settings.bulk_rate <= 10_000.0) {
+            return Err(ConfigError(format!(
+                "{}: [commands] bulk_rate must be above 0 and at most 10000 messages a second",
+                self.origin
+                    .path
+                    .as_deref()
+                    .map_or_else(|| "<config>".into(), |p| p.display().to_string())
+            )));
+        }
         if self.limits.history < 2 || self.limits.queue == 0 || self.limits.max_devices == 0 {
             return Err(ConfigError(format!(
                 "{}: [limits] history must be at least 2, queue and max_devices at least 1",

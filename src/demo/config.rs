@@ -376,27 +376,73 @@ online = "online"
 offline = "offline"
 
 # ---------------------------------------------------------------------------------------
-# Commands. The simulated devices answer these; fleetop's [[command]] entries will describe
-# them (a later version). Until then, send them with any MQTT client:
-#
-#   topic    @PREFIX@/cmd/<fleet>/<device>           e.g. @PREFIX@/cmd/poles/pole-017
-#   payload  JSON: {"cmd": "<name>", "id": "<your id>", ...}   (or text: light-dim level=40)
-#
-#   light-on             poles   {"cmd":"light-on","id":"1"}
-#   light-off            poles   {"cmd":"light-off","id":"2"}
-#   light-dim level=N    poles   {"cmd":"light-dim","level":40,"id":"3"}    N = 0..100
-#   pump-start           tanks   {"cmd":"pump-start","id":"4"}
-#   pump-stop            tanks   {"cmd":"pump-stop","id":"5"}
-#   reboot               any     {"cmd":"reboot","id":"6"}   (offline for ~8 s, uptime resets)
-#
-# Replies (JSON), the request's id echoed:
-#   {"id":"3","device":"pole-017","cmd":"light-dim","ok":true,"result":"light on at 40%"}
-#   {"id":"4","device":"tank-north-003","cmd":"pump-start","ok":false,"error":"..."}
-#   MQTT 5 requests: sent to the request's response topic, with its correlation data.
-#   MQTT 3.1.1 requests (no properties): sent to @PREFIX@/cmd/<fleet>/<device>/reply.
+# Commands: on a device press c (or :cmd); scripts use `fleetop cmd DEVICE COMMAND k=v`.
+# The simulated devices answer on the MQTT 5 response topic with fleetop's correlation
+# data, or on @PREFIX@/cmd/<fleet>/<device>/reply (matched on "id") for MQTT 3.1.1.
 # Like a real field, some replies take seconds, a few commands fail with a reason, a few
-# are lost (no reply, nothing happens), and a dead or unreachable device never answers.
-# A change shows in the device's next telemetry.
+# are lost (they time out), and a dead or unreachable device never answers.
+[[command]]
+name = "light-on"
+fleet = "poles"
+description = "Switch the light on"
+topic = "@PREFIX@/cmd/poles/{device}"
+payload = { cmd = "light-on", id = "{id}" }
+response = true
+reply_topic = "@PREFIX@/cmd/poles/{device}/reply"
+
+[[command]]
+name = "light-off"
+fleet = "poles"
+description = "Switch the light off"
+topic = "@PREFIX@/cmd/poles/{device}"
+payload = { cmd = "light-off", id = "{id}" }
+response = true
+reply_topic = "@PREFIX@/cmd/poles/{device}/reply"
+
+[[command]]
+name = "light-dim"
+fleet = "poles"
+description = "Dim the light to a level (0 to 100 %)"
+topic = "@PREFIX@/cmd/poles/{device}"
+payload = { cmd = "light-dim", level = "{level}", id = "{id}" }
+response = true
+reply_topic = "@PREFIX@/cmd/poles/{device}/reply"
+
+[[command.param]]
+name = "level"
+type = "int"
+min = 0
+max = 100
+default = 50
+description = "brightness, %"
+
+[[command]]
+name = "pump-start"
+fleet = "tanks"
+description = "Start the tank's pump"
+topic = "@PREFIX@/cmd/tanks/{device}"
+payload = { cmd = "pump-start", id = "{id}" }
+response = true
+reply_topic = "@PREFIX@/cmd/tanks/{device}/reply"
+
+[[command]]
+name = "pump-stop"
+fleet = "tanks"
+description = "Stop the tank's pump"
+topic = "@PREFIX@/cmd/tanks/{device}"
+payload = { cmd = "pump-stop", id = "{id}" }
+response = true
+reply_topic = "@PREFIX@/cmd/tanks/{device}/reply"
+
+[[command]]
+name = "reboot"
+description = "Restart the device (offline for about 8 s)"
+topic = "@PREFIX@/cmd/{fleet}/{device}"
+payload = { cmd = "reboot", id = "{id}" }
+dangerous = true
+response = true
+reply_topic = "@PREFIX@/cmd/{fleet}/{device}/reply"
+timeout = "15s"
 "#;
 
 #[cfg(test)]
@@ -417,6 +463,19 @@ mod tests {
                 assert!(f.topic.get_ref().starts_with(&format!("{prefix}/")));
                 assert!(f.expected_interval.is_some(), "{}", f.name);
             }
+            let commands = c.command_set().unwrap();
+            let names: Vec<&str> = commands.commands.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "light-on",
+                    "light-off",
+                    "light-dim",
+                    "pump-start",
+                    "pump-stop",
+                    "reboot"
+                ]
+            );
             let meters = &c.fleets[3];
             assert_eq!(
                 meters.expected_interval,

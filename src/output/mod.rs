@@ -1,6 +1,7 @@
 //! Outputs without a terminal UI: snapshots, the NDJSON event stream, recordings.
 
 pub mod alert_log;
+pub mod audit;
 pub mod headless;
 pub mod snapshot;
 

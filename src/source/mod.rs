@@ -75,6 +75,20 @@ pub enum SourceEvent {
         message: String,
         at_ms: i64,
     },
+    /// A command's publish reached the broker, or could not.
+    Published {
+        conn: ConnId,
+        id: crate::commands::RequestId,
+        result: Result<(), String>,
+        at_ms: i64,
+    },
+    /// A message on our MQTT 5 response topic, with its correlation data.
+    Reply {
+        conn: ConnId,
+        correlation: Bytes,
+        payload: Bytes,
+        at_ms: i64,
+    },
 }
 
 /// Messages a connection had to drop because the core's queue was full.
@@ -148,6 +162,32 @@ impl Outlet {
             .send(SourceEvent::Notice {
                 conn: self.conn,
                 message,
+                at_ms: now_ms(),
+            })
+            .await;
+    }
+
+    /// What became of a command's publish; rare and awaited, like link changes.
+    pub async fn published(&self, id: crate::commands::RequestId, result: Result<(), String>) {
+        let _ = self
+            .tx
+            .send(SourceEvent::Published {
+                conn: self.conn,
+                id,
+                result,
+                at_ms: now_ms(),
+            })
+            .await;
+    }
+
+    /// An MQTT 5 reply to one of our commands.
+    pub async fn reply(&self, correlation: Bytes, payload: Bytes) {
+        let _ = self
+            .tx
+            .send(SourceEvent::Reply {
+                conn: self.conn,
+                correlation,
+                payload,
                 at_ms: now_ms(),
             })
             .await;

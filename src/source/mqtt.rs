@@ -4,6 +4,7 @@
 
 use super::url::{BrokerUrl, Scheme};
 use super::{LinkState, Outlet};
+use crate::commands::RequestId;
 use crate::config::{BrokerConfig, Protocol};
 use bytes::Bytes;
 use rumqttc::{TlsConfiguration, Transport};
@@ -31,6 +32,11 @@ pub struct ConnectionSpec {
     pub credentials: Option<(String, String)>,
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub subscriptions: Vec<(String, u8)>,
+    /// Never publish on this connection.
+    pub read_only: bool,
+    /// Where MQTT 5 replies to our commands come (subscribed on connect); `None`: no
+    /// request/response.
+    pub response_topic: Option<String>,
 }
 
 impl std::fmt::Debug for ConnectionSpec {
@@ -42,13 +48,18 @@ impl std::fmt::Debug for ConnectionSpec {
             .field("protocol", &self.protocol)
             .field("client_id", &self.client_id)
             .field("subscriptions", &self.subscriptions)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }
 
 impl ConnectionSpec {
     /// Resolves a `[[broker]]` entry: URL, password source, TLS, client id.
-    pub fn from_config(b: &BrokerConfig, subscriptions: Vec<(String, u8)>) -> Result<Self, String> {
+    pub fn from_config(
+        b: &BrokerConfig,
+        subscriptions: Vec<(String, u8)>,
+        read_only: bool,
+    ) -> Result<Self, String> {
         let url = BrokerUrl::parse(b.url.get_ref())?;
         let username = b.username.clone().or_else(|| url.username.clone());
         let password = resolve_password(b)?;
@@ -84,6 +95,8 @@ impl ConnectionSpec {
             credentials,
             tls,
             subscriptions,
+            read_only: read_only || b.read_only,
+            response_topic: None,
         })
     }
 }
@@ -134,6 +147,15 @@ enum Incoming {
         topic: Bytes,
         payload: Bytes,
         retain: bool,
+        /// MQTT 5 correlation data, when the message carries it.
+        correlation: Option<Bytes>,
+    },
+    /// One of our publishes went out with this packet id (0 for QoS 0).
+    Written(u16),
+    /// The broker acknowledged (or refused, with its reason) our publish `pkid`.
+    Acked {
+        pkid: u16,
+        refused: Option<String>,
     },
     /// Filters the broker refused, with its reason.
     SubscribeRefused(Vec<String>),
@@ -143,6 +165,7 @@ enum Incoming {
 trait Session {
     async fn poll(&mut self) -> Result<Incoming, String>;
     fn subscribe(&self, subs: &[(String, u8)]) -> Result<(), String>;
+    fn client(&self) -> Client;
 }
 
 fn qos(q: u8) -> rumqttc::QoS {
@@ -218,6 +241,16 @@ impl Session for V311 {
                 topic: Bytes::from(p.topic),
                 payload: p.payload,
                 retain: p.retain,
+                correlation: None,
+            }),
+            Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => Ok(Incoming::Written(pkid)),
+            Event::Incoming(Packet::PubAck(a)) => Ok(Incoming::Acked {
+                pkid: a.pkid,
+                refused: None,
+            }),
+            Event::Incoming(Packet::PubComp(a)) => Ok(Incoming::Acked {
+                pkid: a.pkid,
+                refused: None,
             }),
             Event::Incoming(Packet::SubAck(ack)) => {
                 let refused = ack
@@ -244,6 +277,10 @@ impl Session for V311 {
         self.client
             .try_subscribe_many(filters)
             .map_err(|e| format!("subscribe failed: {e}"))
+    }
+
+    fn client(&self) -> Client {
+        Client::V311(self.client.clone())
     }
 }
 
@@ -290,6 +327,25 @@ impl Session for V5 {
                 topic: p.topic,
                 payload: p.payload,
                 retain: p.retain,
+                correlation: p.properties.and_then(|pr| pr.correlation_data),
+            }),
+            Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => Ok(Incoming::Written(pkid)),
+            Event::Incoming(Packet::PubAck(a)) => Ok(Incoming::Acked {
+                pkid: a.pkid,
+                refused: refusal(&a.reason, a.properties.and_then(|p| p.reason_string)),
+            }),
+            Event::Incoming(Packet::PubRec(a)) => {
+                match refusal(&a.reason, a.properties.and_then(|p| p.reason_string)) {
+                    Some(why) => Ok(Incoming::Acked {
+                        pkid: a.pkid,
+                        refused: Some(why),
+                    }),
+                    None => Ok(Incoming::Other),
+                }
+            }
+            Event::Incoming(Packet::PubComp(a)) => Ok(Incoming::Acked {
+                pkid: a.pkid,
+                refused: None,
             }),
             Event::Incoming(Packet::SubAck(ack)) => {
                 let refused = ack
@@ -317,6 +373,26 @@ impl Session for V5 {
             .try_subscribe_many(filters)
             .map_err(|e| format!("subscribe failed: {e}"))
     }
+
+    fn client(&self) -> Client {
+        Client::V5(self.client.clone())
+    }
+}
+
+/// The broker's reason for refusing a publish, if it refused (MQTT 5 reason codes; "no
+/// matching subscribers" is not a refusal).
+fn refusal(reason: &impl std::fmt::Debug, text: Option<String>) -> Option<String> {
+    let code = format!("{reason:?}");
+    if code == "Success" || code == "NoMatchingSubscribers" {
+        return None;
+    }
+    Some(match text {
+        Some(t) => format!(
+            "broker refused the publish: {code} ({})",
+            crate::sanitize::text(&t)
+        ),
+        None => format!("broker refused the publish: {code}"),
+    })
 }
 
 /// Turns rumqttc's error text into a short reason a person can act on.
@@ -337,23 +413,40 @@ fn reason(e: &str) -> String {
     }
 }
 
-/// Runs one connection until the core goes away.
-pub async fn run(spec: ConnectionSpec, outlet: Outlet) {
+/// Starts one connection on the current tokio runtime; it runs until the core goes away.
+/// Returns the handle commands are published through, unless the connection is read-only.
+pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Option<Publisher> {
+    let mut spec = spec;
+    if let Some(t) = &spec.response_topic {
+        spec.subscriptions.push((t.clone(), 1));
+    }
+    // Each arm spawns its own concrete session type: the compiler sees those futures are Send.
     match spec.protocol {
         Protocol::V5 => {
             let mut s = V5::new(&spec);
             s.pending = spec.subscriptions.iter().map(|(f, _)| f.clone()).collect();
-            drive(&mut s, &spec, &outlet).await
+            let publisher = (!spec.read_only).then(|| Publisher::new(&spec, s.client()));
+            let link = publisher.clone();
+            tokio::spawn(async move { drive(&mut s, &spec, &outlet, link.as_ref()).await });
+            publisher
         }
         Protocol::V311 => {
             let mut s = V311::new(&spec);
             s.pending = spec.subscriptions.iter().map(|(f, _)| f.clone()).collect();
-            drive(&mut s, &spec, &outlet).await
+            let publisher = (!spec.read_only).then(|| Publisher::new(&spec, s.client()));
+            let link = publisher.clone();
+            tokio::spawn(async move { drive(&mut s, &spec, &outlet, link.as_ref()).await });
+            publisher
         }
     }
 }
 
-async fn drive<S: Session>(session: &mut S, spec: &ConnectionSpec, outlet: &Outlet) {
+async fn drive<S: Session>(
+    session: &mut S,
+    spec: &ConnectionSpec,
+    outlet: &Outlet,
+    publisher: Option<&Publisher>,
+) {
     let mut failures = 0u32;
     outlet.link(LinkState::Connecting).await;
     while !outlet.is_closed() {
@@ -362,14 +455,37 @@ async fn drive<S: Session>(session: &mut S, spec: &ConnectionSpec, outlet: &Outl
                 topic,
                 payload,
                 retain,
-            }) => outlet.message(topic, payload, retain),
+                correlation,
+            }) => match (correlation, &spec.response_topic) {
+                (Some(c), Some(rt)) if topic.as_ref() == rt.as_bytes() => {
+                    outlet.reply(c, payload).await
+                }
+                _ => outlet.message(topic, payload, retain),
+            },
             Ok(Incoming::Connected) => {
                 failures = 0;
                 // Clean sessions forget subscriptions: subscribe again after every connect.
                 if let Err(e) = session.subscribe(&spec.subscriptions) {
                     outlet.notice(e).await;
                 }
+                if let Some(p) = publisher {
+                    p.set_up(None);
+                }
                 outlet.link(LinkState::Connected).await;
+            }
+            Ok(Incoming::Written(pkid)) => {
+                if let Some((id, done)) = publisher.and_then(|p| p.written(pkid)) {
+                    if done {
+                        outlet.published(id, Ok(())).await;
+                    }
+                } else {
+                    tracing::warn!(broker = %spec.name, pkid, "a publish fleetop did not ask for went out");
+                }
+            }
+            Ok(Incoming::Acked { pkid, refused }) => {
+                if let Some(id) = publisher.and_then(|p| p.acked(pkid)) {
+                    outlet.published(id, refused.map_or(Ok(()), Err)).await;
+                }
             }
             Ok(Incoming::SubscribeRefused(filters)) => {
                 let mut msg = format!("broker refused subscription to {}", filters.join(", "));
@@ -383,6 +499,20 @@ async fn drive<S: Session>(session: &mut S, spec: &ConnectionSpec, outlet: &Outl
             }
             Ok(Incoming::Other) => {}
             Err(reason) => {
+                // rumqttc forgets unacknowledged publishes of a clean session: they fail
+                // now and are never sent later.
+                if let Some(p) = publisher {
+                    for id in p.set_up(Some(reason.clone())) {
+                        outlet
+                            .published(
+                                id,
+                                Err(format!(
+                                    "connection lost before the broker acknowledged: {reason}"
+                                )),
+                            )
+                            .await;
+                    }
+                }
                 failures = failures.saturating_add(1);
                 let delay = backoff(failures);
                 tracing::info!(broker = %spec.name, %reason, ?delay, "connection down");
@@ -399,6 +529,135 @@ async fn drive<S: Session>(session: &mut S, spec: &ConnectionSpec, outlet: &Outl
                 outlet.link(LinkState::Connecting).await;
             }
         }
+    }
+}
+
+/// A client handle of either protocol.
+#[derive(Clone)]
+pub enum Client {
+    V311(rumqttc::AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+/// One publish a command asks for.
+#[derive(Debug, Clone)]
+pub struct Publish {
+    pub id: RequestId,
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub qos: u8,
+    pub retain: bool,
+    /// MQTT 5 request/response: sent as correlation data, with our response topic.
+    pub correlation: Option<Vec<u8>>,
+}
+
+/// Publishes commands on one connection and follows them to the broker's acknowledgement.
+/// A publish is refused at once while the link is down: commands never queue up to go out
+/// after a reconnect.
+#[derive(Clone)]
+pub struct Publisher(Arc<PublisherShared>);
+
+struct PublisherShared {
+    broker: String,
+    client: Client,
+    response_topic: Option<String>,
+    link: std::sync::Mutex<PublishLink>,
+}
+
+#[derive(Default)]
+struct PublishLink {
+    /// `None` while connected, else why not.
+    down: Option<String>,
+    /// Handed to the client, not yet written: (request, QoS), in order.
+    queued: std::collections::VecDeque<(RequestId, u8)>,
+    /// Written with QoS 1/2, waiting for the broker: packet id -> request.
+    unacked: std::collections::HashMap<u16, RequestId>,
+}
+
+impl Publisher {
+    fn new(spec: &ConnectionSpec, client: Client) -> Publisher {
+        Publisher(Arc::new(PublisherShared {
+            broker: spec.name.clone(),
+            client,
+            response_topic: spec.response_topic.clone(),
+            link: std::sync::Mutex::new(PublishLink {
+                down: Some("not connected yet".into()),
+                ..PublishLink::default()
+            }),
+        }))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PublishLink> {
+        // The lock guards plain bookkeeping; a panic elsewhere cannot leave it half-done.
+        self.0
+            .link
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// True when replies can be matched by MQTT 5 correlation data.
+    pub fn request_response(&self) -> bool {
+        matches!(self.0.client, Client::V5(_)) && self.0.response_topic.is_some()
+    }
+
+    /// Hands a publish to the connection, or says why it cannot go now.
+    pub fn publish(&self, p: Publish) -> Result<(), String> {
+        let mut link = self.lock();
+        if let Some(why) = &link.down {
+            return Err(format!(
+                "broker `{}` is not connected ({why})",
+                self.0.broker
+            ));
+        }
+        let sent = match &self.0.client {
+            Client::V311(c) => c
+                .try_publish(p.topic, qos(p.qos), p.retain, p.payload)
+                .map_err(|e| e.to_string()),
+            Client::V5(c) => {
+                let props = rumqttc::v5::mqttbytes::v5::PublishProperties {
+                    response_topic: p.correlation.as_ref().and(self.0.response_topic.clone()),
+                    correlation_data: p.correlation.map(Bytes::from),
+                    ..Default::default()
+                };
+                c.try_publish_with_properties(p.topic, qos5(p.qos), p.retain, p.payload, props)
+                    .map_err(|e| e.to_string())
+            }
+        };
+        sent.map_err(|e| format!("broker `{}`: cannot queue the publish: {e}", self.0.broker))?;
+        link.queued.push_back((p.id, p.qos));
+        Ok(())
+    }
+
+    /// Marks the link up (`None`) or down; going down returns the requests it abandons.
+    fn set_up(&self, down: Option<String>) -> Vec<RequestId> {
+        let mut link = self.lock();
+        let going_down = down.is_some();
+        link.down = down;
+        if !going_down {
+            return Vec::new();
+        }
+        let mut lost: Vec<RequestId> = link.queued.drain(..).map(|(id, _)| id).collect();
+        lost.extend(link.unacked.drain().map(|(_, id)| id));
+        lost
+    }
+
+    /// A publish went out as `pkid`: the request, and whether that settles it (QoS 0).
+    fn written(&self, pkid: u16) -> Option<(RequestId, bool)> {
+        let mut link = self.lock();
+        if pkid != 0 && link.unacked.contains_key(&pkid) {
+            // rumqttc resends a publish after a packet id collision; it is the same one.
+            return link.unacked.get(&pkid).map(|id| (*id, false));
+        }
+        let (id, q) = link.queued.pop_front()?;
+        if q == 0 {
+            return Some((id, true));
+        }
+        link.unacked.insert(pkid, id);
+        Some((id, false))
+    }
+
+    fn acked(&self, pkid: u16) -> Option<RequestId> {
+        self.lock().unacked.remove(&pkid)
     }
 }
 

@@ -51,6 +51,7 @@ pub fn engine_for(toml: &str, url: &str, protocol: Protocol) -> Engine {
         insecure_skip_verify: false,
         client_id: None,
         keepalive: None,
+        read_only: false,
         subscribe: Vec::new(),
     };
     let mapper = fleetop::mapping::Mapper::new(&config.fleets).expect("fleets");
@@ -58,7 +59,7 @@ pub fn engine_for(toml: &str, url: &str, protocol: Protocol) -> Engine {
     if subs.is_empty() {
         subs.push(("#".into(), 0));
     }
-    let spec = ConnectionSpec::from_config(&broker, subs).expect("spec");
+    let spec = ConnectionSpec::from_config(&broker, subs, false).expect("spec");
     Engine::start(&config, Input::Brokers(vec![spec])).expect("engine starts")
 }
 

@@ -2,6 +2,10 @@
 //! keeps the time and the rates. Every front end (snapshot, headless, record, TUI) drives
 //! the same engine, so they all see the same pipeline.
 
+mod commands;
+
+pub use commands::Desk;
+
 use crate::alerts::{AlertBook, RuleSet};
 use crate::config::{Config, Limits};
 use crate::fleet::FleetState;
@@ -37,6 +41,8 @@ pub struct Engine {
     pub alert_log: Option<crate::output::alert_log::AlertLog>,
     pub clock: Clock,
     pub conns: Vec<ConnLabel>,
+    /// Command templates, requests in flight, the audit log.
+    pub desk: Desk,
     drops: Vec<DropCounter>,
     rx: mpsc::Receiver<SourceEvent>,
     ever_connected: Vec<bool>,
@@ -53,6 +59,8 @@ impl Engine {
         let (tx, rx) = mpsc::channel(config.limits.queue);
         let mut conns = Vec::new();
         let mut drops = Vec::new();
+        let mut publishers = Vec::new();
+        let mut why_not = Vec::new();
         let clock = match input {
             Input::Brokers(specs) => {
                 for (i, spec) in specs.into_iter().enumerate() {
@@ -62,7 +70,11 @@ impl Engine {
                         name: spec.name.clone(),
                         url: Some(spec.url.to_string()),
                     });
-                    tokio::spawn(crate::source::mqtt::run(spec, outlet));
+                    why_not.push(format!(
+                        "read-only: fleetop does not publish to broker `{}` (--read-only or read_only = true)",
+                        spec.name
+                    ));
+                    publishers.push(crate::source::mqtt::spawn(spec, outlet));
                 }
                 Clock::Wall
             }
@@ -83,6 +95,9 @@ impl Engine {
                     Speed::Times(x) => x,
                     Speed::Max => 1.0,
                 };
+                publishers.push(None);
+                why_not
+                    .push("a recording is being replayed: there is no broker to publish to".into());
                 let clock = Arc::new(ReplayClock::new(crate::source::now_ms(), rate));
                 tokio::spawn(crate::source::replay::run(
                     path,
@@ -95,9 +110,11 @@ impl Engine {
         };
         let names: Vec<String> = conns.iter().map(|c| c.name.clone()).collect();
         let rules = config.alert_rules().map_err(|e| e.0)?;
+        let set = config.command_set().map_err(|e| e.0)?;
         Ok(Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names),
             alerts: AlertBook::new(rules),
+            desk: Desk::new(set, publishers, why_not, config.command_settings.bulk_rate),
             alert_log: None,
             ever_connected: vec![false; conns.len()],
             clock,
@@ -120,6 +137,12 @@ impl Engine {
         let rules = RuleSet::builtin(&fleets);
         let engine = Engine {
             alerts: AlertBook::new(rules),
+            desk: Desk::new(
+                crate::commands::CommandSet::default(),
+                vec![None; names.len()],
+                vec!["a detached engine has no connection to publish on".into(); names.len()],
+                crate::config::CommandSettings::default().bulk_rate,
+            ),
             alert_log: None,
             state: FleetState::new(mapper, limits, names),
             clock: Clock::Wall,
@@ -186,6 +209,26 @@ impl Engine {
                 message,
                 at_ms,
             } => self.state.note(conn, message, at_ms),
+            SourceEvent::Published {
+                id, result, at_ms, ..
+            } => {
+                match result {
+                    Ok(()) => self.desk.tracker.published(id, at_ms),
+                    Err(why) => self.desk.tracker.failed(id, why, at_ms),
+                }
+                self.audit_settled();
+            }
+            SourceEvent::Reply {
+                conn,
+                correlation,
+                payload,
+                at_ms,
+            } => {
+                self.desk
+                    .tracker
+                    .response(conn, &correlation, &payload, at_ms);
+                self.audit_settled();
+            }
         }
     }
 
@@ -196,6 +239,13 @@ impl Engine {
             && let Some(d) = self.state.devices.get(id as usize)
         {
             self.alerts.evaluate_device(d, msg.at_ms);
+            self.desk.tracker.device_updated(d, msg.at_ms);
+        }
+        self.desk
+            .tracker
+            .message(msg.conn, &msg.topic, &msg.payload, msg.at_ms);
+        if self.desk.tracker.has_settled() {
+            self.audit_settled();
         }
     }
 
@@ -214,6 +264,16 @@ impl Engine {
         }
         self.rate
             .update(crate::source::now_ms(), self.state.counters.messages);
+        self.tick_commands();
+    }
+
+    /// Records every publish in the audit log at its default place. Without one, commands
+    /// are refused: nothing goes out unaudited.
+    pub fn keep_audit_log(&mut self) {
+        match crate::output::audit::AuditLog::default_path() {
+            Some(path) => self.desk.keep_audit_log(&path),
+            None => tracing::warn!("no state directory: commands are refused without an audit log"),
+        }
     }
 
     /// Restores acks and silences from the alert log at its default place and keeps

@@ -1,0 +1,37 @@
+//! Device commands: templates from `[[command]]`, typed parameters, requests in flight and
+//! their results, and the bulk-send rate limit. Pure: publishing, the audit log and the
+//! keyboard live at the edges (engine, output, app).
+
+pub mod config;
+pub mod pacer;
+pub mod params;
+pub mod template;
+pub mod tracker;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::CommandConfig;
+pub use pacer::Pacer;
+pub use params::{ParamKind, ParamSpec, ParamValue};
+pub use template::{CommandSet, CommandTemplate, FleetInfo, Prepared, Target};
+pub use tracker::{Opening, Request, RequestId, RequestState, Tracker, Wait};
+
+/// Splits `level=40 mode=eco` into pairs; a word without `=` is an error.
+pub fn parse_args<'a>(
+    words: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<(String, String)>, String> {
+    words
+        .into_iter()
+        .map(|w| {
+            w.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("`{w}` is not name=value"))
+        })
+        .collect()
+}
+
+/// A request id unique across fleetop instances: a random run prefix and a sequence.
+pub fn tag_for(run: u32, id: RequestId) -> String {
+    format!("fo{run:06x}-{id}")
+}

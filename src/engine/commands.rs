@@ -1,0 +1,350 @@
+//! The engine's command desk: turns a prepared command into an audited publish on the
+//! device's connection, follows it to its result, and paces bulk sends.
+
+use super::Engine;
+use crate::commands::{
+    CommandSet, CommandTemplate, Opening, Pacer, Prepared, RequestId, RequestState, Target,
+    Tracker, Wait, tag_for,
+};
+use crate::fleet::DeviceId;
+use crate::output::audit::AuditLog;
+use crate::source::ConnId;
+use crate::source::mqtt::{Publish, Publisher};
+use std::collections::VecDeque;
+
+/// Commands: templates, requests, connections to publish on, the audit log.
+pub struct Desk {
+    pub set: CommandSet,
+    pub tracker: Tracker,
+    /// Per connection; `None` where nothing may be published (read-only, a recording).
+    publishers: Vec<Option<Publisher>>,
+    /// Why a connection has no publisher, for the refusal message.
+    why_not: Vec<String>,
+    audit: Result<AuditLog, String>,
+    run: u32,
+    next_tag: u64,
+    bulk: VecDeque<RequestId>,
+    pacer: Pacer,
+}
+
+impl Desk {
+    pub fn new(
+        set: CommandSet,
+        publishers: Vec<Option<Publisher>>,
+        why_not: Vec<String>,
+        bulk_rate: f64,
+    ) -> Desk {
+        Desk {
+            set,
+            tracker: Tracker::new(),
+            publishers,
+            why_not,
+            audit: Err("no audit log is kept by this front end".into()),
+            run: fastrand::u32(..0x100_0000),
+            next_tag: 1,
+            bulk: VecDeque::new(),
+            pacer: Pacer::new(bulk_rate),
+        }
+    }
+
+    /// Records every publish in the audit log at `path`.
+    pub fn keep_audit_log(&mut self, path: &std::path::Path) {
+        self.audit = AuditLog::open(path);
+    }
+
+    pub fn audit_path(&self) -> Option<&std::path::Path> {
+        self.audit.as_ref().ok().map(AuditLog::path)
+    }
+
+    /// Whether anything at all may be published.
+    pub fn read_only(&self) -> bool {
+        self.publishers.iter().all(Option::is_none)
+    }
+
+    /// Why publishing on `conn` is refused, if it is.
+    pub fn refusal(&self, conn: ConnId) -> Option<String> {
+        match self.publishers.get(conn as usize) {
+            Some(Some(_)) => None,
+            _ => Some(
+                self.why_not
+                    .get(conn as usize)
+                    .cloned()
+                    .unwrap_or_else(|| "read-only: no connection to publish on".into()),
+            ),
+        }
+    }
+
+    pub fn queued(&self) -> usize {
+        self.bulk.len()
+    }
+}
+
+impl Engine {
+    /// The commands devices like `device` take.
+    pub fn commands_for(&self, device: DeviceId) -> Vec<&CommandTemplate> {
+        let Some(d) = self.state.devices.get(device as usize) else {
+            return Vec::new();
+        };
+        let fleet = self
+            .state
+            .mapper
+            .fleets
+            .get(d.fleet as usize)
+            .map_or("", |f| f.name.as_str());
+        self.desk.set.for_fleet(fleet).collect()
+    }
+
+    /// Fills in `command` for `device` with `args`, checking everything; sends nothing.
+    pub fn prepare(
+        &mut self,
+        device: DeviceId,
+        command: &str,
+        args: &[(String, String)],
+    ) -> Result<Prepared, String> {
+        let d = self
+            .state
+            .devices
+            .get(device as usize)
+            .ok_or_else(|| "no such device".to_string())?;
+        let fleet = self
+            .state
+            .mapper
+            .fleets
+            .get(d.fleet as usize)
+            .map_or("", |f| f.name.as_str());
+        let template = self.desk.set.find(command, fleet).ok_or_else(|| {
+            let known: Vec<&str> = self
+                .desk
+                .set
+                .for_fleet(fleet)
+                .map(|c| c.name.as_str())
+                .collect();
+            if known.is_empty() {
+                format!(
+                    "no [[command]] applies to device {} (fleet {fleet})",
+                    d.name
+                )
+            } else {
+                format!(
+                    "unknown command `{command}` for device {} (fleet {fleet}); it takes {}",
+                    d.name,
+                    known.join(", ")
+                )
+            }
+        })?;
+        let tag = tag_for(self.desk.run, self.desk.next_tag);
+        let target = Target {
+            device: &d.name,
+            fleet,
+            labels: &d.labels,
+        };
+        let p = template.prepare(target, args, &tag)?;
+        self.desk.next_tag += 1;
+        Ok(p)
+    }
+
+    /// Sends a prepared command to its device now. `Err`: refused and nothing sent
+    /// (read-only, no audit log). A request that could not go out (broker down) is
+    /// returned as failed, with the reason.
+    pub fn send(&mut self, p: Prepared, device: DeviceId, by: &str) -> Result<RequestId, String> {
+        let conn = self.conn_of(device)?;
+        self.check_may_publish(conn)?;
+        let id = self.open(p, conn, Some(device), by, false);
+        self.dispatch(id)?;
+        Ok(id)
+    }
+
+    /// Queues one command per device, sent no faster than the bulk rate.
+    pub fn send_bulk(
+        &mut self,
+        items: Vec<(Prepared, DeviceId)>,
+        by: &str,
+    ) -> Result<Vec<RequestId>, String> {
+        let mut conns = Vec::with_capacity(items.len());
+        for (_, d) in &items {
+            let conn = self.conn_of(*d)?;
+            self.check_may_publish(conn)?;
+            conns.push(conn);
+        }
+        let ids: Vec<RequestId> = items
+            .into_iter()
+            .zip(conns)
+            .map(|((p, d), conn)| self.open(p, conn, Some(d), by, true))
+            .collect();
+        self.desk.bulk.extend(ids.iter().copied());
+        self.release_bulk();
+        Ok(ids)
+    }
+
+    /// `:publish`: a raw message on connection `conn`, audited like any command.
+    pub fn publish_raw(
+        &mut self,
+        conn: ConnId,
+        topic: &str,
+        payload: &[u8],
+        qos: u8,
+        retain: bool,
+        by: &str,
+    ) -> Result<RequestId, String> {
+        if topic.is_empty() || topic.contains(['+', '#', '\u{0}']) {
+            return Err("a topic to publish to must be non-empty, without + # or NUL".into());
+        }
+        if qos > 2 {
+            return Err("qos must be 0, 1 or 2".into());
+        }
+        self.check_may_publish(conn)?;
+        let p = Prepared {
+            command: "publish".into(),
+            device: String::new(),
+            topic: topic.to_string(),
+            payload: payload.to_vec(),
+            qos,
+            retain,
+            tag: tag_for(self.desk.run, self.desk.next_tag),
+            timeout: crate::commands::template::DEFAULT_TIMEOUT,
+            reply: None,
+            expect: None,
+        };
+        self.desk.next_tag += 1;
+        let id = self.open(p, conn, None, by, false);
+        self.dispatch(id)?;
+        Ok(id)
+    }
+
+    fn conn_of(&self, device: DeviceId) -> Result<ConnId, String> {
+        self.state
+            .devices
+            .get(device as usize)
+            .map(|d| d.conn)
+            .ok_or_else(|| "no such device".to_string())
+    }
+
+    fn check_may_publish(&self, conn: ConnId) -> Result<(), String> {
+        if let Some(why) = self.desk.refusal(conn) {
+            return Err(why);
+        }
+        if let Err(why) = &self.desk.audit {
+            return Err(format!("command refused: no audit log ({why})"));
+        }
+        Ok(())
+    }
+
+    fn open(
+        &mut self,
+        p: Prepared,
+        conn: ConnId,
+        device: Option<DeviceId>,
+        by: &str,
+        queued: bool,
+    ) -> RequestId {
+        let mqtt5 = self
+            .desk
+            .publishers
+            .get(conn as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(Publisher::request_response);
+        let wait = Wait::choose(&p, mqtt5);
+        let how = Opening {
+            conn,
+            device_id: device,
+            by: by.to_string(),
+            wait,
+            queued,
+        };
+        let now = self.clock.now_ms();
+        self.desk.tracker.open(p, how, now)
+    }
+
+    /// Audits and hands a request to its connection.
+    fn dispatch(&mut self, id: RequestId) -> Result<(), String> {
+        let now = self.clock.now_ms();
+        self.desk.tracker.start(id, now);
+        let Some(r) = self.desk.tracker.get(id) else {
+            return Err("request vanished".into());
+        };
+        let broker = self.broker_name(r.conn);
+        let audited = match &mut self.desk.audit {
+            Ok(log) => log.request(r, &broker),
+            Err(why) => Err(why.clone()),
+        };
+        if let Err(why) = audited {
+            let msg = format!("command refused: {why}");
+            self.desk.tracker.failed(id, msg.clone(), now);
+            self.desk.tracker.drain_settled();
+            return Err(msg);
+        }
+        let publish = Publish {
+            id,
+            topic: r.topic.clone(),
+            payload: r.payload.clone(),
+            qos: r.qos,
+            retain: r.retain,
+            correlation: matches!(r.wait, Wait::Response).then(|| r.tag.clone().into_bytes()),
+        };
+        let sent = match self
+            .desk
+            .publishers
+            .get(r.conn as usize)
+            .and_then(Option::as_ref)
+        {
+            Some(p) => p.publish(publish),
+            None => Err(self.desk.refusal(r.conn).unwrap_or_default()),
+        };
+        if let Err(why) = sent {
+            self.desk.tracker.failed(id, why, now);
+        }
+        self.audit_settled();
+        Ok(())
+    }
+
+    /// Sends the bulk requests whose turn has come.
+    fn release_bulk(&mut self) {
+        if self.desk.bulk.is_empty() {
+            return;
+        }
+        let n = self
+            .desk
+            .pacer
+            .take(self.clock.now_ms(), self.desk.bulk.len());
+        for _ in 0..n {
+            let Some(id) = self.desk.bulk.pop_front() else {
+                break;
+            };
+            // A refused dispatch has already marked the request failed.
+            let _ = self.dispatch(id);
+        }
+    }
+
+    /// Commands' share of a tick: timeouts and the bulk queue.
+    pub(super) fn tick_commands(&mut self) {
+        self.release_bulk();
+        self.desk.tracker.tick(self.clock.now_ms());
+        self.audit_settled();
+    }
+
+    /// Writes the result line of every request settled since the last call.
+    pub(super) fn audit_settled(&mut self) {
+        for id in self.desk.tracker.drain_settled() {
+            let Some(r) = self.desk.tracker.get(id) else {
+                continue;
+            };
+            let broker = self.broker_name(r.conn);
+            if let Ok(log) = &mut self.desk.audit
+                && let Err(e) = log.result(r, &broker)
+            {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+
+    fn broker_name(&self, conn: ConnId) -> String {
+        self.conns
+            .get(conn as usize)
+            .map_or_else(String::new, |c| c.name.clone())
+    }
+
+    /// A request's current state, for front ends waiting on one.
+    pub fn request_state(&self, id: RequestId) -> Option<&RequestState> {
+        self.desk.tracker.get(id).map(|r| &r.state)
+    }
+}
