@@ -2,7 +2,7 @@
 //! Ctrl-C, panic, SIGTERM, SIGHUP); events in, frames out, at most `fps` frames a second,
 //! and only when something visible changed.
 
-use crate::app::{App, Effect, View, keys};
+use crate::app::{App, CommandOp, Effect, View, keys};
 use crate::engine::Engine;
 use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
@@ -63,6 +63,8 @@ fn setup(mouse: bool) -> std::io::Result<Terminal<Backend>> {
 pub async fn run(mut engine: Engine, options: TuiOptions) -> Result<(), String> {
     let theme = crate::ui::theme::Theme::initial(options.theme.as_deref(), options.slow_link)?;
     let mut app = App::new(theme, options.slow_link);
+    app.commands = std::sync::Arc::new(engine.desk.set.clone());
+    app.read_only = engine.desk.read_only();
     let mut term =
         setup(!options.slow_link).map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let result = event_loop(&mut term, &mut engine, &mut app, &options).await;
@@ -152,6 +154,7 @@ fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine) {
                 Err(e) => e,
             });
         }
+        Effect::Command(op) => app.message = Some(send_command(op, engine)),
         Effect::Copy(text) => {
             // OSC 52: the terminal (even across SSH) puts it on the local clipboard.
             let encoded = base64(text.as_bytes());
@@ -162,6 +165,56 @@ fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine) {
         Effect::Write { path, contents } => {
             if let Err(e) = std::fs::write(&path, contents) {
                 app.message = Some(format!("cannot write {path}: {e}"));
+            }
+        }
+    }
+}
+
+/// Hands a command to the engine; the message says what happened, for the status bar.
+fn send_command(op: CommandOp, engine: &mut Engine) -> String {
+    let by = crate::logging::operator();
+    match op {
+        CommandOp::Send {
+            devices,
+            command,
+            args,
+        } => {
+            let mut prepared = Vec::with_capacity(devices.len());
+            for d in &devices {
+                match engine.prepare(*d, &command, &args) {
+                    Ok(p) => prepared.push((p, *d)),
+                    Err(e) => return format!("nothing sent: {e}"),
+                }
+            }
+            if let [(p, d)] = prepared.as_slice() {
+                let device = crate::sanitize::text(&p.device).into_owned();
+                return match engine.send(p.clone(), *d, &by) {
+                    Ok(_) => format!("{command} sent to {device}; its result shows in Commands"),
+                    Err(e) => e,
+                };
+            }
+            let n = prepared.len();
+            match engine.send_bulk(prepared, &by) {
+                Ok(_) => format!(
+                    "{command} queued for {n} devices, at most {} a second",
+                    engine.desk.bulk_rate()
+                ),
+                Err(e) => format!("nothing sent: {e}"),
+            }
+        }
+        CommandOp::Publish {
+            device,
+            topic,
+            payload,
+            qos,
+            retain,
+        } => {
+            let conn = device
+                .and_then(|d| engine.state.devices.get(d as usize))
+                .map_or(0, |d| d.conn);
+            match engine.publish_raw(conn, &topic, payload.as_bytes(), qos, retain, &by) {
+                Ok(_) => format!("published to {}", crate::sanitize::text(&topic)),
+                Err(e) => e,
             }
         }
     }

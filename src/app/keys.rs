@@ -10,7 +10,12 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('c') | KeyCode::Char('q') => Some(Action::Quit),
             KeyCode::Char('f') => Some(Action::PageDown),
             KeyCode::Char('b') => Some(Action::PageUp),
-            KeyCode::Char('u') if matches!(app.mode, Mode::Filter(_) | Mode::Command(_)) => {
+            KeyCode::Char('u')
+                if matches!(
+                    app.mode,
+                    Mode::Filter(_) | Mode::Command(_) | Mode::Compose(_)
+                ) =>
+            {
                 Some(Action::Cancel)
             }
             _ => None,
@@ -22,6 +27,16 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Esc => Action::Cancel,
             KeyCode::Backspace => Action::Backspace,
             KeyCode::Tab => Action::Complete,
+            KeyCode::Char(c) => Action::Input(c),
+            _ => return None,
+        }),
+        Mode::Compose(_) => Some(match key.code {
+            KeyCode::Enter => Action::Submit,
+            KeyCode::Esc => Action::Cancel,
+            KeyCode::Backspace => Action::Backspace,
+            KeyCode::Tab => Action::Complete,
+            KeyCode::Up => Action::Up,
+            KeyCode::Down => Action::Down,
             KeyCode::Char(c) => Action::Input(c),
             _ => return None,
         }),
@@ -39,7 +54,10 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Left | KeyCode::Char('h') => Action::Left,
             KeyCode::Right | KeyCode::Char('l') => Action::Right,
             KeyCode::PageUp => Action::PageUp,
-            KeyCode::PageDown | KeyCode::Char(' ') => Action::PageDown,
+            KeyCode::PageDown => Action::PageDown,
+            KeyCode::Char(' ') => Action::Mark,
+            KeyCode::Char('c') => Action::OpenCompose,
+            KeyCode::Char('C') => Action::OpenBulkCompose,
             KeyCode::Home | KeyCode::Char('g') => Action::Top,
             KeyCode::End | KeyCode::Char('G') => Action::Bottom,
             KeyCode::Enter => Action::Enter,
@@ -68,7 +86,10 @@ pub fn mouse_action(ev: MouseEvent, top: u16) -> Option<Action> {
     }
 }
 
-const COMMANDS: [&str; 8] = [
+const COMMANDS: [&str; 11] = [
+    "cmd",
+    "publish",
+    "silence",
     "sort",
     "filter",
     "group",
@@ -114,6 +135,11 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ],
         (Mode::Command(_), ..) => vec![("Enter", "run"), ("Tab", "complete"), ("Esc", "cancel")],
         (Mode::Help, ..) => vec![("any key", "close help")],
+        (Mode::Compose(_), ..) => vec![
+            ("Enter", "next / send"),
+            ("↑↓ Tab", "move"),
+            ("Esc", "cancel"),
+        ],
         (_, Pane::Events, _) => vec![
             ("↑↓", "move"),
             ("Enter", "open device"),
@@ -127,6 +153,8 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("s", "sort"),
             ("o", "group"),
             ("t", "topics"),
+            ("c", "command"),
+            ("Space", "mark"),
             ("Tab", "events"),
             (":", "command"),
             ("?", "help"),
@@ -136,6 +164,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("↑↓", "metric"),
             ("w", "window"),
             ("y", "copy"),
+            ("c", "command"),
             ("Esc", "back"),
             (":export csv F", ""),
             ("?", "help"),
@@ -154,7 +183,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
 pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
     let mut keys = vec![
         ("↑↓ / j k", "move"),
-        ("PgUp PgDn / Space", "page"),
+        ("PgUp PgDn, Ctrl-b Ctrl-f", "page"),
         ("g / G, Home End", "first / last"),
         ("Tab", "switch between the table and the events pane"),
         ("/", "filter: text  /regex/  level_pct<20  status=offline"),
@@ -164,11 +193,23 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
             ":silence …",
             "site=north 2h \"reason\"; :unsilence ID lifts it",
         ),
+        (
+            "c / :cmd NAME k=v",
+            "send a command to the device (or the marked rows)",
+        ),
+        (
+            ":publish T P",
+            "raw publish [--qos N] [--retain], confirmed and audited",
+        ),
         ("q, Ctrl-C", "quit"),
     ];
     match app.view {
         View::Fleet => keys.extend([
             ("Enter / l", "open the device, or fold a group"),
+            (
+                "Space / C",
+                "mark a row / command every device shown (bulk)",
+            ),
             ("h", "fold the group"),
             ("s / r", "sort by the next column / reverse"),
             ("o", "group by fleet, site, gateway, none"),

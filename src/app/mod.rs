@@ -2,13 +2,16 @@
 //! [`App::update`] turns an [`Action`] into new state and a list of [`Effect`]s for the
 //! edges to carry out. The UI only draws an `App`; it never changes the fleet.
 
+pub mod compose;
 pub mod filter;
 pub mod keys;
 pub mod rows;
 pub mod topics;
 
+use crate::commands::CommandSet;
 use crate::fleet::{DeviceId, FleetEvent, FleetState, Status};
 use crate::ui::theme::Theme;
+use compose::Composer;
 use filter::Filter;
 use rows::{GroupBy, Row, SortKey, TableSpec};
 use std::collections::{HashSet, VecDeque};
@@ -37,6 +40,8 @@ pub enum Mode {
     Filter(String),
     Command(String),
     Help,
+    /// The device-command dialog.
+    Compose(Composer),
 }
 
 /// Chart window in the device view.
@@ -108,6 +113,30 @@ pub enum Action {
     Click(usize),
     /// Acknowledge the active alerts of the device at hand.
     Ack,
+    /// Mark or unmark the selected row for a bulk command.
+    Mark,
+    /// Open the command palette for the device at hand (or the marked ones).
+    OpenCompose,
+    /// Open the command palette for every device the filter shows.
+    OpenBulkCompose,
+}
+
+/// A device command or raw publish, carried out by the engine (audited, tracked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandOp {
+    Send {
+        devices: Vec<DeviceId>,
+        command: String,
+        args: Vec<(String, String)>,
+    },
+    /// `:publish`: on the broker of `device` when one is at hand, else the first.
+    Publish {
+        device: Option<DeviceId>,
+        topic: String,
+        payload: String,
+        qos: u8,
+        retain: bool,
+    },
 }
 
 /// An operator action on alerts, carried out by the engine (which records it in the log).
@@ -130,6 +159,7 @@ pub enum Effect {
         contents: String,
     },
     Alert(AlertOp),
+    Command(CommandOp),
 }
 
 /// A line of the events pane.
@@ -166,6 +196,12 @@ pub struct App {
     /// Lines a page holds; set by the terminal loop from the screen size.
     pub page: usize,
     pub quit: bool,
+    /// Command templates (the engine's, shared).
+    pub commands: std::sync::Arc<CommandSet>,
+    /// Nothing may be published: command keys say so instead of acting.
+    pub read_only: bool,
+    /// Rows marked (Space) for a bulk command.
+    pub marked: HashSet<DeviceId>,
     rows_dirty: bool,
 }
 
@@ -192,6 +228,9 @@ impl App {
             slow_link,
             page: 20,
             quit: false,
+            commands: std::sync::Arc::new(CommandSet::default()),
+            read_only: false,
+            marked: HashSet::new(),
             rows_dirty: true,
         }
     }
@@ -320,6 +359,127 @@ impl App {
         self.events.truncate(EVENTS_KEPT);
     }
 
+    /// The device the operator is looking at: the open one, or the selected row.
+    pub fn device_at_hand(&self) -> Option<DeviceId> {
+        match self.view {
+            View::Device(id) => Some(id),
+            View::Fleet => self.selected_device(),
+            View::Topics => None,
+        }
+    }
+
+    /// Opens the command dialog for `targets`, or says why it cannot.
+    fn open_composer(&mut self, targets: Vec<DeviceId>, state: &FleetState) -> bool {
+        if self.read_only {
+            self.message =
+                Some("read-only: commands are off (--read-only or read_only = true)".into());
+            return false;
+        }
+        if targets.is_empty() {
+            self.message = Some("select a device (or mark some with Space) first".into());
+            return false;
+        }
+        let composer = Composer::new(targets);
+        if composer.choices(&self.commands, state).is_empty() {
+            self.message = Some(if self.commands.commands.is_empty() {
+                "no [[command]] in the config (see config.example.toml)".into()
+            } else {
+                "no command applies to every selected device".into()
+            });
+            return false;
+        }
+        self.mode = Mode::Compose(composer);
+        true
+    }
+
+    /// `:cmd [NAME [k=v…]]`: the dialog for the device at hand, NAME already picked.
+    fn command_line_cmd(&mut self, rest: &[&str], state: &FleetState) {
+        let targets: Vec<DeviceId> = self.device_at_hand().into_iter().collect();
+        if !self.open_composer(targets, state) {
+            return;
+        }
+        let Some((name, args)) = rest.split_first() else {
+            return;
+        };
+        let Mode::Compose(mut c) = std::mem::replace(&mut self.mode, Mode::Normal) else {
+            return;
+        };
+        c.stage = compose::Stage::Pick {
+            query: (*name).to_string(),
+            selected: 0,
+        };
+        let set = self.commands.clone();
+        let (next, _, message) = c.update(Action::Submit, &set, state);
+        self.message = message;
+        if let Some(mut c) = next {
+            if let compose::Stage::Params { fields, .. } = &mut c.stage {
+                for (k, v) in crate::commands::parse_args(args.iter().copied()).unwrap_or_default()
+                {
+                    if let Some(f) = fields.iter_mut().find(|f| f.name == k) {
+                        f.text = v;
+                    }
+                }
+            }
+            self.mode = Mode::Compose(c);
+        }
+    }
+
+    /// `:publish TOPIC PAYLOAD [--qos N] [--retain]`.
+    fn command_line_publish(&mut self, line: &str) {
+        if self.read_only {
+            self.message =
+                Some("read-only: publishing is off (--read-only or read_only = true)".into());
+            return;
+        }
+        let usage = "usage: :publish TOPIC PAYLOAD [--qos 0|1|2] [--retain]";
+        let mut words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let mut qos = 1u8;
+        let mut retain = false;
+        loop {
+            match words.as_slice() {
+                [.., "--retain"] => {
+                    retain = true;
+                    words.pop();
+                }
+                [.., "--qos", q] => match q.parse::<u8>() {
+                    Ok(n) if n <= 2 => {
+                        qos = n;
+                        words.truncate(words.len() - 2);
+                    }
+                    _ => {
+                        self.message = Some(format!("--qos must be 0, 1 or 2; {usage}"));
+                        return;
+                    }
+                },
+                _ => break,
+            }
+        }
+        let Some((topic, payload)) = words.split_first() else {
+            self.message = Some(usage.into());
+            return;
+        };
+        let payload = payload.join(" ");
+        let payload = payload
+            .strip_prefix('\'')
+            .and_then(|p| p.strip_suffix('\''))
+            .unwrap_or(&payload)
+            .to_string();
+        let op = CommandOp::Publish {
+            device: self.device_at_hand(),
+            topic: (*topic).to_string(),
+            payload,
+            qos,
+            retain,
+        };
+        self.mode = Mode::Compose(Composer {
+            targets: self.device_at_hand().into_iter().collect(),
+            stage: compose::Stage::Publish {
+                op: Box::new(op),
+                typed: String::new(),
+            },
+        });
+    }
+
     /// The device under the cursor, in the fleet view.
     pub fn selected_device(&self) -> Option<DeviceId> {
         match self.rows.get(self.selected)? {
@@ -341,6 +501,13 @@ impl App {
             }
             Mode::Filter(text) => self.edit_filter(action, text),
             Mode::Command(text) => self.edit_command(action, text, state),
+            Mode::Compose(c) => {
+                let set = self.commands.clone();
+                let (next, effects, message) = c.update(action, &set, state);
+                self.mode = next.map_or(Mode::Normal, Mode::Compose);
+                self.message = message;
+                effects
+            }
             Mode::Normal => self.normal(action, state),
         }
     }
@@ -391,6 +558,41 @@ impl App {
                         Vec::new()
                     }
                 };
+            }
+            Action::Mark => match (self.view, self.selected_device()) {
+                (View::Fleet, Some(id)) => {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                    self.selected = (self.selected + 1).min(self.rows.len().saturating_sub(1));
+                    self.message = Some(format!(
+                        "{} marked; c sends a command to them",
+                        self.marked.len()
+                    ));
+                }
+                _ => self.message = Some("Space marks device rows in the fleet table".into()),
+            },
+            Action::OpenCompose => {
+                let targets = match (self.view, self.marked.is_empty()) {
+                    (View::Fleet, false) => {
+                        let mut v: Vec<DeviceId> = self.marked.iter().copied().collect();
+                        v.sort_unstable();
+                        v
+                    }
+                    _ => self.device_at_hand().into_iter().collect(),
+                };
+                self.open_composer(targets, state);
+            }
+            Action::OpenBulkCompose => {
+                let targets: Vec<DeviceId> = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| match r {
+                        Row::Device(id) => Some(*id),
+                        Row::Group { .. } => None,
+                    })
+                    .collect();
+                self.open_composer(targets, state);
             }
             Action::CycleGroup => {
                 self.group = match &self.group {
@@ -611,13 +813,15 @@ impl App {
             "silence" => {
                 self.message = Some("usage: :silence site=north 2h \"pump maintenance\" (matchers: device, fleet, rule, severity, any label)".into())
             }
+            "cmd" => self.command_line_cmd(&rest, state),
+            "publish" => self.command_line_publish(line),
             "unsilence" => match rest.first().and_then(|id| id.parse().ok()) {
                 Some(id) => return vec![Effect::Alert(AlertOp::Unsilence(id))],
                 None => self.message = Some("usage: :unsilence ID (the id :silence reported)".into()),
             },
             other => {
                 self.message = Some(format!(
-                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :silence, :export csv FILE, :q",
+                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :silence, :cmd, :publish, :export csv FILE, :q",
                     crate::sanitize::text(other)
                 ))
             }

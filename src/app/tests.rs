@@ -174,3 +174,196 @@ fn status_changes_reach_the_events_pane() {
     );
     assert!(a.events[0].text.contains("went quiet"));
 }
+
+const COMMANDS: &str = r#"
+[[fleet]]
+name = "tanks"
+topic = "t/{site}/{device}"
+[[fleet]]
+name = "poles"
+topic = "p/{site}/{device}"
+
+[[command]]
+name = "light-dim"
+fleet = "poles"
+topic = "cmd/{site}/{device}"
+payload = { cmd = "light-dim", level = "{level}" }
+[[command.param]]
+name = "level"
+type = "int"
+min = 0
+max = 100
+default = 50
+
+[[command]]
+name = "light-off"
+fleet = "poles"
+topic = "cmd/{site}/{device}"
+payload = "off"
+
+[[command]]
+name = "reboot"
+topic = "cmd/{device}"
+payload = "reboot"
+dangerous = true
+"#;
+
+fn commanding_app(s: &FleetState) -> App {
+    let mut a = app();
+    a.commands = std::sync::Arc::new(
+        Config::parse(COMMANDS, None)
+            .unwrap()
+            .command_set()
+            .unwrap(),
+    );
+    a.refresh(s);
+    a
+}
+
+fn select(a: &mut App, s: &FleetState, name: &str) -> DeviceId {
+    let id = s.find_device(name).unwrap().id;
+    a.selected = a.rows.iter().position(|r| *r == Row::Device(id)).unwrap();
+    id
+}
+
+fn type_text(a: &mut App, s: &FleetState, text: &str) {
+    for c in text.chars() {
+        a.update(Action::Input(c), s);
+    }
+}
+
+#[test]
+fn palette_then_parameters_then_send() {
+    let s = state();
+    let mut a = commanding_app(&s);
+    let pole = select(&mut a, &s, "pole-01");
+    a.update(Action::OpenCompose, &s);
+    let Mode::Compose(c) = &a.mode else {
+        panic!("{:?}", a.mode)
+    };
+    let names: Vec<&str> = c
+        .choices(&a.commands, &s)
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["light-dim", "light-off", "reboot"]);
+    // Fuzzy: "ldm" finds light-dim.
+    type_text(&mut a, &s, "ldm");
+    let Mode::Compose(c) = &a.mode else { panic!() };
+    assert_eq!(c.choices(&a.commands, &s)[0].name, "light-dim");
+    a.update(Action::Submit, &s);
+    let Mode::Compose(c) = &a.mode else { panic!() };
+    assert!(matches!(&c.stage, compose::Stage::Params { fields, .. } if fields[0].text == "50"));
+    a.update(Action::Backspace, &s);
+    a.update(Action::Backspace, &s);
+    type_text(&mut a, &s, "140");
+    // Out of range: the preview says so and Enter refuses.
+    let Mode::Compose(c) = &a.mode else { panic!() };
+    assert!(
+        c.preview(&a.commands, &s)
+            .unwrap()
+            .unwrap_err()
+            .contains("between 0 and 100")
+    );
+    assert!(a.update(Action::Submit, &s).is_empty());
+    assert!(a.message.as_deref().unwrap().contains("between 0 and 100"));
+    a.update(Action::Backspace, &s);
+    a.update(Action::Backspace, &s);
+    a.update(Action::Backspace, &s);
+    type_text(&mut a, &s, "40");
+    let Mode::Compose(c) = &a.mode else { panic!() };
+    let (topic, payload) = c.preview(&a.commands, &s).unwrap().unwrap();
+    assert_eq!(
+        (topic.as_str(), payload.as_str()),
+        ("cmd/north/pole-01", r#"{"cmd":"light-dim","level":40}"#)
+    );
+    let effects = a.update(Action::Submit, &s);
+    assert_eq!(
+        effects,
+        [Effect::Command(CommandOp::Send {
+            devices: vec![pole],
+            command: "light-dim".into(),
+            args: vec![("level".into(), "40".into())],
+        })]
+    );
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn dangerous_commands_want_the_device_name_and_bulk_the_count() {
+    let s = state();
+    let mut a = commanding_app(&s);
+    select(&mut a, &s, "tank-01");
+    a.update(Action::OpenCompose, &s);
+    type_text(&mut a, &s, "reboot");
+    a.update(Action::Submit, &s);
+    // Without parameters the preview shows first; Enter alone does not send.
+    assert!(a.update(Action::Submit, &s).is_empty());
+    assert!(a.message.as_deref().unwrap().contains("type `tank-01`"));
+    type_text(&mut a, &s, "tank-01");
+    let effects = a.update(Action::Submit, &s);
+    assert!(
+        matches!(&effects[..], [Effect::Command(CommandOp::Send { command, .. })] if command == "reboot")
+    );
+
+    // Bulk over every row shown: only commands all of them take, and the count to type.
+    a.update(Action::OpenBulkCompose, &s);
+    let Mode::Compose(c) = &a.mode else { panic!() };
+    let names: Vec<&str> = c
+        .choices(&a.commands, &s)
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["reboot"]);
+    a.update(Action::Submit, &s);
+    type_text(&mut a, &s, "2");
+    assert!(a.update(Action::Submit, &s).is_empty());
+    a.update(Action::Backspace, &s);
+    type_text(&mut a, &s, "3");
+    let effects = a.update(Action::Submit, &s);
+    assert!(
+        matches!(&effects[..], [Effect::Command(CommandOp::Send { devices, .. })] if devices.len() == 3)
+    );
+
+    // Marked rows, then Esc: nothing sent.
+    a.update(Action::Cancel, &s);
+    select(&mut a, &s, "pole-01");
+    a.update(Action::Mark, &s);
+    assert_eq!(a.marked.len(), 1);
+    a.update(Action::OpenCompose, &s);
+    assert!(a.update(Action::Cancel, &s).is_empty());
+    assert_eq!(a.mode, Mode::Normal);
+}
+
+#[test]
+fn read_only_and_raw_publish() {
+    let s = state();
+    let mut a = commanding_app(&s);
+    a.read_only = true;
+    select(&mut a, &s, "pole-01");
+    a.update(Action::OpenCompose, &s);
+    assert_eq!(a.mode, Mode::Normal);
+    assert!(a.message.as_deref().unwrap().starts_with("read-only"));
+    a.run_command("publish a/b hi", &s);
+    assert!(a.message.as_deref().unwrap().starts_with("read-only"));
+
+    a.read_only = false;
+    a.run_command("publish site/x/cmd hello there --qos 0 --retain", &s);
+    assert!(
+        a.update(Action::Submit, &s).is_empty(),
+        "retained wants `retain` typed"
+    );
+    type_text(&mut a, &s, "retain");
+    let effects = a.update(Action::Submit, &s);
+    assert!(
+        matches!(&effects[..], [Effect::Command(CommandOp::Publish { topic, payload, qos: 0, retain: true, .. })]
+        if topic == "site/x/cmd" && payload == "hello there")
+    );
+
+    // :cmd NAME k=v fills the dialog in.
+    a.run_command("cmd light-dim level=7", &s);
+    let Mode::Compose(c) = &a.mode else {
+        panic!("{:?}", a.message)
+    };
+    assert!(matches!(&c.stage, compose::Stage::Params { fields, .. } if fields[0].text == "7"));
+}

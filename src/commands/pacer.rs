@@ -18,6 +18,10 @@ impl Pacer {
         }
     }
 
+    pub fn per_sec(&self) -> f64 {
+        self.per_sec
+    }
+
     fn burst(&self) -> f64 {
         (self.per_sec / 4.0).max(1.0)
     }

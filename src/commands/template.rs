@@ -419,8 +419,10 @@ impl CommandSet {
         self.commands.iter().filter(move |c| c.applies_to(fleet))
     }
 
-    pub fn find<'a>(&'a self, name: &str, fleet: &'a str) -> Option<&'a CommandTemplate> {
-        self.for_fleet(fleet).find(|c| c.name == name)
+    pub fn find(&self, name: &str, fleet: &str) -> Option<&CommandTemplate> {
+        self.commands
+            .iter()
+            .find(|c| c.name == name && c.applies_to(fleet))
     }
 
     /// Filters for the reply topics, so replies reach fleetop.

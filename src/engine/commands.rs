@@ -74,6 +74,10 @@ impl Desk {
         }
     }
 
+    pub fn bulk_rate(&self) -> f64 {
+        self.pacer.per_sec()
+    }
+
     pub fn queued(&self) -> usize {
         self.bulk.len()
     }

@@ -227,6 +227,17 @@ fn info(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device) {
             ),
         ]));
     }
+    let recent: Vec<&crate::commands::Request> = engine
+        .desk
+        .tracker
+        .recent()
+        .filter(|r| r.device_id == Some(d.id))
+        .take(3)
+        .collect();
+    if !recent.is_empty() {
+        lines.push(Line::from(Span::styled("last commands", t.dim)));
+        lines.extend(recent.into_iter().map(|r| super::command_line(t, r, false)));
+    }
     lines.push(Line::from(Span::styled("last payload", t.dim)));
     for l in pretty_payload(&d.last_payload).lines().take(40) {
         lines.push(Line::from(Span::styled(l.to_string(), t.text)));

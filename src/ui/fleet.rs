@@ -21,18 +21,38 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
             .spacing(1)
             .areas(events_area);
     events(frame, events_area, app);
-    commands(frame, commands_area, app);
+    commands(frame, commands_area, app, engine);
 }
 
-/// Requests sent to devices appear here once command templates are configured.
-fn commands(frame: &mut Frame, area: Rect, app: &App) {
+/// Requests sent to devices: newest first, with state, latency and the device's reason.
+fn commands(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     let t = &app.theme;
-    let body = Paragraph::new(Span::styled("no commands sent", t.dim)).block(titled(
-        t,
-        " Commands ".into(),
-        false,
-    ));
-    frame.render_widget(body, area);
+    let tracker = &engine.desk.tracker;
+    let open = tracker.open_count();
+    let title = if app.read_only {
+        " Commands · read-only ".to_string()
+    } else if open > 0 {
+        format!(" Commands · {open} open ")
+    } else {
+        " Commands ".to_string()
+    };
+    let height = area.height.saturating_sub(1) as usize;
+    let lines: Vec<Line> = tracker
+        .recent()
+        .take(height)
+        .map(|r| super::command_line(t, r, true))
+        .collect();
+    let body = if lines.is_empty() {
+        let hint = if app.read_only {
+            "read-only: nothing is published"
+        } else {
+            "none sent yet · c on a device"
+        };
+        Paragraph::new(Span::styled(hint, t.dim))
+    } else {
+        Paragraph::new(lines)
+    };
+    frame.render_widget(body.block(titled(t, title, false)), area);
 }
 
 /// First table line on screen, below its header (for mouse clicks).
@@ -43,8 +63,13 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     let state = &engine.state;
     let now = engine.clock.now_ms();
     let wide = area.width >= 110;
+    let marked = if app.marked.is_empty() {
+        String::new()
+    } else {
+        format!(" · {} marked", app.marked.len())
+    };
     let title = format!(
-        " Fleet · {} shown · sort {}{} · group {} ",
+        " Fleet · {} shown{marked} · sort {}{} · group {} ",
         app.rows
             .iter()
             .filter(|r| matches!(r, TableRow::Device(_)))
@@ -122,9 +147,14 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
                     Some(_) => ("!", t.warn),
                     None => (status_symbol(d.status), status_style(t, d.status)),
                 };
+                let name = if app.marked.contains(id) {
+                    Span::styled(format!("+{}", sanitize::text(&d.name)), t.accent)
+                } else {
+                    Span::styled(sanitize::text(&d.name).into_owned(), t.text)
+                };
                 let mut cells = vec![
                     Span::styled(mark, mark_style),
-                    Span::styled(sanitize::text(&d.name).into_owned(), t.text),
+                    name,
                     Span::styled(fleet.map_or("?", |f| f.name.as_str()).to_string(), t.dim),
                     Span::styled(labels.join("/"), t.dim),
                     Span::styled(age(now - d.last_seen_ms), t.text),

@@ -1,6 +1,7 @@
 //! Drawing: one function per view, fed an [`App`] and the fleet. Nothing here changes
 //! state; every device-provided string passes through [`crate::sanitize`] first.
 
+pub mod compose;
 pub mod device;
 pub mod fleet;
 pub mod theme;
@@ -66,6 +67,9 @@ pub fn draw(frame: &mut Frame, app: &App, engine: &Engine) {
     bottom_bar(frame, bar, app);
     if app.mode == Mode::Help {
         help(frame, body, app);
+    }
+    if let Mode::Compose(c) = &app.mode {
+        compose::draw(frame, body, app, engine, c);
     }
 }
 
@@ -214,6 +218,44 @@ fn help(frame: &mut Frame, area: Rect, app: &App) {
     );
     frame.render_widget(Clear, popup);
     frame.render_widget(table, popup);
+}
+
+/// One request as a line: time, device, command, state, latency, reason.
+pub fn command_line<'a>(t: &Theme, r: &crate::commands::Request, with_device: bool) -> Line<'a> {
+    use crate::commands::RequestState as S;
+    let time = chrono::DateTime::from_timestamp_millis(r.created_ms)
+        .map(|d| {
+            d.with_timezone(&chrono::Local)
+                .format("%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let (sym, style) = match &r.state {
+        S::Succeeded(_) => ("✓", t.ok),
+        S::Failed(_) => ("✗", t.crit),
+        S::TimedOut => ("⌛", t.warn),
+        S::Queued | S::Pending | S::Sent => ("…", t.accent),
+    };
+    let what = if r.device.is_empty() {
+        format!("publish {}", crate::sanitize::text(&r.topic))
+    } else if with_device {
+        format!("{} {}", crate::sanitize::text(&r.device), r.command)
+    } else {
+        r.command.clone()
+    };
+    let mut spans = vec![
+        Span::styled(format!("{time} "), t.dim),
+        Span::styled(format!("{sym} "), style),
+        Span::styled(what, t.text),
+        Span::styled(format!(" {}", r.state.as_str()), style),
+    ];
+    if let Some(ms) = r.latency_ms() {
+        spans.push(Span::styled(format!(" {ms}ms"), t.dim));
+    }
+    if let Some(reason) = r.state.reason() {
+        spans.push(Span::styled(format!(" · {reason}"), t.dim));
+    }
+    Line::from(spans)
 }
 
 /// A block with a title in the theme's style; `focused` brightens it.

@@ -1,0 +1,328 @@
+//! The command dialog: pick a command (fuzzy search), fill in its parameters (checked as
+//! you type, with a preview of the exact topic and payload), then confirm. Dangerous
+//! commands want the device's name typed, bulk commands the number of devices.
+
+use super::{Action, CommandOp, Effect};
+use crate::commands::{CommandSet, CommandTemplate, Target};
+use crate::fleet::{DeviceId, FleetState};
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+
+/// What the dialog is for and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composer {
+    /// One device, or every device of a bulk command.
+    pub targets: Vec<DeviceId>,
+    pub stage: Stage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    Pick {
+        query: String,
+        selected: usize,
+    },
+    Params {
+        command: String,
+        fields: Vec<Field>,
+        focus: usize,
+    },
+    Confirm {
+        command: String,
+        args: Vec<(String, String)>,
+        typed: String,
+    },
+    /// `:publish`: confirm a raw message.
+    Publish {
+        op: Box<CommandOp>,
+        typed: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: String,
+    pub text: String,
+}
+
+impl Composer {
+    pub fn new(targets: Vec<DeviceId>) -> Composer {
+        Composer {
+            targets,
+            stage: Stage::Pick {
+                query: String::new(),
+                selected: 0,
+            },
+        }
+    }
+
+    pub fn bulk(&self) -> bool {
+        self.targets.len() > 1
+    }
+
+    /// What the operator must type to confirm, if anything: the device's name for a
+    /// dangerous command, the count for a bulk one, `retain` for a retained publish.
+    pub fn needed(&self, set: &CommandSet, state: &FleetState) -> Option<String> {
+        match &self.stage {
+            Stage::Confirm { command, .. } => {
+                if self.bulk() {
+                    Some(self.targets.len().to_string())
+                } else {
+                    let dangerous = self
+                        .template(set, state, command)
+                        .is_some_and(|c| c.dangerous);
+                    dangerous
+                        .then(|| {
+                            self.targets
+                                .first()
+                                .and_then(|d| state.devices.get(*d as usize))
+                        })
+                        .flatten()
+                        .map(|d| d.name.to_string())
+                }
+            }
+            Stage::Publish { op, .. } => {
+                matches!(**op, CommandOp::Publish { retain: true, .. }).then(|| "retain".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Commands every target takes, best match for the query first.
+    pub fn choices<'a>(&self, set: &'a CommandSet, state: &FleetState) -> Vec<&'a CommandTemplate> {
+        let fleets: Vec<&str> = self
+            .targets
+            .iter()
+            .filter_map(|d| state.devices.get(*d as usize))
+            .map(|d| fleet_name(state, d.fleet))
+            .collect();
+        let valid: Vec<&CommandTemplate> = set
+            .commands
+            .iter()
+            .filter(|c| fleets.iter().all(|f| c.applies_to(f)))
+            .collect();
+        let Stage::Pick { query, .. } = &self.stage else {
+            return valid;
+        };
+        if query.is_empty() {
+            return valid;
+        }
+        let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
+        let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
+        let names: Vec<&str> = valid.iter().map(|c| c.name.as_str()).collect();
+        pattern
+            .match_list(names, &mut matcher)
+            .into_iter()
+            .filter_map(|(name, _)| valid.iter().find(|c| c.name == name).copied())
+            .collect()
+    }
+
+    /// The template of `command` for the first target's fleet.
+    pub fn template<'a>(
+        &self,
+        set: &'a CommandSet,
+        state: &FleetState,
+        command: &str,
+    ) -> Option<&'a CommandTemplate> {
+        let d = state.devices.get(*self.targets.first()? as usize)?;
+        set.find(command, fleet_name(state, d.fleet))
+    }
+
+    /// The typed arguments so far.
+    pub fn args(fields: &[Field]) -> Vec<(String, String)> {
+        fields
+            .iter()
+            .filter(|f| !f.text.trim().is_empty())
+            .map(|f| (f.name.clone(), f.text.trim().to_string()))
+            .collect()
+    }
+
+    /// The exact topic and payload the first target would get, or why not.
+    pub fn preview(
+        &self,
+        set: &CommandSet,
+        state: &FleetState,
+    ) -> Option<Result<(String, String), String>> {
+        let (command, args) = match &self.stage {
+            Stage::Params {
+                command, fields, ..
+            } => (command, Composer::args(fields)),
+            Stage::Confirm { command, args, .. } => (command, args.clone()),
+            _ => return None,
+        };
+        let template = self.template(set, state, command)?;
+        let d = state.devices.get(*self.targets.first()? as usize)?;
+        let target = Target {
+            device: &d.name,
+            fleet: fleet_name(state, d.fleet),
+            labels: &d.labels,
+        };
+        Some(
+            template
+                .prepare(target, &args, "<id>")
+                .map(|p| (p.topic, String::from_utf8_lossy(&p.payload).into_owned())),
+        )
+    }
+
+    /// Applies a key; returns the dialog's next state (`None`: closed) and any effects.
+    pub fn update(
+        mut self,
+        action: Action,
+        set: &CommandSet,
+        state: &FleetState,
+    ) -> (Option<Composer>, Vec<Effect>, Option<String>) {
+        if action == Action::Cancel {
+            return (None, Vec::new(), Some("cancelled; nothing sent".into()));
+        }
+        let needed = self.needed(set, state);
+        match &mut self.stage {
+            Stage::Pick { query, selected } => match action {
+                Action::Input(c) => {
+                    query.push(c);
+                    *selected = 0;
+                }
+                Action::Backspace => {
+                    query.pop();
+                    *selected = 0;
+                }
+                Action::Up => *selected = selected.saturating_sub(1),
+                Action::Down | Action::Complete => *selected += 1,
+                Action::Submit => {
+                    let choices = self.choices(set, state);
+                    let i = self.selected_index().min(choices.len().saturating_sub(1));
+                    let picked = choices.get(i).map(|c| {
+                        (
+                            c.name.clone(),
+                            c.params
+                                .iter()
+                                .map(|p| Field {
+                                    name: p.name.clone(),
+                                    text: p
+                                        .default
+                                        .as_ref()
+                                        .map(ToString::to_string)
+                                        .unwrap_or_default(),
+                                })
+                                .collect::<Vec<_>>(),
+                        )
+                    });
+                    let Some((command, fields)) = picked else {
+                        return (Some(self), Vec::new(), Some("no command matches".into()));
+                    };
+                    self.stage = if fields.is_empty() {
+                        Stage::Confirm {
+                            command,
+                            args: Vec::new(),
+                            typed: String::new(),
+                        }
+                    } else {
+                        Stage::Params {
+                            command,
+                            fields,
+                            focus: 0,
+                        }
+                    };
+                    return self.maybe_send(set, state);
+                }
+                _ => {}
+            },
+            Stage::Params {
+                command,
+                fields,
+                focus,
+            } => match action {
+                Action::Input(c) => {
+                    if let Some(f) = fields.get_mut(*focus) {
+                        f.text.push(c)
+                    }
+                }
+                Action::Backspace => {
+                    if let Some(f) = fields.get_mut(*focus) {
+                        f.text.pop();
+                    }
+                }
+                Action::Up => *focus = focus.saturating_sub(1),
+                Action::Down | Action::Complete => *focus = (*focus + 1) % fields.len().max(1),
+                Action::Submit => {
+                    let args = Composer::args(fields);
+                    let checked = set
+                        .commands
+                        .iter()
+                        .find(|c| c.name == *command)
+                        .map(|c| c.check_args(&args));
+                    if let Some(Err(e)) = checked {
+                        return (Some(self), Vec::new(), Some(e));
+                    }
+                    let command = command.clone();
+                    self.stage = Stage::Confirm {
+                        command,
+                        args,
+                        typed: String::new(),
+                    };
+                    return self.maybe_send(set, state);
+                }
+                _ => {}
+            },
+            Stage::Confirm { typed, .. } | Stage::Publish { typed, .. } => match action {
+                Action::Input(c) => typed.push(c),
+                Action::Backspace => {
+                    typed.pop();
+                }
+                Action::Submit => {
+                    if needed.as_deref().is_none_or(|n| n == typed.trim()) {
+                        return self.send();
+                    }
+                    let want = needed.unwrap_or_default();
+                    return (
+                        Some(self),
+                        Vec::new(),
+                        Some(format!("type `{want}` to confirm, Esc to cancel")),
+                    );
+                }
+                _ => {}
+            },
+        }
+        (Some(self), Vec::new(), None)
+    }
+
+    fn selected_index(&self) -> usize {
+        match &self.stage {
+            Stage::Pick { selected, .. } => *selected,
+            _ => 0,
+        }
+    }
+
+    /// A plain command for one device goes at once after its preview was on screen
+    /// (Enter on the parameters); a command without parameters shows its preview first.
+    fn maybe_send(
+        self,
+        set: &CommandSet,
+        state: &FleetState,
+    ) -> (Option<Composer>, Vec<Effect>, Option<String>) {
+        let had_params = matches!(&self.stage, Stage::Confirm { args, .. } if !args.is_empty());
+        if had_params && self.needed(set, state).is_none() {
+            return self.send();
+        }
+        (Some(self), Vec::new(), None)
+    }
+
+    fn send(self) -> (Option<Composer>, Vec<Effect>, Option<String>) {
+        let effect = match self.stage {
+            Stage::Confirm { command, args, .. } => Effect::Command(CommandOp::Send {
+                devices: self.targets,
+                command,
+                args,
+            }),
+            Stage::Publish { op, .. } => Effect::Command(*op),
+            _ => return (None, Vec::new(), None),
+        };
+        (None, vec![effect], None)
+    }
+}
+
+fn fleet_name(state: &FleetState, fleet: crate::mapping::FleetIdx) -> &str {
+    state
+        .mapper
+        .fleets
+        .get(fleet as usize)
+        .map_or("", |f| f.name.as_str())
+}
