@@ -79,7 +79,11 @@ impl Session {
 
     /// Waits until the screen shows `needle` (a deadline for a broken test, not a timing check).
     fn wait_for(&self, needle: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        self.wait_up_to(needle, Duration::from_secs(20));
+    }
+
+    fn wait_up_to(&self, needle: &str, patience: Duration) {
+        let deadline = Instant::now() + patience;
         while Instant::now() < deadline {
             if self.text().contains(needle) {
                 return;
@@ -166,6 +170,34 @@ fn the_demo_filter_open_a_pole_help_and_quit() {
         s.restored(),
         "alternate screen not left or cursor not shown"
     );
+}
+
+#[test]
+fn the_demo_dim_a_pole_and_see_it_succeed_and_the_telemetry_follow() {
+    let mut s = Session::start(&["demo", "--seed", "1", "--devices", "60"]);
+    s.wait_for("embedded: connected");
+    s.wait_for("pole-001");
+    s.keys("/pole-001\r");
+    s.wait_for("1 shown");
+    s.keys("\r");
+    s.wait_for("last payload");
+    s.keys("c");
+    s.wait_for("Command for pole-001");
+    s.keys("dim");
+    s.keys("\r");
+    s.wait_for("level = 50");
+    s.keys("\x7f\x7f40");
+    s.wait_for(r#""level":40"#);
+    s.keys("\r");
+    s.wait_for("light-dim sent to pole-001");
+    // The device detail lists the request; the reply settles it with its latency.
+    s.wait_for("light-dim succeeded");
+    s.keys("\x1b");
+    s.wait_for("Fleet ·");
+    // The pole's next report shows the new level.
+    s.wait_up_to("dim 40%", Duration::from_secs(45));
+    s.keys("q");
+    assert!(s.wait_exit().success());
 }
 
 #[cfg(unix)]

@@ -17,7 +17,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
         Layout::vertical([Constraint::Min(4), Constraint::Length(events_height)]).areas(area);
     table(frame, table_area, app, engine);
     let [events_area, commands_area] =
-        Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)])
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
             .spacing(1)
             .areas(events_area);
     events(frame, events_area, app);
