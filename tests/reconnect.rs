@@ -3,6 +3,7 @@
 
 mod common;
 
+use fleetop::commands::RequestState;
 use fleetop::config::Protocol;
 use fleetop::source::LinkState;
 use std::sync::Arc;
@@ -55,7 +56,8 @@ async fn broker_gone_and_back_reconnects_and_resubscribes() {
     let port = proxy(up.clone()).await;
     let prefix = common::unique_prefix("reconnect");
     let config = format!(
-        "[[fleet]]\nname = \"tanks\"\ntopic = \"{prefix}/{{device}}\"\nformat = \"json\"\n"
+        "[[fleet]]\nname = \"tanks\"\ntopic = \"{prefix}/{{device}}\"\nformat = \"json\"\n\
+         [[command]]\nname = \"poke\"\ntopic = \"{prefix}-cmd/{{device}}\"\npayload = \"poke\"\n"
     );
     let mut engine = common::engine_for(&config, &format!("mqtt://127.0.0.1:{port}"), Protocol::V5);
     common::connected(&mut engine).await;
@@ -96,11 +98,57 @@ async fn broker_gone_and_back_reconnects_and_resubscribes() {
         assert!(*retry_in <= Duration::from_secs(30));
     }
 
+    // A command while the broker is unreachable fails at once with the reason and is
+    // never queued: a watcher on the command topic sees nothing after the reconnect.
+    let (watch, mut watch_events) = rumqttc::AsyncClient::new(
+        rumqttc::MqttOptions::new(format!("watch-{}", fastrand::u32(..)), "127.0.0.1", 1883),
+        16,
+    );
+    watch
+        .subscribe(format!("{prefix}-cmd/#"), rumqttc::QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let audit = tempfile::tempdir().expect("tempdir");
+    engine
+        .desk
+        .keep_audit_log(&audit.path().join("audit.jsonl"));
+    let device = engine.state.find_device("before").expect("device").id;
+    let poke = engine.prepare(device, "poke", &[]).expect("prepare");
+    let id = engine
+        .send(poke, device, "test@host")
+        .expect("audited and tried");
+    let state = engine.request_state(id).cloned();
+    assert!(
+        matches!(&state, Some(RequestState::Failed(why)) if why.contains("not connected")),
+        "{state:?}"
+    );
+
     up.store(true, Ordering::SeqCst);
     common::wait_for(&mut engine, "reconnected", |e| {
         e.state.connections[0].state == LinkState::Connected
     })
     .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while let Ok(Ok(ev)) = tokio::time::timeout_at(deadline, watch_events.poll()).await {
+        if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = ev {
+            panic!("a command went out after the reconnect: {}", p.topic);
+        }
+    }
+    // The watcher works: a command sent now arrives, once.
+    let poke = engine.prepare(device, "poke", &[]).expect("prepare");
+    engine.send(poke, device, "test@host").expect("sent");
+    let got = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) =
+                watch_events.poll().await
+            {
+                return p.payload;
+            }
+        }
+    })
+    .await
+    .expect("the command sent after the reconnect arrives");
+    assert_eq!(&got[..], b"poke");
     tokio::time::sleep(Duration::from_millis(300)).await;
     publish("after").await;
     common::wait_for(&mut engine, "message after reconnect (resubscribed)", |e| {
