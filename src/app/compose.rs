@@ -93,7 +93,7 @@ impl Composer {
             .targets
             .iter()
             .filter_map(|d| state.devices.get(*d as usize))
-            .map(|d| fleet_name(state, d.fleet))
+            .map(|d| state.fleet_name(d))
             .collect();
         let valid: Vec<&CommandTemplate> = set
             .commands
@@ -124,7 +124,7 @@ impl Composer {
         command: &str,
     ) -> Option<&'a CommandTemplate> {
         let d = state.devices.get(*self.targets.first()? as usize)?;
-        set.find(command, fleet_name(state, d.fleet))
+        set.find(command, state.fleet_name(d))
     }
 
     /// The typed arguments so far.
@@ -153,7 +153,7 @@ impl Composer {
         let d = state.devices.get(*self.targets.first()? as usize)?;
         let target = Target {
             device: &d.name,
-            fleet: fleet_name(state, d.fleet),
+            fleet: state.fleet_name(d),
             labels: &d.labels,
         };
         Some(
@@ -317,12 +317,4 @@ impl Composer {
         };
         (None, vec![effect], None)
     }
-}
-
-fn fleet_name(state: &FleetState, fleet: crate::mapping::FleetIdx) -> &str {
-    state
-        .mapper
-        .fleets
-        .get(fleet as usize)
-        .map_or("", |f| f.name.as_str())
 }

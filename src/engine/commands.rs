@@ -3,8 +3,7 @@
 
 use super::Engine;
 use crate::commands::{
-    CommandSet, CommandTemplate, Opening, Pacer, Prepared, RequestId, RequestState, Target,
-    Tracker, Wait, tag_for,
+    CommandSet, Opening, Pacer, Prepared, RequestId, RequestState, Target, Tracker, Wait, tag_for,
 };
 use crate::fleet::DeviceId;
 use crate::output::audit::AuditLog;
@@ -84,20 +83,6 @@ impl Desk {
 }
 
 impl Engine {
-    /// The commands devices like `device` take.
-    pub fn commands_for(&self, device: DeviceId) -> Vec<&CommandTemplate> {
-        let Some(d) = self.state.devices.get(device as usize) else {
-            return Vec::new();
-        };
-        let fleet = self
-            .state
-            .mapper
-            .fleets
-            .get(d.fleet as usize)
-            .map_or("", |f| f.name.as_str());
-        self.desk.set.for_fleet(fleet).collect()
-    }
-
     /// Fills in `command` for `device` with `args`, checking everything; sends nothing.
     pub fn prepare(
         &mut self,
@@ -110,12 +95,7 @@ impl Engine {
             .devices
             .get(device as usize)
             .ok_or_else(|| "no such device".to_string())?;
-        let fleet = self
-            .state
-            .mapper
-            .fleets
-            .get(d.fleet as usize)
-            .map_or("", |f| f.name.as_str());
+        let fleet = self.state.fleet_name(d);
         let template = self.desk.set.find(command, fleet).ok_or_else(|| {
             let known: Vec<&str> = self
                 .desk
