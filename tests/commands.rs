@@ -313,6 +313,14 @@ async fn bad_arguments_exit_2_and_send_nothing() {
         "nothing was published, nothing audited"
     );
 
+    // No audit log, no command: a state "directory" that is a file cannot hold one.
+    let blocked = f.dir.path().join("not-a-dir");
+    std::fs::write(&blocked, "").expect("write");
+    let out = fleetop(&blocked, cmd_args(&f, &f.url, &[&pole, "light-on"])).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no audit log"), "{err}");
+
     // No broker: fails fast with the reason, exit 1.
     let out = fleetop(
         f.dir.path(),

@@ -29,13 +29,19 @@ fn commands(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     let t = &app.theme;
     let tracker = &engine.desk.tracker;
     let open = tracker.open_count();
-    let title = if app.read_only {
-        " Commands · read-only ".to_string()
+    let mut title = if app.read_only {
+        " Commands · read-only".to_string()
     } else if open > 0 {
-        format!(" Commands · {open} open ")
+        format!(" Commands · {open} open")
     } else {
-        " Commands ".to_string()
+        " Commands".to_string()
     };
+    // Replies matching no request of ours (or answering one twice) are counted, not shown.
+    let stray = tracker.unknown_replies + tracker.duplicate_replies;
+    if stray > 0 {
+        title.push_str(&format!(" · {stray} stray replies"));
+    }
+    title.push(' ');
     let height = area.height.saturating_sub(1) as usize;
     let lines: Vec<Line> = tracker
         .recent()
