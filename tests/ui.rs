@@ -197,3 +197,30 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     );
     assert!(screen.contains("\\e[2J\\u{202e}e"), "{screen}");
 }
+
+/// The command dialog: parameters with their check and the exact topic and payload.
+#[test]
+fn command_dialog() {
+    let mut e = engine();
+    let mut a = app();
+    let commands = Config::parse(
+        &format!(
+            "{CONFIG}\n[[command]]\nname = \"pump-start\"\nfleet = \"tanks\"\ndescription = \"Start the pump\"\n\
+             topic = \"cmd/{{site}}/{{device}}\"\npayload = {{ cmd = \"pump-start\", minutes = \"{{minutes}}\" }}\n\
+             [[command.param]]\nname = \"minutes\"\ntype = \"int\"\nmin = 1\nmax = 60\ndefault = 10\n\
+             [[command]]\nname = \"reboot\"\ntopic = \"cmd/{{device}}\"\npayload = \"reboot\"\ndangerous = true\n"
+        ),
+        None,
+    )
+    .expect("config")
+    .command_set()
+    .expect("commands");
+    a.commands = std::sync::Arc::new(commands);
+    a.run_command("sort name", &e.state);
+    a.refresh(&e.state);
+    let _ = a.update(Action::OpenCompose, &e.state);
+    insta::assert_snapshot!("command_palette_80x24", render(&mut a, &mut e, 80, 24));
+    let _ = a.update(Action::Submit, &e.state);
+    let _ = a.update(Action::Input('0'), &e.state);
+    insta::assert_snapshot!("command_params_120x40", render(&mut a, &mut e, 120, 40));
+}

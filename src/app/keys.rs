@@ -152,11 +152,10 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("/", "filter"),
             ("s", "sort"),
             ("o", "group"),
-            ("t", "topics"),
             ("c", "command"),
             ("Space", "mark"),
+            ("t", "topics"),
             ("Tab", "events"),
-            (":", "command"),
             ("?", "help"),
             ("q", "quit"),
         ],
@@ -183,7 +182,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
 pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
     let mut keys = vec![
         ("↑↓ / j k", "move"),
-        ("PgUp PgDn, Ctrl-b Ctrl-f", "page"),
+        ("PgUp PgDn, ^B ^F", "page"),
         ("g / G, Home End", "first / last"),
         ("Tab", "switch between the table and the events pane"),
         ("/", "filter: text  /regex/  level_pct<20  status=offline"),

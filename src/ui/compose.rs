@@ -59,6 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
             focus,
         } => {
             let template = c.template(set, state, command);
+            let mut all_valid = true;
             for (i, f) in fields.iter().enumerate() {
                 let spec = template.and_then(|tpl| tpl.param(&f.name));
                 let check = spec.map(|p| p.parse(&f.text));
@@ -71,7 +72,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
                     spans.push(Span::styled("▏", t.accent));
                 }
                 match check {
-                    Some(Err(e)) => spans.push(Span::styled(format!("  ✗ {e}"), t.crit)),
+                    Some(Err(e)) => {
+                        all_valid = false;
+                        spans.push(Span::styled(format!("  ✗ {e}"), t.crit))
+                    }
                     Some(Ok(_)) => spans.push(Span::styled("  ✓", t.ok)),
                     None => {}
                 }

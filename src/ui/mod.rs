@@ -176,18 +176,19 @@ fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
             Some(m) => Line::from(Span::styled(m.clone(), t.warn)),
             None => {
                 let mut spans = Vec::new();
+                // The filter comes first: on a narrow terminal the hints are cut, not it.
+                if !app.filter.is_empty() {
+                    spans.push(Span::styled(
+                        format!("filter: {}  ", crate::sanitize::text(&app.filter.source)),
+                        t.warn,
+                    ));
+                }
                 for (key, what) in keys::hints(app) {
                     spans.push(Span::styled(key, t.accent));
                     if !what.is_empty() {
                         spans.push(Span::styled(format!(" {what}"), t.dim));
                     }
                     spans.push(Span::raw("  "));
-                }
-                if !app.filter.is_empty() {
-                    spans.push(Span::styled(
-                        format!("filter: {}", crate::sanitize::text(&app.filter.source)),
-                        t.warn,
-                    ));
                 }
                 Line::from(spans)
             }
