@@ -84,7 +84,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
                 }
                 lines.push(Line::from(spans));
             }
-            preview(&mut lines, app, engine, c);
+            // A field's own error says it already; the preview needs valid fields.
+            if all_valid {
+                preview(&mut lines, app, engine, c);
+            }
             lines.push(Line::from(Span::styled(
                 "Enter sends · ↑↓/Tab move · Esc cancels",
                 t.dim,
