@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conventions;
 pub mod decode;
 pub mod demo;
 pub mod engine;

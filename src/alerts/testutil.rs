@@ -26,6 +26,7 @@ pub fn device(name: &str, metrics: &[(&str, f64)]) -> Device {
         last_topic: 0,
         last_payload: Vec::new(),
         expected_interval: Duration::from_secs(60),
+        facts: None,
     };
     for &(m, v) in metrics {
         set(&mut d, m, 0, v);

@@ -265,7 +265,7 @@ impl SourceArgs {
         let specs = brokers
             .iter()
             .map(|b| {
-                let mut subs = self.subscriptions(b, &mapper);
+                let mut subs = self.subscriptions(b, &mapper, config);
                 let may_publish = !(read_only || b.read_only);
                 if may_publish {
                     // Replies to commands arrive on their reply topics.
@@ -283,13 +283,25 @@ impl SourceArgs {
     }
 
     /// The fleets' filters, the broker's own and --subscribe; `#` when that leaves none.
-    fn subscriptions(&self, b: &BrokerConfig, mapper: &Mapper) -> Vec<(String, u8)> {
+    fn subscriptions(
+        &self,
+        b: &BrokerConfig,
+        mapper: &Mapper,
+        config: &Config,
+    ) -> Vec<(String, u8)> {
         let mut subs = mapper.filters_for(&b.name);
+        // Without fleets everything is watched (`#`); with them, the conventions' topics too.
+        let conventions = if subs.is_empty() {
+            Vec::new()
+        } else {
+            config.conventions.filters(true)
+        };
         let extra = b
             .subscribe
             .iter()
             .map(|s| (s.filter().to_string(), s.qos()))
-            .chain(self.subscribe.iter().map(|f| (f.clone(), 0)));
+            .chain(self.subscribe.iter().map(|f| (f.clone(), 0)))
+            .chain(conventions.iter().map(|f| (f.clone(), 0)));
         for (f, q) in extra {
             if !subs.iter().any(|(x, _)| *x == f) {
                 subs.push((f, q));

@@ -35,6 +35,9 @@ pub struct Config {
     /// Settings for sending commands.
     #[serde(default, rename = "commands")]
     pub command_settings: CommandSettings,
+    /// Device conventions recognised with no `[[fleet]]` (Sparkplug B, Homie, ...).
+    #[serde(default)]
+    pub conventions: crate::conventions::ConventionsConfig,
     /// Where the config came from, for error messages; not a key.
     #[serde(skip)]
     pub origin: Origin,

@@ -112,7 +112,8 @@ impl Engine {
         let rules = config.alert_rules().map_err(|e| e.0)?;
         let set = config.command_set().map_err(|e| e.0)?;
         Ok(Engine {
-            state: FleetState::new(mapper, config.limits.clone(), &names),
+            state: FleetState::new(mapper, config.limits.clone(), &names)
+                .with_conventions(config.conventions.clone()),
             alerts: AlertBook::new(rules),
             desk: Desk::new(set, publishers, why_not, config.command_settings.bulk_rate),
             alert_log: None,

@@ -115,6 +115,9 @@ pub struct Device {
     /// Bytes of the latest payload (capped copy).
     pub last_payload: Vec<u8>,
     pub expected_interval: Duration,
+    /// What a device convention (Sparkplug, Homie...) says about it; `None` for devices
+    /// of configured fleets.
+    pub facts: Option<Box<crate::conventions::DeviceFacts>>,
 }
 
 impl Device {

@@ -6,12 +6,14 @@
 //! a few ring pushes, with no allocation. Everything a device could grow without bound is
 //! capped by [`Limits`]; what is refused is counted in [`Counters`].
 
+mod convention;
 pub mod device;
 pub mod history;
 
 pub use device::{Device, DeviceId, LastError, Metric, MetricValue, Status};
 
 use crate::config::Limits;
+use crate::conventions::{self, Convention, ConventionsConfig};
 use crate::decode::{self, Scratch, Value};
 use crate::mapping::{AvailabilityTarget, Classified, FleetIdx, Mapper};
 use crate::source::{ConnId, LinkState, RawMessage};
@@ -67,6 +69,14 @@ pub struct Counters {
     pub refused_device_cap: u64,
     pub refused_metric_cap: u64,
     pub refused_unmapped_cap: u64,
+    /// Sparkplug: per-node sequence-number gaps (messages lost or reordered).
+    pub sparkplug_seq_gaps: u64,
+    /// Sparkplug: metrics sent by an alias no birth defined (not stored).
+    pub sparkplug_unknown_alias: u64,
+    /// Sparkplug: data or device births before the birth that should precede them.
+    pub sparkplug_before_birth: u64,
+    /// Sparkplug: deaths from an older session (another bdSeq), ignored.
+    pub sparkplug_stale_deaths: u64,
 }
 
 /// A connection as the state knows it.
@@ -107,6 +117,11 @@ enum Route {
         target: RouteTarget,
     },
     Unmapped(u32),
+    /// A topic a device convention claimed; the device is resolved on its first message.
+    Convention {
+        convention: Convention,
+        device: Option<convention::Resolved>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +150,12 @@ pub struct FleetState {
     now_ms: i64,
     /// The device the latest message was about, for incremental alert evaluation.
     touched: Option<DeviceId>,
+    conventions: ConventionsConfig,
+    /// Sparkplug births and sequence numbers.
+    sparkplug: conventions::sparkplug::Sessions,
+    sparkplug_report: conventions::sparkplug::Report,
+    /// Reused decoder output of the other conventions.
+    convention_out: conventions::Output,
 }
 
 impl FleetState {
@@ -164,7 +185,17 @@ impl FleetState {
             scratch: Scratch::default(),
             now_ms: 0,
             touched: None,
+            conventions: ConventionsConfig::none(),
+            sparkplug: Default::default(),
+            sparkplug_report: Default::default(),
+            convention_out: Default::default(),
         }
+    }
+
+    /// Recognises devices of these conventions on topics no fleet maps (off by default).
+    pub fn with_conventions(mut self, conventions: ConventionsConfig) -> FleetState {
+        self.conventions = conventions;
+        self
     }
 
     /// Events since the last call.
@@ -246,7 +277,7 @@ impl FleetState {
                     self.counters.refused_bad_topic += 1;
                     return;
                 };
-                match self.route(msg.conn, topic) {
+                match self.route(msg.conn, topic, &msg.payload) {
                     Some(r) => r,
                     None => return,
                 }
@@ -260,11 +291,14 @@ impl FleetState {
             }
             RouteRef::Availability => self.apply_availability(msg, topic),
             RouteRef::Unmapped(i) => self.note_unmapped(i as usize, msg),
+            RouteRef::Convention(convention, resolved) => {
+                self.apply_convention(msg, convention, resolved)
+            }
         }
     }
 
     /// Classifies a new topic and caches the answer; `None` if it was refused.
-    fn route(&mut self, conn: ConnId, topic: &str) -> Option<RouteRef> {
+    fn route(&mut self, conn: ConnId, topic: &str, payload: &[u8]) -> Option<RouteRef> {
         let broker = self.connections[conn as usize].name.clone();
         let route = match self.mapper.classify(&broker, topic) {
             Classified::Telemetry {
@@ -316,6 +350,19 @@ impl FleetState {
                     fleet,
                     rule,
                     target,
+                }
+            }
+            Classified::Unmapped
+                if let Some(convention) = conventions::claim(
+                    &self.conventions,
+                    self.mapper.has_configured_fleets(),
+                    topic,
+                    payload,
+                ) =>
+            {
+                Route::Convention {
+                    convention,
+                    device: None,
                 }
             }
             Classified::Unmapped => {
@@ -394,6 +441,7 @@ impl FleetState {
             last_topic: 0,
             last_payload: Vec::new(),
             expected_interval,
+            facts: None,
         });
         self.device_index.insert(key, id);
         self.events.push(FleetEvent::DeviceAppeared {
@@ -568,6 +616,7 @@ enum RouteRef {
     Telemetry(DeviceId, u16, Option<u32>),
     Availability,
     Unmapped(u32),
+    Convention(Convention, Option<convention::Resolved>),
 }
 
 impl Route {
@@ -580,6 +629,7 @@ impl Route {
             } => RouteRef::Telemetry(*device, *topic, *metric),
             Route::Availability { .. } => RouteRef::Availability,
             Route::Unmapped(i) => RouteRef::Unmapped(*i),
+            Route::Convention { convention, device } => RouteRef::Convention(*convention, *device),
         }
     }
 }

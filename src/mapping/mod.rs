@@ -6,6 +6,7 @@
 pub mod template;
 
 use crate::config::{FleetConfig, MetricDecl, PayloadFormat};
+use crate::conventions::Convention;
 use std::time::Duration;
 use template::TopicTemplate;
 
@@ -24,6 +25,9 @@ pub struct Fleet {
     pub table: Vec<String>,
     pub metrics: Vec<MetricDecl>,
     pub availability: Vec<Availability>,
+    /// Set for the fleet of devices a convention found: such fleets match no topic by
+    /// template (the convention decoder claims them) and subscribe to nothing.
+    pub convention: Option<Convention>,
 }
 
 /// A compiled availability topic.
@@ -100,12 +104,46 @@ impl Mapper {
                 table: f.table.clone(),
                 metrics: f.metrics.clone(),
                 availability,
+                convention: None,
             });
         }
         if fleets.len() > usize::from(FleetIdx::MAX) {
             return Err("too many fleets".into());
         }
         Ok(Mapper { fleets })
+    }
+
+    /// True when at least one `[[fleet]]` is configured.
+    pub fn has_configured_fleets(&self) -> bool {
+        self.fleets.iter().any(|f| f.convention.is_none())
+    }
+
+    /// The fleet of `convention`'s devices, added on first use so that only conventions
+    /// actually seen appear as fleets.
+    pub fn convention_fleet(&mut self, convention: Convention) -> Option<FleetIdx> {
+        if let Some(i) = self
+            .fleets
+            .iter()
+            .position(|f| f.convention == Some(convention))
+        {
+            return Some(i as FleetIdx);
+        }
+        if self.fleets.len() >= usize::from(FleetIdx::MAX) {
+            return None;
+        }
+        self.fleets.push(Fleet {
+            name: convention.name().into(),
+            template: TopicTemplate::parse("{device}").ok()?,
+            format: PayloadFormat::Auto,
+            expected_interval: Some(convention.expected_interval()),
+            broker: None,
+            qos: 0,
+            table: Vec::new(),
+            metrics: Vec::new(),
+            availability: Vec::new(),
+            convention: Some(convention),
+        });
+        Some((self.fleets.len() - 1) as FleetIdx)
     }
 
     /// Subscription filters (with QoS) the fleets need on a broker.
@@ -167,7 +205,7 @@ impl Mapper {
 
 impl Fleet {
     fn serves(&self, broker: &str) -> bool {
-        self.broker.as_deref().is_none_or(|b| b == broker)
+        self.convention.is_none() && self.broker.as_deref().is_none_or(|b| b == broker)
     }
 }
 

@@ -1,0 +1,70 @@
+//! `[conventions]`: which device conventions are recognised with no configuration.
+
+use super::Convention;
+use serde::Deserialize;
+
+/// Every convention is on unless turned off; the generic JSON fallback is on only when no
+/// `[[fleet]]` is configured (with fleets, the topics they leave are shown as unmapped).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConventionsConfig {
+    pub sparkplug: bool,
+    pub homie: bool,
+    pub zigbee2mqtt: bool,
+    /// Zigbee2MQTT's `base_topic`.
+    pub zigbee2mqtt_base: String,
+    pub tasmota: bool,
+    pub shelly: bool,
+    /// Default: on when no `[[fleet]]` is configured.
+    pub generic: Option<bool>,
+}
+
+impl Default for ConventionsConfig {
+    fn default() -> Self {
+        ConventionsConfig {
+            sparkplug: true,
+            homie: true,
+            zigbee2mqtt: true,
+            zigbee2mqtt_base: "zigbee2mqtt".into(),
+            tasmota: true,
+            shelly: true,
+            generic: None,
+        }
+    }
+}
+
+impl ConventionsConfig {
+    /// Every convention off: only configured fleets make devices.
+    pub fn none() -> ConventionsConfig {
+        ConventionsConfig {
+            sparkplug: false,
+            homie: false,
+            zigbee2mqtt: false,
+            tasmota: false,
+            shelly: false,
+            generic: Some(false),
+            ..ConventionsConfig::default()
+        }
+    }
+
+    pub fn enabled(&self, c: Convention, has_fleets: bool) -> bool {
+        match c {
+            Convention::Sparkplug => self.sparkplug,
+            Convention::Homie => self.homie,
+            Convention::Zigbee2Mqtt => self.zigbee2mqtt,
+            Convention::Tasmota => self.tasmota,
+            Convention::Shelly => self.shelly,
+            Convention::Generic => self.generic.unwrap_or(!has_fleets),
+        }
+    }
+
+    /// The subscription filters of the enabled conventions, for brokers whose fleets do
+    /// not already subscribe to `#`.
+    pub fn filters(&self, has_fleets: bool) -> Vec<String> {
+        Convention::ALL
+            .into_iter()
+            .filter(|&c| self.enabled(c, has_fleets))
+            .flat_map(|c| c.filters(self))
+            .collect()
+    }
+}

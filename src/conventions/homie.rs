@@ -1,0 +1,246 @@
+//! Homie 3.0/4.0 (`homie/<device>/…`) and 5 (`homie/5/<device>/…`): `$state` is the
+//! online state, `$name` the device's name, `<node>/<property>` a value named
+//! `<node>.<property>`, whose `$unit`, `$datatype` and `$settable` describe it (Homie 5
+//! puts all of that in one `$description` JSON document). Settable properties take
+//! commands on `<node>/<property>/set`.
+
+use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, quote};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub fn claims(topic: &str) -> bool {
+    split(topic).is_some()
+}
+
+/// The device's topic prefix, its id and the levels below it.
+fn split(topic: &str) -> Option<(&str, &str, Vec<&str>)> {
+    let rest = topic.strip_prefix("homie/")?;
+    let (prefix_len, rest) = match rest.strip_prefix("5/") {
+        Some(r) if r.contains('/') => ("homie/5/".len(), r),
+        _ => ("homie/".len(), rest),
+    };
+    let (device, below) = rest.split_once('/')?;
+    if device.is_empty() || device.starts_with('$') || below.is_empty() {
+        return None;
+    }
+    Some((
+        &topic[..prefix_len + device.len()],
+        device,
+        below.split('/').collect(),
+    ))
+}
+
+pub fn decode(topic: &str, payload: &[u8], out: &mut Output) {
+    let Some((prefix, device, below)) = split(topic) else {
+        return;
+    };
+    out.device.push_str(device);
+    let text = std::str::from_utf8(payload).map(str::trim);
+    match below[..] {
+        ["$state"] => match text {
+            Ok("ready" | "sleeping") => out.events.push(Event::Online(true)),
+            Ok("lost" | "disconnected") => out.events.push(Event::Online(false)),
+            Ok("alert") => {
+                out.events.push(Event::Online(true));
+                out.events
+                    .push(Event::Error("device reports $state alert".into()));
+            }
+            Ok("init" | "") => {}
+            _ => out.events.push(Event::Error(format!(
+                "$state `{}` is not a Homie state (init, ready, disconnected, sleeping, lost, alert)",
+                quote(payload)
+            ))),
+        },
+        // Homie 2's online flag.
+        ["$online"] => {
+            if let Some(online) = super::online_word(payload) {
+                out.events.push(Event::Online(online));
+            }
+        }
+        ["$name"] => {
+            if let Ok(name) = text
+                && !name.is_empty()
+            {
+                out.events.push(Event::Name(name.to_string()));
+            }
+        }
+        ["$description"] => description(prefix, payload, out),
+        [node, property, attribute] if !node.starts_with('$') && attribute.starts_with('$') => {
+            let Ok(value) = text else { return };
+            let name = format!("{node}.{property}");
+            match attribute {
+                "$unit" => out.events.push(Event::MetricFacts(MetricFacts {
+                    name: name.into(),
+                    unit: Some(value.into()),
+                    datatype: None,
+                })),
+                "$datatype" => out.events.push(Event::MetricFacts(MetricFacts {
+                    name: name.into(),
+                    unit: None,
+                    datatype: Some(value.into()),
+                })),
+                "$settable" if value == "true" => out.events.push(Event::Command(CommandDescriptor {
+                    topic: format!("{prefix}/{node}/{property}/set").into(),
+                    name: name.into(),
+                    kind: CommandKind::Text { datatype: None },
+                })),
+                _ => {}
+            }
+        }
+        [node, property] if !node.starts_with('$') && !property.starts_with('$') => {
+            if payload.is_empty() {
+                return;
+            }
+            out.plain(payload, &format!("{node}.{property}"));
+        }
+        [node, _, "set"] if !node.starts_with('$') => out.request = true,
+        // Device and node attributes ($homie, $nodes, $properties, $stats…) carry no values.
+        _ => {}
+    }
+}
+
+#[derive(Deserialize)]
+struct Description {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    nodes: BTreeMap<String, NodeDescription>,
+}
+
+#[derive(Deserialize)]
+struct NodeDescription {
+    #[serde(default)]
+    properties: BTreeMap<String, PropertyDescription>,
+}
+
+#[derive(Deserialize)]
+struct PropertyDescription {
+    #[serde(default)]
+    datatype: Option<String>,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default)]
+    settable: bool,
+}
+
+/// Homie 5's `$description`: the whole device tree in one JSON document.
+fn description(prefix: &str, payload: &[u8], out: &mut Output) {
+    let d: Description = match serde_json::from_slice(payload) {
+        Ok(d) => d,
+        Err(e) => {
+            out.events
+                .push(Event::Error(format!("malformed $description: {e}")));
+            return;
+        }
+    };
+    if let Some(name) = d.name {
+        out.events.push(Event::Name(name));
+    }
+    for (node, n) in d.nodes {
+        for (property, p) in n.properties {
+            let name = format!("{node}.{property}");
+            if p.settable {
+                out.events.push(Event::Command(CommandDescriptor {
+                    name: name.as_str().into(),
+                    topic: format!("{prefix}/{node}/{property}/set").into(),
+                    kind: CommandKind::Text {
+                        datatype: p.datatype.as_deref().map(Into::into),
+                    },
+                }));
+            }
+            out.events.push(Event::MetricFacts(MetricFacts {
+                name: name.into(),
+                unit: p.unit.map(Into::into),
+                datatype: p.datatype.map(Into::into),
+            }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conventions::testutil::{pairs, values};
+
+    fn run(topic: &str, payload: &[u8]) -> Output {
+        let mut out = Output::default();
+        assert!(claims(topic), "{topic}");
+        decode(topic, payload, &mut out);
+        out
+    }
+
+    #[test]
+    fn device_attributes() {
+        let out = run("homie/weather0/$state", b"ready");
+        assert_eq!(out.device, "weather0");
+        assert_eq!(out.events, [Event::Online(true)]);
+        assert_eq!(
+            run("homie/weather0/$state", b"lost").events,
+            [Event::Online(false)]
+        );
+        assert_eq!(
+            run("homie/weather0/$name", b"Weather station 0").events,
+            [Event::Name("Weather station 0".into())]
+        );
+        assert!(run("homie/weather0/$nodes", b"env").events.is_empty());
+        assert!(
+            run("homie/weather0/env/$properties", b"temperature")
+                .events
+                .is_empty()
+        );
+        assert!(matches!(
+            run("homie/w/$state", b"zombie").events[..],
+            [Event::Error(_)]
+        ));
+    }
+
+    #[test]
+    fn property_values_units_and_datatypes() {
+        let out = run("homie/weather0/env/temperature", b"10.00");
+        assert_eq!(values(&out), pairs(&[("env.temperature", "10")]));
+        let out = run("homie/weather0/env/temperature/$unit", "°C".as_bytes());
+        assert_eq!(
+            out.events,
+            [Event::MetricFacts(MetricFacts {
+                name: "env.temperature".into(),
+                unit: Some("°C".into()),
+                datatype: None
+            })]
+        );
+        let out = run("homie/weather0/env/temperature/$datatype", b"float");
+        assert!(
+            matches!(&out.events[..], [Event::MetricFacts(m)] if m.datatype.as_deref() == Some("float"))
+        );
+        let out = run("homie/lamp/light/on/$settable", b"true");
+        assert!(
+            matches!(&out.events[..], [Event::Command(c)] if &*c.topic == "homie/lamp/light/on/set")
+        );
+        let out = run("homie/lamp/light/on/set", b"true");
+        assert!(out.values.is_empty() && out.events.is_empty() && out.request);
+    }
+
+    #[test]
+    fn homie5_description() {
+        let out = run(
+            "homie/5/lamp/$description",
+            br#"{"homie":"5.0","name":"Lamp","nodes":{"light":{"properties":{"on":{"datatype":"boolean","settable":true},"power":{"datatype":"float","unit":"W"}}}}}"#,
+        );
+        assert_eq!(out.device, "lamp");
+        assert_eq!(out.events[0], Event::Name("Lamp".into()));
+        assert!(
+            out.events.iter().any(
+                |e| matches!(e, Event::Command(c) if &*c.topic == "homie/5/lamp/light/on/set")
+            )
+        );
+        assert!(out.events.iter().any(|e| matches!(e, Event::MetricFacts(m) if &*m.name == "light.power" && m.unit.as_deref() == Some("W"))));
+        let out = run("homie/5/lamp/light/power", b"12.5");
+        assert_eq!(values(&out), pairs(&[("light.power", "12.5")]));
+    }
+
+    #[test]
+    fn not_homie() {
+        assert!(!claims("homie/$broadcast"));
+        assert!(!claims("homie/dev"));
+        assert!(!claims("homiex/dev/$state"));
+    }
+}

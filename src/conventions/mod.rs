@@ -1,0 +1,313 @@
+//! Device conventions fleetop recognises with no configuration: Sparkplug B, Homie,
+//! Tasmota, Shelly Gen2+, Zigbee2MQTT and a generic JSON fallback.
+//!
+//! Each convention is a pure decoder (topic + payload -> [`Output`]: which device, its
+//! name and gateway, online state, metric values with units and datatypes, commands it
+//! accepts, errors), tested without IO. The fleet state asks [`Conventions::claim`] about
+//! topics no `[[fleet]]` maps, so explicit configuration always wins, and applies what the
+//! decoder says (`crate::fleet::conventions`).
+
+pub mod config;
+pub mod generic;
+pub mod homie;
+pub mod shelly;
+pub mod sparkplug;
+pub mod tasmota;
+pub mod zigbee2mqtt;
+
+pub use config::ConventionsConfig;
+
+use crate::decode::Scratch;
+
+/// A device convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Convention {
+    Sparkplug,
+    Homie,
+    Zigbee2Mqtt,
+    Tasmota,
+    Shelly,
+    Generic,
+}
+
+impl Convention {
+    /// In the order topics are tried: the most specific first, the fallback last.
+    pub const ALL: [Convention; 6] = [
+        Convention::Sparkplug,
+        Convention::Homie,
+        Convention::Zigbee2Mqtt,
+        Convention::Tasmota,
+        Convention::Shelly,
+        Convention::Generic,
+    ];
+
+    /// The name used as the devices' fleet and as the `[conventions]` key.
+    pub fn name(self) -> &'static str {
+        match self {
+            Convention::Sparkplug => "sparkplug",
+            Convention::Homie => "homie",
+            Convention::Zigbee2Mqtt => "zigbee2mqtt",
+            Convention::Tasmota => "tasmota",
+            Convention::Shelly => "shelly",
+            Convention::Generic => "generic",
+        }
+    }
+
+    /// How long a device of this convention may stay quiet: Tasmota reports every
+    /// TelePeriod (300 s by default); Sparkplug, Zigbee2MQTT, Shelly and Homie devices
+    /// report by exception and say when they go offline.
+    pub fn expected_interval(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            Convention::Sparkplug | Convention::Zigbee2Mqtt => 3600,
+            Convention::Homie | Convention::Shelly => 600,
+            Convention::Tasmota => 300,
+            Convention::Generic => 60,
+        })
+    }
+
+    /// Subscription filters that bring this convention's topics (none for the fallback,
+    /// which needs `#`).
+    pub fn filters(self, config: &ConventionsConfig) -> Vec<String> {
+        match self {
+            Convention::Sparkplug => vec!["spBv1.0/#".into(), "STATE/#".into()],
+            Convention::Homie => vec!["homie/#".into()],
+            Convention::Zigbee2Mqtt => vec![format!("{}/#", config.zigbee2mqtt_base)],
+            Convention::Tasmota => vec!["tele/#".into(), "stat/#".into()],
+            Convention::Shelly => vec![
+                "+/online".into(),
+                "+/status/#".into(),
+                "+/events/rpc".into(),
+            ],
+            Convention::Generic => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Display for Convention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a convention taught about one device; absent for devices of configured fleets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceFacts {
+    pub convention: Convention,
+    /// The name the device gives itself (Homie `$name`, a Zigbee2MQTT description...).
+    pub display_name: Option<Box<str>>,
+    /// The device this one reaches the broker through (Sparkplug edge node, Zigbee2MQTT
+    /// bridge): when it goes offline, so does this one.
+    pub gateway: Option<crate::fleet::DeviceId>,
+    /// Units, datatypes and settability of metrics, by metric name.
+    pub metrics: Vec<MetricFacts>,
+    /// What the device accepts as commands, for the command palette.
+    pub commands: Vec<CommandDescriptor>,
+    /// Sparkplug: why fleetop would ask this node for a rebirth (data it cannot place).
+    pub rebirth_needed: Option<Box<str>>,
+    /// Sparkplug: sequence-number gaps seen (lost or reordered messages).
+    pub sequence_gaps: u64,
+}
+
+impl DeviceFacts {
+    pub fn new(convention: Convention) -> DeviceFacts {
+        DeviceFacts {
+            convention,
+            display_name: None,
+            gateway: None,
+            metrics: Vec::new(),
+            commands: Vec::new(),
+            rebirth_needed: None,
+            sequence_gaps: 0,
+        }
+    }
+
+    pub fn metric(&self, name: &str) -> Option<&MetricFacts> {
+        self.metrics.iter().find(|m| &*m.name == name)
+    }
+}
+
+/// What a device says about one of its metrics.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricFacts {
+    pub name: Box<str>,
+    pub unit: Option<Box<str>>,
+    pub datatype: Option<Box<str>>,
+}
+
+/// A command a device accepts, as its convention defines it. Building and publishing the
+/// request is the commands feature's job; this says where and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandDescriptor {
+    /// What the operator picks: `POWER`, `env.target`, `Node Control/Rebirth`...
+    pub name: Box<str>,
+    /// Where the request is published.
+    pub topic: Box<str>,
+    pub kind: CommandKind,
+}
+
+/// How a command's payload is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandKind {
+    /// The value as plain text (Tasmota `cmnd/<dev>/<Command>`, Homie `…/set`), with the
+    /// datatype the device declared, if any.
+    Text { datatype: Option<Box<str>> },
+    /// A JSON object `{"<property>": value}` (Zigbee2MQTT `<friendly>/set`).
+    JsonProperty { property: Box<str> },
+    /// A Shelly RPC request `{"id":N,"src":"<reply topic prefix>","method":…,"params":…}`
+    /// on `<id>/rpc`; the reply comes on `<src>/rpc` with the same id.
+    ShellyRpc { method: Box<str> },
+    /// A Sparkplug NCMD/DCMD payload with one metric of this name and datatype code.
+    Sparkplug { metric: Box<str>, datatype: u32 },
+}
+
+/// What one message says about devices, besides metric values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The device's own name for itself.
+    Name(String),
+    /// The device reaches the broker through the device with this key.
+    Gateway(String),
+    Online(bool),
+    MetricFacts(MetricFacts),
+    Command(CommandDescriptor),
+    /// Another device this message announces (a bridge's device list), whose gateway is
+    /// the message's device.
+    Child {
+        key: String,
+        name: Option<String>,
+        metrics: Vec<MetricFacts>,
+        commands: Vec<CommandDescriptor>,
+    },
+    /// Something wrong with the message, shown as the device's last error.
+    Error(String),
+}
+
+/// A decoder's answer for one message; reused between messages so a warm decoder does
+/// not allocate for plain telemetry.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// The device the message is about, unique within its convention.
+    pub device: String,
+    /// Labels of that device (`group` for Sparkplug, `base` for Zigbee2MQTT...).
+    pub labels: Vec<(&'static str, String)>,
+    pub events: Vec<Event>,
+    /// Metric values the payload carried, named as the device names them.
+    pub values: Scratch,
+    /// A request to the device (`…/set`), not a message from it: no sign of life.
+    pub request: bool,
+}
+
+impl Output {
+    pub fn clear(&mut self) {
+        self.device.clear();
+        self.labels.clear();
+        self.events.clear();
+        self.values.clear();
+        self.request = false;
+    }
+
+    /// Decodes a JSON payload's leaves under `prefix` (empty for none).
+    fn json(&mut self, payload: &[u8], prefix: &str) {
+        self.values.clear();
+        self.values.path.push_str(prefix);
+        if let Err(e) = crate::decode::json::decode(payload, &mut self.values) {
+            self.values.clear();
+            self.events.push(Event::Error(e.to_string()));
+        }
+        self.values.path.clear();
+    }
+
+    /// Decodes a single plain value (number, boolean word or text) named `metric`.
+    fn plain(&mut self, payload: &[u8], metric: &str) {
+        if let Err(e) = crate::decode::decode(
+            payload,
+            crate::config::PayloadFormat::Auto,
+            metric,
+            &mut self.values,
+        ) {
+            self.values.clear();
+            self.events.push(Event::Error(e.to_string()));
+        }
+    }
+}
+
+/// Whether a convention claims a topic (decided once per topic, from its first message).
+pub fn claim(
+    config: &ConventionsConfig,
+    has_fleets: bool,
+    topic: &str,
+    payload: &[u8],
+) -> Option<Convention> {
+    Convention::ALL.into_iter().find(|&c| {
+        config.enabled(c, has_fleets)
+            && match c {
+                Convention::Sparkplug => sparkplug::claims(topic),
+                Convention::Homie => homie::claims(topic),
+                Convention::Zigbee2Mqtt => zigbee2mqtt::claims(topic, &config.zigbee2mqtt_base),
+                Convention::Tasmota => tasmota::claims(topic),
+                Convention::Shelly => shelly::claims(topic),
+                Convention::Generic => generic::claims(topic, payload),
+            }
+    })
+}
+
+/// Decodes a message of a stateless convention (everything but Sparkplug).
+pub fn decode(
+    convention: Convention,
+    config: &ConventionsConfig,
+    topic: &str,
+    payload: &[u8],
+    out: &mut Output,
+) {
+    out.clear();
+    match convention {
+        Convention::Homie => homie::decode(topic, payload, out),
+        Convention::Zigbee2Mqtt => {
+            zigbee2mqtt::decode(&config.zigbee2mqtt_base, topic, payload, out)
+        }
+        Convention::Tasmota => tasmota::decode(topic, payload, out),
+        Convention::Shelly => shelly::decode(topic, payload, out),
+        Convention::Generic => generic::decode(topic, payload, out),
+        Convention::Sparkplug => {}
+    }
+}
+
+/// Online/offline words of the conventions (`Online`, `true`, Homie `ready`/`lost`, a
+/// Zigbee2MQTT `{"state":"online"}`).
+fn online_word(payload: &[u8]) -> Option<bool> {
+    crate::fleet::parse_availability(payload, "online", "offline")
+}
+
+/// A short, safe quote of a payload for an error message.
+fn quote(payload: &[u8]) -> String {
+    crate::sanitize::truncate(&crate::sanitize::bytes(payload), 40).into_owned()
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+    use crate::decode::Value;
+
+    /// The values of an output as `(name, value)` strings.
+    pub fn values(out: &Output) -> Vec<(String, String)> {
+        out.values
+            .values()
+            .map(|(p, v)| {
+                let v = match v {
+                    Value::Number(n) => format!("{n}"),
+                    Value::Bool(b) => format!("{b}"),
+                    Value::Text(t) => format!("'{t}'"),
+                };
+                (p.to_string(), v)
+            })
+            .collect()
+    }
+
+    pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+}

@@ -1,0 +1,323 @@
+use super::proto::{Metric, Payload, PropertyScalar, PropertySet, PropertyValue, Value as PValue};
+use super::*;
+
+fn metric(name: Option<&str>, alias: Option<u64>, dt: u32, value: PValue) -> Metric {
+    Metric {
+        name: name.map(str::to_string),
+        alias,
+        timestamp: None,
+        datatype: Some(dt),
+        is_historical: None,
+        is_null: None,
+        properties: None,
+        value: Some(value),
+    }
+}
+
+fn payload(seq: Option<u64>, metrics: Vec<Metric>) -> Vec<u8> {
+    Payload {
+        timestamp: Some(1_764_000_000_000),
+        metrics,
+        seq,
+        uuid: None,
+    }
+    .encode_to_vec()
+}
+
+/// Runs one message and returns (report, values as "name=value").
+fn run(
+    s: &mut Sessions,
+    topic: &str,
+    node: DeviceId,
+    device: Option<DeviceId>,
+    bytes: &[u8],
+) -> (Report, Vec<String>) {
+    let t = parse_topic(topic).unwrap();
+    let mut report = Report::default();
+    let mut got = Vec::new();
+    s.apply(
+        &t,
+        node,
+        device,
+        bytes,
+        256,
+        &mut report,
+        |_, name, v, _| got.push(format!("{name}={v:?}")),
+    );
+    (report, got)
+}
+
+fn nbirth(bd: u64) -> Vec<u8> {
+    let mut temp = metric(
+        Some("Temperature"),
+        Some(1),
+        datatype::DOUBLE,
+        PValue::Double(20.5),
+    );
+    temp.properties = Some(PropertySet {
+        keys: vec!["engUnit".into()],
+        values: vec![PropertyValue {
+            r#type: Some(12),
+            is_null: None,
+            value: Some(PropertyScalar::String("°C".into())),
+        }],
+    });
+    payload(
+        Some(0),
+        vec![
+            metric(Some("bdSeq"), None, datatype::INT64, PValue::Long(bd)),
+            metric(
+                Some("Node Control/Rebirth"),
+                Some(9),
+                datatype::BOOLEAN,
+                PValue::Boolean(false),
+            ),
+            temp,
+            metric(
+                Some("Offset"),
+                Some(2),
+                datatype::INT16,
+                PValue::Int(0xFFFE),
+            ),
+        ],
+    )
+}
+
+#[test]
+fn topics() {
+    let t = parse_topic("spBv1.0/plant1/DDATA/edge1/pump1").unwrap();
+    assert_eq!(
+        (t.kind, t.group, t.node, t.device),
+        (Kind::DData, "plant1", "edge1", Some("pump1"))
+    );
+    assert_eq!(t.device_key(), "plant1/edge1/pump1");
+    assert_eq!(t.node_key(), "plant1/edge1");
+    assert_eq!(
+        parse_topic("spBv1.0/STATE/scada").unwrap().device_key(),
+        "host:scada"
+    );
+    assert_eq!(parse_topic("STATE/scada").unwrap().kind, Kind::State);
+    assert!(
+        parse_topic("spBv1.0/g/DDATA/n").is_none(),
+        "device message without device"
+    );
+    assert!(parse_topic("spBv1.0/g/NDATA/n/d").is_none());
+    assert!(parse_topic("spBv1.0/g/XDATA/n").is_none());
+    assert!(parse_topic("spBv1.0//NDATA/n").is_none());
+}
+
+#[test]
+fn birth_defines_aliases_units_and_datatypes() {
+    let mut s = Sessions::default();
+    let (r, got) = run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(3));
+    assert_eq!(r.online, Some(true));
+    assert_eq!(
+        got,
+        [
+            "bdSeq=Number(3.0)",
+            "Node Control/Rebirth=Bool(false)",
+            "Temperature=Number(20.5)",
+            "Offset=Number(-2.0)"
+        ]
+    );
+    let temp = r.facts.iter().find(|f| &*f.name == "Temperature").unwrap();
+    assert_eq!(
+        (temp.unit.as_deref(), temp.datatype.as_deref()),
+        (Some("°C"), Some("Double"))
+    );
+    assert_eq!(&*r.commands[0].topic, "spBv1.0/g/NCMD/n");
+
+    // NDATA by alias only.
+    let data = payload(
+        Some(1),
+        vec![metric(
+            None,
+            Some(1),
+            datatype::DOUBLE,
+            PValue::Double(21.0),
+        )],
+    );
+    let (r, got) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &data);
+    assert_eq!(got, ["Temperature=Number(21.0)"]);
+    assert_eq!(r.rebirth, None);
+
+    // An alias never born is counted and asks for a rebirth.
+    let data = payload(
+        Some(2),
+        vec![metric(
+            None,
+            Some(77),
+            datatype::DOUBLE,
+            PValue::Double(1.0),
+        )],
+    );
+    let (r, got) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &data);
+    assert!(got.is_empty());
+    assert_eq!(r.unknown_aliases, 1);
+    assert!(r.rebirth.is_some());
+}
+
+#[test]
+fn sequence_gaps_and_deaths() {
+    let mut s = Sessions::default();
+    run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(3));
+    let dbirth = payload(
+        Some(1),
+        vec![metric(
+            Some("rpm"),
+            Some(5),
+            datatype::UINT32,
+            PValue::Int(1200),
+        )],
+    );
+    let (r, _) = run(&mut s, "spBv1.0/g/DBIRTH/n/d", 0, Some(1), &dbirth);
+    assert_eq!((r.online, r.seq_gap), (Some(true), false));
+    let skip = payload(
+        Some(5),
+        vec![metric(None, Some(5), datatype::UINT32, PValue::Int(1300))],
+    );
+    let (r, got) = run(&mut s, "spBv1.0/g/DDATA/n/d", 0, Some(1), &skip);
+    assert!(r.seq_gap);
+    assert_eq!(got, ["rpm=Number(1300.0)"]);
+
+    // A death from an older session (other bdSeq) is stale and ignored.
+    let old_death = payload(
+        None,
+        vec![metric(
+            Some("bdSeq"),
+            None,
+            datatype::INT64,
+            PValue::Long(2),
+        )],
+    );
+    let (r, _) = run(&mut s, "spBv1.0/g/NDEATH/n", 0, None, &old_death);
+    assert!(r.stale_death);
+    assert_eq!(r.online, None);
+    let death = payload(
+        None,
+        vec![metric(
+            Some("bdSeq"),
+            None,
+            datatype::INT64,
+            PValue::Long(3),
+        )],
+    );
+    let (r, _) = run(&mut s, "spBv1.0/g/NDEATH/n", 0, None, &death);
+    assert_eq!((r.online, r.node_death), (Some(false), true));
+
+    let (r, _) = run(
+        &mut s,
+        "spBv1.0/g/DDEATH/n/d",
+        0,
+        Some(1),
+        &payload(Some(6), vec![]),
+    );
+    assert_eq!(r.online, Some(false));
+    assert_eq!(s.len(), 0);
+}
+
+#[test]
+fn data_before_birth_is_counted_named_data_still_shown() {
+    let mut s = Sessions::default();
+    let data = payload(
+        Some(4),
+        vec![
+            metric(Some("flow"), None, datatype::FLOAT, PValue::Float(1.5)),
+            metric(None, Some(3), datatype::FLOAT, PValue::Float(1.5)),
+        ],
+    );
+    let (r, got) = run(&mut s, "spBv1.0/g/DDATA/n/d", 0, Some(1), &data);
+    assert!(r.before_birth);
+    assert_eq!(r.unknown_aliases, 1);
+    assert_eq!(got, ["flow=Number(1.5)"]);
+    assert!(r.rebirth.is_some());
+}
+
+#[test]
+fn spb_wrapper_data_folder_is_shown_by_bare_name() {
+    let mut s = Sessions::default();
+    let birth = payload(
+        Some(0),
+        vec![
+            metric(
+                Some("DATA/pressure_bar"),
+                None,
+                datatype::DOUBLE,
+                PValue::Double(2.5),
+            ),
+            metric(
+                Some("CMD/reset"),
+                None,
+                datatype::BOOLEAN,
+                PValue::Boolean(false),
+            ),
+        ],
+    );
+    let (r, got) = run(&mut s, "spBv1.0/g/DBIRTH/n/d", 0, Some(1), &birth);
+    assert_eq!(got, ["pressure_bar=Number(2.5)", "CMD/reset=Bool(false)"]);
+    assert!(
+        r.commands
+            .iter()
+            .any(|c| &*c.name == "CMD/reset" && &*c.topic == "spBv1.0/g/DCMD/n/d")
+    );
+    let data = payload(
+        Some(1),
+        vec![metric(
+            Some("pressure_bar"),
+            None,
+            datatype::DOUBLE,
+            PValue::Double(2.7),
+        )],
+    );
+    let (r, got) = run(&mut s, "spBv1.0/g/DDATA/n/d", 0, Some(1), &data);
+    assert_eq!(got, ["pressure_bar=Number(2.7)"]);
+    assert!(!r.before_birth);
+}
+
+#[test]
+fn malformed_payloads_and_host_state() {
+    let mut s = Sessions::default();
+    let (r, _) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, b"\xff\xff\xff");
+    assert!(r.error.unwrap().contains("malformed Sparkplug B payload"));
+    let (r, _) = run(
+        &mut s,
+        "spBv1.0/STATE/scada",
+        5,
+        None,
+        br#"{"online":true,"timestamp":1}"#,
+    );
+    assert_eq!(r.online, Some(true));
+    let (r, _) = run(&mut s, "STATE/scada", 5, None, b"OFFLINE");
+    assert_eq!(r.online, Some(false));
+    let (r, _) = run(&mut s, "STATE/scada", 5, None, b"maybe");
+    assert!(r.error.is_some());
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), kind in 0usize..6) {
+            let topics = ["spBv1.0/g/NBIRTH/n", "spBv1.0/g/NDATA/n", "spBv1.0/g/NDEATH/n",
+                          "spBv1.0/g/DBIRTH/n/d", "spBv1.0/g/DDATA/n/d", "spBv1.0/STATE/h"];
+            let mut s = Sessions::default();
+            run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(1));
+            let device = topics[kind].ends_with("/d").then_some(1);
+            run(&mut s, topics[kind], 0, device, &bytes);
+        }
+
+        #[test]
+        fn mutated_births_never_panic(flip in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+            let mut bytes = nbirth(1);
+            for (i, b) in flip {
+                let at = i.index(bytes.len());
+                bytes[at] = b;
+            }
+            let mut s = Sessions::default();
+            run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &bytes);
+            run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &bytes);
+        }
+    }
+}

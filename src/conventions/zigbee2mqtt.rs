@@ -1,0 +1,250 @@
+//! Zigbee2MQTT under its base topic (`zigbee2mqtt` unless configured): `bridge/state` and
+//! `bridge/devices` (the bridge is its devices' gateway), `<friendly>/availability` (JSON
+//! `{"state":"online"}` or the legacy plain word) and `<friendly>` (flat JSON state).
+//! Commands are `<friendly>/set` with a JSON object. Friendly names may contain `/`.
+
+use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, online_word, quote};
+use serde::Deserialize;
+
+/// Exposes deeper than this (composite features of features) are not read.
+const MAX_EXPOSE_DEPTH: usize = 3;
+
+pub fn claims(topic: &str, base: &str) -> bool {
+    topic
+        .strip_prefix(base)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|rest| !rest.is_empty())
+}
+
+pub fn decode(base: &str, topic: &str, payload: &[u8], out: &mut Output) {
+    let Some(rest) = topic
+        .strip_prefix(base)
+        .and_then(|rest| rest.strip_prefix('/'))
+    else {
+        return;
+    };
+    if let Some(what) = rest.strip_prefix("bridge/") {
+        out.device.push_str(base);
+        out.labels.push(("role", "bridge".into()));
+        match what {
+            "state" => availability(payload, out),
+            "devices" => device_list(base, payload, out),
+            _ => {}
+        }
+        return;
+    }
+    out.labels.push(("base", base.into()));
+    out.events.push(Event::Gateway(base.into()));
+    if let Some(friendly) = rest.strip_suffix("/availability") {
+        out.device.push_str(friendly);
+        availability(payload, out);
+        return;
+    }
+    for suffix in ["/set", "/get"] {
+        if let Some(at) = rest.rfind(suffix)
+            && (rest.len() == at + suffix.len() || rest[at + suffix.len()..].starts_with('/'))
+        {
+            // A request to the device, not from it.
+            out.device.push_str(&rest[..at]);
+            out.request = true;
+            return;
+        }
+    }
+    out.device.push_str(rest);
+    out.json(payload, "");
+}
+
+fn availability(payload: &[u8], out: &mut Output) {
+    match online_word(payload) {
+        Some(online) => out.events.push(Event::Online(online)),
+        None => out.events.push(Event::Error(format!(
+            "availability payload `{}` is neither online nor offline",
+            quote(payload)
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListedDevice {
+    friendly_name: String,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    definition: Option<Definition>,
+}
+
+#[derive(Deserialize)]
+struct Definition {
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    exposes: Vec<Expose>,
+}
+
+#[derive(Deserialize)]
+struct Expose {
+    #[serde(default)]
+    property: Option<String>,
+    #[serde(default)]
+    unit: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    /// Bit 2 (value 2): settable.
+    #[serde(default)]
+    access: u8,
+    #[serde(default)]
+    features: Vec<Expose>,
+}
+
+/// `bridge/devices`: each device's name, units and settable properties. The list's size
+/// is bounded by the payload cap; how many devices it can create, by the device cap.
+fn device_list(base: &str, payload: &[u8], out: &mut Output) {
+    let list: Vec<ListedDevice> = match serde_json::from_slice(payload) {
+        Ok(l) => l,
+        Err(e) => {
+            out.events
+                .push(Event::Error(format!("malformed bridge/devices list: {e}")));
+            return;
+        }
+    };
+    for d in list {
+        if d.kind.as_deref() == Some("Coordinator") || d.friendly_name.is_empty() {
+            continue;
+        }
+        let mut metrics = Vec::new();
+        let mut commands = Vec::new();
+        if let Some(def) = &d.definition {
+            for e in &def.exposes {
+                collect(base, &d.friendly_name, e, 0, &mut metrics, &mut commands);
+            }
+        }
+        out.events.push(Event::Child {
+            key: d.friendly_name,
+            name: d.definition.and_then(|def| def.description),
+            metrics,
+            commands,
+        });
+    }
+}
+
+fn collect(
+    base: &str,
+    friendly: &str,
+    e: &Expose,
+    depth: usize,
+    metrics: &mut Vec<MetricFacts>,
+    commands: &mut Vec<CommandDescriptor>,
+) {
+    if let Some(property) = &e.property {
+        metrics.push(MetricFacts {
+            name: property.as_str().into(),
+            unit: e.unit.as_deref().map(Into::into),
+            datatype: e.kind.as_deref().map(Into::into),
+        });
+        if e.access & 2 != 0 {
+            commands.push(CommandDescriptor {
+                name: property.as_str().into(),
+                topic: format!("{base}/{friendly}/set").into(),
+                kind: CommandKind::JsonProperty {
+                    property: property.as_str().into(),
+                },
+            });
+        }
+    }
+    if depth < MAX_EXPOSE_DEPTH {
+        for f in &e.features {
+            collect(base, friendly, f, depth + 1, metrics, commands);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conventions::testutil::{pairs, values};
+
+    fn run(topic: &str, payload: &[u8]) -> Output {
+        let mut out = Output::default();
+        assert!(claims(topic, "zigbee2mqtt"), "{topic}");
+        decode("zigbee2mqtt", topic, payload, &mut out);
+        out
+    }
+
+    #[test]
+    fn availability_json_and_legacy() {
+        let out = run(
+            "zigbee2mqtt/kitchen_sensor0/availability",
+            br#"{"state": "online"}"#,
+        );
+        assert_eq!(out.device, "kitchen_sensor0");
+        assert_eq!(
+            out.events,
+            [Event::Gateway("zigbee2mqtt".into()), Event::Online(true)]
+        );
+        let out = run("zigbee2mqtt/kitchen/sensor/availability", b"offline");
+        assert_eq!(out.device, "kitchen/sensor");
+        assert_eq!(out.events[1], Event::Online(false));
+    }
+
+    #[test]
+    fn state_is_flat_json_through_the_bridge() {
+        let out = run(
+            "zigbee2mqtt/kitchen_sensor0",
+            br#"{"battery":87,"humidity":45.9,"temperature":21}"#,
+        );
+        assert_eq!(
+            values(&out),
+            pairs(&[
+                ("battery", "87"),
+                ("humidity", "45.9"),
+                ("temperature", "21")
+            ])
+        );
+        let out = run("zigbee2mqtt/lamp/set", br#"{"state":"ON"}"#);
+        assert_eq!(out.device, "lamp");
+        assert!(out.values.is_empty() && out.request);
+    }
+
+    #[test]
+    fn bridge_state_and_device_list() {
+        let out = run("zigbee2mqtt/bridge/state", br#"{"state":"offline"}"#);
+        assert_eq!(out.device, "zigbee2mqtt");
+        assert_eq!(out.events, [Event::Online(false)]);
+        let list = br#"[{"friendly_name":"Coordinator","type":"Coordinator"},
+            {"friendly_name":"lamp","type":"Router","definition":{"description":"Hue bulb","exposes":[
+              {"type":"light","features":[{"type":"binary","property":"state","access":7},
+                                          {"type":"numeric","property":"brightness","access":7}]},
+              {"type":"numeric","property":"linkquality","unit":"lqi","access":1}]}}]"#;
+        let out = run("zigbee2mqtt/bridge/devices", list);
+        let [
+            Event::Child {
+                key,
+                name,
+                metrics,
+                commands,
+            },
+        ] = &out.events[..]
+        else {
+            panic!("{:?}", out.events)
+        };
+        assert_eq!((key.as_str(), name.as_deref()), ("lamp", Some("Hue bulb")));
+        assert_eq!(metrics.len(), 3);
+        assert_eq!(metrics[2].unit.as_deref(), Some("lqi"));
+        let names: Vec<&str> = commands.iter().map(|c| &*c.name).collect();
+        assert_eq!(names, ["state", "brightness"]);
+        assert_eq!(&*commands[0].topic, "zigbee2mqtt/lamp/set");
+    }
+
+    #[test]
+    fn malformed_device_list_is_an_error() {
+        let out = run("zigbee2mqtt/bridge/devices", b"[{\"friendly_name\":");
+        assert!(matches!(out.events[..], [Event::Error(_)]));
+    }
+
+    #[test]
+    fn base_topic_is_configurable() {
+        assert!(claims("z2m/x", "z2m"));
+        assert!(!claims("zigbee2mqttx/x", "zigbee2mqtt"));
+        assert!(!claims("zigbee2mqtt/", "zigbee2mqtt"));
+    }
+}

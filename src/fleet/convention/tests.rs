@@ -1,0 +1,345 @@
+use super::super::*;
+use crate::conventions::sparkplug::proto as spb_proto;
+use bytes::Bytes;
+use prost::Message as _;
+
+fn state(config: ConventionsConfig) -> FleetState {
+    FleetState::new(Mapper::default(), Limits::default(), &["local".to_string()])
+        .with_conventions(config)
+}
+
+fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
+    RawMessage {
+        conn: 0,
+        topic: Bytes::copy_from_slice(topic.as_bytes()),
+        payload: Bytes::copy_from_slice(payload),
+        retain: false,
+        at_ms,
+    }
+}
+
+fn device<'a>(s: &'a FleetState, name: &str) -> &'a Device {
+    s.find_device(name).unwrap_or_else(|| {
+        panic!(
+            "no device {name}: {:?}",
+            s.devices.iter().map(|d| &d.name).collect::<Vec<_>>()
+        )
+    })
+}
+
+fn number(d: &Device, metric: &str) -> f64 {
+    match d.metric(metric).map(|m| &m.value) {
+        Some(MetricValue::Number(n)) => *n,
+        other => panic!("{metric} of {}: {other:?}", d.name),
+    }
+}
+
+/// Every line of the shared fixture through the fleet state.
+fn replay_fixture(s: &mut FleetState) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/mixed-fleet.jsonl");
+    let text = std::fs::read_to_string(path).unwrap();
+    for (i, line) in text.lines().enumerate() {
+        let l = crate::source::record::Line::parse(line).unwrap();
+        let mut m = msg("", &l.payload().unwrap(), 1_764_000_000_000 + i as i64 * 10);
+        m.topic = Bytes::from(l.topic_bytes().unwrap());
+        m.retain = l.retain;
+        s.apply(&m);
+    }
+}
+
+#[test]
+fn the_mixed_fleet_becomes_devices_with_no_config() {
+    let mut s = state(ConventionsConfig::default());
+    replay_fixture(&mut s);
+    assert!(
+        s.unmapped.is_empty(),
+        "{:?}",
+        s.unmapped.iter().map(|u| &u.topic).collect::<Vec<_>>()
+    );
+
+    let plug = device(&s, "tasmota_plug0");
+    assert_eq!(s.fleet_name(plug), "tasmota");
+    assert_eq!(plug.status, Status::Online);
+    assert!(number(plug, "ENERGY.Power") > 0.0);
+    assert!(plug.metric("Time").is_none());
+    assert_eq!(device(&s, "tasmota_plug9").status, Status::Offline);
+
+    let shelly = device(&s, "shellyplus1pm-a0");
+    assert_eq!(
+        (s.fleet_name(shelly), shelly.status),
+        ("shelly", Status::Online)
+    );
+    assert!(number(shelly, "apower") > 100.0);
+    assert!(number(shelly, "temperature.tC") > 40.0);
+
+    let z = device(&s, "kitchen_sensor0");
+    assert_eq!((s.fleet_name(z), z.status), ("zigbee2mqtt", Status::Online));
+    assert!(number(z, "humidity") > 40.0);
+    assert_eq!(s.gateway_of(z).map(|g| &*g.name), Some("zigbee2mqtt"));
+    assert_eq!(z.label("gateway"), Some("zigbee2mqtt"));
+
+    let w = device(&s, "weather0");
+    assert_eq!((s.fleet_name(w), w.status), ("homie", Status::Online));
+    let facts = w.facts.as_ref().unwrap();
+    assert_eq!(facts.display_name.as_deref(), Some("Weather station 0"));
+    assert!(number(w, "env.temperature") > 5.0);
+    assert_eq!(s.unit(w, "env.temperature"), Some("°C"));
+
+    let pump = device(&s, "plant1/edge1/pump1");
+    assert_eq!(s.fleet_name(pump), "sparkplug");
+    assert_eq!(
+        pump.status,
+        Status::Offline,
+        "the recording ends with its DDEATH"
+    );
+    assert!(number(pump, "pressure_bar") > 0.0);
+    assert!(number(pump, "flow_lpm") > 0.0);
+    assert_eq!(
+        pump.metric("running").map(|m| &m.value),
+        Some(&MetricValue::Bool(true))
+    );
+    assert_eq!(
+        pump.facts
+            .as_ref()
+            .unwrap()
+            .metric("pressure_bar")
+            .and_then(|m| m.datatype.as_deref()),
+        Some("Double")
+    );
+    let node = s.gateway_of(pump).unwrap();
+    assert_eq!(&*node.name, "plant1/edge1");
+    assert_eq!(pump.label("group"), Some("plant1"));
+    assert!(
+        node.facts.as_ref().unwrap().rebirth_needed.is_some(),
+        "the recording has no NBIRTH"
+    );
+    assert_eq!(s.counters.sparkplug_seq_gaps, 0);
+
+    let tank = device(&s, "tank-00");
+    assert_eq!(s.fleet_name(tank), "generic");
+    assert!(number(tank, "level_pct") > 0.0);
+}
+
+#[test]
+fn conventions_turned_off_leave_topics_unmapped_and_fleets_win() {
+    let mut off = ConventionsConfig::default();
+    off.sparkplug = false;
+    off.homie = false;
+    let mut s = state(off);
+    replay_fixture(&mut s);
+    assert!(s.find_device("plant1/edge1/pump1").is_none());
+    assert!(s.find_device("weather0").is_none());
+    assert!(s.unmapped.iter().any(|u| u.topic.starts_with("spBv1.0/")));
+
+    // A configured fleet claims its topics before any convention, and the generic
+    // fallback is off once fleets are configured.
+    let config = crate::config::Config::parse(
+        "[[fleet]]\nname = \"plugs\"\ntopic = \"tele/{device}/SENSOR\"\nformat = \"json\"\n",
+        None,
+    )
+    .unwrap();
+    let mut s = FleetState::new(
+        Mapper::new(&config.fleets).unwrap(),
+        Limits::default(),
+        &["local".to_string()],
+    )
+    .with_conventions(ConventionsConfig::default());
+    replay_fixture(&mut s);
+    let plug = s
+        .devices
+        .iter()
+        .find(|d| &*d.name == "tasmota_plug0" && s.fleet_name(d) == "plugs")
+        .unwrap();
+    assert!(number(plug, "ENERGY.Power") > 0.0);
+    assert!(s.find_device("tank-00").is_none());
+    assert!(
+        s.unmapped
+            .iter()
+            .any(|u| u.topic.starts_with("fleet/tanks/"))
+    );
+}
+
+fn spb_metric(
+    name: Option<&str>,
+    alias: Option<u64>,
+    dt: u32,
+    v: spb_proto::Value,
+) -> spb_proto::Metric {
+    spb_proto::Metric {
+        name: name.map(str::to_string),
+        alias,
+        timestamp: None,
+        datatype: Some(dt),
+        is_historical: None,
+        is_null: None,
+        properties: None,
+        value: Some(v),
+    }
+}
+
+fn spb_payload(seq: Option<u64>, metrics: Vec<spb_proto::Metric>) -> Vec<u8> {
+    spb_proto::Payload {
+        timestamp: None,
+        metrics,
+        seq,
+        uuid: None,
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn ndeath_takes_the_nodes_devices_offline_until_they_are_born_again() {
+    use spb_proto::Value as V;
+    let mut s = state(ConventionsConfig::default());
+    let bd = |v| spb_metric(Some("bdSeq"), None, 4, V::Long(v));
+    s.apply(&msg(
+        "spBv1.0/g/NBIRTH/n",
+        &spb_payload(Some(0), vec![bd(1)]),
+        1000,
+    ));
+    let dbirth = spb_payload(
+        Some(1),
+        vec![spb_metric(Some("rpm"), Some(1), 7, V::Int(5))],
+    );
+    s.apply(&msg("spBv1.0/g/DBIRTH/n/d1", &dbirth, 1001));
+    s.apply(&msg(
+        "spBv1.0/g/DBIRTH/n/d2",
+        &spb_payload(Some(2), vec![]),
+        1002,
+    ));
+    let data = spb_payload(Some(3), vec![spb_metric(None, Some(1), 7, V::Int(6))]);
+    s.apply(&msg("spBv1.0/g/DDATA/n/d1", &data, 1003));
+    assert_eq!(number(device(&s, "g/n/d1"), "rpm"), 6.0);
+    assert_eq!(device(&s, "g/n").status, Status::Online);
+
+    s.apply(&msg(
+        "spBv1.0/g/NDEATH/n",
+        &spb_payload(None, vec![bd(1)]),
+        2000,
+    ));
+    for name in ["g/n", "g/n/d1", "g/n/d2"] {
+        assert_eq!(device(&s, name).status, Status::Offline, "{name}");
+    }
+    s.apply(&msg(
+        "spBv1.0/g/NBIRTH/n",
+        &spb_payload(Some(0), vec![bd(2)]),
+        3000,
+    ));
+    assert_eq!(device(&s, "g/n").status, Status::Online);
+    assert_eq!(
+        device(&s, "g/n/d1").status,
+        Status::Offline,
+        "until its DBIRTH"
+    );
+    s.apply(&msg("spBv1.0/g/DBIRTH/n/d1", &dbirth, 3001));
+    assert_eq!(device(&s, "g/n/d1").status, Status::Online);
+
+    // A gap in seq and an alias never born are counted; the node needs a rebirth.
+    let data = spb_payload(Some(9), vec![spb_metric(None, Some(42), 7, V::Int(1))]);
+    s.apply(&msg("spBv1.0/g/DDATA/n/d1", &data, 3002));
+    assert_eq!(s.counters.sparkplug_seq_gaps, 1);
+    assert_eq!(s.counters.sparkplug_unknown_alias, 1);
+    let node = device(&s, "g/n").facts.as_ref().unwrap();
+    assert!(node.rebirth_needed.is_some());
+    assert!(
+        node.commands
+            .iter()
+            .any(|c| &*c.name == "Node Control/Rebirth")
+    );
+
+    // A malformed payload is the device's last error, not a panic.
+    s.apply(&msg("spBv1.0/g/DDATA/n/d1", b"\x0a\xff\xff\xff\xff", 3003));
+    assert!(
+        device(&s, "g/n/d1")
+            .last_error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("Sparkplug")
+    );
+
+    // Host applications' STATE.
+    s.apply(&msg(
+        "spBv1.0/STATE/scada",
+        br#"{"online":true,"timestamp":1}"#,
+        3004,
+    ));
+    assert_eq!(device(&s, "host:scada").status, Status::Online);
+}
+
+#[test]
+fn bridge_offline_takes_its_devices_and_lists_are_capped() {
+    let mut s = FleetState::new(
+        Mapper::default(),
+        Limits {
+            max_devices: 5,
+            max_payload_bytes: 64 * 1024,
+            ..Limits::default()
+        },
+        &["local".to_string()],
+    )
+    .with_conventions(ConventionsConfig::default());
+    s.apply(&msg("zigbee2mqtt/bridge/state", b"online", 1));
+    s.apply(&msg(
+        "zigbee2mqtt/lamp/availability",
+        br#"{"state":"online"}"#,
+        2,
+    ));
+    assert_eq!(device(&s, "lamp").status, Status::Online);
+    s.apply(&msg(
+        "zigbee2mqtt/bridge/state",
+        br#"{"state":"offline"}"#,
+        3,
+    ));
+    assert_eq!(device(&s, "lamp").status, Status::Offline);
+    s.apply(&msg("zigbee2mqtt/bridge/state", b"online", 4));
+    assert_eq!(device(&s, "lamp").status, Status::Online);
+
+    // A huge device list is refused by the payload cap, shown on the bridge.
+    let entry = r#"{"friendly_name":"dev","definition":{"exposes":[]}},"#;
+    let huge = format!("[{}{{}}]", entry.repeat(10 * 1024 * 1024 / entry.len()));
+    s.apply(&msg("zigbee2mqtt/bridge/devices", huge.as_bytes(), 5));
+    let bridge = device(&s, "zigbee2mqtt");
+    assert!(
+        bridge
+            .last_error
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("max_payload_bytes")
+    );
+    assert_eq!(s.counters.refused_payload_too_big, 1);
+
+    // A list within the cap makes devices only up to the device cap.
+    let list: Vec<String> = (0..100)
+        .map(|i| format!(r#"{{"friendly_name":"d{i}","definition":{{"description":"Sensor","exposes":[{{"property":"temperature","unit":"°C","access":1}}]}}}}"#))
+        .collect();
+    s.apply(&msg(
+        "zigbee2mqtt/bridge/devices",
+        format!("[{}]", list.join(",")).as_bytes(),
+        6,
+    ));
+    assert_eq!(s.devices.len(), 5);
+    assert!(s.counters.refused_device_cap > 0);
+    let d0 = device(&s, "d0");
+    assert_eq!(s.unit(d0, "temperature"), Some("°C"));
+    assert_eq!(
+        d0.facts.as_ref().unwrap().display_name.as_deref(),
+        Some("Sensor")
+    );
+}
+
+#[test]
+fn homie_commands_and_bad_state() {
+    let mut s = state(ConventionsConfig::default());
+    s.apply(&msg("homie/lamp/light/on/$settable", b"true", 1));
+    s.apply(&msg("homie/lamp/$state", b"exploded", 2));
+    let lamp = device(&s, "lamp");
+    assert_eq!(
+        &*lamp.facts.as_ref().unwrap().commands[0].topic,
+        "homie/lamp/light/on/set"
+    );
+    assert!(lamp.last_error.as_ref().unwrap().message.contains("$state"));
+    assert_eq!(s.counters.decode_errors, 1);
+}
