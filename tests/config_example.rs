@@ -8,4 +8,9 @@ fn config_example_parses() {
     assert_eq!(config.fleets.len(), 2);
     assert_eq!(config.brokers[0].subscribe.len(), 2);
     assert_eq!(config.alerts.len(), 2);
+    assert_eq!(
+        config.conventions,
+        fleetop::conventions::ConventionsConfig::default(),
+        "the example documents the defaults"
+    );
 }

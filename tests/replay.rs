@@ -14,6 +14,23 @@ name = "level_pct"
 unit = "%"
 "#;
 
+/// The tanks alone: device conventions off (tests/conventions.rs covers them).
+const TANKS_ONLY: &str = r#"
+[[fleet]]
+name = "tanks"
+topic = "fleet/tanks/{device}/telemetry"
+format = "json"
+[[fleet.metric]]
+name = "level_pct"
+unit = "%"
+[conventions]
+sparkplug = false
+homie = false
+zigbee2mqtt = false
+tasmota = false
+shelly = false
+"#;
+
 fn snapshot_json(config: &str, recording: &std::path::Path) -> serde_json::Value {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("fleetop.toml");
@@ -37,9 +54,9 @@ fn snapshot_json(config: &str, recording: &std::path::Path) -> serde_json::Value
 }
 
 #[test]
-fn mixed_fleet_yields_the_tanks_and_lists_everything_else_as_unmapped() {
+fn without_conventions_mixed_fleet_yields_the_tanks_and_lists_everything_else_as_unmapped() {
     let fixture = common::fixture("mixed-fleet.jsonl");
-    let snap = snapshot_json(TANKS, &fixture);
+    let snap = snapshot_json(TANKS_ONLY, &fixture);
     let devices = snap["devices"].as_array().expect("devices");
     let ids: Vec<&str> = devices.iter().filter_map(|d| d["id"].as_str()).collect();
     assert_eq!(ids, ["tank-00", "tank-01", "tank-02"]);
@@ -94,7 +111,7 @@ fn record_then_replay_gives_the_same_fleet() {
     let lines = std::fs::read_to_string(&rec).expect("recording");
     assert_eq!(lines.lines().count(), 121);
     assert!(lines.lines().all(|l| l.contains("\"ts\":")));
-    let snap = snapshot_json(TANKS, &rec);
+    let snap = snapshot_json(TANKS_ONLY, &rec);
     assert_eq!(snap["devices"].as_array().map(Vec::len), Some(3));
 }
 

@@ -44,6 +44,12 @@ pub struct Totals {
 #[derive(Debug, Serialize)]
 pub struct DeviceView {
     pub id: String,
+    /// The name the device gives itself (conventions), when it differs from its id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The device it reaches the broker through (conventions: edge node, bridge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
     pub fleet: String,
     pub broker: String,
     pub status: String,
@@ -55,6 +61,18 @@ pub struct DeviceView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub metrics: BTreeMap<String, MetricView>,
+    /// Sparkplug: why this node should be asked for a rebirth.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebirth_needed: Option<String>,
+    /// Commands the device's convention says it accepts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommandView {
+    pub name: String,
+    pub topic: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +80,8 @@ pub struct MetricView {
     pub value: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datatype: Option<String>,
     pub updated: String,
 }
 
@@ -112,10 +132,28 @@ pub fn build(engine: &Engine) -> Snapshot {
         devices: devices
             .into_iter()
             .map(|d| {
-                let fleet = &state.mapper.fleets[d.fleet as usize];
+                let facts = d.facts.as_deref();
                 DeviceView {
                     id: sanitize::text(&d.name).into_owned(),
-                    fleet: fleet.name.clone(),
+                    name: facts
+                        .and_then(|f| f.display_name.as_deref())
+                        .map(|n| sanitize::text(n).into_owned()),
+                    gateway: state
+                        .gateway_of(d)
+                        .map(|g| sanitize::text(&g.name).into_owned()),
+                    rebirth_needed: facts
+                        .and_then(|f| f.rebirth_needed.as_deref())
+                        .map(str::to_string),
+                    commands: facts.map_or_else(Vec::new, |f| {
+                        f.commands
+                            .iter()
+                            .map(|c| CommandView {
+                                name: sanitize::text(&c.name).into_owned(),
+                                topic: sanitize::text(&c.topic).into_owned(),
+                            })
+                            .collect()
+                    }),
+                    fleet: state.fleet_name(d).to_string(),
                     broker: conn_name(d.conn),
                     status: d.status.to_string(),
                     last_seen: rfc3339(d.last_seen_ms),
@@ -143,12 +181,19 @@ pub fn build(engine: &Engine) -> Snapshot {
                                 MetricValue::Bool(b) => serde_json::json!(b),
                                 MetricValue::Text(t) => serde_json::json!(sanitize::text(t)),
                             };
-                            let unit = fleet.metric_decl(&m.name).and_then(|x| x.unit.clone());
+                            let unit = state
+                                .unit(d, &m.name)
+                                .map(|u| sanitize::text(u).into_owned());
+                            let datatype = facts
+                                .and_then(|f| f.metric(&m.name))
+                                .and_then(|f| f.datatype.as_deref())
+                                .map(|t| sanitize::text(t).into_owned());
                             (
                                 sanitize::text(&m.name).into_owned(),
                                 MetricView {
                                     value,
                                     unit,
+                                    datatype,
                                     updated: rfc3339(m.updated_ms),
                                 },
                             )
