@@ -39,6 +39,10 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 ExitCode::from(3)
             }
         },
+        Some(Command::Discover { wait, format }) => match cli.source.resolve() {
+            Ok((config, input)) => run::discover(&config, input, *wait, *format).await,
+            Err(e) => fail(&e),
+        },
         Some(Command::Record { out }) => match cli.source.resolve() {
             Ok((config, input)) => run::record(&config, input, out).await,
             Err(e) => fail(&e),

@@ -78,6 +78,15 @@ pub enum Command {
         #[arg(long, default_value = "10s", value_parser = duration::parse)]
         wait: Duration,
     },
+    /// Which device conventions a broker speaks, devices per convention, and a config
+    /// snippet for what could only be guessed.
+    Discover {
+        /// How long to listen.
+        #[arg(long, default_value = "10s", value_parser = duration::parse)]
+        wait: Duration,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Write raw traffic to a JSONL file, one message a line, for --replay.
     Record {
         #[arg(long, value_name = "FILE.jsonl")]

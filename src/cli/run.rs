@@ -124,6 +124,33 @@ pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: For
     ExitCode::SUCCESS
 }
 
+/// `fleetop discover`: listen for `wait`, then the conventions found and a config snippet.
+pub async fn discover(config: &Config, input: Input, wait: Duration, format: Format) -> ExitCode {
+    let mut engine = match start(config, input) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    collect(&mut engine, wait).await;
+    if let Some(reasons) = all_unreachable(&engine, wait) {
+        return report_unreachable(&reasons);
+    }
+    let found = crate::output::discover::build(&engine.state);
+    let source = engine
+        .conns
+        .iter()
+        .map(|c| c.url.clone().unwrap_or_else(|| c.name.clone()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = match format {
+        Format::Table => crate::output::discover::text(&found, &source),
+        Format::Json => serde_json::to_string_pretty(&found).unwrap_or_default() + "\n",
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
 /// `fleetop check`: collect for `wait`, then one summary line and a Nagios exit code:
 /// 0 OK, 1 warning (minor/warning alerts), 2 critical (critical/major), 3 unknown (no broker).
 pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {

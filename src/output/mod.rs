@@ -2,6 +2,7 @@
 
 pub mod alert_log;
 pub mod audit;
+pub mod discover;
 pub mod headless;
 pub mod snapshot;
 

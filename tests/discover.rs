@@ -1,0 +1,106 @@
+//! `fleetop discover`: the mixed-fleet recording published into the embedded broker, seen
+//! by fleetop with no config; and the command's output on a replay.
+
+mod common;
+
+use fleetop::config::Protocol;
+use fleetop::demo::EmbeddedBroker;
+use std::process::Command;
+
+/// Publishes every message of the shared recording, retained flags as recorded.
+async fn publish_fixture(port: u16) {
+    let mut o =
+        rumqttc::MqttOptions::new(format!("fixture-{}", fastrand::u32(..)), "127.0.0.1", port);
+    o.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut events) = rumqttc::AsyncClient::new(o, 256);
+    tokio::spawn(async move { while events.poll().await.is_ok() {} });
+    let text = std::fs::read_to_string(common::fixture("mixed-fleet.jsonl")).expect("fixture");
+    for line in text.lines() {
+        let l = fleetop::source::record::Line::parse(line).expect("fixture line");
+        client
+            .publish(
+                String::from_utf8(l.topic_bytes().expect("topic")).expect("utf-8 topic"),
+                rumqttc::QoS::AtLeastOnce,
+                l.retain,
+                l.payload().expect("payload"),
+            )
+            .await
+            .expect("publish");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovers_every_convention_published_into_the_embedded_broker() {
+    let broker = EmbeddedBroker::start().expect("embedded broker starts");
+    let mut engine = common::engine_for("", &broker.url_v311(), Protocol::V311);
+    common::connected(&mut engine).await;
+    publish_fixture(broker.port_v311()).await;
+    common::wait_for(&mut engine, "the whole recording", |e| {
+        e.state
+            .find_device("plant1/edge1/pump1")
+            .is_some_and(|d| d.status == fleetop::fleet::Status::Offline)
+            && e.state
+                .find_device("tank-02")
+                .is_some_and(|d| d.metrics.len() == 3)
+    })
+    .await;
+    let found = fleetop::output::discover::build(&engine.state);
+    let counts: Vec<(&str, usize)> = found
+        .conventions
+        .iter()
+        .map(|f| (f.convention.name(), f.devices))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("sparkplug", 2),
+            ("homie", 3),
+            ("zigbee2mqtt", 4),
+            ("tasmota", 4),
+            ("shelly", 3),
+            ("generic", 3)
+        ]
+    );
+    assert!(
+        found
+            .snippet
+            .contains("topic = \"fleet/tanks/{device}/telemetry\""),
+        "{}",
+        found.snippet
+    );
+    // What discover suggests is a config fleetop accepts, and it then maps those devices.
+    let config = fleetop::config::Config::parse(&found.snippet, None).expect("snippet parses");
+    assert_eq!(config.fleets[0].name, "tanks");
+}
+
+#[test]
+fn discover_prints_conventions_and_a_config_snippet() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("empty.toml");
+    std::fs::write(&cfg, "").expect("write config");
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
+        .args(["discover", "--wait", "20s", "--config"])
+        .arg(&cfg)
+        .arg("--replay")
+        .arg(common::fixture("mixed-fleet.jsonl"))
+        .env("XDG_STATE_HOME", dir.path())
+        .output()
+        .expect("run fleetop");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for c in [
+        "sparkplug",
+        "homie",
+        "zigbee2mqtt",
+        "tasmota",
+        "shelly",
+        "generic",
+    ] {
+        assert!(text.contains(&format!("  {c} ")), "{c} in {text}");
+    }
+    assert!(text.contains("[[fleet]]"), "{text}");
+}
