@@ -108,9 +108,9 @@ fn births() -> Vec<RawMessage> {
 /// `rounds` DDATA per device, in node order, with each node's seq running on.
 fn data(rounds: usize, seq0: u64) -> Vec<RawMessage> {
     let mut out = Vec::new();
-    let mut seq = vec![seq0; NODES];
+    let mut seq = [seq0; NODES];
     for r in 0..rounds {
-        for n in 0..NODES {
+        for (n, node_seq) in seq.iter_mut().enumerate() {
             for d in 0..DEVICES_PER_NODE {
                 let at = BASE_MS + (r as u64 + 1) * 1000;
                 let metrics = (0..PER_DATA)
@@ -122,10 +122,10 @@ fn data(rounds: usize, seq0: u64) -> Vec<RawMessage> {
                 let p = Payload {
                     timestamp: Some(at),
                     metrics,
-                    seq: Some(seq[n] % 256),
+                    seq: Some(*node_seq % 256),
                     uuid: None,
                 };
-                seq[n] += 1;
+                *node_seq += 1;
                 out.push(raw(
                     format!("spBv1.0/plant/DDATA/edge{n}/dev{d}"),
                     p.encode_to_vec(),

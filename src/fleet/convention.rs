@@ -336,7 +336,6 @@ impl FleetState {
                 r.node,
                 device,
                 &msg.payload,
-                max_metrics,
                 &mut self.sparkplug_report,
                 |hint, name, value, at| {
                     let at = at.filter(|&t| t <= now + MAX_CLOCK_AHEAD_MS).unwrap_or(now);

@@ -160,6 +160,7 @@ pub struct FleetState {
 
 impl FleetState {
     pub fn new(mapper: Mapper, limits: Limits, connection_names: &[String]) -> FleetState {
+        let max_metrics = limits.max_metrics_per_device;
         FleetState {
             connections: connection_names
                 .iter()
@@ -186,7 +187,7 @@ impl FleetState {
             now_ms: 0,
             touched: None,
             conventions: ConventionsConfig::none(),
-            sparkplug: Default::default(),
+            sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
             sparkplug_report: Default::default(),
             convention_out: Default::default(),
         }

@@ -219,9 +219,18 @@ pub struct Sessions {
     births: Map<DeviceId, Birth>,
     nodes: Map<DeviceId, NodeSession>,
     payload: Payload,
+    /// Metrics a birth may define (`[limits] max_metrics_per_device`).
+    max_metrics: usize,
 }
 
 impl Sessions {
+    pub fn new(max_metrics: usize) -> Sessions {
+        Sessions {
+            max_metrics,
+            ..Sessions::default()
+        }
+    }
+
     /// Applies one message of `topic` about `node` (and `device`, for D* messages). Values
     /// go to `sink(hint, name, value, sample time)`, where `hint` is the metric's position
     /// in its birth.
@@ -231,7 +240,6 @@ impl Sessions {
         node: DeviceId,
         device: Option<DeviceId>,
         bytes: &[u8],
-        max_metrics: usize,
         report: &mut Report,
         mut sink: impl FnMut(usize, &str, Value<'_>, Option<i64>),
     ) {
@@ -297,7 +305,7 @@ impl Sessions {
         let target = device.unwrap_or(node);
         match topic.kind {
             Kind::NBirth | Kind::DBirth => {
-                let birth = born(topic, payload, max_metrics, report);
+                let birth = born(topic, payload, self.max_metrics, report);
                 for (i, (b, m)) in birth.metrics.iter().zip(&payload.metrics).enumerate() {
                     emit(i, &b.shown, b.datatype, m, payload.timestamp, &mut sink);
                 }

@@ -35,15 +35,9 @@ fn run(
     let t = parse_topic(topic).unwrap();
     let mut report = Report::default();
     let mut got = Vec::new();
-    s.apply(
-        &t,
-        node,
-        device,
-        bytes,
-        256,
-        &mut report,
-        |_, name, v, _| got.push(format!("{name}={v:?}")),
-    );
+    s.apply(&t, node, device, bytes, &mut report, |_, name, v, _| {
+        got.push(format!("{name}={v:?}"))
+    });
     (report, got)
 }
 
@@ -108,7 +102,7 @@ fn topics() {
 
 #[test]
 fn birth_defines_aliases_units_and_datatypes() {
-    let mut s = Sessions::default();
+    let mut s = Sessions::new(256);
     let (r, got) = run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(3));
     assert_eq!(r.online, Some(true));
     assert_eq!(
@@ -159,7 +153,7 @@ fn birth_defines_aliases_units_and_datatypes() {
 
 #[test]
 fn sequence_gaps_and_deaths() {
-    let mut s = Sessions::default();
+    let mut s = Sessions::new(256);
     run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(3));
     let dbirth = payload(
         Some(1),
@@ -218,7 +212,7 @@ fn sequence_gaps_and_deaths() {
 
 #[test]
 fn data_before_birth_is_counted_named_data_still_shown() {
-    let mut s = Sessions::default();
+    let mut s = Sessions::new(256);
     let data = payload(
         Some(4),
         vec![
@@ -235,7 +229,7 @@ fn data_before_birth_is_counted_named_data_still_shown() {
 
 #[test]
 fn spb_wrapper_data_folder_is_shown_by_bare_name() {
-    let mut s = Sessions::default();
+    let mut s = Sessions::new(256);
     let birth = payload(
         Some(0),
         vec![
@@ -276,7 +270,7 @@ fn spb_wrapper_data_folder_is_shown_by_bare_name() {
 
 #[test]
 fn malformed_payloads_and_host_state() {
-    let mut s = Sessions::default();
+    let mut s = Sessions::new(256);
     let (r, _) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, b"\xff\xff\xff");
     assert!(r.error.unwrap().contains("malformed Sparkplug B payload"));
     let (r, _) = run(
@@ -302,7 +296,7 @@ mod fuzz {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), kind in 0usize..6) {
             let topics = ["spBv1.0/g/NBIRTH/n", "spBv1.0/g/NDATA/n", "spBv1.0/g/NDEATH/n",
                           "spBv1.0/g/DBIRTH/n/d", "spBv1.0/g/DDATA/n/d", "spBv1.0/STATE/h"];
-            let mut s = Sessions::default();
+            let mut s = Sessions::new(256);
             run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(1));
             let device = topics[kind].ends_with("/d").then_some(1);
             run(&mut s, topics[kind], 0, device, &bytes);
@@ -315,7 +309,7 @@ mod fuzz {
                 let at = i.index(bytes.len());
                 bytes[at] = b;
             }
-            let mut s = Sessions::default();
+            let mut s = Sessions::new(256);
             run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &bytes);
             run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &bytes);
         }

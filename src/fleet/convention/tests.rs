@@ -123,9 +123,11 @@ fn the_mixed_fleet_becomes_devices_with_no_config() {
 
 #[test]
 fn conventions_turned_off_leave_topics_unmapped_and_fleets_win() {
-    let mut off = ConventionsConfig::default();
-    off.sparkplug = false;
-    off.homie = false;
+    let off = ConventionsConfig {
+        sparkplug: false,
+        homie: false,
+        ..ConventionsConfig::default()
+    };
     let mut s = state(off);
     replay_fixture(&mut s);
     assert!(s.find_device("plant1/edge1/pump1").is_none());
