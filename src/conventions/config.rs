@@ -15,6 +15,8 @@ pub struct ConventionsConfig {
     pub zigbee2mqtt_base: String,
     pub tasmota: bool,
     pub shelly: bool,
+    /// Home Assistant MQTT discovery (`homeassistant/…/config`).
+    pub homeassistant: bool,
     /// Default: on when no `[[fleet]]` is configured.
     pub generic: Option<bool>,
 }
@@ -28,6 +30,7 @@ impl Default for ConventionsConfig {
             zigbee2mqtt_base: "zigbee2mqtt".into(),
             tasmota: true,
             shelly: true,
+            homeassistant: true,
             generic: None,
         }
     }
@@ -42,6 +45,7 @@ impl ConventionsConfig {
             zigbee2mqtt: false,
             tasmota: false,
             shelly: false,
+            homeassistant: false,
             generic: Some(false),
             ..ConventionsConfig::default()
         }
@@ -54,6 +58,7 @@ impl ConventionsConfig {
             Convention::Zigbee2Mqtt => self.zigbee2mqtt,
             Convention::Tasmota => self.tasmota,
             Convention::Shelly => self.shelly,
+            Convention::HomeAssistant => self.homeassistant,
             Convention::Generic => self.generic.unwrap_or(!has_fleets),
         }
     }

@@ -1,6 +1,8 @@
 //! Device conventions fleetop recognises with no configuration: Sparkplug B, Homie,
 //! Tasmota, Shelly Gen2+, Zigbee2MQTT and a generic JSON fallback.
 //!
+//! Home Assistant MQTT discovery is also understood.
+//!
 //! Each convention is a pure decoder (topic + payload -> [`Output`]: which device, its
 //! name and gateway, online state, metric values with units and datatypes, commands it
 //! accepts, errors), tested without IO. The fleet state asks [`Conventions::claim`] about
@@ -9,6 +11,7 @@
 
 pub mod config;
 pub mod generic;
+pub mod homeassistant;
 pub mod homie;
 pub mod shelly;
 pub mod sparkplug;
@@ -28,17 +31,19 @@ pub enum Convention {
     Zigbee2Mqtt,
     Tasmota,
     Shelly,
+    HomeAssistant,
     Generic,
 }
 
 impl Convention {
     /// In the order topics are tried: the most specific first, the fallback last.
-    pub const ALL: [Convention; 6] = [
+    pub const ALL: [Convention; 7] = [
         Convention::Sparkplug,
         Convention::Homie,
         Convention::Zigbee2Mqtt,
         Convention::Tasmota,
         Convention::Shelly,
+        Convention::HomeAssistant,
         Convention::Generic,
     ];
 
@@ -50,6 +55,7 @@ impl Convention {
             Convention::Zigbee2Mqtt => "zigbee2mqtt",
             Convention::Tasmota => "tasmota",
             Convention::Shelly => "shelly",
+            Convention::HomeAssistant => "homeassistant",
             Convention::Generic => "generic",
         }
     }
@@ -59,7 +65,7 @@ impl Convention {
     /// report by exception and say when they go offline.
     pub fn expected_interval(self) -> std::time::Duration {
         std::time::Duration::from_secs(match self {
-            Convention::Sparkplug | Convention::Zigbee2Mqtt => 3600,
+            Convention::Sparkplug | Convention::Zigbee2Mqtt | Convention::HomeAssistant => 3600,
             Convention::Homie | Convention::Shelly => 600,
             Convention::Tasmota => 300,
             Convention::Generic => 60,
@@ -79,6 +85,8 @@ impl Convention {
                 "+/status/#".into(),
                 "+/events/rpc".into(),
             ],
+            // State topics are wherever the configs point: `#` brings them.
+            Convention::HomeAssistant => vec!["homeassistant/#".into()],
             Convention::Generic => Vec::new(),
         }
     }
@@ -247,6 +255,7 @@ pub fn claim(
                 Convention::Zigbee2Mqtt => zigbee2mqtt::claims(topic, &config.zigbee2mqtt_base),
                 Convention::Tasmota => tasmota::claims(topic),
                 Convention::Shelly => shelly::claims(topic),
+                Convention::HomeAssistant => homeassistant::claims(topic),
                 Convention::Generic => generic::claims(topic, payload),
             }
     })
@@ -269,7 +278,8 @@ pub fn decode(
         Convention::Tasmota => tasmota::decode(topic, payload, out),
         Convention::Shelly => shelly::decode(topic, payload, out),
         Convention::Generic => generic::decode(topic, payload, out),
-        Convention::Sparkplug => {}
+        // Stateful: applied by the fleet state.
+        Convention::Sparkplug | Convention::HomeAssistant => {}
     }
 }
 

@@ -156,6 +156,8 @@ pub struct FleetState {
     sparkplug_report: conventions::sparkplug::Report,
     /// Reused decoder output of the other conventions.
     convention_out: conventions::Output,
+    /// Home Assistant discovery: state and availability topics the configs named.
+    ha_bindings: Map<Box<str>, Vec<convention::HaBinding>>,
 }
 
 impl FleetState {
@@ -190,6 +192,7 @@ impl FleetState {
             sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
             sparkplug_report: Default::default(),
             convention_out: Default::default(),
+            ha_bindings: Map::default(),
         }
     }
 
@@ -353,6 +356,10 @@ impl FleetState {
                     target,
                 }
             }
+            Classified::Unmapped if self.ha_bindings.contains_key(topic) => Route::Convention {
+                convention: Convention::HomeAssistant,
+                device: None,
+            },
             Classified::Unmapped
                 if let Some(convention) = conventions::claim(
                     &self.conventions,
