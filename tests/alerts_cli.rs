@@ -89,9 +89,12 @@ fn headless_stream_carries_alert_transitions() {
             .iter()
             .any(|a| a["device"] == "tank-01" && a["to"] == "firing" && a["severity"] == "major")
     );
+    // Built-in rules also fire for the recording's convention devices (an offline
+    // Tasmota plug); the custom rule's messages are its template's.
     assert!(
         alerts
             .iter()
+            .filter(|a| a["rule"] == "tank_low")
             .all(|a| a["message"].as_str().unwrap_or("").ends_with('%'))
     );
 }
