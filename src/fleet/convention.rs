@@ -14,6 +14,9 @@ use crate::source::{ConnId, RawMessage};
 
 /// Commands kept per device (metrics are capped by `[limits] max_metrics_per_device`).
 const MAX_COMMANDS: usize = 64;
+/// Characters kept of a device's own name, a unit or a datatype.
+const MAX_NAME_CHARS: usize = 128;
+const MAX_UNIT_CHARS: usize = 32;
 
 /// A convention topic's device, resolved on its first message and cached in the route.
 #[derive(Debug, Clone, Copy)]
@@ -187,7 +190,8 @@ impl FleetState {
     ) {
         match event {
             Event::Name(name) => {
-                facts(&mut self.devices[id as usize], convention).display_name = Some(name.into());
+                facts(&mut self.devices[id as usize], convention).display_name =
+                    Some(capped(&name, MAX_NAME_CHARS));
             }
             Event::Gateway(key) => {
                 if facts(&mut self.devices[id as usize], convention)
@@ -217,7 +221,7 @@ impl FleetState {
                 let max = self.limits.max_metrics_per_device;
                 let f = facts(&mut self.devices[child as usize], convention);
                 if let Some(name) = name {
-                    f.display_name = Some(name.into());
+                    f.display_name = Some(capped(&name, MAX_NAME_CHARS));
                 }
                 for m in metrics {
                     merge_metric(f, m, max);
@@ -564,7 +568,7 @@ impl FleetState {
         let max = self.limits.max_metrics_per_device;
         let f = facts(&mut self.devices[id as usize], conv);
         if let Some(name) = entity.device_name {
-            f.display_name = Some(name.into());
+            f.display_name = Some(capped(&name, MAX_NAME_CHARS));
         }
         merge_metric(
             f,
@@ -649,7 +653,17 @@ fn facts(d: &mut Device, convention: Convention) -> &mut DeviceFacts {
         .get_or_insert_with(|| Box::new(DeviceFacts::new(convention)))
 }
 
-fn merge_metric(f: &mut DeviceFacts, m: MetricFacts, max: usize) {
+/// At most `max` characters of a device-provided string.
+fn capped(s: &str, max: usize) -> Box<str> {
+    match s.char_indices().nth(max) {
+        Some((end, _)) => s[..end].into(),
+        None => s.into(),
+    }
+}
+
+fn merge_metric(f: &mut DeviceFacts, mut m: MetricFacts, max: usize) {
+    m.unit = m.unit.map(|u| capped(&u, MAX_UNIT_CHARS));
+    m.datatype = m.datatype.map(|t| capped(&t, MAX_UNIT_CHARS));
     match f.metrics.iter().position(|x| x.name == m.name) {
         Some(i) => {
             let x = &mut f.metrics[i];

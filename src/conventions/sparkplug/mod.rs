@@ -158,6 +158,57 @@ pub fn host_state(payload: &[u8]) -> Option<bool> {
     }
 }
 
+/// An NCMD/DCMD payload setting one metric (`Node Control/Rebirth` = `true` asks a node
+/// for a rebirth). `value` is parsed per the metric's datatype.
+pub fn command_payload(
+    metric: &str,
+    datatype: u32,
+    value: &str,
+    now_ms: i64,
+) -> Result<Vec<u8>, String> {
+    let v = value.trim();
+    let bad = || format!("`{v}` is not a {} value", datatype::name(datatype));
+    let value = match datatype {
+        datatype::BOOLEAN => proto::Value::Boolean(crate::decode::bool_word(v).ok_or_else(bad)?),
+        datatype::INT8 | datatype::INT16 | datatype::INT32 => {
+            proto::Value::Int(v.parse::<i32>().map_err(|_| bad())? as u32)
+        }
+        datatype::UINT8 | datatype::UINT16 | datatype::UINT32 => {
+            proto::Value::Int(v.parse::<u32>().map_err(|_| bad())?)
+        }
+        datatype::INT64 => proto::Value::Long(v.parse::<i64>().map_err(|_| bad())? as u64),
+        datatype::UINT64 | datatype::DATETIME => {
+            proto::Value::Long(v.parse::<u64>().map_err(|_| bad())?)
+        }
+        datatype::FLOAT => proto::Value::Float(v.parse::<f32>().map_err(|_| bad())?),
+        datatype::DOUBLE => proto::Value::Double(v.parse::<f64>().map_err(|_| bad())?),
+        datatype::STRING | datatype::TEXT | datatype::UUID => proto::Value::String(v.into()),
+        other => {
+            return Err(format!(
+                "commands of datatype {} are not supported",
+                datatype::name(other)
+            ));
+        }
+    };
+    let now = u64::try_from(now_ms).unwrap_or_default();
+    Ok(Payload {
+        timestamp: Some(now),
+        metrics: vec![proto::Metric {
+            name: Some(metric.into()),
+            alias: None,
+            timestamp: Some(now),
+            datatype: Some(datatype),
+            is_historical: None,
+            is_null: None,
+            properties: None,
+            value: Some(value),
+        }],
+        seq: None,
+        uuid: None,
+    }
+    .encode_to_vec())
+}
+
 /// One metric as a birth defined it.
 #[derive(Debug, Clone)]
 struct Born {

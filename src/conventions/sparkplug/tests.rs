@@ -287,6 +287,20 @@ fn malformed_payloads_and_host_state() {
     assert!(r.error.is_some());
 }
 
+#[test]
+fn command_payloads_round_trip() {
+    let bytes = command_payload("Node Control/Rebirth", datatype::BOOLEAN, "true", 5).unwrap();
+    let p = Payload::decode(&bytes[..]).unwrap();
+    assert_eq!(p.metrics[0].name.as_deref(), Some("Node Control/Rebirth"));
+    assert_eq!(p.metrics[0].value, Some(PValue::Boolean(true)));
+    let bytes = command_payload("setpoint", datatype::INT16, "-3", 5).unwrap();
+    let mut s = Sessions::new(8);
+    let (_, got) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &bytes);
+    assert_eq!(got, ["setpoint=Number(-3.0)"]);
+    assert!(command_payload("x", datatype::BOOLEAN, "maybe", 5).is_err());
+    assert!(command_payload("x", 16, "1", 5).is_err());
+}
+
 mod fuzz {
     use super::*;
     use proptest::prelude::*;

@@ -393,3 +393,46 @@ fn home_assistant_discovery_groups_entities_and_refuses_hostile_templates() {
     assert!(p.last_error.as_ref().unwrap().message.contains("refused"));
     assert!(p.metric("evil").is_none());
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOPICS: &[&str] = &[
+        "spBv1.0/g/NBIRTH/n",
+        "spBv1.0/g/DDATA/n/d",
+        "spBv1.0/g/NDEATH/n",
+        "spBv1.0/STATE/h",
+        "homie/d/$state",
+        "homie/d/n/p",
+        "homie/5/d/$description",
+        "tele/t/SENSOR",
+        "tele/t/LWT",
+        "s/status/switch:0",
+        "s/events/rpc",
+        "zigbee2mqtt/bridge/devices",
+        "zigbee2mqtt/z/availability",
+        "zigbee2mqtt/z",
+        "homeassistant/sensor/x/y/config",
+        "a/b/c",
+    ];
+
+    proptest! {
+        #[test]
+        fn arbitrary_payloads_on_convention_topics_never_panic(
+            msgs in proptest::collection::vec((0..TOPICS.len(), proptest::collection::vec(any::<u8>(), 0..256)), 1..40)
+        ) {
+            let mut s = FleetState::new(
+                Mapper::default(),
+                Limits { max_devices: 8, max_metrics_per_device: 8, ..Limits::default() },
+                &["local".to_string()],
+            )
+            .with_conventions(ConventionsConfig::default());
+            for (i, (t, payload)) in msgs.iter().enumerate() {
+                s.apply(&msg(TOPICS[*t], payload, i as i64));
+            }
+            prop_assert!(s.devices.len() <= 8);
+            prop_assert!(s.devices.iter().all(|d| d.metrics.len() <= 8));
+        }
+    }
+}
