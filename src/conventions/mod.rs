@@ -283,6 +283,16 @@ pub fn decode(
     }
 }
 
+/// Payload fields a convention repeats from elsewhere (Tasmota's local `Time`, Shelly's
+/// component `id`): not metrics.
+pub fn ignored(convention: Convention, metric: &str) -> bool {
+    match convention {
+        Convention::Tasmota => tasmota::ignored(metric),
+        Convention::Shelly => shelly::ignored(metric),
+        _ => false,
+    }
+}
+
 /// Online/offline words of the conventions (`Online`, `true`, Homie `ready`/`lost`, a
 /// Zigbee2MQTT `{"state":"online"}`).
 fn online_word(payload: &[u8]) -> Option<bool> {

@@ -41,6 +41,11 @@ pub fn decode(topic: &str, payload: &[u8], out: &mut Output) {
     }
 }
 
+/// A component's `id` repeats its topic's `:<n>`: not a metric.
+pub fn ignored(metric: &str) -> bool {
+    metric == "id" || metric.ends_with(".id")
+}
+
 fn prefix(component: &str) -> &str {
     if component.ends_with(":0") {
         ""

@@ -33,7 +33,6 @@ pub fn decode(base: &str, topic: &str, payload: &[u8], out: &mut Output) {
         }
         return;
     }
-    out.labels.push(("base", base.into()));
     out.events.push(Event::Gateway(base.into()));
     if let Some(friendly) = rest.strip_suffix("/availability") {
         out.device.push_str(friendly);

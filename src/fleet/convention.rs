@@ -111,7 +111,7 @@ impl FleetState {
         let d = &mut self.devices[id as usize];
         let mut refused = 0u64;
         for (i, (name, value)) in out.values.values().enumerate() {
-            if convention == Convention::Tasmota && conventions::tasmota::ignored(name) {
+            if conventions::ignored(convention, name) {
                 continue;
             }
             if !store_value(d, i, name, value, at, history, max_metrics) {

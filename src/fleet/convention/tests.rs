@@ -72,6 +72,10 @@ fn the_mixed_fleet_becomes_devices_with_no_config() {
     );
     assert!(number(shelly, "apower") > 100.0);
     assert!(number(shelly, "temperature.tC") > 40.0);
+    assert!(
+        shelly.metric("id").is_none(),
+        "the component id is not a metric"
+    );
 
     let z = device(&s, "kitchen_sensor0");
     assert_eq!((s.fleet_name(z), z.status), ("zigbee2mqtt", Status::Online));
