@@ -451,3 +451,83 @@ async fn mosquitto_request_response() {
     let _ = stop.send(true);
     panic!("no pole answered through Mosquitto: {outcome:#?}");
 }
+
+/// A Tasmota plug seen with no config: the command it announces (`POWER`) goes through the
+/// same path, lands on `cmnd/<dev>/POWER` and is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn convention_commands_need_no_config() {
+    use rumqttc::v5::{AsyncClient, Event, MqttOptions, mqttbytes::QoS, mqttbytes::v5::Packet};
+    let broker = EmbeddedBroker::start().expect("embedded broker starts");
+    let (client, mut events) =
+        AsyncClient::new(MqttOptions::new("plug-t", "127.0.0.1", broker.port()), 64);
+    client
+        .subscribe("cmnd/#", QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = ev {
+                let _ = tx.send((
+                    String::from_utf8_lossy(&p.topic).into_owned(),
+                    p.payload.to_vec(),
+                ));
+            }
+        }
+    });
+    client
+        .publish("tele/plug-t/LWT", QoS::AtLeastOnce, true, "Online")
+        .await
+        .expect("lwt");
+    client
+        .publish(
+            "tele/plug-t/STATE",
+            QoS::AtLeastOnce,
+            true,
+            r#"{"POWER":"OFF"}"#,
+        )
+        .await
+        .expect("state");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args: Vec<String> = [
+        "cmd",
+        "--broker",
+        &broker.url(),
+        "plug-t",
+        "POWER",
+        "value=ON",
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let state = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
+            .args(&args)
+            .env("XDG_STATE_HOME", &state)
+            .env("XDG_CONFIG_HOME", &state)
+            .env("HOME", &state)
+            .output()
+            .expect("run fleetop")
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json_of(&out)["topic"], "cmnd/plug-t/POWER");
+    let (topic, payload) = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the command arrives")
+        .expect("watcher");
+    assert_eq!(
+        (topic.as_str(), payload.as_slice()),
+        ("cmnd/plug-t/POWER", &b"ON"[..])
+    );
+    let audit = std::fs::read_to_string(dir.path().join("fleetop/audit.jsonl")).expect("audit log");
+    assert!(audit.contains("\"command\":\"POWER\""), "{audit}");
+}

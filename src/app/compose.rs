@@ -88,18 +88,18 @@ impl Composer {
     }
 
     /// Commands every target takes, best match for the query first.
-    pub fn choices<'a>(&self, set: &'a CommandSet, state: &FleetState) -> Vec<&'a CommandTemplate> {
-        let fleets: Vec<&str> = self
+    pub fn choices(&self, set: &CommandSet, state: &FleetState) -> Vec<CommandTemplate> {
+        let mut lists = self
             .targets
             .iter()
             .filter_map(|d| state.devices.get(*d as usize))
-            .map(|d| state.fleet_name(d))
-            .collect();
-        let valid: Vec<&CommandTemplate> = set
-            .commands
-            .iter()
-            .filter(|c| fleets.iter().all(|f| c.applies_to(f)))
-            .collect();
+            .map(|d| set.for_device(state.fleet_name(d), d.facts.as_deref()));
+        let Some(mut valid) = lists.next() else {
+            return Vec::new();
+        };
+        for other in lists {
+            valid.retain(|c| other.iter().any(|o| o.name == c.name));
+        }
         let Stage::Pick { query, .. } = &self.stage else {
             return valid;
         };
@@ -109,22 +109,28 @@ impl Composer {
         let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
         let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
         let names: Vec<&str> = valid.iter().map(|c| c.name.as_str()).collect();
-        pattern
+        let ranked: Vec<String> = pattern
             .match_list(names, &mut matcher)
             .into_iter()
-            .filter_map(|(name, _)| valid.iter().find(|c| c.name == name).copied())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        ranked
+            .iter()
+            .filter_map(|name| valid.iter().find(|c| c.name == *name).cloned())
             .collect()
     }
 
-    /// The template of `command` for the first target's fleet.
-    pub fn template<'a>(
+    /// The template of `command` for the first target.
+    pub fn template(
         &self,
-        set: &'a CommandSet,
+        set: &CommandSet,
         state: &FleetState,
         command: &str,
-    ) -> Option<&'a CommandTemplate> {
+    ) -> Option<CommandTemplate> {
         let d = state.devices.get(*self.targets.first()? as usize)?;
-        set.find(command, state.fleet_name(d))
+        set.for_device(state.fleet_name(d), d.facts.as_deref())
+            .into_iter()
+            .find(|c| c.name == command)
     }
 
     /// The typed arguments so far.
@@ -155,6 +161,7 @@ impl Composer {
             device: &d.name,
             fleet: state.fleet_name(d),
             labels: &d.labels,
+            now_ms: 0,
         };
         Some(
             template
@@ -244,10 +251,9 @@ impl Composer {
                 Action::Down | Action::Complete => *focus = (*focus + 1) % fields.len().max(1),
                 Action::Submit => {
                     let args = Composer::args(fields);
-                    let checked = set
-                        .commands
-                        .iter()
-                        .find(|c| c.name == *command)
+                    let command = command.clone();
+                    let checked = self
+                        .template(set, state, &command)
                         .map(|c| c.check_args(&args));
                     if let Some(Err(e)) = checked {
                         return (Some(self), Vec::new(), Some(e));

@@ -241,10 +241,10 @@ fn palette_then_parameters_then_send() {
     let Mode::Compose(c) = &a.mode else {
         panic!("{:?}", a.mode)
     };
-    let names: Vec<&str> = c
+    let names: Vec<String> = c
         .choices(&a.commands, &s)
-        .iter()
-        .map(|c| c.name.as_str())
+        .into_iter()
+        .map(|c| c.name)
         .collect();
     assert_eq!(names, ["light-dim", "light-off", "reboot"]);
     // Fuzzy: "ldm" finds light-dim.
@@ -309,10 +309,10 @@ fn dangerous_commands_want_the_device_name_and_bulk_the_count() {
     // Bulk over every row shown: only commands all of them take, and the count to type.
     a.update(Action::OpenBulkCompose, &s);
     let Mode::Compose(c) = &a.mode else { panic!() };
-    let names: Vec<&str> = c
+    let names: Vec<String> = c
         .choices(&a.commands, &s)
-        .iter()
-        .map(|c| c.name.as_str())
+        .into_iter()
+        .map(|c| c.name)
         .collect();
     assert_eq!(names, ["reboot"]);
     a.update(Action::Submit, &s);

@@ -28,20 +28,8 @@ pub async fn cmd(source: &SourceArgs, a: &CmdArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad(e.0),
     };
-    if !set.commands.iter().any(|c| c.name == a.command) {
-        let mut known: Vec<&str> = set.commands.iter().map(|c| c.name.as_str()).collect();
-        known.dedup();
-        return bad(if known.is_empty() {
-            "the config defines no [[command]]; see config.example.toml".into()
-        } else {
-            format!(
-                "unknown command `{}`; the config defines {}",
-                a.command,
-                known.join(", ")
-            )
-        });
-    }
-    // Parameters are checked before connecting: a typo fails at once.
+    // Parameters of a configured command are checked before connecting: a typo fails at
+    // once. Commands a device convention announces are known once the device is seen.
     let checks: Vec<Result<_, String>> = set
         .commands
         .iter()

@@ -3,6 +3,7 @@
 //! keyboard live at the edges (engine, output, app).
 
 pub mod config;
+pub mod convention;
 pub mod pacer;
 pub mod params;
 pub mod template;

@@ -124,6 +124,8 @@ pub enum Payload {
     /// A TOML table or array sent as JSON; a string that is exactly `"{param}"` takes the
     /// parameter's type, other strings have placeholders filled in (and JSON-escaped).
     Json(toml::Value),
+    /// A device convention's own encoding of the `value` parameter.
+    Convention(crate::conventions::CommandKind),
 }
 
 /// How the result of a command is known, as configured.
@@ -160,6 +162,8 @@ pub struct Target<'a> {
     pub device: &'a str,
     pub fleet: &'a str,
     pub labels: &'a [(Box<str>, Box<str>)],
+    /// Now, epoch ms, for payloads that carry a timestamp (Sparkplug).
+    pub now_ms: i64,
 }
 
 /// A command filled in for one device, ready to publish.
@@ -252,6 +256,14 @@ impl CommandTemplate {
             Payload::Json(v) => {
                 let json = to_json(v, &values, &|n| lookup(n, false))?;
                 serde_json::to_vec(&json).map_err(|e| format!("cannot encode the payload: {e}"))?
+            }
+            Payload::Convention(kind) => {
+                let value = values
+                    .iter()
+                    .find(|(n, _)| n == "value")
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_default();
+                super::convention::payload(kind, &value, tag, target.now_ms)?
             }
         };
         if payload.len() > MAX_PAYLOAD {
@@ -417,6 +429,24 @@ impl CommandSet {
         fleet: &'a str,
     ) -> impl Iterator<Item = &'a CommandTemplate> + 'a {
         self.commands.iter().filter(move |c| c.applies_to(fleet))
+    }
+
+    /// Every command a device takes: its fleet's, then those its convention announced
+    /// (a configured command of the same name wins).
+    pub fn for_device(
+        &self,
+        fleet: &str,
+        facts: Option<&crate::conventions::DeviceFacts>,
+    ) -> Vec<CommandTemplate> {
+        let mut v: Vec<CommandTemplate> = self.for_fleet(fleet).cloned().collect();
+        if let Some(f) = facts {
+            for t in super::convention::templates(f) {
+                if !v.iter().any(|c| c.name == t.name) {
+                    v.push(t);
+                }
+            }
+        }
+        v
     }
 
     pub fn find(&self, name: &str, fleet: &str) -> Option<&CommandTemplate> {

@@ -58,6 +58,7 @@ fn prepares_json_with_typed_parameters() {
         device: "pole-017",
         fleet: "poles",
         labels: &l,
+        now_ms: 0,
     };
     let cmd = set.find("light-dim", "poles").unwrap();
     let p = cmd.prepare(target, &args("level=40"), "fo1-7").unwrap();
@@ -86,6 +87,7 @@ fn bad_arguments_send_nothing_and_say_why() {
         device: "pole-017",
         fleet: "poles",
         labels: &l,
+        now_ms: 0,
     };
     let cmd = set.find("light-dim", "poles").unwrap();
     let err = |a: &str| cmd.prepare(target, &args(a), "t").unwrap_err();
@@ -98,6 +100,7 @@ fn bad_arguments_send_nothing_and_say_why() {
         device: "pole-018",
         fleet: "poles",
         labels: &[],
+        now_ms: 0,
     };
     let e = cmd.prepare(bare, &args("level=3"), "t").unwrap_err();
     assert!(e.contains("needs label `gateway`"), "{e}");
@@ -107,6 +110,7 @@ fn bad_arguments_send_nothing_and_say_why() {
         device: "tank-1",
         fleet: "tanks",
         labels: &[],
+        now_ms: 0,
     };
     let p = reboot.prepare(t, &[], "x9").unwrap();
     assert_eq!(
@@ -155,6 +159,7 @@ fn prepared(set: &CommandSet, name: &str, fleet: &str, a: &str, tag: &str) -> Pr
         device: "pole-017",
         fleet,
         labels: &l,
+        now_ms: 0,
     };
     set.find(name, fleet)
         .unwrap()

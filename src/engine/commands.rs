@@ -96,16 +96,12 @@ impl Engine {
             .get(device as usize)
             .ok_or_else(|| "no such device".to_string())?;
         let fleet = self.state.fleet_name(d);
-        let template = self.desk.set.find(command, fleet).ok_or_else(|| {
-            let known: Vec<&str> = self
-                .desk
-                .set
-                .for_fleet(fleet)
-                .map(|c| c.name.as_str())
-                .collect();
+        let commands = self.desk.set.for_device(fleet, d.facts.as_deref());
+        let template = commands.iter().find(|c| c.name == command).ok_or_else(|| {
+            let known: Vec<&str> = commands.iter().map(|c| c.name.as_str()).collect();
             if known.is_empty() {
                 format!(
-                    "no [[command]] applies to device {} (fleet {fleet})",
+                    "no command applies to device {} (fleet {fleet}): add a [[command]] for it",
                     d.name
                 )
             } else {
@@ -121,6 +117,7 @@ impl Engine {
             device: &d.name,
             fleet,
             labels: &d.labels,
+            now_ms: self.clock.now_ms(),
         };
         let p = template.prepare(target, args, &tag)?;
         self.desk.next_tag += 1;

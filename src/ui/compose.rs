@@ -61,7 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
             let template = c.template(set, state, command);
             let mut all_valid = true;
             for (i, f) in fields.iter().enumerate() {
-                let spec = template.and_then(|tpl| tpl.param(&f.name));
+                let spec = template.as_ref().and_then(|tpl| tpl.param(&f.name));
                 let check = spec.map(|p| p.parse(&f.text));
                 let mut spans = vec![
                     Span::styled(if i == *focus { "▶ " } else { "  " }, t.accent),

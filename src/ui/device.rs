@@ -72,7 +72,7 @@ fn metrics(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device
         .map(|m| {
             let mut cells = vec![
                 Span::styled(widgets::metric_label(m, fleet), t.text),
-                Span::styled(widgets::value_with_unit(m, fleet), t.accent),
+                Span::styled(widgets::value_with_unit(m, d, fleet), t.accent),
                 Span::styled(age(now - m.updated_ms), t.dim),
             ];
             if spark_width > 0 {

@@ -132,7 +132,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
                         format!(
                             "{} {}",
                             widgets::metric_label(m, fleet),
-                            widgets::value_with_unit(m, fleet)
+                            widgets::value_with_unit(m, d, fleet)
                         )
                     })
                     .collect();

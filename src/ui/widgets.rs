@@ -32,12 +32,18 @@ pub fn sparkline(m: &Metric, width: usize) -> String {
         .collect()
 }
 
-/// A value with its unit, sanitised and short.
-pub fn value_with_unit(m: &Metric, fleet: Option<&Fleet>) -> String {
-    let unit = fleet
+/// A value with its unit (as the device's convention announced it, else as the fleet
+/// declares it), sanitised and short.
+pub fn value_with_unit(m: &Metric, d: &Device, fleet: Option<&Fleet>) -> String {
+    let announced = d
+        .facts
+        .as_ref()
+        .and_then(|f| f.metric(&m.name))
+        .and_then(|f| f.unit.as_deref());
+    let declared = fleet
         .and_then(|f| f.metric_decl(&m.name))
-        .and_then(|d| d.unit.as_deref())
-        .unwrap_or("");
+        .and_then(|d| d.unit.as_deref());
+    let unit = sanitize::text(announced.or(declared).unwrap_or(""));
     match &m.value {
         MetricValue::Text(t) => sanitize::truncate(&sanitize::text(t), 24).into_owned(),
         v => format!("{v}{unit}"),
