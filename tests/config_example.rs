@@ -8,4 +8,6 @@ fn config_example_parses() {
     assert_eq!(config.fleets.len(), 2);
     assert_eq!(config.brokers[0].subscribe.len(), 2);
     assert_eq!(config.alerts.len(), 2);
+    assert_eq!(config.hooks.max_running, Some(8));
+    assert!(!config.ui.bell, "the bell is off by default");
 }

@@ -35,6 +35,9 @@ pub struct Config {
     /// Settings for sending commands.
     #[serde(default, rename = "commands")]
     pub command_settings: CommandSettings,
+    /// Defaults and limits for alert hooks (`on_fire`, `on_resolve`).
+    #[serde(default)]
+    pub hooks: crate::alerts::HooksConfig,
     /// Where the config came from, for error messages; not a key.
     #[serde(skip)]
     pub origin: Origin,
@@ -104,6 +107,9 @@ pub struct UiConfig {
     /// For SSH over a bad link: at most 1 frame/s, no sparklines, ANSI-16 colours.
     #[serde(default)]
     pub slow_link: bool,
+    /// Ring the terminal bell when a critical alert starts firing (off by default).
+    #[serde(default)]
+    pub bell: bool,
 }
 
 /// How commands are sent.
@@ -322,6 +328,7 @@ impl Config {
     pub fn alert_rules(&self) -> Result<crate::alerts::RuleSet, ConfigError> {
         let fleets: Vec<&str> = self.fleets.iter().map(|f| f.name.as_str()).collect();
         crate::alerts::RuleSet::compile(&self.alerts, &fleets, &self.origin)
+            .map(|rules| rules.with_hook_defaults(&self.hooks))
             .map_err(|e| ConfigError(e.to_string()))
     }
 
