@@ -24,8 +24,14 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Some(Command::Demo(args)) => fleetop::cli::demo::demo(&cli, args).await,
         Some(Command::Simulate(args)) => fleetop::cli::demo::simulate(&cli, args).await,
         Some(Command::Bench(b)) => match &b.which {
-            BenchKind::Ingest { messages, ceiling } => {
-                fleetop::cli::bench::ingest(&cli.source, *messages, *ceiling).await
+            BenchKind::Ingest {
+                messages,
+                ceiling,
+                rules,
+                devices,
+            } => {
+                fleetop::cli::bench::ingest(&cli.source, *messages, *ceiling, *rules, *devices)
+                    .await
             }
         },
         Some(Command::Snapshot { wait, format }) => match cli.source.resolve() {

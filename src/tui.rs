@@ -19,6 +19,8 @@ pub struct TuiOptions {
     pub fps: f64,
     pub slow_link: bool,
     pub theme: Option<String>,
+    /// Ring the bell on a new critical alert.
+    pub bell: bool,
 }
 
 type Backend = CrosstermBackend<BufWriter<std::io::Stdout>>;
@@ -65,6 +67,7 @@ pub async fn run(mut engine: Engine, options: TuiOptions) -> Result<(), String> 
     let mut app = App::new(theme, options.slow_link);
     app.commands = std::sync::Arc::new(engine.desk.set.clone());
     app.read_only = engine.desk.read_only();
+    app.bell = options.bell;
     let mut term =
         setup(!options.slow_link).map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let result = event_loop(&mut term, &mut engine, &mut app, &options).await;
@@ -136,6 +139,9 @@ fn handle_input(ev: Event, app: &mut App, engine: &mut Engine) {
         Event::Mouse(m) if app.view == View::Fleet => {
             keys::mouse_action(m, crate::ui::fleet::TABLE_FIRST_LINE)
         }
+        Event::Mouse(m) if app.view == View::Alerts => {
+            keys::mouse_action(m, crate::ui::alerts::TABLE_FIRST_LINE)
+        }
         Event::Resize(..) => None,
         _ => None,
     };
@@ -160,6 +166,11 @@ fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine) {
             let encoded = base64(text.as_bytes());
             let mut out = std::io::stdout();
             let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+            let _ = out.flush();
+        }
+        Effect::Bell => {
+            let mut out = std::io::stdout();
+            let _ = out.write_all(b"\x07");
             let _ = out.flush();
         }
         Effect::Write { path, contents } => {
@@ -236,10 +247,18 @@ fn draw(
     for t in &transitions {
         app.observe_alert(t);
     }
+    let now = engine.clock.now_ms();
+    for report in engine.drain_hook_reports() {
+        app.observe_hook(report, now);
+    }
+    if let Some(bell) = app.bell_for(&transitions) {
+        carry_out(bell, app, engine);
+    }
     if messages_arrived || !events.is_empty() || !transitions.is_empty() {
         app.fleet_changed();
     }
     app.refresh(&engine.state);
+    app.refresh_alerts(&engine.alerts);
     let size = term.size().map_err(|e| e.to_string())?;
     app.page = size.height.saturating_sub(12).max(1) as usize;
     // Synchronized output: the terminal shows the frame whole, never half-drawn.

@@ -108,6 +108,7 @@ fn messages_raise_inhibit_log_and_survive_a_restart() {
     );
     for t in [T0 + 40_000, T0 + 80_000, T0 + 120_000] {
         state.tick(t);
+        book.evaluate_groups(&state.groups, t);
         book.tick(&state.devices, t);
     }
     let moves: Vec<_> = book.drain().map(|t| (t.rule_name, t.to)).collect();

@@ -13,4 +13,6 @@ fn config_example_parses() {
         fleetop::conventions::ConventionsConfig::default(),
         "the example documents the defaults"
     );
+    assert_eq!(config.hooks.max_running, Some(8));
+    assert!(!config.ui.bell, "the bell is off by default");
 }

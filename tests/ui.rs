@@ -86,6 +86,7 @@ fn engine() -> Engine {
 fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
     app.fleet_changed();
     app.refresh(&engine.state);
+    app.refresh_alerts(&engine.alerts);
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     term.draw(|f| fleetop::ui::draw(f, app, engine))
         .expect("draw");
@@ -141,6 +142,59 @@ fn topics_and_help() {
     let _ = a.update(Action::Topics, &e.state);
     let _ = a.update(Action::Help, &e.state);
     insta::assert_snapshot!("help_80x24", render(&mut a, &mut e, 80, 24));
+}
+
+/// Clock times (`16:01:00`) depend on the local time zone: masked for snapshots.
+fn mask_clock(screen: String) -> String {
+    let mut out: Vec<char> = screen.chars().collect();
+    for i in 0..out.len().saturating_sub(8) {
+        let w = &out[i..i + 8];
+        let digit = |j: usize| w[j].is_ascii_digit();
+        if digit(0)
+            && digit(1)
+            && w[2] == ':'
+            && digit(3)
+            && digit(4)
+            && w[5] == ':'
+            && digit(6)
+            && digit(7)
+        {
+            out.splice(i..i + 8, "hh:mm:ss".chars());
+        }
+    }
+    out.into_iter().collect()
+}
+
+#[test]
+fn alert_pane() {
+    let mut e = engine();
+    let mut a = app();
+    let _ = a.update(Action::Alerts, &e.state);
+    insta::assert_snapshot!("alerts_80x24", render(&mut a, &mut e, 80, 24));
+    // Ack the first (most severe), silence the second: the flags and the detail say so.
+    a.refresh_alerts(&e.alerts);
+    for fx in a.update(Action::Ack, &e.state) {
+        if let fleetop::app::Effect::Alert(op) = fx {
+            e.alert_op(&op, "op@host").expect("ack");
+        }
+    }
+    let _ = a.update(Action::Down, &e.state);
+    let _ = a.update(Action::Silence, &e.state);
+    for c in "30m \"bad firmware\"".chars() {
+        let _ = a.update(Action::Input(c), &e.state);
+    }
+    insta::assert_snapshot!(
+        "alerts_silence_prefilled_120x40",
+        mask_clock(render(&mut a, &mut e, 120, 40))
+    );
+    for fx in a.update(Action::Submit, &e.state) {
+        if let fleetop::app::Effect::Alert(op) = fx {
+            e.alert_op(&op, "op@host").expect("silence");
+        }
+    }
+    insta::assert_snapshot!("alerts_120x40", mask_clock(render(&mut a, &mut e, 120, 40)));
+    let _ = a.update(Action::Help, &e.state);
+    insta::assert_snapshot!("alerts_help_80x24", render(&mut a, &mut e, 80, 24));
 }
 
 #[test]

@@ -61,6 +61,15 @@ pub struct AlertRuleConfig {
     pub flap_flips: Option<u32>,
     #[serde(default, deserialize_with = "duration_opt")]
     pub flap_window: Option<Duration>,
+    /// Run when the alert starts firing: an argv array, the alert as JSON on stdin.
+    #[serde(default, deserialize_with = "super::hooks::argv_opt")]
+    pub on_fire: Option<super::hooks::Argv>,
+    /// Run when the alert resolves.
+    #[serde(default, deserialize_with = "super::hooks::argv_opt")]
+    pub on_resolve: Option<super::hooks::Argv>,
+    /// Kill a hook still running after this long (default: `[hooks] timeout`, 10 s).
+    #[serde(default, deserialize_with = "duration_opt")]
+    pub hook_timeout: Option<Duration>,
 }
 
 fn yes() -> bool {
@@ -68,7 +77,7 @@ fn yes() -> bool {
 }
 
 /// Durations as strings (`"5m"`); zero is allowed (`for = "0s"` fires at once).
-fn duration_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+pub(crate) fn duration_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;
     s.map(|s| crate::config::duration::parse(&s).map_err(serde::de::Error::custom))
         .transpose()

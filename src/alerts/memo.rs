@@ -26,6 +26,12 @@ pub(crate) struct DeviceMemo {
     pub(crate) alerts: u32,
     pub(crate) decode_seen: u64,
     pub(crate) decode_at: Option<i64>,
+    /// When its rules were last evaluated for a message, and whether messages arrived
+    /// since that are still to be evaluated (see [`AlertBook::coalesce`]).
+    ///
+    /// [`AlertBook::coalesce`]: super::AlertBook::coalesce
+    pub(crate) evaluated_ms: Option<i64>,
+    pub(crate) deferred: bool,
 }
 
 /// Per broker connection: down now, and since when up (staleness counts from there).

@@ -17,6 +17,7 @@ pub mod check;
 pub mod config;
 pub mod expr;
 pub mod glob;
+pub mod hooks;
 pub mod log;
 pub mod machine;
 mod memo;
@@ -32,6 +33,7 @@ pub(crate) mod testutil;
 
 pub use check::{CheckSummary, check_summary};
 pub use config::AlertRuleConfig;
+pub use hooks::{HookEvent, HookRun, HooksConfig};
 pub use log::{AlertKey, LogEntry, LogError, Restored, parse_log};
 pub use machine::{Ack, Alert, AlertState};
 pub use rules::{Rule, RuleError, RuleIdx, RuleSet};

@@ -4,8 +4,10 @@ use super::builtin::{Builtin, BuiltinFacts, ms};
 use super::config::{AlertRuleConfig, locate_in_string};
 use super::expr::{EvalCtx, Expr, ExprError, Truth, effective_status};
 use super::glob::Glob;
+use super::hooks::{HookRun, Hooks, HooksConfig};
 use super::severity::Severity;
 use super::template::{Template, TemplateVars};
+use super::transition::Transition;
 use crate::config::Origin;
 use crate::fleet::Device;
 use crate::mapping::FleetIdx;
@@ -71,6 +73,7 @@ pub struct Rule {
     pub severity: Severity,
     pub message: Template,
     pub flap: FlapPolicy,
+    pub hooks: Hooks,
     liveness: bool,
     time_dependent: bool,
 }
@@ -261,6 +264,19 @@ impl RuleSet {
         &self.always
     }
 
+    /// Fills in `[hooks]` defaults for rules that name no hook of their own.
+    pub fn with_hook_defaults(mut self, defaults: &HooksConfig) -> RuleSet {
+        for r in &mut self.rules {
+            r.hooks = r.hooks.or_defaults(defaults);
+        }
+        self
+    }
+
+    /// The hook a transition runs, if its rule has one for it.
+    pub fn hook_for(&self, t: &Transition) -> Option<HookRun> {
+        self.get(t.rule)?.hooks.plan(t)
+    }
+
     /// The built-in rules alone, for a run without `[[alert]]` entries.
     pub fn builtin(fleets: &[&str]) -> RuleSet {
         RuleSet::compile(&[], fleets, &Origin::default()).unwrap_or_default()
@@ -304,6 +320,7 @@ fn builtin_rule(b: Builtin, scope: Scope) -> Rule {
             flips: DEFAULT_FLAP_FLIPS,
             window_ms: ms(DEFAULT_FLAP_WINDOW),
         },
+        hooks: Hooks::default(),
         liveness: b.is_liveness(),
         time_dependent: b.time_dependent(),
     }
@@ -398,6 +415,7 @@ fn compile_one(
                     flips: DEFAULT_FLAP_FLIPS,
                     window_ms: ms(DEFAULT_FLAP_WINDOW),
                 },
+                hooks: Hooks::default(),
                 liveness,
                 time_dependent,
             }
@@ -418,6 +436,11 @@ fn compile_one(
     if let Some(m) = &c.message {
         rule.message = Template::parse(m.get_ref()).map_err(|e| expr_err("message", m, e))?;
     }
+    rule.hooks = Hooks {
+        on_fire: c.on_fire.clone(),
+        on_resolve: c.on_resolve.clone(),
+        timeout: c.hook_timeout,
+    };
     if let Some(n) = c.flap_flips {
         rule.flap.flips = n;
     }

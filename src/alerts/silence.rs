@@ -98,7 +98,12 @@ pub struct Silence {
 impl Silence {
     /// All matchers must match, and the silence must not have expired.
     pub fn covers(&self, a: &Alert, now_ms: i64) -> bool {
-        now_ms < self.expires_ms && self.matchers.iter().all(|m| m.matches(a))
+        now_ms < self.expires_ms && self.matches(a)
+    }
+
+    /// All matchers match, whether or not the silence is still in force.
+    pub fn matches(&self, a: &Alert) -> bool {
+        self.matchers.iter().all(|m| m.matches(a))
     }
 }
 

@@ -15,7 +15,7 @@ use super::rules::{Rule, RuleIdx, RuleSet};
 use super::severity::Severity;
 use super::silence::{Silence, SilenceRequest};
 use super::transition::Transition;
-use crate::fleet::{Device, DeviceId};
+use crate::fleet::{Device, DeviceId, Group};
 use crate::sanitize;
 use crate::source::ConnId;
 use std::collections::{BTreeMap, HashMap};
@@ -48,6 +48,8 @@ struct Book {
     now_ms: i64,
     /// Scratch list of rules to evaluate, kept to avoid an allocation per message.
     todo: Vec<RuleIdx>,
+    /// A device's rules are evaluated at most once per this many ms of message time.
+    coalesce_ms: i64,
 }
 
 /// The alert state of a fleet.
@@ -72,10 +74,47 @@ impl AlertBook {
         &self.rules
     }
 
+    /// Evaluates a device's rules at most once per `ms` of message time: messages
+    /// arriving sooner are coalesced, and evaluated with the next message after the
+    /// interval or at the next [`AlertBook::tick`], whichever comes first (as Prometheus
+    /// evaluates on an interval). A flood of messages then costs evaluations per device
+    /// and second, not per message. 0 (the default) evaluates every message.
+    pub fn coalesce(&mut self, ms: i64) {
+        self.book.coalesce_ms = ms.max(0);
+    }
+
     /// Re-evaluates, for a device a message touched, the in-scope rules that message
     /// can have changed: those reading a metric whose content changed, plus built-ins
     /// and rules reading `status`. Time-driven changes are [`AlertBook::tick`]'s job.
     pub fn evaluate_device(&mut self, d: &Device, now_ms: i64) {
+        let b = &mut self.book;
+        if b.coalesce_ms > 0
+            && let Some(m) = b.memo.get_mut(d.id as usize)
+            && m.evaluated_ms
+                .is_some_and(|t| now_ms.saturating_sub(t) < b.coalesce_ms)
+        {
+            m.deferred = true;
+            return;
+        }
+        self.evaluate_now(d, now_ms);
+    }
+
+    /// Evaluates the messages [`AlertBook::coalesce`] held back, now. Cheap when there
+    /// are none; the engine calls it on every tick (and [`AlertBook::tick`] does).
+    pub fn evaluate_deferred(&mut self, devices: &[Device], now_ms: i64) {
+        for d in devices {
+            if self
+                .book
+                .memo
+                .get(d.id as usize)
+                .is_some_and(|m| m.deferred)
+            {
+                self.evaluate_now(d, now_ms);
+            }
+        }
+    }
+
+    fn evaluate_now(&mut self, d: &Device, now_ms: i64) {
         let b = &mut self.book;
         b.now_ms = b.now_ms.max(now_ms);
         let scoped = b.refresh_memo(&self.rules, d, now_ms);
@@ -95,7 +134,10 @@ impl AlertBook {
         for &r in &todo {
             b.check(&self.rules, r, d, now_ms);
         }
-        b.memo[d.id as usize].scoped = scoped;
+        let m = &mut b.memo[d.id as usize];
+        m.scoped = scoped;
+        m.evaluated_ms = Some(now_ms);
+        m.deferred = false;
         b.todo = todo;
     }
 
@@ -103,9 +145,16 @@ impl AlertBook {
     /// advances `for`/`keep_firing_for`/flapping timers, expires silences, forgets old
     /// resolved alerts. `devices` is the fleet state's device list (indexed by id).
     pub fn tick(&mut self, devices: &[Device], now_ms: i64) {
+        self.evaluate_deferred(devices, now_ms);
         let b = &mut self.book;
         b.now_ms = b.now_ms.max(now_ms);
-        b.silences.retain(|s| s.expires_ms > now_ms);
+        if b.silences.iter().any(|s| s.expires_ms <= now_ms) {
+            let (ended, kept) = std::mem::take(&mut b.silences)
+                .into_iter()
+                .partition(|s| s.expires_ms <= now_ms);
+            b.silences = kept;
+            b.resurface(&ended, now_ms);
+        }
         for d in devices {
             let scoped = b.refresh_memo(&self.rules, d, now_ms);
             for &r in &scoped {
@@ -140,6 +189,89 @@ impl AlertBook {
             }
             !idle
         });
+    }
+
+    /// Evaluates `gateway_offline` once per group (gateway) an availability topic speaks
+    /// for, not once per device behind it. Group alerts have ids from the top of the
+    /// device id range ([`group_alert_id`]); their "device" is the group's labels.
+    pub fn evaluate_groups(&mut self, groups: &[Group], now_ms: i64) {
+        let Some(r) = self
+            .rules
+            .rules()
+            .iter()
+            .position(|r| r.builtin() == Some(Builtin::GatewayOffline))
+        else {
+            return;
+        };
+        let r = r as RuleIdx;
+        let Some(rule) = self.rules.get(r) else {
+            return;
+        };
+        let b = &mut self.book;
+        b.now_ms = b.now_ms.max(now_ms);
+        for (i, g) in groups.iter().enumerate() {
+            let in_scope =
+                rule.scope.fleet.is_none_or(|f| f == g.fleet)
+                    && rule.scope.labels.iter().all(|(k, glob)| {
+                        g.labels.iter().any(|(gk, gv)| gk == k && glob.matches(gv))
+                    });
+            if !in_scope {
+                continue;
+            }
+            let id = group_alert_id(i);
+            let link = b.links.get(g.conn as usize).copied().unwrap_or_default();
+            let existing = b.alerts.get_mut(&(id, r));
+            if link.down {
+                if let Some(a) = existing {
+                    a.inhibited = true;
+                }
+                continue;
+            }
+            let raise = if g.online { Truth::False } else { Truth::True };
+            let a = match existing {
+                Some(a) => a,
+                None if g.online => continue,
+                None => {
+                    let labels: Vec<(Box<str>, Box<str>)> = g
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (sanitize::text(k).into(), sanitize::text(v).into()))
+                        .collect();
+                    let name = labels
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let mut a = Alert::new(
+                        r,
+                        id,
+                        rule.name.clone(),
+                        name.into(),
+                        self.rules.fleet_name(g.fleet),
+                        labels,
+                        rule.severity,
+                        now_ms,
+                    );
+                    if let Some(ack) = b.restored_acks.remove(&key_of(&a)) {
+                        a.ack = Some(ack);
+                    }
+                    b.alerts.entry((id, r)).or_insert(a)
+                }
+            };
+            a.inhibited = false;
+            let clear = if raise == Truth::True {
+                Truth::False
+            } else {
+                Truth::True
+            };
+            a.observe(raise, clear, now_ms);
+            a.value = if g.online { "online" } else { "offline" }.into();
+            a.message = format!(
+                "gateway {} ({}) is offline: its devices are unreachable",
+                a.device_name, a.fleet
+            );
+            step(rule, a, now_ms, &b.silences, &mut b.out);
+        }
     }
 
     /// A broker link went up (`Connected`, `Replaying`) or down. While down, liveness
@@ -284,11 +416,14 @@ impl AlertBook {
     }
 
     pub fn unsilence(&mut self, id: u64, by: &str, at_ms: i64) -> Result<LogEntry, AlertError> {
-        let before = self.book.silences.len();
-        self.book.silences.retain(|s| s.id != id);
-        if self.book.silences.len() == before {
+        let (lifted, kept) = std::mem::take(&mut self.book.silences)
+            .into_iter()
+            .partition::<Vec<_>, _>(|s| s.id == id);
+        self.book.silences = kept;
+        if lifted.is_empty() {
             return Err(AlertError::NoSuchSilence(id));
         }
+        self.book.resurface(&lifted, at_ms);
         Ok(LogEntry::Unsilence {
             at_ms,
             id,
@@ -333,6 +468,23 @@ impl AlertBook {
 }
 
 impl Book {
+    /// Silences `ended` (expired or lifted): the raised alerts they hid, and no other
+    /// silence still hides, show again as a transition to their own state (`from` ==
+    /// `to`, not silenced), so the operator, the bell and `on_fire` hear of them now.
+    fn resurface(&mut self, ended: &[Silence], now: i64) {
+        for a in self.alerts.values() {
+            let was_hidden = ended.iter().any(|s| s.matches(a));
+            if was_hidden
+                && a.state.is_raised()
+                && !a.inhibited
+                && !self.silences.iter().any(|s| s.covers(a, now))
+            {
+                self.out
+                    .push(Transition::of(a, a.state, a.state, now, false));
+            }
+        }
+    }
+
     /// Brings a device's memo up to date; returns its in-scope rules (taken out of the
     /// memo so the caller can iterate while mutating the book; put them back after).
     fn refresh_memo(&mut self, rules: &RuleSet, d: &Device, now: i64) -> Vec<RuleIdx> {
@@ -347,9 +499,12 @@ impl Book {
     fn check(&mut self, rules: &RuleSet, r: RuleIdx, d: &Device, now: i64) {
         let Some(rule) = rules.get(r) else { return };
         let key = (d.id, r);
+        // One alert per gateway, from evaluate_groups, not one per device behind it.
+        if rule.builtin() == Some(Builtin::GatewayOffline) {
+            return;
+        }
         let link = self.links.get(d.conn as usize).copied().unwrap_or_default();
-        let gateway_rule = rule.builtin() == Some(Builtin::GatewayOffline);
-        let inhibited = rule.is_liveness() && (link.down || (d.group_offline && !gateway_rule));
+        let inhibited = rule.is_liveness() && (link.down || d.group_offline);
         let Some(memo) = self.memo.get_mut(d.id as usize) else {
             return;
         };
@@ -428,6 +583,17 @@ impl Book {
             a.ack = restored;
         }
     }
+}
+
+/// The alert id of group `i` (gateways count down from the top of the id range, far
+/// above any device id).
+pub fn group_alert_id(i: usize) -> DeviceId {
+    DeviceId::MAX - i as DeviceId
+}
+
+/// True for an id [`group_alert_id`] made: the alert is about a gateway, not a device.
+pub fn is_group_alert(id: DeviceId) -> bool {
+    id > DeviceId::MAX / 2
 }
 
 /// Runs the machine until it rests, queueing the transitions it shows.

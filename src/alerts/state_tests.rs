@@ -215,30 +215,116 @@ fn silences_mute_until_they_expire_or_are_lifted() {
 }
 
 #[test]
-fn an_offline_gateway_inhibits_its_devices_liveness_alerts() {
-    let mut b = book("");
-    let mut d = device("tank-01", &[("level_pct", 50.0)]);
-    d.group_offline = true;
-    d.available = Some(false);
-    b.evaluate_device(&d, 10_000);
-    for t in [40_000, 5 * MIN, 10 * MIN] {
-        b.tick(std::slice::from_ref(&d), t);
+fn a_silence_ending_while_its_alert_fires_shows_it_again() {
+    let mut b = book(
+        "[[alert]]\nname = \"low\"\nwhen = \"level_pct < 15\"\nseverity = \"critical\"\n\
+         [[alert]]\nname = \"device_stale\"\nenabled = false\n",
+    );
+    let mut d = device("tank-01", &[]);
+    let req = parse_silence_command("device=tank-01 1h \"refill booked\"").unwrap();
+    b.silence(req, "ann@ops", 0).unwrap();
+    feed(&mut b, &mut d, "level_pct", 10.0, 1000);
+    assert!(b.drain().all(|t| t.silenced));
+    // Still silenced a minute before expiry: nothing new.
+    b.tick(std::slice::from_ref(&d), 59 * MIN);
+    assert_eq!(b.drain().count(), 0);
+    b.tick(std::slice::from_ref(&d), 60 * MIN);
+    let t: Vec<_> = b.drain().collect();
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert_eq!((t[0].from, t[0].to, t[0].silenced), (Firing, Firing, false));
+    assert!(
+        t[0].is_resurfaced() && t[0].is_new_fire(),
+        "rings the bell, runs on_fire"
+    );
+    assert_eq!(t[0].at_ms, 60 * MIN);
+    // Lifting a silence early does the same; an alert another silence still covers, or
+    // one that is no longer raised, stays quiet.
+    for cmd in ["rule=low 1h a", "device=tank-* 1h b"] {
+        b.silence(parse_silence_command(cmd).unwrap(), "ann@ops", 61 * MIN)
+            .unwrap();
     }
-    let t: Vec<_> = b.drain().map(|t| (t.rule_name, t.from, t.to)).collect();
+    assert!(b.unsilence(2, "ann@ops", 62 * MIN).is_ok());
+    assert_eq!(b.drain().count(), 0, "silence 3 still covers it");
+    assert!(b.unsilence(3, "ann@ops", 63 * MIN).is_ok());
+    assert_eq!(b.drain().filter(|t| t.is_resurfaced()).count(), 1);
+    feed(&mut b, &mut d, "level_pct", 50.0, 64 * MIN);
+    b.silence(
+        parse_silence_command("rule=low 1m c").unwrap(),
+        "ann@ops",
+        64 * MIN,
+    )
+    .unwrap();
+    b.drain().for_each(drop);
+    b.tick(std::slice::from_ref(&d), 70 * MIN);
+    assert_eq!(
+        b.drain().filter(|t| t.is_resurfaced()).count(),
+        0,
+        "resolved by then"
+    );
+}
+
+#[test]
+fn an_offline_gateway_raises_one_alert_and_inhibits_its_devices_liveness_alerts() {
+    let mut b = book("");
+    let mut devices = [
+        device("tank-01", &[("level_pct", 50.0)]),
+        device("tank-02", &[("level_pct", 50.0)]),
+    ];
+    devices[1].id = 1;
+    for d in &mut devices {
+        d.labels.push(("gateway".into(), "gw-1".into()));
+        d.group_offline = true;
+        d.available = Some(false);
+        b.evaluate_device(d, 10_000);
+    }
+    let mut gw = crate::fleet::Group {
+        fleet: 0,
+        conn: 0,
+        labels: vec![("gateway".into(), "gw-1".into())],
+        online: false,
+        since_ms: 10_000,
+    };
+    for t in [10_000, 40_000, 5 * MIN, 10 * MIN] {
+        b.evaluate_groups(std::slice::from_ref(&gw), t);
+        b.tick(&devices, t);
+    }
+    let t: Vec<_> = b
+        .drain()
+        .map(|t| (t.rule_name, t.device_name, t.from, t.to))
+        .collect();
+    let gw1 = || ("gateway_offline".to_string(), "gateway=gw-1".to_string());
     assert_eq!(
         t,
         [
-            ("gateway_offline".to_string(), Inactive, Pending),
-            ("gateway_offline".to_string(), Pending, Firing),
-        ]
+            (gw1().0, gw1().1, Inactive, Pending),
+            (gw1().0, gw1().1, Pending, Firing),
+        ],
+        "one alert for the gateway, none for the devices behind it"
     );
+    // A silence on the gateway's label covers its alert.
+    let a = b.active()[0];
+    assert!(is_group_alert(a.device));
+    let req = parse_silence_command("gateway=gw-1 1h swap").unwrap();
+    b.silence(req, "ann@ops", 10 * MIN).unwrap();
+    assert_eq!(b.counts(), [0; 5]);
     // The gateway returns: the device's own facts count again.
-    d.group_offline = false;
-    b.tick(std::slice::from_ref(&d), 11 * MIN);
-    let t: Vec<_> = b.drain().map(|t| (t.rule_name, t.to)).collect();
-    assert!(t.contains(&("gateway_offline".into(), Resolved)), "{t:?}");
-    assert!(t.contains(&("device_offline".into(), Pending)), "{t:?}");
-    assert!(!t.iter().any(|(r, _)| r == "device_stale"), "{t:?}");
+    gw.online = true;
+    devices[0].group_offline = false;
+    devices[1].group_offline = false;
+    b.evaluate_groups(std::slice::from_ref(&gw), 11 * MIN);
+    b.tick(&devices, 11 * MIN);
+    let t: Vec<_> = b
+        .drain()
+        .map(|t| (t.rule_name, t.device_name, t.to))
+        .collect();
+    assert!(t.contains(&(gw1().0, gw1().1, Resolved)), "{t:?}");
+    for d in ["tank-01", "tank-02"] {
+        assert!(
+            t.contains(&("device_offline".into(), d.into(), Pending)),
+            "{t:?}"
+        );
+    }
+    assert_eq!(t.len(), 3, "{t:?}");
 }
 
 #[test]
@@ -480,4 +566,21 @@ proptest! {
         let _ = b.active();
         let _ = b.counts();
     }
+}
+
+#[test]
+fn coalesced_messages_are_evaluated_once_the_interval_passes_or_at_the_tick() {
+    let mut b = book("[[alert]]\nname = \"low\"\nwhen = \"level_pct < 15\"\n");
+    b.coalesce(1000);
+    let mut d = device("tank-01", &[]);
+    feed(&mut b, &mut d, "level_pct", 50.0, 0);
+    // 300 ms later: held back, nothing evaluated yet.
+    feed(&mut b, &mut d, "level_pct", 10.0, 300);
+    assert_eq!(b.drain().count(), 0);
+    b.evaluate_deferred(std::slice::from_ref(&d), 400);
+    let t: Vec<_> = b.drain().map(|t| (t.to, t.at_ms)).collect();
+    assert_eq!(t, [(Firing, 400)]);
+    // A message after the interval is evaluated at once.
+    feed(&mut b, &mut d, "level_pct", 50.0, 1500);
+    assert_eq!(b.drain().map(|t| t.to).collect::<Vec<_>>(), [Resolved]);
 }

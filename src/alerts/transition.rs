@@ -8,7 +8,8 @@ use super::severity::Severity;
 use crate::fleet::DeviceId;
 use serde::Serialize;
 
-/// One transition. Strings are sanitised (they came from devices).
+/// One transition. Strings are sanitised (they came from devices). `from` == `to` (firing
+/// or flapping) means the alert re-appears: the silence that hid it expired or was lifted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transition {
     /// Index into the rule set; not stable across config changes, so not serialised.
@@ -67,6 +68,11 @@ impl Transition {
     /// `on_fire`.
     pub fn is_new_fire(&self) -> bool {
         self.to == AlertState::Firing && self.from != AlertState::Flapping && !self.silenced
+    }
+
+    /// A raised alert showing again because its silence ended.
+    pub fn is_resurfaced(&self) -> bool {
+        self.from == self.to
     }
 
     /// A resolution that nobody silenced: what runs `on_resolve`.

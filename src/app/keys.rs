@@ -70,6 +70,10 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('w') => Action::NextWindow,
             KeyCode::Char('y') => Action::Copy,
             KeyCode::Char('a') => Action::Ack,
+            KeyCode::Char('!') => Action::Alerts,
+            KeyCode::Char('f') => Action::CycleAlertFilter,
+            KeyCode::Char('S') => Action::Silence,
+            KeyCode::Char('u') => Action::Unsilence,
             _ => return None,
         }),
     }
@@ -86,11 +90,12 @@ pub fn mouse_action(ev: MouseEvent, top: u16) -> Option<Action> {
     }
 }
 
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "cmd",
     "publish",
     "silence",
     "sort",
+    "alerts",
     "filter",
     "group",
     "theme",
@@ -111,6 +116,7 @@ pub fn complete(text: &str) -> String {
         Some("sort") => vec!["status", "name", "fleet", "seen", "errors"],
         Some("group") => vec!["fleet", "site", "gateway", "none"],
         Some("theme") => crate::ui::theme::Theme::names(),
+        Some("alerts") => super::alerts::StateFilter::ALL.map(|f| f.label()).to_vec(),
         Some(h) if h.starts_with("sort ") => vec!["asc", "desc"],
         _ => Vec::new(),
     };
@@ -140,6 +146,17 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("↑↓ Tab", "move"),
             ("Esc", "cancel"),
         ],
+        (_, Pane::Main, View::Alerts) => vec![
+            ("↑↓", "move"),
+            ("Enter", "device"),
+            ("a", "ack"),
+            ("S", "silence"),
+            ("u", "unsilence"),
+            ("f", "filter"),
+            ("Esc", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
         (_, Pane::Events, _) => vec![
             ("↑↓", "move"),
             ("Enter", "open device"),
@@ -155,6 +172,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("c", "command"),
             ("Space", "mark"),
             ("t", "topics"),
+            ("!", "alerts"),
             ("Tab", "events"),
             ("?", "help"),
             ("q", "quit"),
@@ -186,8 +204,9 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
         ("g / G, Home End", "first / last"),
         ("Tab", "switch between the table and the events pane"),
         ("/", "filter: text  /regex/  level_pct<20  status=offline"),
-        (":", "sort filter group theme topics silence export q; Tab"),
+        (":", "sort filter group theme alerts silence export q; Tab"),
         ("a", "acknowledge the device's active alerts"),
+        ("!", "alert pane (S silences the device at hand)"),
         (
             ":silence …",
             "site=north 2h \"reason\"; :unsilence ID lifts it",
@@ -223,6 +242,19 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
             ("Esc / ←", "back to the fleet"),
         ]),
         View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
+        View::Alerts => {
+            // The pane's own `a` acts on one alert, not the device.
+            keys.retain(|(k, _)| *k != "a" && *k != "Tab");
+            keys.extend([
+                ("Enter / l", "open the alert's device (Esc comes back)"),
+                ("a", "acknowledge the selected alert"),
+                ("S", "silence: :silence pre-filled for its device and rule"),
+                ("u", "lift the silence covering the selected alert"),
+                ("f", "show all, firing, pending, resolved, acked, silenced"),
+                (":alerts STATE", "open the pane showing one state"),
+                ("Esc / !", "back to the fleet"),
+            ])
+        }
     }
     keys
 }

@@ -2,6 +2,7 @@
 //! [`App::update`] turns an [`Action`] into new state and a list of [`Effect`]s for the
 //! edges to carry out. The UI only draws an `App`; it never changes the fleet.
 
+pub mod alerts;
 pub mod compose;
 pub mod filter;
 pub mod keys;
@@ -11,6 +12,7 @@ pub mod topics;
 use crate::commands::CommandSet;
 use crate::fleet::{DeviceId, FleetEvent, FleetState, Status};
 use crate::ui::theme::Theme;
+use alerts::AlertRow as AlertRowKind;
 use compose::Composer;
 use filter::Filter;
 use rows::{GroupBy, Row, SortKey, TableSpec};
@@ -24,6 +26,8 @@ pub enum View {
     Fleet,
     Device(DeviceId),
     Topics,
+    /// The alert pane: every alert, most severe first.
+    Alerts,
 }
 
 /// Which pane Tab has focused.
@@ -111,7 +115,8 @@ pub enum Action {
     Cancel,
     /// A mouse click on a table line (0 = first visible row).
     Click(usize),
-    /// Acknowledge the active alerts of the device at hand.
+    /// Acknowledge the active alerts of the device at hand (the selected alert in the
+    /// alert pane).
     Ack,
     /// Mark or unmark the selected row for a bulk command.
     Mark,
@@ -119,6 +124,14 @@ pub enum Action {
     OpenCompose,
     /// Open the command palette for every device the filter shows.
     OpenBulkCompose,
+    /// Open or close the alert pane.
+    Alerts,
+    /// Next state filter of the alert pane.
+    CycleAlertFilter,
+    /// Open `:silence` pre-filled for the selected alert or device.
+    Silence,
+    /// Lift the silence covering the selected alert.
+    Unsilence,
 }
 
 /// A device command or raw publish, carried out by the engine (audited, tracked).
@@ -143,6 +156,11 @@ pub enum CommandOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertOp {
     AckDevice(DeviceId),
+    /// One alert, from the alert pane.
+    Ack {
+        device: DeviceId,
+        rule: crate::alerts::RuleIdx,
+    },
     /// The arguments of `:silence`, e.g. `site=north 2h "pump maintenance"`.
     Silence(String),
     Unsilence(u64),
@@ -160,6 +178,8 @@ pub enum Effect {
     },
     Alert(AlertOp),
     Command(CommandOp),
+    /// Ring the terminal bell (BEL).
+    Bell,
 }
 
 /// A line of the events pane.
@@ -202,6 +222,14 @@ pub struct App {
     pub read_only: bool,
     /// Rows marked (Space) for a bulk command.
     pub marked: HashSet<DeviceId>,
+    /// Ring the bell when a critical alert starts firing (`--bell`, `[ui] bell`).
+    pub bell: bool,
+    /// The alert pane's filter, list and cursor.
+    pub alerts: alerts::AlertPane,
+    /// Shown under the `:` line while it is open (what a pre-filled `:silence` needs).
+    pub command_hint: Option<String>,
+    /// Where Esc leaves the device view for: the view Enter came from.
+    device_return: View,
     rows_dirty: bool,
 }
 
@@ -231,6 +259,10 @@ impl App {
             commands: std::sync::Arc::new(CommandSet::default()),
             read_only: false,
             marked: HashSet::new(),
+            bell: false,
+            alerts: alerts::AlertPane::default(),
+            command_hint: None,
+            device_return: View::Fleet,
             rows_dirty: true,
         }
     }
@@ -266,6 +298,13 @@ impl App {
         }
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
         self.rows_dirty = false;
+    }
+
+    /// Relists the alert pane from the alert book (while it is open).
+    pub fn refresh_alerts(&mut self, book: &crate::alerts::AlertBook) {
+        if self.view == View::Alerts {
+            self.alerts.refresh(book);
+        }
     }
 
     /// Takes in what the fleet reported: status changes go to the events pane.
@@ -349,6 +388,9 @@ impl App {
         if t.silenced {
             text.push_str(" (silenced)");
         }
+        if t.is_resurfaced() {
+            text.push_str(" (its silence ended)");
+        }
         self.events.push_front(EventLine {
             at_ms: t.at_ms,
             device: Some(t.device),
@@ -364,6 +406,7 @@ impl App {
         match self.view {
             View::Device(id) => Some(id),
             View::Fleet => self.selected_device(),
+            View::Alerts => self.alerts.selected_row().map(|r| r.device),
             View::Topics => None,
         }
     }
@@ -480,6 +523,136 @@ impl App {
         });
     }
 
+    /// The device an alert key acts on: the events pane's, the open one, the selected
+    /// row's or the selected alert's.
+    fn device_for_alerts(&self) -> Option<DeviceId> {
+        match (self.pane, self.view) {
+            (Pane::Events, _) => self.events.get(self.event_selected).and_then(|e| e.device),
+            (_, View::Device(id)) => Some(id),
+            (_, View::Fleet) => self.selected_device(),
+            (_, View::Alerts) => self.alerts.selected_row().map(|r| r.device),
+            (_, View::Topics) => None,
+        }
+    }
+
+    /// Opens the alert pane, optionally with a state filter.
+    fn open_alerts(&mut self, filter: Option<alerts::StateFilter>) {
+        self.view = View::Alerts;
+        self.pane = Pane::Main;
+        if let Some(f) = filter {
+            self.alerts.filter = f;
+            self.alerts.selected = 0;
+        }
+    }
+
+    /// Opens the `:` line with a `:silence` for the device (and rule) filled in.
+    fn open_silence(&mut self, device: Option<DeviceId>, rule: Option<&str>, state: &FleetState) {
+        match device.and_then(|id| state.devices.get(id as usize)) {
+            Some(d) => {
+                self.mode = Mode::Command(alerts::silence_prefill(d, rule));
+                self.command_hint = Some(alerts::silence_hint(d));
+            }
+            None => self.message = Some(
+                "select a device or an alert to silence, or type :silence key=value 2h \"reason\""
+                    .into(),
+            ),
+        }
+    }
+
+    /// Ack, silence, unsilence and filter in the alert pane, on the selected alert.
+    fn alert_action(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        let Some(row) = self.alerts.selected_row().cloned() else {
+            if action == Action::CycleAlertFilter {
+                self.cycle_alert_filter();
+            } else {
+                self.message = Some("no alert selected".into());
+            }
+            return Vec::new();
+        };
+        match action {
+            Action::Ack => {
+                return vec![Effect::Alert(AlertOp::Ack {
+                    device: row.device,
+                    rule: row.rule,
+                })];
+            }
+            Action::Silence => match &row.group {
+                Some(labels) => {
+                    self.mode = Mode::Command(format!("silence {labels} rule={} ", row.rule_name));
+                    self.command_hint =
+                        Some("add DURATION \"reason\", e.g. 2h \"gateway swap\"".into());
+                }
+                None => self.open_silence(Some(row.device), Some(&row.rule_name), state),
+            },
+            Action::Unsilence => match row.silence {
+                Some(id) => return vec![Effect::Alert(AlertOp::Unsilence(id))],
+                None => self.message = Some("this alert is not silenced".into()),
+            },
+            _ => self.cycle_alert_filter(),
+        }
+        Vec::new()
+    }
+
+    fn cycle_alert_filter(&mut self) {
+        self.alerts.filter = self.alerts.filter.next();
+        self.alerts.selected = 0;
+        self.message = Some(format!("showing {} alerts", self.alerts.filter.label()));
+    }
+
+    fn navigate_alerts(&mut self, action: Action) {
+        match action {
+            Action::Enter | Action::Right => match self.alerts.selected_row().cloned() {
+                // A gateway's alert opens the fleet filtered to the devices behind it.
+                Some(AlertRowKind {
+                    group: Some(labels),
+                    ..
+                }) => self.apply_filter(&labels),
+                Some(r) => {
+                    self.view = View::Device(r.device);
+                    self.device_return = View::Alerts;
+                    self.metric = 0;
+                }
+                None => {}
+            },
+            Action::Back | Action::Left => self.view = View::Fleet,
+            Action::Click(line) => {
+                let page = self.page.max(1);
+                self.alerts.selected = ((self.alerts.selected / page) * page + line)
+                    .min(self.alerts.rows.len().saturating_sub(1));
+            }
+            other => {
+                self.alerts.selected = step(
+                    self.alerts.selected,
+                    &other,
+                    self.alerts.rows.len(),
+                    self.page,
+                )
+            }
+        }
+    }
+
+    /// Takes in a hook that failed, timed out or was skipped.
+    pub fn observe_hook(&mut self, text: String, at_ms: i64) {
+        self.events.push_front(EventLine {
+            at_ms,
+            device: None,
+            text,
+            status: None,
+            severity: None,
+        });
+        self.events.truncate(EVENTS_KEPT);
+    }
+
+    /// The bell, once per batch, when the bell is on and a critical alert nobody
+    /// silenced started firing.
+    pub fn bell_for(&self, transitions: &[crate::alerts::Transition]) -> Option<Effect> {
+        let ring = self.bell
+            && transitions
+                .iter()
+                .any(|t| t.is_new_fire() && t.severity == crate::alerts::Severity::Critical);
+        ring.then_some(Effect::Bell)
+    }
+
     /// The device under the cursor, in the fleet view.
     pub fn selected_device(&self) -> Option<DeviceId> {
         match self.rows.get(self.selected)? {
@@ -513,11 +686,14 @@ impl App {
     }
 
     fn normal(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        let in_alert_pane = self.view == View::Alerts && self.pane == Pane::Main;
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.mode = Mode::Help,
             Action::OpenFilter => self.mode = Mode::Filter(self.filter.source.clone()),
             Action::OpenCommand => self.mode = Mode::Command(String::new()),
+            // The alert pane fills the screen: there is no events pane to switch to.
+            Action::NextPane if self.view == View::Alerts => {}
             Action::NextPane => {
                 self.pane = match self.pane {
                     Pane::Main => Pane::Events,
@@ -539,15 +715,21 @@ impl App {
                 self.descending = !self.descending;
                 self.rows_dirty = true;
             }
+            Action::Alerts if self.view == View::Alerts => self.view = View::Fleet,
+            Action::Alerts => self.open_alerts(None),
+            Action::Ack | Action::Silence | Action::Unsilence | Action::CycleAlertFilter
+                if in_alert_pane =>
+            {
+                return self.alert_action(action, state);
+            }
+            Action::Silence => self.open_silence(self.device_for_alerts(), None, state),
+            Action::Unsilence => {
+                self.message =
+                    Some("open the alert pane (!) to lift a silence, or :unsilence ID".into())
+            }
+            Action::CycleAlertFilter => {}
             Action::Ack => {
-                let device = match (self.pane, self.view) {
-                    (Pane::Events, _) => {
-                        self.events.get(self.event_selected).and_then(|e| e.device)
-                    }
-                    (_, View::Device(id)) => Some(id),
-                    (_, View::Fleet) => self.selected_device(),
-                    (_, View::Topics) => None,
-                };
+                let device = self.device_for_alerts();
                 return match device {
                     Some(id) => vec![Effect::Alert(AlertOp::AckDevice(id))],
                     None => {
@@ -622,6 +804,7 @@ impl App {
                 Action::Enter => {
                     if let Some(id) = self.events.get(self.event_selected).and_then(|e| e.device) {
                         self.view = View::Device(id);
+                        self.device_return = View::Fleet;
                         self.metric = 0;
                         self.pane = Pane::Main;
                     }
@@ -633,6 +816,7 @@ impl App {
         }
         match self.view {
             View::Fleet => self.navigate_fleet(action),
+            View::Alerts => self.navigate_alerts(action),
             View::Device(id) => return self.navigate_device(action, id, state),
             View::Topics => {
                 let n = topics::lines(state).len();
@@ -650,6 +834,7 @@ impl App {
             Action::Enter | Action::Right => match self.rows.get(self.selected) {
                 Some(Row::Device(id)) => {
                     self.view = View::Device(*id);
+                    self.device_return = View::Fleet;
                     self.metric = 0;
                 }
                 Some(Row::Group { key, .. }) => {
@@ -686,7 +871,9 @@ impl App {
             return Vec::new();
         };
         match action {
-            Action::Back | Action::Left => self.view = View::Fleet,
+            Action::Back | Action::Left => {
+                self.view = std::mem::replace(&mut self.device_return, View::Fleet)
+            }
             Action::NextWindow | Action::Right => self.window = self.window.next(),
             Action::Copy => {
                 let text = match d.metrics.get(self.metric) {
@@ -754,10 +941,12 @@ impl App {
             Action::Complete => text = keys::complete(&text),
             Action::Cancel => {
                 self.mode = Mode::Normal;
+                self.command_hint = None;
                 return Vec::new();
             }
             Action::Submit => {
                 self.mode = Mode::Normal;
+                self.command_hint = None;
                 return self.run_command(&text, state);
             }
             _ => {}
@@ -776,6 +965,16 @@ impl App {
             "q" | "quit" => self.quit = true,
             "help" => self.mode = Mode::Help,
             "topics" => self.view = View::Topics,
+            "alerts" => match rest.first().map(|f| alerts::StateFilter::parse(f)) {
+                None => self.open_alerts(None),
+                Some(Some(f)) => self.open_alerts(Some(f)),
+                Some(None) => {
+                    self.message = Some(format!(
+                        "usage: :alerts [{}]",
+                        alerts::StateFilter::ALL.map(alerts::StateFilter::label).join("|")
+                    ))
+                }
+            },
             "fleet" => self.view = View::Fleet,
             "sort" => match rest.as_slice() {
                 [key] | [key, "asc"] => {
@@ -821,7 +1020,7 @@ impl App {
             },
             other => {
                 self.message = Some(format!(
-                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :silence, :cmd, :publish, :export csv FILE, :q",
+                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
                     crate::sanitize::text(other)
                 ))
             }

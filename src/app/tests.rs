@@ -367,3 +367,197 @@ fn read_only_and_raw_publish() {
     };
     assert!(matches!(&c.stage, compose::Stage::Params { fields, .. } if fields[0].text == "7"));
 }
+
+/// The test fleet with `low` (level_pct < 15, critical) and `high` (level_pct > 50,
+/// minor) rules evaluated: tank-01 fires `low`, tank-02 fires `high`.
+fn alerting() -> (FleetState, crate::alerts::AlertBook) {
+    let c = Config::parse(
+        "[[fleet]]\nname=\"tanks\"\ntopic=\"t/{site}/{device}\"\nformat=\"json\"\n\
+         [[fleet]]\nname=\"poles\"\ntopic=\"p/{site}/{device}\"\nformat=\"json\"\n\
+         [[alert]]\nname=\"low\"\nwhen=\"level_pct < 15\"\nseverity=\"critical\"\n\
+         [[alert]]\nname=\"high\"\nwhen=\"level_pct > 50\"\nseverity=\"minor\"\n",
+        None,
+    )
+    .unwrap();
+    let s = state();
+    let mut book = crate::alerts::AlertBook::new(c.alert_rules().unwrap());
+    for d in &s.devices {
+        book.evaluate_device(d, T0);
+    }
+    (s, book)
+}
+
+fn listed(a: &App, book: &crate::alerts::AlertBook) -> Vec<String> {
+    a.alerts
+        .rows
+        .iter()
+        .map(|r| {
+            let al = book.get(r.device, r.rule).unwrap();
+            format!("{}@{}", al.rule_name, al.device_name)
+        })
+        .collect()
+}
+
+#[test]
+fn alert_pane_lists_by_severity_and_enter_opens_the_device_and_escape_returns() {
+    let (s, book) = alerting();
+    let mut a = app();
+    a.update(Action::Alerts, &s);
+    assert_eq!(a.view, View::Alerts);
+    a.refresh_alerts(&book);
+    assert_eq!(listed(&a, &book), ["low@tank-01", "high@tank-02"]);
+    a.update(Action::Down, &s);
+    a.update(Action::Enter, &s);
+    let tank02 = s
+        .devices
+        .iter()
+        .position(|d| &*d.name == "tank-02")
+        .unwrap();
+    assert_eq!(a.view, View::Device(tank02 as DeviceId));
+    a.update(Action::Back, &s);
+    assert_eq!(a.view, View::Alerts, "Esc goes back where Enter came from");
+    a.update(Action::Back, &s);
+    assert_eq!(a.view, View::Fleet);
+}
+
+#[test]
+fn alert_pane_acks_silences_and_unsilences_the_selected_alert() {
+    let (s, mut book) = alerting();
+    let mut a = app();
+    a.run_command("alerts", &s);
+    a.refresh_alerts(&book);
+    let low = a.alerts.rows[0].clone();
+    assert_eq!(
+        a.update(Action::Ack, &s),
+        [Effect::Alert(AlertOp::Ack {
+            device: low.device,
+            rule: low.rule
+        })]
+    );
+    // S opens the command line with matchers; the operator adds duration and reason.
+    a.update(Action::Silence, &s);
+    assert_eq!(
+        a.mode,
+        Mode::Command("silence device=tank-01 rule=low ".into())
+    );
+    assert!(a.command_hint.as_deref().unwrap().contains("site=north"));
+    for c in "2h \"refill due\"".chars() {
+        a.update(Action::Input(c), &s);
+    }
+    let fx = a.update(Action::Submit, &s);
+    let Some(Effect::Alert(AlertOp::Silence(args))) = fx.first() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(args, "device=tank-01 rule=low 2h \"refill due\"");
+    assert_eq!(a.command_hint, None);
+    // The engine carries it out; the pane then knows which silence covers the alert.
+    let req = crate::alerts::parse_silence_command(args).unwrap();
+    book.silence(req, "op@host", T0).unwrap();
+    a.refresh_alerts(&book);
+    assert_eq!(a.alerts.rows[0].silence, Some(1));
+    assert_eq!(
+        a.update(Action::Unsilence, &s),
+        [Effect::Alert(AlertOp::Unsilence(1))]
+    );
+    a.update(Action::Down, &s);
+    assert!(a.update(Action::Unsilence, &s).is_empty());
+    assert_eq!(a.message.as_deref(), Some("this alert is not silenced"));
+}
+
+#[test]
+fn alert_pane_filters_by_state() {
+    let (s, mut book) = alerting();
+    let mut a = app();
+    a.run_command("alerts silenced", &s);
+    a.refresh_alerts(&book);
+    assert!(a.alerts.rows.is_empty());
+    let req = crate::alerts::parse_silence_command("rule=high 1h \"known\"").unwrap();
+    book.silence(req, "op@host", T0).unwrap();
+    a.refresh_alerts(&book);
+    assert_eq!(listed(&a, &book), ["high@tank-02"]);
+    // f cycles: silenced -> all -> firing -> ...
+    a.update(Action::CycleAlertFilter, &s);
+    a.update(Action::CycleAlertFilter, &s);
+    assert_eq!(a.alerts.filter, alerts::StateFilter::Firing);
+    a.refresh_alerts(&book);
+    assert_eq!(listed(&a, &book).len(), 2);
+    a.run_command("alerts pending", &s);
+    a.refresh_alerts(&book);
+    assert!(a.alerts.rows.is_empty());
+    a.run_command("alerts bogus", &s);
+    assert!(a.message.as_deref().unwrap().contains("firing|pending"));
+}
+
+#[test]
+fn s_on_a_fleet_row_prefills_a_silence_for_that_device() {
+    let s = state();
+    let mut a = app();
+    a.run_command("sort name", &s);
+    a.refresh(&s);
+    a.update(Action::Silence, &s);
+    assert_eq!(a.mode, Mode::Command("silence device=pole-01 ".into()));
+    a.update(Action::Cancel, &s);
+    assert_eq!(a.mode, Mode::Normal);
+    assert_eq!(a.command_hint, None);
+}
+
+#[test]
+fn the_bell_rings_once_for_a_new_critical_only_when_turned_on() {
+    let (_, mut book) = alerting();
+    let transitions: Vec<_> = book.drain().collect();
+    assert!(
+        transitions
+            .iter()
+            .any(|t| t.severity == crate::alerts::Severity::Critical)
+    );
+    let mut a = app();
+    assert_eq!(a.bell_for(&transitions), None, "off by default");
+    a.bell = true;
+    assert_eq!(a.bell_for(&transitions), Some(Effect::Bell));
+    let minor: Vec<_> = transitions
+        .iter()
+        .filter(|t| t.severity != crate::alerts::Severity::Critical)
+        .cloned()
+        .collect();
+    assert_eq!(a.bell_for(&minor), None);
+    let silenced: Vec<_> = transitions
+        .iter()
+        .cloned()
+        .map(|mut t| {
+            t.silenced = true;
+            t
+        })
+        .collect();
+    assert_eq!(a.bell_for(&silenced), None);
+}
+
+#[test]
+fn a_gateway_alert_opens_its_devices_and_silences_by_its_labels() {
+    let (s, mut book) = alerting();
+    let gw = crate::fleet::Group {
+        fleet: 0,
+        conn: 0,
+        labels: vec![("site".into(), "north".into())],
+        online: false,
+        since_ms: T0,
+    };
+    for t in [T0, T0 + 60_000] {
+        book.evaluate_groups(std::slice::from_ref(&gw), t);
+    }
+    let mut a = app();
+    a.run_command("alerts", &s);
+    a.refresh_alerts(&book);
+    assert_eq!(listed(&a, &book)[0], "gateway_offline@site=north");
+    a.update(Action::Silence, &s);
+    assert_eq!(
+        a.mode,
+        Mode::Command("silence site=north rule=gateway_offline ".into())
+    );
+    a.update(Action::Cancel, &s);
+    a.update(Action::Enter, &s);
+    assert_eq!(a.view, View::Fleet);
+    a.refresh(&s);
+    let mut shown = names(&a, &s);
+    shown.sort();
+    assert_eq!(shown, ["pole-01", "tank-01"]);
+}

@@ -78,17 +78,24 @@ impl Tank {
 
 /// The first `min(n, BLOCK)` messages of the flood, always the same for the same `n`.
 pub fn block(n: u64) -> Vec<Message> {
-    let len = (n as usize).min(BLOCK);
+    block_over(n, DEVICES)
+}
+
+/// The flood spread over `devices` devices: at most [`BLOCK`] messages rounded up to a
+/// multiple of `devices`, so every device keeps its turn across the wrap.
+pub fn block_over(n: u64, devices: usize) -> Vec<Message> {
+    let devices = devices.max(1);
+    let len = (n as usize).min(BLOCK.div_ceil(devices) * devices);
     let mut rng = fastrand::Rng::with_seed(0x7a_4b_5e_ed);
-    let mut tanks: Vec<Tank> = (0..DEVICES).map(|_| Tank::new(&mut rng)).collect();
-    let topics: Vec<Bytes> = (0..DEVICES).map(|d| Bytes::from(topic(d))).collect();
+    let mut tanks: Vec<Tank> = (0..devices).map(|_| Tank::new(&mut rng)).collect();
+    let topics: Vec<Bytes> = (0..devices).map(|d| Bytes::from(topic(d))).collect();
     (0..len)
         .map(|i| {
-            let d = i % DEVICES;
+            let d = i % devices;
             tanks[d].drift(&mut rng);
             Message {
                 topic: topics[d].clone(),
-                payload: Bytes::from(tanks[d].payload(i / DEVICES)),
+                payload: Bytes::from(tanks[d].payload(i / devices)),
             }
         })
         .collect()

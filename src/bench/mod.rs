@@ -2,6 +2,7 @@
 //! flood, through a real broker or through a loopback stand-in that makes the subscriber
 //! the bottleneck. The command line side lives in `cli::bench`; these are its parts.
 
+pub mod alerts;
 pub mod bare;
 pub mod flood;
 pub mod mosquitto;

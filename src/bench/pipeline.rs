@@ -16,12 +16,15 @@ const BATCH: usize = 4096;
 /// How often the front ends advance time; the bench does the same work.
 const TICK: Duration = Duration::from_millis(250);
 
-/// The fleet that maps the flood. Limits stay at their defaults: the bench measures
-/// fleetop as a user runs it.
-fn config() -> Result<Config, String> {
+/// The name of the fleet that maps the flood.
+pub const FLEET: &str = "bench-tanks";
+
+/// The fleet that maps the flood, plus `alerts` (`[[alert]]` entries, maybe none).
+/// Limits stay at their defaults: the bench measures fleetop as a user runs it.
+fn config(alerts: &str) -> Result<Config, String> {
     let text = format!(
-        "[[fleet]]\nname = \"bench-tanks\"\ntopic = \"{TEMPLATE}\"\nformat = \"json\"\n\
-         expected_interval = \"10s\"\n"
+        "[[fleet]]\nname = \"{FLEET}\"\ntopic = \"{TEMPLATE}\"\nformat = \"json\"\n\
+         expected_interval = \"10s\"\n{alerts}"
     );
     Config::parse(&text, None).map_err(|e| e.0)
 }
@@ -47,7 +50,16 @@ impl Pipeline {
     /// Starts the engine on `url` with the user's connection flags (protocol, credentials,
     /// TLS), subscribed to the same filter as mosquitto_sub.
     pub fn start(source: &SourceArgs, url: &str) -> Result<Pipeline, String> {
-        let config = config()?;
+        Pipeline::start_with_alerts(source, url, "")
+    }
+
+    /// [`Pipeline::start`] with `[[alert]]` rules evaluated on every message.
+    pub fn start_with_alerts(
+        source: &SourceArgs,
+        url: &str,
+        alerts: &str,
+    ) -> Result<Pipeline, String> {
+        let config = config(alerts)?;
         let args = SourceArgs {
             broker: Some(url.to_string()),
             config: None,
@@ -143,6 +155,7 @@ impl Pipeline {
             self.engine.tick();
             // A front end would show these; the bench only keeps them from piling up.
             self.engine.state.drain_events().for_each(drop);
+            self.engine.drain_alerts();
         }
     }
 
@@ -225,7 +238,7 @@ mod tests {
 
     #[test]
     fn the_bench_fleet_maps_the_flood() {
-        let c = config().unwrap();
+        let c = config("").unwrap();
         assert_eq!(c.fleets.len(), 1);
         assert_eq!(c.limits.queue, crate::config::Limits::default().queue);
     }

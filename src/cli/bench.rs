@@ -22,12 +22,26 @@ use tokio::time::Instant;
 const IDLE: Duration = Duration::from_secs(3);
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
-pub async fn ingest(source: &SourceArgs, messages: u64, ceiling: bool) -> ExitCode {
-    if messages == 0 {
-        eprintln!("fleetop: bench ingest: --messages must be at least 1");
+pub async fn ingest(
+    source: &SourceArgs,
+    messages: u64,
+    ceiling: bool,
+    rules: usize,
+    devices: usize,
+) -> ExitCode {
+    if messages == 0 || devices == 0 {
+        eprintln!("fleetop: bench ingest: --messages and --devices must be at least 1");
         return ExitCode::from(2);
     }
-    let run = if ceiling {
+    if rules > 0 && !ceiling {
+        eprintln!("fleetop: bench ingest: --rules measures against the stand-in: add --ceiling");
+        return ExitCode::from(2);
+    }
+    let run = if rules > 0 {
+        alerts_run(source, messages, rules, devices).await
+    } else if devices != flood::DEVICES {
+        Err("--devices applies to the --rules run".into())
+    } else if ceiling {
         ceiling_run(source, messages).await
     } else {
         broker_run(source, messages).await
@@ -329,17 +343,17 @@ async fn ceiling_run(source: &SourceArgs, n: u64) -> Result<String, String> {
         Protocol::V5 => Protocol::V311,
         Protocol::V311 => Protocol::V5,
     };
-    let headline = pipeline_on_stand_in(source, &prepared, n, false).await?;
+    let headline = pipeline_on_stand_in(source, &prepared, n, false, "").await?;
     let alt = SourceArgs {
         protocol: other,
         ..source.clone()
     };
-    if let Err(e) = pipeline_on_stand_in(&alt, &prepared, n, false).await {
+    if let Err(e) = pipeline_on_stand_in(&alt, &prepared, n, false, "").await {
         println!("fleetop (MQTT {other}): {e}");
     }
     // The same connection task and queue with nothing applied: where the queue, not the
     // core, would be the limit.
-    if let Err(e) = pipeline_on_stand_in(source, &prepared, n, true).await {
+    if let Err(e) = pipeline_on_stand_in(source, &prepared, n, true, "").await {
         println!("fleetop transport only: {e}");
     }
 
@@ -354,15 +368,17 @@ async fn ceiling_run(source: &SourceArgs, n: u64) -> Result<String, String> {
 }
 
 /// fleetop's whole pipeline (or, `transport_only`, its connection task and queue) against
-/// its own stand-in; returns its applied rate.
+/// its own stand-in, evaluating the `alerts` rules (TOML, maybe none); returns its
+/// applied rate.
 async fn pipeline_on_stand_in(
     source: &SourceArgs,
     prepared: &Arc<Prepared>,
     n: u64,
     transport_only: bool,
+    alerts: &str,
 ) -> Result<Option<f64>, String> {
     let stand_in = StandIn::start(prepared.clone(), n, false)?;
-    let mut pipeline = Pipeline::start(source, &stand_in.url())?;
+    let mut pipeline = Pipeline::start_with_alerts(source, &stand_in.url(), alerts)?;
     if transport_only {
         pipeline.transport_only();
     }
@@ -385,6 +401,61 @@ async fn pipeline_on_stand_in(
         println!("  stand-in: {e}");
     }
     Ok(pipeline.tally.rate())
+}
+
+/// The whole pipeline on the stand-in's flood over `devices` devices, without rules and
+/// with `rules` rules, alternately (twice each, best of each: the machine's noise hits
+/// both); the last line is the drop in msg/s that evaluating the rules costs.
+async fn alerts_run(
+    source: &SourceArgs,
+    n: u64,
+    rules: usize,
+    devices: usize,
+) -> Result<String, String> {
+    if source.broker.is_some() {
+        println!("(--ceiling uses its own loopback stand-in broker; --broker is ignored)");
+    }
+    let block = flood::block_over(n, devices);
+    println!(
+        "bench ingest --rules: {n} messages over {devices} devices, {:.0} B JSON on average, \
+         QoS 0, from a loopback stand-in broker",
+        flood::mean_payload(&block)
+    );
+    let prepared = Arc::new(Prepared::new(&block));
+    drop(block);
+    let rules_toml = crate::bench::alerts::rules_toml(rules, crate::bench::pipeline::FLEET);
+    println!(
+        "  {rules} rules (+ the built-ins) over level_pct, temp_c, battery_v, rssi, flow_lpm, \
+         pressure_bar, pump: thresholds, hysteresis, for, avg/delta/rate/max windows, globs"
+    );
+    let mut best = [None::<f64>; 2];
+    for round in 0..2 {
+        for (i, alerts) in ["", rules_toml.as_str()].into_iter().enumerate() {
+            println!(
+                "round {}, {}:",
+                round + 1,
+                if i == 0 {
+                    "no rules".to_string()
+                } else {
+                    format!("{rules} rules")
+                }
+            );
+            let rate = pipeline_on_stand_in(source, &prepared, n, false, alerts).await?;
+            best[i] = match (best[i], rate) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+        }
+    }
+    let (Some(without), Some(with)) = (best[0], best[1]) else {
+        return Err("a run measured no rate".into());
+    };
+    let drop_pct = (1.0 - with / without) * 100.0;
+    Ok(format!(
+        "alerts: {rules} rules x {devices} devices: {} msg/s vs {} msg/s without rules, drop {drop_pct:.1} % (goal <= 20 %)",
+        human(with),
+        human(without)
+    ))
 }
 
 /// mosquitto_sub against its own stand-in; `Ok(None)` when it is not installed.

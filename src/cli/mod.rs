@@ -49,6 +49,9 @@ pub struct UiArgs {
     /// Theme: default, dark, light, high-contrast, mono.
     #[arg(long, global = true)]
     pub theme: Option<String>,
+    /// Ring the terminal bell when a critical alert starts firing (the config's [ui] bell).
+    #[arg(long, global = true)]
+    pub bell: bool,
 }
 
 impl UiArgs {
@@ -58,6 +61,7 @@ impl UiArgs {
             fps: self.fps.or(config.fps).unwrap_or(4.0),
             slow_link: self.slow_link || config.slow_link,
             theme: self.theme.clone().or_else(|| config.theme.clone()),
+            bell: self.bell || config.bell,
         }
     }
 }
@@ -234,6 +238,13 @@ pub enum BenchKind {
         /// subscriber is the bottleneck.
         #[arg(long)]
         ceiling: bool,
+        /// With --ceiling: also run with this many alert rules over the flood's metrics,
+        /// and print how much they cost (the drop in msg/s).
+        #[arg(long, default_value_t = 0)]
+        rules: usize,
+        /// Devices the flood is spread over (default 1,000).
+        #[arg(long, default_value_t = crate::bench::flood::DEVICES)]
+        devices: usize,
     },
 }
 

@@ -218,6 +218,13 @@ pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> E
             .map(|ev| headless::event(&engine, ev))
             .collect();
         lines.extend(engine.drain_alerts().iter().map(headless::alert));
+        let now = engine.clock.now_ms();
+        lines.extend(
+            engine
+                .drain_hook_reports()
+                .iter()
+                .map(|m| headless::hook(m, now)),
+        );
         for line in lines {
             if writeln!(out, "{line}").is_err() {
                 return ExitCode::SUCCESS; // the reader went away (e.g. `| head`)

@@ -38,6 +38,9 @@ pub struct Config {
     /// Device conventions recognised with no `[[fleet]]` (Sparkplug B, Homie, ...).
     #[serde(default)]
     pub conventions: crate::conventions::ConventionsConfig,
+    /// Defaults and limits for alert hooks (`on_fire`, `on_resolve`).
+    #[serde(default)]
+    pub hooks: crate::alerts::HooksConfig,
     /// Where the config came from, for error messages; not a key.
     #[serde(skip)]
     pub origin: Origin,
@@ -107,6 +110,9 @@ pub struct UiConfig {
     /// For SSH over a bad link: at most 1 frame/s, no sparklines, ANSI-16 colours.
     #[serde(default)]
     pub slow_link: bool,
+    /// Ring the terminal bell when a critical alert starts firing (off by default).
+    #[serde(default)]
+    pub bell: bool,
 }
 
 /// How commands are sent.
@@ -325,6 +331,7 @@ impl Config {
     pub fn alert_rules(&self) -> Result<crate::alerts::RuleSet, ConfigError> {
         let fleets: Vec<&str> = self.fleets.iter().map(|f| f.name.as_str()).collect();
         crate::alerts::RuleSet::compile(&self.alerts, &fleets, &self.origin)
+            .map(|rules| rules.with_hook_defaults(&self.hooks))
             .map_err(|e| ConfigError(e.to_string()))
     }
 
@@ -422,6 +429,15 @@ impl Config {
         }
         self.alert_rules()?;
         self.command_set()?;
+        self.hooks.check().map_err(|e| {
+            ConfigError(format!(
+                "{}: {e}",
+                self.origin
+                    .path
+                    .as_deref()
+                    .map_or_else(|| "<config>".into(), |p| p.display().to_string())
+            ))
+        })?;
         if !(self.command_settings.bulk_rate > 0.0 && self.command_settings.bulk_rate <= 10_000.0) {
             return Err(ConfigError(format!(
                 "{}: [commands] bulk_rate must be above 0 and at most 10000 messages a second",

@@ -11,6 +11,10 @@ use crate::source::ConnId;
 use crate::source::mqtt::{Publish, Publisher};
 use std::collections::VecDeque;
 
+/// The request id of alert publishes: no request of the tracker has it (ids start at 1),
+/// so their acknowledgements settle nothing.
+const ALERT_PUBLISH: RequestId = 0;
+
 /// Commands: templates, requests, connections to publish on, the audit log.
 pub struct Desk {
     pub set: CommandSet,
@@ -276,6 +280,33 @@ impl Engine {
         }
         self.audit_settled();
         Ok(())
+    }
+
+    /// Publishes alert transitions to `[hooks] publish_topic`, on the first connection that
+    /// may publish. They are recorded in the alert log, not the command audit log.
+    pub(super) fn publish_alerts(&mut self, transitions: &[crate::alerts::Transition]) {
+        if self.alert_publish.publish_topic.is_none() {
+            return;
+        }
+        let Some(publisher) = self.desk.publishers.iter().flatten().next() else {
+            return;
+        };
+        for t in transitions.iter().filter(|t| !t.silenced) {
+            let Some(topic) = self.alert_publish.publish_topic_for(t) else {
+                continue;
+            };
+            let publish = Publish {
+                id: ALERT_PUBLISH,
+                topic,
+                payload: crate::output::headless::alert(t).to_string().into_bytes(),
+                qos: self.alert_publish.publish_qos.unwrap_or(1),
+                retain: self.alert_publish.publish_retain,
+                correlation: None,
+            };
+            if let Err(e) = publisher.publish(publish) {
+                tracing::warn!("alert not published: {e}");
+            }
+        }
     }
 
     /// Sends the bulk requests whose turn has come.

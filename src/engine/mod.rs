@@ -39,6 +39,10 @@ pub struct Engine {
     pub alerts: AlertBook,
     /// Where transitions, acks and silences are recorded, when the front end keeps one.
     pub alert_log: Option<crate::output::alert_log::AlertLog>,
+    /// Runs `on_fire`/`on_resolve` hooks off this thread.
+    pub hooks: crate::output::hooks::HookRunner,
+    /// Where alert transitions are published, if anywhere (`[hooks] publish_topic`).
+    alert_publish: crate::alerts::HooksConfig,
     pub clock: Clock,
     pub conns: Vec<ConnLabel>,
     /// Command templates, requests in flight, the audit log.
@@ -114,9 +118,16 @@ impl Engine {
         Ok(Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names)
                 .with_conventions(config.conventions.clone()),
-            alerts: AlertBook::new(rules),
             desk: Desk::new(set, publishers, why_not, config.command_settings.bulk_rate),
+            alerts: alert_book(rules),
             alert_log: None,
+            hooks: crate::output::hooks::HookRunner::new(
+                config
+                    .hooks
+                    .max_running
+                    .unwrap_or(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
+            ),
+            alert_publish: config.hooks.clone(),
             ever_connected: vec![false; conns.len()],
             clock,
             conns,
@@ -137,14 +148,16 @@ impl Engine {
         let fleets: Vec<&str> = mapper.fleets.iter().map(|f| f.name.as_str()).collect();
         let rules = RuleSet::builtin(&fleets);
         let engine = Engine {
-            alerts: AlertBook::new(rules),
             desk: Desk::new(
                 crate::commands::CommandSet::default(),
                 vec![None; names.len()],
                 vec!["a detached engine has no connection to publish on".into(); names.len()],
                 crate::config::CommandSettings::default().bulk_rate,
             ),
+            alerts: alert_book(rules),
             alert_log: None,
+            hooks: crate::output::hooks::HookRunner::new(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
+            alert_publish: crate::alerts::HooksConfig::default(),
             state: FleetState::new(mapper, limits, names),
             clock: Clock::Wall,
             conns: names
@@ -256,7 +269,9 @@ impl Engine {
         self.state.tick(now);
         // Time-based alert transitions have second resolution; evaluating them is the
         // costly part of a tick at 10,000 devices.
+        self.alerts.evaluate_deferred(&self.state.devices, now);
         if now - self.alerts_ticked_ms >= 1000 {
+            self.alerts.evaluate_groups(&self.state.groups, now);
             self.alerts.tick(&self.state.devices, now);
             self.alerts_ticked_ms = now;
         }
@@ -290,9 +305,19 @@ impl Engine {
         }
     }
 
-    /// Alert transitions since the last call, recorded in the alert log if one is kept.
+    /// Alert transitions since the last call, recorded in the alert log if one is kept;
+    /// their hooks are started (and run on their own).
     pub fn drain_alerts(&mut self) -> Vec<crate::alerts::Transition> {
         let transitions: Vec<_> = self.alerts.drain().collect();
+        self.publish_alerts(&transitions);
+        for t in &transitions {
+            if let Some(run) = self.alerts.rules().hook_for(t) {
+                let mut stdin = crate::output::headless::alert(t).to_string();
+                stdin.push('\n');
+                let alert = format!("{} on {}", t.rule_name, t.device_name);
+                self.hooks.start(run, alert, stdin.into_bytes());
+            }
+        }
         if let Some(log) = &mut self.alert_log {
             let entries: Vec<crate::alerts::LogEntry> = transitions
                 .iter()
@@ -301,6 +326,11 @@ impl Engine {
             log.append(&entries);
         }
         transitions
+    }
+
+    /// Hook runs that failed, timed out or were skipped since the last call, in words.
+    pub fn drain_hook_reports(&mut self) -> Vec<String> {
+        self.hooks.drain()
     }
 
     /// Carries out an operator action on alerts and records it; the message says what
@@ -325,6 +355,11 @@ impl Engine {
                     .filter_map(|r| self.alerts.ack(*id, r, by, None, now).ok())
                     .collect()
             }
+            AlertOp::Ack { device, rule } => vec![
+                self.alerts
+                    .ack(*device, *rule, by, None, now)
+                    .map_err(|e| e.to_string())?,
+            ],
             AlertOp::Silence(args) => {
                 let req = crate::alerts::parse_silence_command(args)?;
                 vec![
@@ -352,6 +387,8 @@ impl Engine {
                 )
             }
             (AlertOp::AckDevice(_), _) => format!("acknowledged {} alert(s)", entries.len()),
+            (AlertOp::Ack { .. }, _) => "acknowledged".into(),
+            (AlertOp::Unsilence(id), _) => format!("silence {id} lifted"),
             _ => "done".into(),
         })
     }
@@ -370,6 +407,17 @@ impl Engine {
     pub fn ever_connected(&self, conn: usize) -> bool {
         self.ever_connected.get(conn).copied().unwrap_or(false)
     }
+}
+
+/// A device's alert rules are evaluated at most this often (message time): a flood
+/// costs evaluations per device and second, not per message.
+pub const ALERT_EVAL_EVERY_MS: i64 = 1000;
+
+/// The alert book every front end uses: rules evaluated at most once a second per device.
+pub fn alert_book(rules: RuleSet) -> AlertBook {
+    let mut book = AlertBook::new(rules);
+    book.coalesce(ALERT_EVAL_EVERY_MS);
+    book
 }
 
 /// A smoothed messages-per-second figure.

@@ -130,6 +130,18 @@ enum RouteTarget {
     Group(Labels),
 }
 
+/// A gateway (or any group) whose own availability topic speaks for its devices: the
+/// labels its topic names, and what it said last. One alert per group, not per device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub fleet: FleetIdx,
+    pub conn: ConnId,
+    pub labels: Labels,
+    pub online: bool,
+    /// When it last changed between online and offline.
+    pub since_ms: i64,
+}
+
 /// The whole fleet.
 pub struct FleetState {
     pub mapper: Mapper,
@@ -145,6 +157,8 @@ pub struct FleetState {
     metric_names: Vec<Box<str>>,
     /// Offline groups (a gateway and the labels it stands for), per fleet.
     offline_groups: Vec<(FleetIdx, Labels)>,
+    /// Every group an availability topic has spoken for (at most `max_devices`).
+    pub groups: Vec<Group>,
     events: Vec<FleetEvent>,
     scratch: Scratch,
     now_ms: i64,
@@ -184,6 +198,7 @@ impl FleetState {
             counters: Counters::default(),
             device_index: Map::default(),
             offline_groups: Vec::new(),
+            groups: Vec::new(),
             events: Vec::new(),
             scratch: Scratch::default(),
             now_ms: 0,
@@ -565,6 +580,7 @@ impl FleetState {
                 if !online {
                     self.offline_groups.push((fleet, labels.clone()));
                 }
+                self.note_group(fleet, msg.conn, &labels, online, msg.at_ms);
                 for i in 0..self.devices.len() {
                     let d = &self.devices[i];
                     if d.fleet == fleet && matches_group(&d.labels, &labels) {
@@ -576,6 +592,36 @@ impl FleetState {
                     }
                 }
             }
+        }
+    }
+
+    fn note_group(
+        &mut self,
+        fleet: FleetIdx,
+        conn: ConnId,
+        labels: &Labels,
+        online: bool,
+        at: i64,
+    ) {
+        let known = self
+            .groups
+            .iter()
+            .position(|g| g.fleet == fleet && g.conn == conn && g.labels == *labels);
+        let count = self.groups.len();
+        match known.and_then(|i| self.groups.get_mut(i)) {
+            Some(g) if g.online != online => {
+                g.online = online;
+                g.since_ms = at;
+            }
+            Some(_) => {}
+            None if count < self.limits.max_devices => self.groups.push(Group {
+                fleet,
+                conn,
+                labels: labels.clone(),
+                online,
+                since_ms: at,
+            }),
+            None => self.counters.refused_device_cap += 1,
         }
     }
 

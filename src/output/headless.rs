@@ -1,7 +1,7 @@
 //! `--headless`: one JSON object per line on stdout, for jq and scripts.
 //!
 //! Every line has `type` and `at` (RFC 3339). Types: `device_appeared`, `status_changed`,
-//! `connection`, `notice`, `alert`, `stats`. Device strings are sanitised like everywhere else.
+//! `connection`, `notice`, `alert`, `hook`, `stats`. Device strings are sanitised like everywhere else.
 
 use super::rfc3339;
 use crate::engine::Engine;
@@ -73,6 +73,15 @@ pub fn alert(t: &crate::alerts::Transition) -> Value {
         o.remove("at_ms");
     }
     v
+}
+
+/// A hook run that failed, timed out or was skipped.
+pub fn hook(message: &str, at_ms: i64) -> Value {
+    json!({
+        "type": "hook",
+        "at": rfc3339(at_ms),
+        "message": message,
+    })
 }
 
 /// Periodic figures: rate, drops, totals.

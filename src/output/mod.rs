@@ -4,6 +4,7 @@ pub mod alert_log;
 pub mod audit;
 pub mod discover;
 pub mod headless;
+pub mod hooks;
 pub mod snapshot;
 
 /// RFC 3339 (UTC, seconds) for an epoch-ms time.

@@ -1,6 +1,7 @@
 //! Drawing: one function per view, fed an [`App`] and the fleet. Nothing here changes
 //! state; every device-provided string passes through [`crate::sanitize`] first.
 
+pub mod alerts;
 pub mod compose;
 pub mod device;
 pub mod fleet;
@@ -63,6 +64,7 @@ pub fn draw(frame: &mut Frame, app: &App, engine: &Engine) {
         View::Fleet => fleet::draw(frame, body, app, engine),
         View::Device(id) => device::draw(frame, body, app, engine, id),
         View::Topics => topics::draw(frame, body, app, engine),
+        View::Alerts => alerts::draw(frame, body, app, engine),
     }
     bottom_bar(frame, bar, app);
     if app.mode == Mode::Help {
@@ -170,7 +172,13 @@ fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(":", t.accent),
             Span::styled(crate::sanitize::text(text).into_owned(), t.text),
             Span::styled("▏", t.accent),
-            Span::styled("   Tab complete · Enter run · Esc cancel", t.dim),
+            Span::styled(
+                match &app.command_hint {
+                    Some(hint) => format!("   {hint}"),
+                    None => "   Tab complete · Enter run · Esc cancel".into(),
+                },
+                t.dim,
+            ),
         ]),
         _ => match &app.message {
             Some(m) => Line::from(Span::styled(m.clone(), t.warn)),
