@@ -23,7 +23,11 @@ const POW10: [f64; 16] = [
 
 /// Walks `payload` into `scratch`; on `Declined`, `scratch` holds a partial walk.
 pub fn walk(payload: &[u8], scratch: &mut Scratch) -> Result<(), Declined> {
+    // One check of the whole payload is cheaper than one per string, and lets strings be
+    // sliced out of it safely (their quotes are ASCII, so always on a char boundary).
+    let text = std::str::from_utf8(payload).map_err(|_| Declined)?;
     let mut p = Parser {
+        text,
         bytes: payload,
         at: 0,
     };
@@ -38,6 +42,8 @@ pub fn walk(payload: &[u8], scratch: &mut Scratch) -> Result<(), Declined> {
 }
 
 struct Parser<'a> {
+    text: &'a str,
+    /// `text` as bytes.
     bytes: &'a [u8],
     at: usize,
 }
@@ -165,16 +171,12 @@ impl<'a> Parser<'a> {
     /// A string without escapes or control characters, at an opening quote.
     fn string(&mut self) -> Result<&'a str, Declined> {
         let start = self.at + 1;
-        let rest = self.bytes.get(start..).ok_or(Declined)?;
-        let len = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            .ok_or(Declined)?;
-        if rest[len] != b'"' {
+        let end = start + special_at(self.bytes.get(start..).ok_or(Declined)?).ok_or(Declined)?;
+        if self.bytes[end] != b'"' {
             return Err(Declined);
         }
-        self.at = start + len + 1;
-        std::str::from_utf8(&rest[..len]).map_err(|_| Declined)
+        self.at = end + 1;
+        self.text.get(start..end).ok_or(Declined)
     }
 
     fn literal(&mut self, word: &[u8]) -> Result<(), Declined> {
@@ -226,6 +228,52 @@ impl<'a> Parser<'a> {
         while let Some(c @ b'0'..=b'9') = self.peek() {
             *acc = acc.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
             self.at += 1;
+        }
+    }
+}
+
+/// Where the first `"`, `\\` or control character is, eight bytes at a time.
+#[inline]
+fn special_at(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte's high bit is set where it is below 0x20 or equal to `"` or `\\`; bytes
+        // of 0x80 and up are masked out (`!x`).
+        let quote = x ^ (ONES * u64::from(b'"'));
+        let backslash = x ^ (ONES * u64::from(b'\\'));
+        let found = (x.wrapping_sub(ONES * 0x20)
+            | quote.wrapping_sub(ONES)
+            | backslash.wrapping_sub(ONES))
+            & !x
+            & HIGHS;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| offset + i)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn special_at_finds_the_first_special_byte(bytes in proptest::collection::vec(
+            prop_oneof![any::<u8>(), Just(b'"'), Just(b'\\'), Just(b'a'), Just(0x9f)], 0..40)
+        ) {
+            let naive = bytes.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            prop_assert_eq!(super::special_at(&bytes), naive);
         }
     }
 }
