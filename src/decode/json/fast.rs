@@ -247,11 +247,10 @@ fn special_at(bytes: &[u8]) -> Option<usize> {
         // of 0x80 and up are masked out (`!x`).
         let quote = x ^ (ONES * u64::from(b'"'));
         let backslash = x ^ (ONES * u64::from(b'\\'));
-        let found = (x.wrapping_sub(ONES * 0x20)
-            | quote.wrapping_sub(ONES)
-            | backslash.wrapping_sub(ONES))
-            & !x
-            & HIGHS;
+        let found =
+            (x.wrapping_sub(ONES * 0x20) | quote.wrapping_sub(ONES) | backslash.wrapping_sub(ONES))
+                & !x
+                & HIGHS;
         if found != 0 {
             return Some(offset + (found.trailing_zeros() / 8) as usize);
         }

@@ -107,11 +107,7 @@ fn the_fast_path_declines_what_it_cannot_answer_exactly() {
         deep.as_bytes(),
     ];
     for p in declined {
-        assert!(
-            !differential(p),
-            "taken: {:?}",
-            String::from_utf8_lossy(p)
-        );
+        assert!(!differential(p), "taken: {:?}", String::from_utf8_lossy(p));
     }
     assert!(differential(deep_ok.as_bytes()));
 }
@@ -208,7 +204,8 @@ fn json_text() -> impl Strategy<Value = String> {
                     format!("{{{}}}", body.join(","))
                 }
             ),
-            proptest::collection::vec(inner, 0..6).prop_map(|items| format!("[{}]", items.join(","))),
+            proptest::collection::vec(inner, 0..6)
+                .prop_map(|items| format!("[{}]", items.join(","))),
         ]
     })
 }
