@@ -247,7 +247,7 @@ fn scaled(v: f64, scale: u8) -> Option<i64> {
 #[inline]
 fn round_i64(x: f64) -> Option<i64> {
     let a = x.abs();
-    if !(a < 4e18) {
+    if a.is_nan() || a >= 4e18 {
         None
     } else if a >= 4_503_599_627_370_496.0 {
         // From 2^52 on every f64 is an integer already.

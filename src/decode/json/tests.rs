@@ -6,8 +6,11 @@ use super::{decode, decode_general, fast};
 use crate::decode::{Scratch, Value};
 use proptest::prelude::*;
 
-/// Everything a walk leaves in the scratch, numbers by their bits (so `-0.0 != 0.0`).
-fn outcome(s: &Scratch) -> (Vec<(String, String)>, Option<i64>, bool) {
+/// Everything a walk leaves in the scratch: leaves, timestamp, whether a value was not finite.
+type Outcome = (Vec<(String, String)>, Option<i64>, bool);
+
+/// What a walk left in the scratch, numbers by their bits (so `-0.0 != 0.0`).
+fn outcome(s: &Scratch) -> Outcome {
     let leaves = s
         .values()
         .map(|(p, v)| {
@@ -22,7 +25,7 @@ fn outcome(s: &Scratch) -> (Vec<(String, String)>, Option<i64>, bool) {
     (leaves, s.timestamp_ms, s.non_finite)
 }
 
-fn general(payload: &[u8]) -> Result<(Vec<(String, String)>, Option<i64>, bool), String> {
+fn general(payload: &[u8]) -> Result<Outcome, String> {
     let mut s = Scratch::default();
     decode_general(payload, &mut s)
         .map(|()| outcome(&s))
