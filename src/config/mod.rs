@@ -80,7 +80,7 @@ pub struct Limits {
     pub max_payload_bytes: usize,
     /// Distinct topics kept in the unmapped list.
     pub max_unmapped_topics: usize,
-    /// Messages buffered between a connection and the core; overflow is counted as dropped.
+    /// Messages buffered between each connection and the core; overflow is counted as dropped.
     pub queue: usize,
 }
 

@@ -3,6 +3,12 @@
 //! `serde_json::Value` tree. Paths and strings go into reusable buffers, so a warm decoder
 //! does not allocate. serde_json's recursion limit stays on: a deeply nested payload is an
 //! error, not a stack overflow.
+//!
+//! Most payloads take the [`fast`] path; what it declines (escapes, exponents, long
+//! numbers, deep nesting, anything malformed) goes through serde_json, which also words
+//! every error.
+
+mod fast;
 
 use super::{DecodeError, Leaf, Scratch};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -10,6 +16,15 @@ use std::fmt;
 
 /// Walks `payload` and appends its leaves to `scratch`.
 pub fn decode(payload: &[u8], scratch: &mut Scratch) -> Result<(), DecodeError> {
+    if fast::walk(payload, scratch).is_ok() {
+        return Ok(());
+    }
+    scratch.clear();
+    decode_general(payload, scratch)
+}
+
+/// The general walker: serde_json's parser, for every payload the fast path declines.
+fn decode_general(payload: &[u8], scratch: &mut Scratch) -> Result<(), DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(payload);
     Walker { scratch }
         .deserialize(&mut de)
@@ -105,7 +120,11 @@ impl<'de> Visitor<'de> for Walker<'_> {
 
 fn push_index(path: &mut String, index: usize) {
     use std::fmt::Write as _;
-    let _ = write!(path, "{index}");
+    if index < 10 {
+        path.push(char::from(b'0' + index as u8));
+    } else {
+        let _ = write!(path, "{index}");
+    }
 }
 
 /// Appends `.key` (or `key` at the top) to the current path.
@@ -136,3 +155,6 @@ impl<'de> Visitor<'de> for Key<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

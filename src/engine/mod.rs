@@ -53,6 +53,10 @@ pub struct Engine {
     rate: RateMeter,
     /// Messages handed over but not yet applied: kept so a batch read never loses one.
     pending: Vec<SourceEvent>,
+    /// What the latest mailbox held; its buffer goes back to the next mailbox taken.
+    mail: Vec<RawMessage>,
+    /// Messages taken from a mailbox that [`Engine::next_event`] has not handed out yet.
+    unpacked: std::collections::VecDeque<RawMessage>,
     alerts_ticked_ms: i64,
 }
 
@@ -135,6 +139,8 @@ impl Engine {
             rx,
             rate: RateMeter::default(),
             pending: Vec::new(),
+            mail: Vec::new(),
+            unpacked: Default::default(),
             alerts_ticked_ms: 0,
         })
     }
@@ -172,6 +178,8 @@ impl Engine {
             ever_connected: vec![false; names.len()],
             rate: RateMeter::default(),
             pending: Vec::new(),
+            mail: Vec::new(),
+            unpacked: Default::default(),
             alerts_ticked_ms: 0,
         };
         (engine, outlets)
@@ -180,6 +188,9 @@ impl Engine {
     /// Waits for at least one event, then applies up to `max` that are ready.
     /// Returns `false` once every source has ended and the queue is empty.
     pub async fn pump(&mut self, max: usize) -> bool {
+        while let Some(m) = self.unpacked.pop_front() {
+            self.apply(&m);
+        }
         if self.rx.recv_many(&mut self.pending, max).await == 0 {
             return false;
         }
@@ -193,7 +204,18 @@ impl Engine {
 
     /// The next event, unapplied (for the recorder, which writes it before applying it).
     pub async fn next_event(&mut self) -> Option<SourceEvent> {
-        self.rx.recv().await
+        loop {
+            if let Some(m) = self.unpacked.pop_front() {
+                return Some(SourceEvent::Message(m));
+            }
+            match self.rx.recv().await? {
+                SourceEvent::Messages(mailbox) => {
+                    mailbox.take(&mut self.mail);
+                    self.unpacked.extend(self.mail.drain(..));
+                }
+                ev => return Some(ev),
+            }
+        }
     }
 
     /// Applies whatever is queued right now, without waiting.
@@ -206,6 +228,14 @@ impl Engine {
     pub fn handle(&mut self, ev: SourceEvent) {
         match ev {
             SourceEvent::Message(m) => self.apply(&m),
+            SourceEvent::Messages(mailbox) => {
+                let mut mail = std::mem::take(&mut self.mail);
+                mailbox.take(&mut mail);
+                for m in mail.drain(..) {
+                    self.apply(&m);
+                }
+                self.mail = mail;
+            }
             SourceEvent::Link { conn, state, at_ms } => {
                 let up = matches!(state, LinkState::Connected | LinkState::Replaying);
                 if let Some(seen) = self.ever_connected.get_mut(conn as usize)
@@ -447,5 +477,34 @@ impl RateMeter {
         };
         self.last_ms = now_ms;
         self.last_count = count;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[tokio::test]
+    async fn mailbox_messages_come_out_one_by_one_and_in_order() {
+        let mapper = Mapper::new(&[]).unwrap();
+        let (mut engine, outlets) = Engine::detached(mapper, Limits::default(), &["b".into()]);
+        for i in 0..3u8 {
+            outlets[0].message(
+                Bytes::from_static(b"a/b"),
+                Bytes::from(vec![b'0' + i]),
+                false,
+            );
+        }
+        for i in 0..3u8 {
+            match engine.next_event().await {
+                Some(SourceEvent::Message(m)) => assert_eq!(m.payload[0], b'0' + i),
+                other => panic!("expected message {i}, got {other:?}"),
+            }
+        }
+        outlets[0].message(Bytes::from_static(b"a/b"), Bytes::from_static(b"1"), false);
+        outlets[0].message(Bytes::from_static(b"a/b"), Bytes::from_static(b"2"), false);
+        engine.pump_ready();
+        assert_eq!(engine.state.counters.messages, 2);
     }
 }

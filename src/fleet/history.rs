@@ -134,12 +134,8 @@ impl Ring {
         let next = match fit {
             Some(vi) if back.vi != NO_INT && zigzag(vi.wrapping_sub(back.vi)) < (1 << 62) => {
                 push_varint(&mut self.bytes, zigzag(vi - back.vi) << 1);
-                Cursor {
-                    t,
-                    dt,
-                    v: vi as f64 / POW10[self.scale as usize],
-                    vi,
-                }
+                // `scaled` checked that `vi / 10^scale` gives back `v` exactly.
+                Cursor { t, dt, v, vi }
             }
             _ => {
                 let stored = self.push_raw(v);
@@ -175,8 +171,7 @@ impl Ring {
 
     /// The value as an integer at the ring's scale, rounded; `NO_INT` out of range.
     fn int_of(&self, v: f64) -> i64 {
-        let x = (v * POW10[self.scale as usize]).round();
-        if x.abs() < 4e18 { x as i64 } else { NO_INT }
+        round_i64(v * POW10[self.scale as usize]).unwrap_or(NO_INT)
     }
 
     fn push_raw(&mut self, v: f64) -> f64 {
@@ -243,8 +238,23 @@ impl Ring {
 #[inline]
 fn scaled(v: f64, scale: u8) -> Option<i64> {
     let p = POW10[scale as usize];
-    let x = (v * p).round();
-    (x.abs() < 4e18 && x / p == v).then_some(x as i64)
+    round_i64(v * p).filter(|&i| i as f64 / p == v)
+}
+
+/// `x` rounded to a nearby integer (the nearest one but for ties and the odd last-bit
+/// case), `None` beyond ±4e18 or NaN. Callers check exactness themselves; this is a cast
+/// rather than a call to `round`, which baseline x86-64 has no instruction for.
+#[inline]
+fn round_i64(x: f64) -> Option<i64> {
+    let a = x.abs();
+    if a.is_nan() || a >= 4e18 {
+        None
+    } else if a >= 4_503_599_627_370_496.0 {
+        // From 2^52 on every f64 is an integer already.
+        Some(x as i64)
+    } else {
+        Some((x + 0.5f64.copysign(x)) as i64)
+    }
 }
 
 fn zigzag(n: i64) -> u64 {
@@ -255,6 +265,7 @@ fn unzigzag(z: u64) -> i64 {
     ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
+#[inline]
 fn push_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
@@ -272,7 +283,15 @@ fn read_array<const N: usize>(bytes: &[u8], pos: &mut usize) -> [u8; N] {
     b
 }
 
+#[inline]
 fn read_varint(bytes: &[u8], pos: &mut usize) -> u64 {
+    // Most deltas fit one byte.
+    if let Some(&b) = bytes.get(*pos)
+        && b < 0x80
+    {
+        *pos += 1;
+        return u64::from(b);
+    }
     let mut n = 0u64;
     let mut shift = 0;
     while let Some(&b) = bytes.get(*pos) {

@@ -1,7 +1,8 @@
 //! Where messages come from: MQTT connections and recordings.
 //!
 //! Each source runs in its own task and hands [`SourceEvent`]s to the core through a bounded
-//! channel. A full channel never blocks a connection: the message is counted as dropped on
+//! channel; a connection's messages wait in its bounded [`Mailbox`], announced on that
+//! channel. A full mailbox never blocks a connection: the message is counted as dropped on
 //! that connection's [`DropCounter`] and shown, never lost silently.
 
 pub mod mqtt;
@@ -11,8 +12,8 @@ pub mod tls;
 pub mod url;
 
 use bytes::Bytes;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Index of a connection (broker or recording) in start-up order.
@@ -63,6 +64,8 @@ impl std::fmt::Display for LinkState {
 #[derive(Debug, Clone)]
 pub enum SourceEvent {
     Message(RawMessage),
+    /// Messages wait in a connection's mailbox: take them all at once.
+    Messages(Arc<Mailbox>),
     Link {
         conn: ConnId,
         state: LinkState,
@@ -104,18 +107,65 @@ impl DropCounter {
     }
 }
 
+/// Messages a connection has handed over and the core has not taken yet, at most
+/// `capacity`.
+///
+/// The connection appends under a short lock and announces a mailbox that was empty with
+/// one [`SourceEvent::Messages`]; the core then swaps out everything in it. A burst costs
+/// one queue event instead of one per message, and a connection never waits for the core.
+/// Messages may overtake a link change or notice announced while they waited.
+#[derive(Debug)]
+pub struct Mailbox {
+    inner: Mutex<MailboxInner>,
+    capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct MailboxInner {
+    messages: Vec<RawMessage>,
+    /// A `SourceEvent::Messages` for this mailbox is on its way to the core.
+    announced: bool,
+}
+
+impl Mailbox {
+    fn new(capacity: usize) -> Mailbox {
+        Mailbox {
+            inner: Mutex::default(),
+            capacity,
+        }
+    }
+
+    /// Moves every waiting message into `into` (best empty), oldest first. The two buffers
+    /// trade places, so neither side allocates once both are warm.
+    pub fn take(&self, into: &mut Vec<RawMessage>) {
+        let mut inner = self.lock();
+        std::mem::swap(&mut inner.messages, into);
+        inner.announced = false;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MailboxInner> {
+        // Nothing panics while holding the lock, but a poisoned mailbox is still sound.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The sending half handed to a source: delivers without ever waiting.
 #[derive(Debug, Clone)]
 pub struct Outlet {
     pub conn: ConnId,
     tx: tokio::sync::mpsc::Sender<SourceEvent>,
     pub dropped: DropCounter,
+    mailbox: Arc<Mailbox>,
 }
 
 impl Outlet {
+    /// An outlet whose mailbox holds as many messages as the queue behind `tx`.
     pub fn new(conn: ConnId, tx: tokio::sync::mpsc::Sender<SourceEvent>) -> Outlet {
         Outlet {
             conn,
+            mailbox: Arc::new(Mailbox::new(tx.max_capacity())),
             tx,
             dropped: DropCounter::default(),
         }
@@ -133,9 +183,26 @@ impl Outlet {
         self.send_message(msg);
     }
 
+    /// Hands a message over, or counts it as dropped if the mailbox is full.
     pub fn send_message(&self, msg: RawMessage) {
-        if self.tx.try_send(SourceEvent::Message(msg)).is_err() {
-            self.dropped.add(1);
+        let announce = {
+            let mut inner = self.mailbox.lock();
+            if inner.messages.len() >= self.mailbox.capacity {
+                drop(inner);
+                self.dropped.add(1);
+                return;
+            }
+            inner.messages.push(msg);
+            !std::mem::replace(&mut inner.announced, true)
+        };
+        if announce
+            && self
+                .tx
+                .try_send(SourceEvent::Messages(self.mailbox.clone()))
+                .is_err()
+        {
+            // The queue is full of other events (or closed): announce with the next message.
+            self.mailbox.lock().announced = false;
         }
     }
 
@@ -250,5 +317,38 @@ impl ReplayClock {
             Ok(a) => a.0 + (a.1.elapsed().as_secs_f64() * 1000.0 * a.2) as i64,
             Err(_) => now_ms(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_is_one_event_and_overflow_is_counted() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let outlet = Outlet::new(3, tx);
+        for i in 0..6u8 {
+            outlet.message(Bytes::from_static(b"t"), Bytes::from(vec![i]), false);
+        }
+        assert_eq!(
+            outlet.dropped.get(),
+            2,
+            "the mailbox holds as many as the queue"
+        );
+        let Ok(SourceEvent::Messages(mailbox)) = rx.try_recv() else {
+            panic!("the burst was not announced");
+        };
+        assert!(rx.try_recv().is_err(), "one announcement for the burst");
+        let mut got = Vec::new();
+        mailbox.take(&mut got);
+        let payloads: Vec<u8> = got.iter().map(|m| m.payload[0]).collect();
+        assert_eq!(payloads, [0, 1, 2, 3]);
+        assert!(got.iter().all(|m| m.conn == 3));
+        outlet.message(Bytes::from_static(b"t"), Bytes::from_static(b"x"), false);
+        assert!(
+            matches!(rx.try_recv(), Ok(SourceEvent::Messages(_))),
+            "an emptied mailbox is announced again"
+        );
     }
 }
