@@ -54,7 +54,7 @@ pub async fn cmd(source: &SourceArgs, a: &CmdArgs) -> ExitCode {
     };
     engine.keep_audit_log();
 
-    let Some(device) = find_device(&mut engine, &a.device, a.find).await else {
+    let Some(device) = find_device(&mut engine, &a.device, &a.command, a.find).await else {
         if !(0..engine.conns.len()).any(|i| engine.ever_connected(i)) {
             let why: Vec<String> = engine
                 .state
@@ -96,20 +96,37 @@ pub async fn cmd(source: &SourceArgs, a: &CmdArgs) -> ExitCode {
 }
 
 /// Runs the engine until `name` shows up, for at most `wait`.
+/// Runs the engine until `name` shows up and takes `command` (a device convention
+/// announces its commands with its state, which may come after its first message), for
+/// at most `wait`. Past the deadline a device that was seen is returned all the same, so
+/// the caller can say what it does take.
 async fn find_device(
     engine: &mut Engine,
     name: &str,
+    command: &str,
     wait: Duration,
 ) -> Option<crate::fleet::DeviceId> {
     let deadline = Instant::now() + wait;
     let mut ticker = interval(TICK);
     loop {
         if let Some(d) = engine.state.find_device(name) {
-            return Some(d.id);
+            let takes = engine
+                .desk
+                .set
+                .for_device(engine.state.fleet_name(d), d.facts.as_deref())
+                .iter()
+                .any(|c| c.name == command);
+            if takes || Instant::now() >= deadline {
+                return Some(d.id);
+            }
         }
         tokio::select! {
-            _ = sleep_until(deadline) => return None,
-            more = engine.pump(4096) => if !more { return engine.state.find_device(name).map(|d| d.id) },
+            _ = sleep_until(deadline) => {
+                return engine.state.find_device(name).map(|d| d.id);
+            }
+            more = engine.pump(4096) => if !more {
+                return engine.state.find_device(name).map(|d| d.id);
+            },
             _ = ticker.tick() => engine.tick(),
         }
     }
