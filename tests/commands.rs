@@ -294,7 +294,7 @@ async fn bad_arguments_exit_2_and_send_nothing() {
             "no parameter `lvl`",
         ),
         (
-            vec![pole.as_str(), "warp-drive"],
+            vec![pole.as_str(), "warp-drive", "--find", "5s"],
             "unknown command `warp-drive`",
         ),
         (vec![pole.as_str(), "light-dim", "level"], "not name=value"),
