@@ -118,6 +118,19 @@ async fn a_hook_that_hangs_is_killed_at_its_timeout_and_reported() {
 }
 
 #[tokio::test]
+async fn a_timeout_also_ends_what_the_hook_started() {
+    let marker = format!("101.{}", std::process::id());
+    let mut e = engine(&format!(
+        "[[alert]]\nname = \"low\"\nwhen = \"level_pct < 15\"\n\
+         on_fire = [\"sh\", \"-c\", \"sleep {marker} & wait\"]\nhook_timeout = \"300ms\"\n"
+    ));
+    level(&mut e, "tank-01", 10.0, T0);
+    e.drain_alerts();
+    eventually("the hook's own sleep to start", || running(&marker)).await;
+    eventually("the hook and its sleep to be gone", || !running(&marker)).await;
+}
+
+#[tokio::test]
 async fn an_alert_storm_runs_at_most_max_running_hooks_and_counts_the_rest() {
     let mut e = engine(
         "[hooks]\non_fire = [\"sleep\", \"1\"]\nmax_running = 2\n\

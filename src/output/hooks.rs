@@ -147,6 +147,8 @@ async fn execute(run: &HookRun, stdin: &[u8]) -> Option<HookOutcome> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
+        // Its own process group, so a timeout also ends what the hook started.
+        .process_group(0)
         .spawn()
     {
         Ok(c) => c,
@@ -167,6 +169,12 @@ async fn execute(run: &HookRun, stdin: &[u8]) -> Option<HookOutcome> {
         Ok(Ok(status)) => Some(HookOutcome::Failed(status.code())),
         Ok(Err(e)) => Some(HookOutcome::NotStarted(e.to_string())),
         Err(_) => {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
             let _ = child.kill().await;
             Some(HookOutcome::TimedOut(run.timeout))
         }
