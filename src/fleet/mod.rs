@@ -584,10 +584,17 @@ impl FleetState {
                 for i in 0..self.devices.len() {
                     let d = &self.devices[i];
                     if d.fleet == fleet && matches_group(&d.labels, &labels) {
-                        self.devices[i].group_offline = self
+                        let was_offline = d.group_offline;
+                        let d = &mut self.devices[i];
+                        d.group_offline = self
                             .offline_groups
                             .iter()
-                            .any(|(f, g)| *f == fleet && matches_group(&self.devices[i].labels, g));
+                            .any(|(f, g)| *f == fleet && matches_group(&d.labels, g));
+                        // A gateway back online vouches for its devices: their staleness
+                        // counts from its return, not from before the outage.
+                        if was_offline && !d.group_offline && !msg.retain {
+                            d.last_live_ms = Some(d.last_live_ms.unwrap_or(0).max(msg.at_ms));
+                        }
                         self.refresh_status(i as DeviceId);
                     }
                 }

@@ -169,6 +169,24 @@ fn stale_after_twice_expected_interval_then_online_again() {
 }
 
 #[test]
+fn staleness_counts_from_a_gateways_return() {
+    let mut s = state();
+    s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));
+    s.apply(&msg("tanks/north/gw-1/status", b"offline", T0 + 1_000));
+    // Back after a long outage: not stale at once, only after twice the interval.
+    let back = T0 + 600_000;
+    s.apply(&msg("tanks/north/gw-1/status", b"online", back));
+    s.tick(back + 1_000);
+    assert_eq!(s.find_device("tank-01").unwrap().status, Status::Online);
+    s.tick(back + 25_000);
+    assert_eq!(s.find_device("tank-01").unwrap().status, Status::Stale);
+    // A repeated "online" from a gateway that never went away vouches for nothing.
+    s.apply(&msg("tanks/north/gw-1/status", b"online", back + 30_000));
+    s.tick(back + 31_000);
+    assert_eq!(s.find_device("tank-01").unwrap().status, Status::Stale);
+}
+
+#[test]
 fn lwt_and_gateway_take_devices_offline() {
     let mut s = state();
     s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));
