@@ -163,10 +163,7 @@ mod tests {
     use crate::conventions::testutil::{pairs, values};
 
     fn run(topic: &str, payload: &[u8]) -> Output {
-        let mut out = Output::default();
-        assert!(claims(topic), "{topic}");
-        decode(topic, payload, &mut out);
-        out
+        crate::conventions::testutil::run(claims, decode, topic, payload)
     }
 
     #[test]

@@ -324,6 +324,19 @@ pub(crate) mod testutil {
             .collect()
     }
 
+    /// Runs a convention's decoder on one message whose topic it must claim.
+    pub fn run(
+        claims: fn(&str) -> bool,
+        decode: fn(&str, &[u8], &mut Output),
+        topic: &str,
+        payload: &[u8],
+    ) -> Output {
+        let mut out = Output::default();
+        assert!(claims(topic), "{topic}");
+        decode(topic, payload, &mut out);
+        out
+    }
+
     pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items
             .iter()
