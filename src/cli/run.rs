@@ -103,16 +103,22 @@ async fn collect(engine: &mut Engine, wait: Duration) {
     engine.tick();
 }
 
+/// Starts the engine and collects for `wait`; exit 1 with reasons if no broker was reachable.
+async fn collected(config: &Config, input: Input, wait: Duration) -> Result<Engine, ExitCode> {
+    let mut engine = start(config, input)?;
+    collect(&mut engine, wait).await;
+    match all_unreachable(&engine, wait) {
+        Some(reasons) => Err(report_unreachable(&reasons)),
+        None => Ok(engine),
+    }
+}
+
 /// Connect, collect for `wait`, print; exit 1 with reasons if no broker was reachable.
 pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: Format) -> ExitCode {
-    let mut engine = match start(config, input) {
+    let engine = match collected(config, input, wait).await {
         Ok(e) => e,
         Err(code) => return code,
     };
-    collect(&mut engine, wait).await;
-    if let Some(reasons) = all_unreachable(&engine, wait) {
-        return report_unreachable(&reasons);
-    }
     let snap = snapshot::build(&engine);
     let text = match format {
         Format::Table => snapshot::table(&snap),
@@ -126,14 +132,10 @@ pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: For
 
 /// `fleetop discover`: listen for `wait`, then the conventions found and a config snippet.
 pub async fn discover(config: &Config, input: Input, wait: Duration, format: Format) -> ExitCode {
-    let mut engine = match start(config, input) {
+    let engine = match collected(config, input, wait).await {
         Ok(e) => e,
         Err(code) => return code,
     };
-    collect(&mut engine, wait).await;
-    if let Some(reasons) = all_unreachable(&engine, wait) {
-        return report_unreachable(&reasons);
-    }
     let found = crate::output::discover::build(&engine.state);
     let source = engine
         .conns
