@@ -80,6 +80,9 @@ pub struct Limits {
     pub max_payload_bytes: usize,
     /// Distinct topics kept in the unmapped list.
     pub max_unmapped_topics: usize,
+    /// Memory for the per-minute tier of every metric together, in MiB: with many metrics
+    /// it holds fewer than 24 hours rather than grow without bound.
+    pub coarse_memory_mb: usize,
     /// Messages buffered between each connection and the core; overflow is counted as dropped.
     pub queue: usize,
 }
@@ -93,6 +96,7 @@ impl Default for Limits {
             max_topic_len: 1024,
             max_payload_bytes: 256 * 1024,
             max_unmapped_topics: 10_000,
+            coarse_memory_mb: 64,
             queue: 65_536,
         }
     }

@@ -404,6 +404,23 @@ impl Coarse {
     pub fn heap_bytes(&self) -> usize {
         self.buckets.capacity() * std::mem::size_of::<Bucket>()
     }
+
+    /// Closed minutes kept.
+    pub fn len(&self) -> usize {
+        self.buckets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty() && self.open.is_none()
+    }
+
+    /// Keeps at most the newest `minutes` closed minutes, and gives the memory back.
+    pub fn trim_to(&mut self, minutes: usize) {
+        if self.buckets.len() > minutes {
+            self.buckets.drain(..self.buckets.len() - minutes);
+            self.buckets.shrink_to(minutes + minutes / 4);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub type Labels = Vec<(Box<str>, Box<str>)>;
 pub const DEFAULT_EXPECTED_INTERVAL: Duration = Duration::from_secs(60);
 /// Bytes of the last payload kept per device and per unmapped topic.
 const LAST_PAYLOAD_CAP: usize = 4096;
+/// How often the per-minute tier is held to its budget; it grows a minute at a time.
+const COARSE_CHECK_EVERY_MS: i64 = 10_000;
 /// A payload timestamp further ahead of arrival than this is not believed.
 const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60 * 1000;
 
@@ -60,6 +62,8 @@ pub enum FleetEvent {
 /// Totals, including everything refused under a cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counters {
+    /// Times the per-minute tier was cut back to its memory budget.
+    pub coarse_trims: u64,
     pub messages: u64,
     pub decode_errors: u64,
     pub unmapped_messages: u64,
@@ -162,6 +166,7 @@ pub struct FleetState {
     events: Vec<FleetEvent>,
     scratch: Scratch,
     now_ms: i64,
+    coarse_checked_ms: i64,
     /// The device the latest message was about, for incremental alert evaluation.
     touched: Option<DeviceId>,
     conventions: ConventionsConfig,
@@ -202,6 +207,7 @@ impl FleetState {
             events: Vec::new(),
             scratch: Scratch::default(),
             now_ms: 0,
+            coarse_checked_ms: 0,
             touched: None,
             conventions: ConventionsConfig::none(),
             sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
@@ -269,6 +275,34 @@ impl FleetState {
         for i in 0..self.devices.len() {
             self.refresh_status(i as DeviceId);
         }
+        if now_ms - self.coarse_checked_ms >= COARSE_CHECK_EVERY_MS {
+            self.coarse_checked_ms = now_ms;
+            self.keep_coarse_in_budget();
+        }
+    }
+
+    /// Holds the per-minute tier to `[limits] coarse_memory_mb`: over budget, every
+    /// metric keeps the same number of newest minutes (a minute a metric grows at most).
+    fn keep_coarse_in_budget(&mut self) {
+        let budget = self.limits.coarse_memory_mb.saturating_mul(1 << 20)
+            / std::mem::size_of::<history::Bucket>();
+        let (mut kept, mut metrics) = (0usize, 0usize);
+        for d in &self.devices {
+            for m in &d.metrics {
+                kept += m.coarse.len();
+                metrics += 1;
+            }
+        }
+        if kept <= budget || metrics == 0 {
+            return;
+        }
+        let per_metric = budget / metrics;
+        for d in &mut self.devices {
+            for m in &mut d.metrics {
+                m.coarse.trim_to(per_metric);
+            }
+        }
+        self.counters.coarse_trims += 1;
     }
 
     /// The device the latest [`FleetState::apply`] changed, once.

@@ -305,3 +305,24 @@ mod props {
         }
     }
 }
+
+#[test]
+fn the_per_minute_tier_is_held_to_its_memory_budget() {
+    let mut s = state_with(Limits {
+        history: 2,
+        ..Limits::default()
+    });
+    // Ten minutes of samples, a ring of two: minutes spill into the coarse tier.
+    for i in 0..20 {
+        s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0 + i * 30_000));
+    }
+    s.tick(T0 + 600_000);
+    let minutes = |s: &FleetState| s.find_device("tank-01").unwrap().metrics[0].coarse.len();
+    assert!(minutes(&s) >= 8, "{}", minutes(&s));
+    assert_eq!(s.counters.coarse_trims, 0, "64 MiB holds this easily");
+    // No budget at all: the next check cuts every metric back.
+    s.limits.coarse_memory_mb = 0;
+    s.tick(T0 + 620_000);
+    assert_eq!(minutes(&s), 0);
+    assert_eq!(s.counters.coarse_trims, 1);
+}
