@@ -9,6 +9,9 @@
 //! every error.
 
 mod fast;
+mod shape;
+
+pub use shape::{Mismatch, Shape, Target};
 
 use super::{DecodeError, Leaf, Scratch};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -17,6 +20,7 @@ use std::fmt;
 /// Walks `payload` and appends its leaves to `scratch`.
 pub fn decode(payload: &[u8], scratch: &mut Scratch) -> Result<(), DecodeError> {
     if fast::walk(payload, scratch).is_ok() {
+        scratch.fast = true;
         return Ok(());
     }
     scratch.clear();

@@ -56,6 +56,28 @@ pub struct Scratch {
     /// A timestamp found in the payload, epoch milliseconds.
     pub timestamp_ms: Option<i64>,
     non_finite: bool,
+    /// Where each scalar value of the payload sits and what it became, when the JSON fast
+    /// path read the whole payload (`fast`): what [`json::Shape::learn`] needs.
+    spans: Vec<Span>,
+    fast: bool,
+}
+
+/// A scalar value's bytes in the payload, and what it became.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+    became: Became,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Became {
+    /// The leaf with this index.
+    Leaf(u32),
+    /// The value of a timestamp key (taken as the time, or kept as a leaf if unreadable).
+    Timestamp,
+    /// Nothing (a non-finite number).
+    Nothing,
 }
 
 impl Scratch {
@@ -66,6 +88,24 @@ impl Scratch {
         self.leaves.clear();
         self.timestamp_ms = None;
         self.non_finite = false;
+        self.spans.clear();
+        self.fast = false;
+    }
+
+    /// Notes where the value just pushed sits in the payload.
+    fn note_span(&mut self, start: usize, end: usize, leaves_before: usize) {
+        let became = if is_timestamp_key(&self.path) {
+            Became::Timestamp
+        } else if self.leaves.len() > leaves_before {
+            Became::Leaf(leaves_before as u32)
+        } else {
+            Became::Nothing
+        };
+        self.spans.push(Span {
+            start: start as u32,
+            end: end as u32,
+            became,
+        });
     }
 
     fn push(&mut self, leaf: Leaf) {

@@ -12,9 +12,10 @@ pub mod history;
 
 pub use device::{Device, DeviceId, LastError, Metric, MetricValue, Status};
 
-use crate::config::Limits;
+use crate::config::{Limits, PayloadFormat};
 use crate::conventions::{self, Convention, ConventionsConfig};
-use crate::decode::{self, Scratch, Value};
+use crate::decode::json::Shape;
+use crate::decode::{self, Leaf, Scratch, Value};
 use crate::mapping::{AvailabilityTarget, Classified, FleetIdx, Mapper};
 use crate::source::{ConnId, LinkState, RawMessage};
 use history::{Coarse, Ring};
@@ -114,6 +115,8 @@ enum Route {
         topic: u16,
         /// Index into `FleetState::metric_names` of the `{metric}` level, if any.
         metric: Option<u32>,
+        /// Index into `FleetState::shapes` (JSON fleets), else `NO_SHAPE`.
+        shape: u32,
     },
     Availability {
         fleet: FleetIdx,
@@ -165,6 +168,14 @@ pub struct FleetState {
     pub groups: Vec<Group>,
     events: Vec<FleetEvent>,
     scratch: Scratch,
+    /// The payload shape last seen per JSON telemetry topic, whose values map straight to
+    /// metric indices (metrics are never removed, so indices stay valid).
+    shapes: Vec<Shape>,
+    /// Reused: values read through a shape; the metric index of each decoded leaf.
+    shape_values: Vec<(u32, Leaf)>,
+    leaf_metrics: Vec<u32>,
+    /// Off only in tests that compare against the walker alone.
+    use_shapes: bool,
     now_ms: i64,
     coarse_checked_ms: i64,
     /// The device the latest message was about, for incremental alert evaluation.
@@ -206,6 +217,10 @@ impl FleetState {
             groups: Vec::new(),
             events: Vec::new(),
             scratch: Scratch::default(),
+            shapes: Vec::new(),
+            shape_values: Vec::new(),
+            leaf_metrics: Vec::new(),
+            use_shapes: true,
             now_ms: 0,
             coarse_checked_ms: 0,
             touched: None,
@@ -338,9 +353,9 @@ impl FleetState {
         };
         let topic = &msg.topic[..];
         match route {
-            RouteRef::Telemetry(device, topic_idx, metric) => {
+            RouteRef::Telemetry(device, topic_idx, metric, shape) => {
                 self.touched = Some(device);
-                self.apply_telemetry(msg, topic, device, topic_idx, metric)
+                self.apply_telemetry(msg, topic, device, topic_idx, metric, shape)
             }
             RouteRef::Availability => self.apply_availability(msg, topic),
             RouteRef::Unmapped(i) => self.note_unmapped(i as usize, msg),
@@ -378,10 +393,21 @@ impl FleetState {
                             (self.metric_names.len() - 1) as u32
                         }
                     });
+                let json = matches!(
+                    self.mapper.fleets[fleet as usize].format,
+                    PayloadFormat::Json | PayloadFormat::Auto
+                );
+                let shape = if json && self.use_shapes {
+                    self.shapes.push(Shape::default());
+                    (self.shapes.len() - 1) as u32
+                } else {
+                    NO_SHAPE
+                };
                 Route::Telemetry {
                     device: id,
                     topic: topic_idx,
                     metric,
+                    shape,
                 }
             }
             Classified::Availability {
@@ -515,6 +541,7 @@ impl FleetState {
         id: DeviceId,
         topic_idx: u16,
         metric: Option<u32>,
+        shape: u32,
     ) {
         let limits_payload = self.limits.max_payload_bytes;
         let history = self.limits.history;
@@ -538,21 +565,54 @@ impl FleetState {
             self.refresh_status(id);
             return;
         }
+        let mut shape = self.shapes.get_mut(shape as usize);
+        if let Some(shape) = &shape
+            && let Ok(timestamp) = shape.read(&msg.payload, &mut self.shape_values)
+            && self
+                .shape_values
+                .iter()
+                .all(|&(i, _)| (i as usize) < d.metrics.len())
+        {
+            let at = sample_time(timestamp, msg.at_ms);
+            for &(i, leaf) in &self.shape_values {
+                let value = match leaf {
+                    Leaf::Number(n) => Value::Number(n),
+                    Leaf::Bool(b) => Value::Bool(b),
+                    Leaf::Text(a, b) => {
+                        match std::str::from_utf8(&msg.payload[a as usize..b as usize]) {
+                            Ok(t) => Value::Text(t),
+                            Err(_) => continue,
+                        }
+                    }
+                };
+                update_metric(&mut d.metrics[i as usize], value, at);
+            }
+            self.refresh_status(id);
+            return;
+        }
         let metric_name = metric
             .and_then(|i| self.metric_names.get(i as usize))
             .map_or("value", |m| &**m);
         match decode::decode(&msg.payload, fleet.format, metric_name, &mut self.scratch) {
             Err(e) => record_error(d, &mut self.counters, msg.at_ms, topic, e.to_string()),
             Ok(()) => {
-                let at = self
-                    .scratch
-                    .timestamp_ms
-                    .filter(|&t| t <= msg.at_ms + MAX_CLOCK_AHEAD_MS)
-                    .unwrap_or(msg.at_ms);
+                let at = sample_time(self.scratch.timestamp_ms, msg.at_ms);
                 let mut refused = 0u64;
+                self.leaf_metrics.clear();
                 for (i, (path, value)) in self.scratch.values().enumerate() {
-                    if !store_value(d, i, path, value, at, history, max_metrics) {
-                        refused += 1;
+                    match metric_index(d, i, path, at, history, max_metrics) {
+                        Some(m) => {
+                            update_metric(&mut d.metrics[m], value, at);
+                            self.leaf_metrics.push(m as u32);
+                        }
+                        None => refused += 1,
+                    }
+                }
+                if let Some(shape) = &mut shape {
+                    if refused == 0 {
+                        shape.learn(&msg.payload, &self.scratch, &self.leaf_metrics);
+                    } else {
+                        shape.forget();
                     }
                 }
                 if refused > 0 {
@@ -706,9 +766,19 @@ impl FleetState {
     }
 }
 
+/// `Route::Telemetry::shape` of a topic that keeps no shape.
+const NO_SHAPE: u32 = u32::MAX;
+
+/// The payload's timestamp when it is sane, else the arrival time.
+fn sample_time(payload_ms: Option<i64>, arrival_ms: i64) -> i64 {
+    payload_ms
+        .filter(|&t| t <= arrival_ms + MAX_CLOCK_AHEAD_MS)
+        .unwrap_or(arrival_ms)
+}
+
 /// A copy of a route without its owned parts, so the map borrow can end.
 enum RouteRef {
-    Telemetry(DeviceId, u16, Option<u32>),
+    Telemetry(DeviceId, u16, Option<u32>, u32),
     Availability,
     Unmapped(u32),
     Convention(Convention, Option<convention::Resolved>),
@@ -721,7 +791,8 @@ impl Route {
                 device,
                 topic,
                 metric,
-            } => RouteRef::Telemetry(*device, *topic, *metric),
+                shape,
+            } => RouteRef::Telemetry(*device, *topic, *metric, *shape),
             Route::Availability { .. } => RouteRef::Availability,
             Route::Unmapped(i) => RouteRef::Unmapped(*i),
             Route::Convention { convention, device } => RouteRef::Convention(*convention, *device),
@@ -767,18 +838,34 @@ fn store_value(
     history: usize,
     max_metrics: usize,
 ) -> bool {
+    match metric_index(d, hint, path, at, history, max_metrics) {
+        Some(i) => {
+            update_metric(&mut d.metrics[i], value, at);
+            true
+        }
+        None => false,
+    }
+}
+
+/// The index of the metric named `path`, created if new; `None` if the metric cap refused it.
+fn metric_index(
+    d: &mut Device,
+    hint: usize,
+    path: &str,
+    at: i64,
+    history: usize,
+    max_metrics: usize,
+) -> Option<usize> {
     // Payloads usually list their keys in the same order, so the i-th leaf is most often
     // the i-th metric: check there before scanning.
     let idx = match d.metrics.get(hint) {
         Some(m) if &*m.name == path => Some(hint),
         _ => d.metrics.iter().position(|m| &*m.name == path),
     };
-    let idx = match idx {
-        Some(i) => i,
+    match idx {
+        Some(i) => Some(i),
+        None if d.metrics.len() >= max_metrics => None,
         None => {
-            if d.metrics.len() >= max_metrics {
-                return false;
-            }
             d.metrics.push(Metric {
                 name: path.into(),
                 value: MetricValue::Number(0.0),
@@ -786,10 +873,13 @@ fn store_value(
                 ring: Ring::new(history),
                 coarse: Coarse::default(),
             });
-            d.metrics.len() - 1
+            Some(d.metrics.len() - 1)
         }
-    };
-    let m = &mut d.metrics[idx];
+    }
+}
+
+/// Sets a metric's latest value and records a number (or bool) in its history.
+fn update_metric(m: &mut Metric, value: Value<'_>, at: i64) {
     let numeric = match value {
         Value::Number(n) => {
             m.value = MetricValue::Number(n);
@@ -812,7 +902,6 @@ fn store_value(
     {
         m.coarse.push(t, v);
     }
-    true
 }
 
 /// Online/offline from an availability payload: the configured words, common synonyms

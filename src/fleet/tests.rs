@@ -326,3 +326,140 @@ fn the_per_minute_tier_is_held_to_its_memory_budget() {
     assert_eq!(minutes(&s), 0);
     assert_eq!(s.counters.coarse_trims, 1);
 }
+
+mod shapes {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &["a", "b", "ts", "time", "n\":{\"x", "a.b"];
+    const VALUES: &[&str] = &[
+        "1",
+        "-2.5",
+        "0.125",
+        "1764000000",
+        "1764000000123",
+        "1864000000",
+        "\"2025-11-24T16:00:00Z\"",
+        "\"yesterday\"",
+        "\"ON\"",
+        "\"off\"",
+        "\"txt\"",
+        "\"t\u{e9}\"",
+        "\"\\u0041\"",
+        "\"\u{1}\"",
+        "true",
+        "false",
+        "null",
+        "1e3",
+        "01",
+        "-",
+        "99999999999999999",
+        "{\"x\":1}",
+        "[1,2]",
+        "[]",
+    ];
+    const OTHERS: &[&[u8]] = &[
+        b"",
+        b"{}",
+        b"{\"a\":",
+        b"\"a\xff\"",
+        b"[1, {\"a\": 2}]",
+        b"7",
+    ];
+
+    /// A payload from a key template and value choices; `None` for one of the others.
+    fn payload(keys: &[(usize, bool)], values: &[usize], other: Option<usize>) -> Vec<u8> {
+        if let Some(o) = other {
+            return OTHERS[o % OTHERS.len()].to_vec();
+        }
+        let mut p = b"{".to_vec();
+        for (i, &(k, spaced)) in keys.iter().enumerate() {
+            if i > 0 {
+                p.extend_from_slice(if spaced { b", " } else { b"," });
+            }
+            let v = VALUES[values[i % values.len()] % VALUES.len()];
+            p.extend_from_slice(format!("\"{}\":{v}", KEYS[k % KEYS.len()]).as_bytes());
+            if KEYS[k % KEYS.len()].contains('{') {
+                p.push(b'}');
+            }
+        }
+        if keys.len() == 2 && values.first() == Some(&0) {
+            p.extend_from_slice(b"\xff");
+        }
+        p.push(b'}');
+        p
+    }
+
+    fn state(max_metrics: usize, use_shapes: bool) -> FleetState {
+        let mut s = state_with(Limits {
+            max_metrics_per_device: max_metrics,
+            history: 4,
+            ..Limits::default()
+        });
+        s.use_shapes = use_shapes;
+        s
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn shapes_change_nothing_but_speed(
+            templates in proptest::collection::vec(
+                proptest::collection::vec((0..KEYS.len(), any::<bool>()), 1..5), 1..4),
+            messages in proptest::collection::vec(
+                (0..3usize, 0..4usize, proptest::collection::vec(
+                    prop_oneof![4 => 0..4usize, 1 => 0..VALUES.len()], 5),
+                    proptest::option::weighted(0.1, 0..OTHERS.len())),
+                1..60),
+            max_metrics in prop_oneof![Just(3usize), Just(256)],
+        ) {
+            let mut with = state(max_metrics, true);
+            let mut without = state(max_metrics, false);
+            for (i, (device, template, values, other)) in messages.iter().enumerate() {
+                let keys = &templates[template % templates.len()];
+                let topic = format!("tanks/north/gw-1/tank-{device}/telemetry");
+                let m = msg(&topic, &payload(keys, values, *other), T0 + 1000 * i as i64);
+                with.apply(&m);
+                without.apply(&m);
+            }
+            prop_assert_eq!(format!("{:?}", with.devices), format!("{:?}", without.devices));
+            prop_assert_eq!(&with.counters, &without.counters);
+        }
+    }
+
+    #[test]
+    fn a_repeated_shape_is_read_through_the_cache() {
+        let mut s = state(256, true);
+        s.apply(&msg(
+            TANK,
+            br#"{"level_pct":57.5,"pump":"ON","ts":1764000000}"#,
+            T0,
+        ));
+        assert!(s.shapes[0].is_learned());
+        s.apply(&msg(
+            TANK,
+            br#"{"level_pct":58,"pump":"idle","ts":1764000001}"#,
+            T0 + 1000,
+        ));
+        let d = s.find_device("tank-01").unwrap();
+        assert_eq!(
+            d.metric("level_pct").unwrap().value,
+            MetricValue::Number(58.0)
+        );
+        assert_eq!(
+            d.metric("pump").unwrap().value,
+            MetricValue::Text("idle".into())
+        );
+        assert_eq!(d.metric("level_pct").unwrap().updated_ms, T0 + 1000);
+        assert!(d.metric("ts").is_none());
+        // Another key order is another shape: read by the walker, then learned.
+        s.apply(&msg(TANK, br#"{"pump":"OFF","level_pct":59}"#, T0 + 2000));
+        let d = s.find_device("tank-01").unwrap();
+        assert_eq!(d.metric("pump").unwrap().value, MetricValue::Bool(false));
+        assert_eq!(d.metrics.len(), 2);
+        assert!(s.shapes[0].is_learned());
+        // A malformed payload in the learned skeleton's place is still a counted error.
+        s.apply(&msg(TANK, br#"{"pump":"OFF","level_pct":5x}"#, T0 + 3000));
+        assert_eq!(s.find_device("tank-01").unwrap().decode_errors, 1);
+    }
+}

@@ -23,14 +23,7 @@ const POW10: [f64; 16] = [
 
 /// Walks `payload` into `scratch`; on `Declined`, `scratch` holds a partial walk.
 pub fn walk(payload: &[u8], scratch: &mut Scratch) -> Result<(), Declined> {
-    // One check of the whole payload is cheaper than one per string, and lets strings be
-    // sliced out of it safely (their quotes are ASCII, so always on a char boundary).
-    let text = std::str::from_utf8(payload).map_err(|_| Declined)?;
-    let mut p = Parser {
-        text,
-        bytes: payload,
-        at: 0,
-    };
+    let mut p = Parser::new(payload)?;
     p.skip_ws();
     p.value(scratch, 0)?;
     p.skip_ws();
@@ -41,16 +34,26 @@ pub fn walk(payload: &[u8], scratch: &mut Scratch) -> Result<(), Declined> {
     }
 }
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     text: &'a str,
     /// `text` as bytes.
     bytes: &'a [u8],
-    at: usize,
+    pub(super) at: usize,
 }
 
 impl<'a> Parser<'a> {
+    /// One check of the whole payload is cheaper than one per string, and lets strings be
+    /// sliced out of it safely (their quotes are ASCII, so always on a char boundary).
+    pub(super) fn new(payload: &'a [u8]) -> Result<Parser<'a>, Declined> {
+        Ok(Parser {
+            text: std::str::from_utf8(payload).map_err(|_| Declined)?,
+            bytes: payload,
+            at: 0,
+        })
+    }
+
     #[inline]
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
@@ -78,23 +81,31 @@ impl<'a> Parser<'a> {
             b'{' => self.object(scratch, depth + 1),
             b'[' => self.array(scratch, depth + 1),
             b'"' => {
+                let (start, leaves) = (self.at, scratch.len());
                 let s = self.string()?;
                 scratch.push_str(s);
+                scratch.note_span(start, self.at, leaves);
                 Ok(())
             }
             b'-' | b'0'..=b'9' => {
+                let (start, leaves) = (self.at, scratch.len());
                 let n = self.number()?;
                 scratch.push(Leaf::Number(n));
+                scratch.note_span(start, self.at, leaves);
                 Ok(())
             }
             b't' => {
+                let (start, leaves) = (self.at, scratch.len());
                 self.literal(b"true")?;
                 scratch.push(Leaf::Bool(true));
+                scratch.note_span(start, self.at, leaves);
                 Ok(())
             }
             b'f' => {
+                let (start, leaves) = (self.at, scratch.len());
                 self.literal(b"false")?;
                 scratch.push(Leaf::Bool(false));
+                scratch.note_span(start, self.at, leaves);
                 Ok(())
             }
             b'n' => self.literal(b"null"),
@@ -169,7 +180,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A string without escapes or control characters, at an opening quote.
-    fn string(&mut self) -> Result<&'a str, Declined> {
+    pub(super) fn string(&mut self) -> Result<&'a str, Declined> {
         let start = self.at + 1;
         let end = start + special_at(self.bytes.get(start..).ok_or(Declined)?).ok_or(Declined)?;
         if self.bytes[end] != b'"' {
@@ -179,7 +190,7 @@ impl<'a> Parser<'a> {
         self.text.get(start..end).ok_or(Declined)
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), Declined> {
+    pub(super) fn literal(&mut self, word: &[u8]) -> Result<(), Declined> {
         if self.bytes[self.at..].starts_with(word) {
             self.at += word.len();
             Ok(())
@@ -190,7 +201,7 @@ impl<'a> Parser<'a> {
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with at most [`MAX_DIGITS`] digits, computed as
     /// serde_json does: the digits as an exact `f64`, divided by an exact power of ten.
-    fn number(&mut self) -> Result<f64, Declined> {
+    pub(super) fn number(&mut self) -> Result<f64, Declined> {
         let negative = self.peek() == Some(b'-');
         if negative {
             self.at += 1;
