@@ -386,6 +386,12 @@ mod shapes {
         if keys.len() == 2 && values.first() == Some(&0) {
             p.extend_from_slice(b"\xff");
         }
+        // Invalid UTF-8 inside a string value, where a learned shape has a value.
+        if let Some(i) = p.windows(3).position(|w| w == b"txt")
+            && values.get(1) == Some(&1)
+        {
+            p[i + 1] = 0xff;
+        }
         p.push(b'}');
         p
     }

@@ -64,6 +64,17 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A parser for numbers and literals whose caller reads strings itself (with
+    /// [`special_at`] and a UTF-8 check of each): the payload was not checked, so
+    /// [`Parser::string`] declines every string.
+    pub(super) fn unchecked(payload: &'a [u8]) -> Parser<'a> {
+        Parser {
+            text: "",
+            bytes: payload,
+            at: 0,
+        }
+    }
+
     /// Consumes `expected` if it comes next, after whitespace.
     #[inline]
     fn eat(&mut self, expected: u8) -> bool {
@@ -180,7 +191,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A string without escapes or control characters, at an opening quote.
-    pub(super) fn string(&mut self) -> Result<&'a str, Declined> {
+    fn string(&mut self) -> Result<&'a str, Declined> {
         let start = self.at + 1;
         let end = start + special_at(self.bytes.get(start..).ok_or(Declined)?).ok_or(Declined)?;
         if self.bytes[end] != b'"' {
@@ -201,51 +212,57 @@ impl<'a> Parser<'a> {
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?` with at most [`MAX_DIGITS`] digits, computed as
     /// serde_json does: the digits as an exact `f64`, divided by an exact power of ten.
+    #[inline]
     pub(super) fn number(&mut self) -> Result<f64, Declined> {
-        let negative = self.peek() == Some(b'-');
-        if negative {
-            self.at += 1;
-        }
-        let int_start = self.at;
-        let mut digits = 0u64;
-        self.digits(&mut digits);
-        let int_len = self.at - int_start;
-        if int_len == 0 || (int_len > 1 && self.bytes[int_start] == b'0') {
+        // Locals rather than `self.at`, so the digit loops stay in registers.
+        let bytes = self.bytes;
+        let negative = bytes.get(self.at) == Some(&b'-');
+        let int_start = self.at + usize::from(negative);
+        let (mut digits, mut at) = digit_run(bytes, int_start, 0);
+        let int_len = at - int_start;
+        if int_len == 0 || (int_len > 1 && bytes[int_start] == b'0') {
             return Err(Declined);
         }
         let mut frac_len = 0;
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            let frac_start = self.at;
-            self.digits(&mut digits);
-            frac_len = self.at - frac_start;
+        if bytes.get(at) == Some(&b'.') {
+            let frac_start = at + 1;
+            (digits, at) = digit_run(bytes, frac_start, digits);
+            frac_len = at - frac_start;
             if frac_len == 0 {
                 return Err(Declined);
             }
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) || int_len + frac_len > MAX_DIGITS {
+        if matches!(bytes.get(at), Some(b'e' | b'E')) || int_len + frac_len > MAX_DIGITS {
             return Err(Declined);
         }
-        let mut n = digits as f64;
+        self.at = at;
+        // Below 10^15, so exact as an `i64` (whose conversion is one instruction).
+        let mut n = digits as i64 as f64;
         if frac_len > 0 {
             n /= POW10[frac_len];
         }
         Ok(if negative { -n } else { n })
     }
+}
 
-    /// Appends a run of decimal digits to `acc` (wrapping: the caller refuses long runs).
-    #[inline]
-    fn digits(&mut self, acc: &mut u64) {
-        while let Some(c @ b'0'..=b'9') = self.peek() {
-            *acc = acc.wrapping_mul(10).wrapping_add(u64::from(c - b'0'));
-            self.at += 1;
+/// Appends the run of decimal digits at `at` to `acc` (wrapping: the caller refuses long
+/// runs); returns it and where the run ends.
+#[inline]
+fn digit_run(bytes: &[u8], mut at: usize, mut acc: u64) -> (u64, usize) {
+    while let Some(&c) = bytes.get(at) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
         }
+        acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
+        at += 1;
     }
+    (acc, at)
 }
 
 /// Where the first `"`, `\\` or control character is, eight bytes at a time.
 #[inline]
-fn special_at(bytes: &[u8]) -> Option<usize> {
+pub(super) fn special_at(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let mut chunks = bytes.chunks_exact(8);

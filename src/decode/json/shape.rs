@@ -11,7 +11,7 @@
 //! a number, an escape, an exponent, invalid UTF-8, an unreadable timestamp) is a
 //! [`Mismatch`] and goes through the walker, which also words every error.
 
-use super::fast::Parser;
+use super::fast::{Parser, special_at};
 use crate::decode::{Became, Leaf, Scratch, bool_word, timestamp};
 
 /// Skeletons longer than this are not kept (bounded memory per topic).
@@ -94,17 +94,25 @@ impl Shape {
         if !self.is_learned() {
             return Err(Mismatch);
         }
-        let mut p = Parser::new(payload).map_err(|_| Mismatch)?;
+        // The skeleton is valid UTF-8 and numbers are ASCII: only strings need a check.
+        let mut p = Parser::unchecked(payload);
         let mut timestamp = None;
         let mut from = 0usize;
         for &(until, target) in &self.values {
-            p.literal(&self.skeleton[from..until as usize])
-                .map_err(|_| Mismatch)?;
+            if !skip_exact(payload, &mut p.at, &self.skeleton[from..until as usize]) {
+                return Err(Mismatch);
+            }
             from = until as usize;
             match (p.peek(), target) {
                 (Some(b'"'), target) => {
                     let start = p.at + 1;
-                    let s = p.string().map_err(|_| Mismatch)?;
+                    let rest = payload.get(start..).ok_or(Mismatch)?;
+                    let end = start + special_at(rest).ok_or(Mismatch)?;
+                    if payload[end] != b'"' {
+                        return Err(Mismatch);
+                    }
+                    p.at = end + 1;
+                    let s = std::str::from_utf8(&payload[start..end]).map_err(|_| Mismatch)?;
                     match target {
                         Target::Timestamp => {
                             timestamp = Some(timestamp::from_rfc3339(s).ok_or(Mismatch)?);
@@ -138,11 +146,36 @@ impl Shape {
                 _ => return Err(Mismatch),
             }
         }
-        p.literal(&self.skeleton[from..]).map_err(|_| Mismatch)?;
-        if p.at == payload.len() {
+        if skip_exact(payload, &mut p.at, &self.skeleton[from..]) && p.at == payload.len() {
             Ok(timestamp)
         } else {
             Err(Mismatch)
         }
     }
+}
+
+/// Moves `at` past `expected` if the payload has exactly those bytes there. Skeleton
+/// pieces are short (`,"temp_c":`): eight bytes at a time beats a `memcmp` call.
+#[inline]
+fn skip_exact(payload: &[u8], at: &mut usize, expected: &[u8]) -> bool {
+    let Some(got) = payload.get(*at..*at + expected.len()) else {
+        return false;
+    };
+    let mut got_words = got.chunks_exact(8);
+    let mut expected_words = expected.chunks_exact(8);
+    let word = |w: &[u8]| u64::from_le_bytes(<[u8; 8]>::try_from(w).unwrap_or_default());
+    for (g, e) in (&mut got_words).zip(&mut expected_words) {
+        if word(g) != word(e) {
+            return false;
+        }
+    }
+    let same = got_words
+        .remainder()
+        .iter()
+        .zip(expected_words.remainder())
+        .all(|(g, e)| g == e);
+    if same {
+        *at += expected.len();
+    }
+    same
 }
