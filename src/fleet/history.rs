@@ -130,14 +130,23 @@ impl Ring {
         }
         let back = self.back;
         let dt = t.wrapping_sub(back.t);
-        push_varint(&mut self.bytes, zigzag(dt.wrapping_sub(back.dt)));
+        let dt_delta = zigzag(dt.wrapping_sub(back.dt));
         let next = match fit {
             Some(vi) if back.vi != NO_INT && zigzag(vi.wrapping_sub(back.vi)) < (1 << 62) => {
-                push_varint(&mut self.bytes, zigzag(vi - back.vi) << 1);
+                let v_delta = zigzag(vi - back.vi) << 1;
+                if dt_delta < 0x80 && v_delta < 0x80 {
+                    // The usual sample: one byte each, written together.
+                    self.bytes
+                        .extend_from_slice(&[dt_delta as u8, v_delta as u8]);
+                } else {
+                    push_varint(&mut self.bytes, dt_delta);
+                    push_varint(&mut self.bytes, v_delta);
+                }
                 // `scaled` checked that `vi / 10^scale` gives back `v` exactly.
                 Cursor { t, dt, v, vi }
             }
             _ => {
+                push_varint(&mut self.bytes, dt_delta);
                 let stored = self.push_raw(v);
                 Cursor {
                     t,
@@ -187,6 +196,7 @@ impl Ring {
         }
     }
 
+    #[inline]
     fn decode_next(&self, prev: Cursor, pos: &mut usize) -> Cursor {
         let dt = prev
             .dt
@@ -211,6 +221,7 @@ impl Ring {
         }
     }
 
+    #[inline]
     fn pop_front(&mut self) {
         let mut pos = self.head;
         self.front = self.decode_next(self.front, &mut pos);
