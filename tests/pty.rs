@@ -114,7 +114,22 @@ impl Session {
         }
     }
 
+    /// True once the output shows the terminal restored. The reader thread may still be
+    /// catching up with the last bytes after the child exits, so this waits a little.
     fn restored(&self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if self.restored_now() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn restored_now(&self) -> bool {
         let raw = self.raw.lock().expect("raw");
         let s = String::from_utf8_lossy(&raw);
         let entered = s.rfind("\x1b[?1049h");
