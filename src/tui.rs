@@ -68,9 +68,11 @@ pub async fn run(mut engine: Engine, options: TuiOptions) -> Result<(), String> 
     app.commands = std::sync::Arc::new(engine.desk.set.clone());
     app.read_only = engine.desk.read_only();
     app.bell = options.bell;
+    // Signal handlers first: a SIGTERM right after the screen is taken must still restore it.
+    let stop = crate::cli::run::shutdown_signal();
     let mut term =
         setup(!options.slow_link).map_err(|e| format!("cannot set up the terminal: {e}"))?;
-    let result = event_loop(&mut term, &mut engine, &mut app, &options).await;
+    let result = event_loop(&mut term, &mut engine, &mut app, &options, stop).await;
     restore();
     result
 }
@@ -80,6 +82,7 @@ async fn event_loop(
     engine: &mut Engine,
     app: &mut App,
     options: &TuiOptions,
+    stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
     let fps = if options.slow_link {
         options.fps.min(1.0)
@@ -92,7 +95,6 @@ async fn event_loop(
     frames.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut ticks = interval(Duration::from_millis(250));
     let mut input = EventStream::new();
-    let stop = crate::cli::run::shutdown_signal();
     tokio::pin!(stop);
     let mut dirty = true;
     let mut last_draw = Instant::now();

@@ -18,22 +18,30 @@ const BATCH: usize = 4096;
 const TICK: Duration = Duration::from_millis(250);
 
 /// Resolves when the user or the system asks fleetop to stop: Ctrl-C, SIGTERM, SIGHUP.
-pub async fn shutdown_signal() {
+/// The handlers are installed when this is called, not when first polled: a signal that
+/// comes before the first poll must still stop fleetop cleanly (terminal restored).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let streams = {
         use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate());
-        let hup = signal(SignalKind::hangup());
-        if let (Ok(mut term), Ok(mut hup)) = (term, hup) {
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        if let (Ok(mut int), Ok(mut term), Ok(mut hup)) = streams {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
                 _ = hup.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// True once every source is a finished replay (live brokers never finish).
