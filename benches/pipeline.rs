@@ -5,32 +5,16 @@
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group};
 use fleetop::source::RawMessage;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 #[path = "common.rs"]
 mod common;
 
-struct Counting;
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const DEVICES: usize = 1_000;
 
@@ -93,13 +77,13 @@ fn bench(c: &mut Criterion) {
 
     // A plain figure to quote: msg/s over a few seconds, and allocations per message.
     let long = messages(DEVICES * 200, 10_000);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting::allocations();
     let started = Instant::now();
     for m in &long {
         state.apply(m);
     }
     let secs = started.elapsed().as_secs_f64();
-    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocs = counting::allocations() - before;
     println!(
         "pipeline: {:.0} msg/s decode+map+apply on one core; {:.4} allocations per message ({} in {} messages, ring growth included)",
         long.len() as f64 / secs,
@@ -124,11 +108,11 @@ fn engine_figure() {
     feed(&mut engine, messages(DEVICES * 600, 0));
     let long = messages(DEVICES * 200, 10_000);
     let n = long.len();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting::allocations();
     let started = Instant::now();
     feed(&mut engine, long);
     let secs = started.elapsed().as_secs_f64();
-    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocs = counting::allocations() - before;
     println!(
         "engine: {:.0} msg/s outlet + mailbox + decode+map+apply + alert rules on one core; {:.4} allocations per message ({} dropped)",
         n as f64 / secs,

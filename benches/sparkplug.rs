@@ -12,29 +12,13 @@ use fleetop::fleet::FleetState;
 use fleetop::mapping::Mapper;
 use fleetop::source::RawMessage;
 use prost::Message as _;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-struct Counting;
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 const NODES: usize = 10;
 const DEVICES_PER_NODE: usize = 10;
@@ -171,13 +155,13 @@ fn bench(c: &mut Criterion) {
 
     let long = data(2_000, seq0 + 620 * DEVICES_PER_NODE as u64);
     let gaps_before = state.counters.sparkplug_seq_gaps;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting::allocations();
     let started = Instant::now();
     for m in &long {
         state.apply(m);
     }
     let secs = started.elapsed().as_secs_f64();
-    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocs = counting::allocations() - before;
     let metrics = long.len() as f64 * PER_DATA as f64;
     println!(
         "sparkplug: {:.0} metrics/s ({:.0} DDATA msg/s) decode+apply on one core; {:.3} allocations per message; {} seq gaps, {} unknown aliases",

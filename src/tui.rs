@@ -216,17 +216,15 @@ fn send_command(op: CommandOp, engine: &mut Engine) -> String {
             }
         }
         CommandOp::Publish {
-            device,
-            topic,
-            payload,
+            ref topic,
+            ref payload,
             qos,
             retain,
+            ..
         } => {
-            let conn = device
-                .and_then(|d| engine.state.devices.get(d as usize))
-                .map_or(0, |d| d.conn);
-            match engine.publish_raw(conn, &topic, payload.as_bytes(), qos, retain, &by) {
-                Ok(_) => format!("published to {}", crate::sanitize::text(&topic)),
+            let conn = op.publish_conn(&engine.state);
+            match engine.publish_raw(conn, topic, payload.as_bytes(), qos, retain, &by) {
+                Ok(_) => format!("published to {}", crate::sanitize::text(topic)),
                 Err(e) => e,
             }
         }

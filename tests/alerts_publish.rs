@@ -5,7 +5,7 @@ mod common;
 
 use fleetop::config::Protocol;
 use fleetop::demo::EmbeddedBroker;
-use rumqttc::v5::{AsyncClient, Event, MqttOptions, mqttbytes::QoS, mqttbytes::v5::Packet};
+use rumqttc::v5::mqttbytes::QoS;
 use std::time::Duration;
 
 const CONFIG: &str = r#"
@@ -27,25 +27,7 @@ publish_topic = "pub-test-alerts/{severity}/{rule}/{device}"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn firing_alerts_are_published_as_json() {
     let broker = EmbeddedBroker::start().expect("embedded broker starts");
-    let (client, mut events) = AsyncClient::new(
-        MqttOptions::new("alert-watch", "127.0.0.1", broker.port()),
-        64,
-    );
-    client
-        .subscribe("pub-test-alerts/#", QoS::AtLeastOnce)
-        .await
-        .expect("subscribe");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(ev) = events.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = ev {
-                let _ = tx.send((
-                    String::from_utf8_lossy(&p.topic).into_owned(),
-                    p.payload.to_vec(),
-                ));
-            }
-        }
-    });
+    let (client, mut rx) = common::watcher(broker.port(), "pub-test-alerts/#").await;
     let mut engine = common::engine_for(CONFIG, &broker.url(), Protocol::V5);
     common::connected(&mut engine).await;
     client

@@ -337,25 +337,9 @@ async fn bad_arguments_exit_2_and_send_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_publishes_nothing() {
-    use rumqttc::v5::{AsyncClient, Event, MqttOptions, mqttbytes::QoS, mqttbytes::v5::Packet};
     let f = Field::start("t-cmdro");
     // A subscriber on `#` sees everything published during the attempts.
-    let (client, mut events) = AsyncClient::new(
-        MqttOptions::new("ro-watch", "127.0.0.1", f._broker.port()),
-        64,
-    );
-    client
-        .subscribe("#", QoS::AtMostOnce)
-        .await
-        .expect("subscribe");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(ev) = events.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = ev {
-                let _ = tx.send(String::from_utf8_lossy(&p.topic).into_owned());
-            }
-        }
-    });
+    let (_watch, mut rx) = common::watcher(f._broker.port(), "#").await;
     let pole = f.poles[0].clone();
     let out = fleetop(
         f.dir.path(),
@@ -388,7 +372,7 @@ async fn read_only_publishes_nothing() {
     assert!(err.contains("read-only"), "{err}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut seen = Vec::new();
-    while let Ok(t) = rx.try_recv() {
+    while let Ok((t, _)) = rx.try_recv() {
         seen.push(t);
     }
     assert!(!seen.is_empty(), "the watcher works");
@@ -456,25 +440,9 @@ async fn mosquitto_request_response() {
 /// same path, lands on `cmnd/<dev>/POWER` and is audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn convention_commands_need_no_config() {
-    use rumqttc::v5::{AsyncClient, Event, MqttOptions, mqttbytes::QoS, mqttbytes::v5::Packet};
+    use rumqttc::v5::mqttbytes::QoS;
     let broker = EmbeddedBroker::start().expect("embedded broker starts");
-    let (client, mut events) =
-        AsyncClient::new(MqttOptions::new("plug-t", "127.0.0.1", broker.port()), 64);
-    client
-        .subscribe("cmnd/#", QoS::AtLeastOnce)
-        .await
-        .expect("subscribe");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(ev) = events.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = ev {
-                let _ = tx.send((
-                    String::from_utf8_lossy(&p.topic).into_owned(),
-                    p.payload.to_vec(),
-                ));
-            }
-        }
-    });
+    let (client, mut rx) = common::watcher(broker.port(), "cmnd/#").await;
     client
         .publish("tele/plug-t/LWT", QoS::AtLeastOnce, true, "Online")
         .await

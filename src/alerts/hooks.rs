@@ -70,13 +70,32 @@ impl HooksConfig {
         Ok(())
     }
 
-    /// The topic a transition is published to, if publishing is on.
-    pub fn publish_topic_for(&self, t: &Transition) -> Option<String> {
-        let template =
+    /// Publishing of transitions, compiled once; `None` when off (or the topic is bad,
+    /// which [`HooksConfig::check`] refuses at load).
+    pub fn alert_publish(&self) -> Option<AlertPublish> {
+        let topic =
             crate::commands::template::Placeholders::parse(self.publish_topic.as_ref()?).ok()?;
-        // Names become single topic levels: no separators or wildcards from a device.
+        Some(AlertPublish {
+            topic,
+            qos: self.publish_qos.unwrap_or(1),
+            retain: self.publish_retain,
+        })
+    }
+}
+
+/// Where and how alert transitions go to MQTT (`[hooks] publish_topic`).
+#[derive(Debug, Clone)]
+pub struct AlertPublish {
+    topic: crate::commands::template::Placeholders,
+    pub qos: u8,
+    pub retain: bool,
+}
+
+impl AlertPublish {
+    /// The topic for `t`: names become single levels, without separators or wildcards.
+    pub fn topic_for(&self, t: &Transition) -> String {
         let level = |s: &str| s.replace(['/', '+', '#', '\u{0}'], "_");
-        template
+        self.topic
             .render(|n| {
                 Ok(match n {
                     "rule" => level(&t.rule_name),
@@ -86,7 +105,7 @@ impl HooksConfig {
                     _ => format!("{:?}", t.to).to_lowercase(),
                 })
             })
-            .ok()
+            .unwrap_or_default()
     }
 }
 

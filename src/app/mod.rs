@@ -134,6 +134,18 @@ pub enum Action {
     Unsilence,
 }
 
+impl CommandOp {
+    /// The connection a raw publish goes out on: the device's broker, else the first.
+    pub fn publish_conn(&self, state: &FleetState) -> crate::source::ConnId {
+        match self {
+            CommandOp::Publish {
+                device: Some(d), ..
+            } => state.devices.get(*d as usize).map_or(0, |d| d.conn),
+            _ => 0,
+        }
+    }
+}
+
 /// A device command or raw publish, carried out by the engine (audited, tracked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandOp {

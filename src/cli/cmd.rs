@@ -141,6 +141,10 @@ fn report(engine: &Engine, id: crate::commands::RequestId, json: bool) -> ExitCo
         .conns
         .get(r.conn as usize)
         .map_or("", |c| c.name.as_str());
+    // Without --wait a request may end at the broker's ack: its latency is to there.
+    let latency = r
+        .latency_ms()
+        .or_else(|| r.sent_ms.map(|s| s - r.created_ms));
     if json {
         let v = serde_json::json!({
             "id": r.tag,
@@ -151,16 +155,12 @@ fn report(engine: &Engine, id: crate::commands::RequestId, json: bool) -> ExitCo
             "payload": String::from_utf8_lossy(&r.payload),
             "state": r.state.as_str(),
             "reason": r.state.reason(),
-            "latency_ms": r.latency_ms().or_else(|| r.sent_ms.map(|s| s - r.created_ms)),
+            "latency_ms": latency,
             "via": r.wait.describe(),
         });
         println!("{v}");
     } else {
-        let took = r
-            .latency_ms()
-            .or_else(|| r.sent_ms.map(|s| s - r.created_ms))
-            .map(|ms| format!(" in {ms} ms"))
-            .unwrap_or_default();
+        let took = latency.map(|ms| format!(" in {ms} ms")).unwrap_or_default();
         let why = r
             .state
             .reason()

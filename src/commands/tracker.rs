@@ -139,7 +139,8 @@ pub struct Opening {
 pub struct Tracker {
     requests: VecDeque<Request>,
     next_id: RequestId,
-    by_topic: HashMap<String, Vec<RequestId>>,
+    /// Keyed by topic bytes, so the per-message check needs no UTF-8 validation.
+    by_topic: HashMap<Box<[u8]>, Vec<RequestId>>,
     by_device: HashMap<DeviceId, Vec<RequestId>>,
     changed: Vec<RequestId>,
     settled: Vec<RequestId>,
@@ -200,7 +201,11 @@ impl Tracker {
             fields,
         };
         match &req.wait {
-            Wait::ReplyTopic(t) => self.by_topic.entry(t.clone()).or_default().push(id),
+            Wait::ReplyTopic(t) => self
+                .by_topic
+                .entry(t.as_bytes().into())
+                .or_default()
+                .push(id),
             Wait::Expect(_) => {
                 if let Some(d) = req.device_id {
                     self.by_device.entry(d).or_default().push(id);
@@ -276,10 +281,7 @@ impl Tracker {
         if self.by_topic.is_empty() {
             return;
         }
-        let Some(ids) = std::str::from_utf8(topic)
-            .ok()
-            .and_then(|t| self.by_topic.get(t))
-        else {
+        let Some(ids) = self.by_topic.get(topic) else {
             return;
         };
         let Ok(serde_json::Value::Object(reply)) =
@@ -394,7 +396,7 @@ impl Tracker {
                         ..
                     }) = self.requests.remove(i)
                     {
-                        remove_from(&mut self.by_topic, &t, id);
+                        remove_from(&mut self.by_topic, t.as_bytes(), id);
                     }
                 }
                 None => break,
@@ -431,11 +433,11 @@ impl Tracker {
     }
 }
 
-fn remove_from<K: std::hash::Hash + Eq + Clone>(
-    map: &mut HashMap<K, Vec<RequestId>>,
-    key: &K,
-    id: RequestId,
-) {
+fn remove_from<K, Q>(map: &mut HashMap<K, Vec<RequestId>>, key: &Q, id: RequestId)
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: std::hash::Hash + Eq + ?Sized,
+{
     if let Some(v) = map.get_mut(key) {
         v.retain(|x| *x != id);
         if v.is_empty() {

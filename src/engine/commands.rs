@@ -285,22 +285,19 @@ impl Engine {
     /// Publishes alert transitions to `[hooks] publish_topic`, on the first connection that
     /// may publish. They are recorded in the alert log, not the command audit log.
     pub(super) fn publish_alerts(&mut self, transitions: &[crate::alerts::Transition]) {
-        if self.alert_publish.publish_topic.is_none() {
+        let Some(out) = &self.alert_publish else {
             return;
-        }
+        };
         let Some(publisher) = self.desk.publishers.iter().flatten().next() else {
             return;
         };
         for t in transitions.iter().filter(|t| !t.silenced) {
-            let Some(topic) = self.alert_publish.publish_topic_for(t) else {
-                continue;
-            };
             let publish = Publish {
                 id: ALERT_PUBLISH,
-                topic,
+                topic: out.topic_for(t),
                 payload: crate::output::headless::alert(t).to_string().into_bytes(),
-                qos: self.alert_publish.publish_qos.unwrap_or(1),
-                retain: self.alert_publish.publish_retain,
+                qos: out.qos,
+                retain: out.retain,
                 correlation: None,
             };
             if let Err(e) = publisher.publish(publish) {

@@ -42,7 +42,7 @@ pub struct Engine {
     /// Runs `on_fire`/`on_resolve` hooks off this thread.
     pub hooks: crate::output::hooks::HookRunner,
     /// Where alert transitions are published, if anywhere (`[hooks] publish_topic`).
-    alert_publish: crate::alerts::HooksConfig,
+    alert_publish: Option<crate::alerts::hooks::AlertPublish>,
     pub clock: Clock,
     pub conns: Vec<ConnLabel>,
     /// Command templates, requests in flight, the audit log.
@@ -131,7 +131,7 @@ impl Engine {
                     .max_running
                     .unwrap_or(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
             ),
-            alert_publish: config.hooks.clone(),
+            alert_publish: config.hooks.alert_publish(),
             ever_connected: vec![false; conns.len()],
             clock,
             conns,
@@ -163,7 +163,7 @@ impl Engine {
             alerts: alert_book(rules),
             alert_log: None,
             hooks: crate::output::hooks::HookRunner::new(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
-            alert_publish: crate::alerts::HooksConfig::default(),
+            alert_publish: None,
             state: FleetState::new(mapper, limits, names),
             clock: Clock::Wall,
             conns: names

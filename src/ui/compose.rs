@@ -128,12 +128,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
                 payload,
                 qos,
                 retain,
-                device,
+                ..
             } = &**op
             {
-                let conn = device
-                    .and_then(|d| state.devices.get(d as usize))
-                    .map_or(0, |d| d.conn);
+                let conn = op.publish_conn(state);
                 let broker = engine
                     .conns
                     .get(conn as usize)

@@ -95,3 +95,33 @@ pub async fn connected(engine: &mut Engine) {
     // Subscriptions are sent right after CONNACK; give the SUBACK a moment.
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
+
+/// An MQTT 5 client subscribed to `filter` on the broker at 127.0.0.1:`port`: every
+/// message it receives, as (topic, payload). Keep the client: dropping it ends the feed.
+pub async fn watcher(
+    port: u16,
+    filter: &str,
+) -> (
+    rumqttc::v5::AsyncClient,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+) {
+    use rumqttc::v5::{AsyncClient, Event, MqttOptions, mqttbytes::QoS, mqttbytes::v5::Packet};
+    let id = format!("watch-{:08x}", fastrand::u32(..));
+    let (client, mut events) = AsyncClient::new(MqttOptions::new(id, "127.0.0.1", port), 64);
+    client
+        .subscribe(filter, QoS::AtLeastOnce)
+        .await
+        .expect("subscribe");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = ev {
+                let topic = String::from_utf8_lossy(&p.topic).into_owned();
+                if tx.send((topic, p.payload.to_vec())).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    (client, rx)
+}
