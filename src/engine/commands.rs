@@ -19,10 +19,9 @@ const ALERT_PUBLISH: RequestId = 0;
 pub struct Desk {
     pub set: CommandSet,
     pub tracker: Tracker,
-    /// Per connection; `None` where nothing may be published (read-only, a recording).
-    publishers: Vec<Option<Publisher>>,
-    /// Why a connection has no publisher, for the refusal message.
-    why_not: Vec<String>,
+    /// Per connection: its publisher, or why nothing may be published there (read-only,
+    /// a recording), for the refusal message.
+    publishers: Vec<Result<Publisher, String>>,
     audit: Result<AuditLog, String>,
     run: u32,
     next_tag: u64,
@@ -33,15 +32,13 @@ pub struct Desk {
 impl Desk {
     pub fn new(
         set: CommandSet,
-        publishers: Vec<Option<Publisher>>,
-        why_not: Vec<String>,
+        publishers: Vec<Result<Publisher, String>>,
         bulk_rate: f64,
     ) -> Desk {
         Desk {
             set,
             tracker: Tracker::new(),
             publishers,
-            why_not,
             audit: Err("no audit log is kept by this front end".into()),
             run: fastrand::u32(..0x100_0000),
             next_tag: 1,
@@ -61,19 +58,15 @@ impl Desk {
 
     /// Whether anything at all may be published.
     pub fn read_only(&self) -> bool {
-        self.publishers.iter().all(Option::is_none)
+        self.publishers.iter().all(Result::is_err)
     }
 
     /// Why publishing on `conn` is refused, if it is.
     pub fn refusal(&self, conn: ConnId) -> Option<String> {
         match self.publishers.get(conn as usize) {
-            Some(Some(_)) => None,
-            _ => Some(
-                self.why_not
-                    .get(conn as usize)
-                    .cloned()
-                    .unwrap_or_else(|| "read-only: no connection to publish on".into()),
-            ),
+            Some(Ok(_)) => None,
+            Some(Err(why)) => Some(why.clone()),
+            None => Some("no such connection to publish on".into()),
         }
     }
 
@@ -226,7 +219,7 @@ impl Engine {
             .desk
             .publishers
             .get(conn as usize)
-            .and_then(Option::as_ref)
+            .and_then(|p| p.as_ref().ok())
             .is_some_and(Publisher::request_response);
         let wait = Wait::choose(&p, mqtt5);
         let how = Opening {
@@ -270,7 +263,7 @@ impl Engine {
             .desk
             .publishers
             .get(r.conn as usize)
-            .and_then(Option::as_ref)
+            .and_then(|p| p.as_ref().ok())
         {
             Some(p) => p.publish(publish),
             None => Err(self.desk.refusal(r.conn).unwrap_or_default()),
@@ -288,7 +281,7 @@ impl Engine {
         let Some(out) = &self.alert_publish else {
             return;
         };
-        let Some(publisher) = self.desk.publishers.iter().flatten().next() else {
+        let Some(publisher) = self.desk.publishers.iter().find_map(|p| p.as_ref().ok()) else {
             return;
         };
         for t in transitions.iter().filter(|t| !t.silenced) {

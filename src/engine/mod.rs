@@ -68,7 +68,6 @@ impl Engine {
         let mut conns = Vec::new();
         let mut drops = Vec::new();
         let mut publishers = Vec::new();
-        let mut why_not = Vec::new();
         let clock = match input {
             Input::Brokers(specs) => {
                 for (i, spec) in specs.into_iter().enumerate() {
@@ -78,11 +77,11 @@ impl Engine {
                         name: spec.name.clone(),
                         url: Some(spec.url.to_string()),
                     });
-                    why_not.push(format!(
+                    let read_only = format!(
                         "read-only: fleetop does not publish to broker `{}` (--read-only or read_only = true)",
                         spec.name
-                    ));
-                    publishers.push(crate::source::mqtt::spawn(spec, outlet));
+                    );
+                    publishers.push(crate::source::mqtt::spawn(spec, outlet).ok_or(read_only));
                 }
                 Clock::Wall
             }
@@ -103,9 +102,9 @@ impl Engine {
                     Speed::Times(x) => x,
                     Speed::Max => 1.0,
                 };
-                publishers.push(None);
-                why_not
-                    .push("a recording is being replayed: there is no broker to publish to".into());
+                publishers.push(Err(
+                    "a recording is being replayed: there is no broker to publish to".into(),
+                ));
                 let clock = Arc::new(ReplayClock::new(crate::source::now_ms(), rate));
                 tokio::spawn(crate::source::replay::run(
                     path,
@@ -122,7 +121,7 @@ impl Engine {
         Ok(Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names)
                 .with_conventions(config.conventions.clone()),
-            desk: Desk::new(set, publishers, why_not, config.command_settings.bulk_rate),
+            desk: Desk::new(set, publishers, config.command_settings.bulk_rate),
             alerts: alert_book(rules),
             alert_log: None,
             hooks: crate::output::hooks::HookRunner::new(
@@ -156,8 +155,7 @@ impl Engine {
         let engine = Engine {
             desk: Desk::new(
                 crate::commands::CommandSet::default(),
-                vec![None; names.len()],
-                vec!["a detached engine has no connection to publish on".into(); names.len()],
+                vec![Err("a detached engine has no connection to publish on".into()); names.len()],
                 crate::config::CommandSettings::default().bulk_rate,
             ),
             alerts: alert_book(rules),
