@@ -171,7 +171,8 @@ impl Outlet {
         }
     }
 
-    /// Hands a message over, or counts it as dropped if the queue is full.
+    /// Hands one message over, or counts it as dropped if the mailbox is full.
+    #[cfg(test)]
     pub fn message(&self, topic: Bytes, payload: Bytes, retain: bool) {
         let msg = RawMessage {
             conn: self.conn,
@@ -180,19 +181,27 @@ impl Outlet {
             retain,
             at_ms: now_ms(),
         };
-        self.send_message(msg);
+        self.deliver(&mut vec![msg]);
     }
 
-    /// Hands a message over, or counts it as dropped if the mailbox is full.
-    pub fn send_message(&self, msg: RawMessage) {
+    /// Hands over every message in `batch`, leaving it empty; those the mailbox has no room
+    /// for are counted as dropped. A connection collects what its socket has ready and
+    /// delivers it at once: one lock per burst instead of one per message.
+    pub fn deliver(&self, batch: &mut Vec<RawMessage>) {
+        if batch.is_empty() {
+            return;
+        }
         let announce = {
             let mut inner = self.mailbox.lock();
-            if inner.messages.len() >= self.mailbox.capacity {
-                drop(inner);
-                self.dropped.add(1);
+            let room = self.mailbox.capacity.saturating_sub(inner.messages.len());
+            if batch.len() > room {
+                self.dropped.add((batch.len() - room) as u64);
+                batch.truncate(room);
+            }
+            if batch.is_empty() {
                 return;
             }
-            inner.messages.push(msg);
+            inner.messages.append(batch);
             !std::mem::replace(&mut inner.announced, true)
         };
         if announce
@@ -267,7 +276,12 @@ impl Outlet {
 
 /// Wall-clock time in epoch milliseconds; the core never reads a clock itself.
 pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    // SystemTime is a plain clock read, where chrono's `Utc::now` would also work out the
+    // calendar date.
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
 }
 
 /// The time the core is told: the wall clock live, the recording's own time in a replay
@@ -350,5 +364,33 @@ mod tests {
             matches!(rx.try_recv(), Ok(SourceEvent::Messages(_))),
             "an emptied mailbox is announced again"
         );
+    }
+
+    #[test]
+    fn a_delivered_burst_keeps_its_order_and_counts_what_did_not_fit() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let outlet = Outlet::new(1, tx);
+        let msg = |i: u8| RawMessage {
+            conn: 1,
+            topic: Bytes::from_static(b"t"),
+            payload: Bytes::from(vec![i]),
+            retain: false,
+            at_ms: i64::from(i),
+        };
+        let mut burst: Vec<RawMessage> = (0..3).map(msg).collect();
+        outlet.deliver(&mut burst);
+        assert!(burst.is_empty());
+        let mut burst: Vec<RawMessage> = (3..6).map(msg).collect();
+        outlet.deliver(&mut burst);
+        assert!(burst.is_empty(), "what did not fit is dropped, not kept");
+        assert_eq!(outlet.dropped.get(), 2);
+        let Ok(SourceEvent::Messages(mailbox)) = rx.try_recv() else {
+            panic!("the burst was not announced");
+        };
+        assert!(rx.try_recv().is_err(), "one announcement for both bursts");
+        let mut got = Vec::new();
+        mailbox.take(&mut got);
+        let kept: Vec<(u8, i64)> = got.iter().map(|m| (m.payload[0], m.at_ms)).collect();
+        assert_eq!(kept, [(0, 0), (1, 1), (2, 2), (3, 3)]);
     }
 }

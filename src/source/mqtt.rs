@@ -3,7 +3,7 @@
 //! rumqttc APIs differ only in types, so a small [`Session`] trait hides them.
 
 use super::url::{BrokerUrl, Scheme};
-use super::{LinkState, Outlet};
+use super::{LinkState, Outlet, RawMessage};
 use crate::commands::RequestId;
 use crate::config::{BrokerConfig, Protocol};
 use bytes::Bytes;
@@ -18,6 +18,8 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
 /// Our own QoS 1/2 publishes in flight at once (commands); fleetop mostly listens.
 const OUTGOING_INFLIGHT: u16 = 100;
+/// Most messages collected before they are handed to the core, even if more are ready.
+const HANDOVER_BATCH: usize = 256;
 /// Requests (subscribes, publishes) buffered towards the event loop.
 const REQUEST_CAPACITY: usize = 1024;
 
@@ -448,9 +450,15 @@ async fn drive<S: Session>(
     publisher: Option<&Publisher>,
 ) {
     let mut failures = 0u32;
+    let mut arrived = Vec::with_capacity(HANDOVER_BATCH);
     outlet.link(LinkState::Connecting).await;
     while !outlet.is_closed() {
-        match session.poll().await {
+        let incoming = delivering_while_idle(session.poll(), outlet, &mut arrived).await;
+        if !matches!(incoming, Ok(Incoming::Publish { .. })) {
+            // What arrived before a link change or notice goes first.
+            outlet.deliver(&mut arrived);
+        }
+        match incoming {
             Ok(Incoming::Publish {
                 topic,
                 payload,
@@ -460,7 +468,20 @@ async fn drive<S: Session>(
                 (Some(c), Some(rt)) if topic.as_ref() == rt.as_bytes() => {
                     outlet.reply(c, payload).await
                 }
-                _ => outlet.message(topic, payload, retain),
+                _ => {
+                    // A burst shares the arrival time of its first message: one clock read.
+                    let at_ms = arrived.first().map_or_else(super::now_ms, |m| m.at_ms);
+                    arrived.push(RawMessage {
+                        conn: outlet.conn,
+                        topic,
+                        payload,
+                        retain,
+                        at_ms,
+                    });
+                    if arrived.len() >= HANDOVER_BATCH {
+                        outlet.deliver(&mut arrived);
+                    }
+                }
             },
             Ok(Incoming::Connected) => {
                 failures = 0;
@@ -530,6 +551,24 @@ async fn drive<S: Session>(
             }
         }
     }
+}
+
+/// Awaits `poll`; whenever it has to wait for the socket, first delivers what has arrived.
+/// Messages thus reach the core in bursts, and none is held back while the link is idle.
+async fn delivering_while_idle<F: std::future::Future>(
+    poll: F,
+    outlet: &Outlet,
+    arrived: &mut Vec<RawMessage>,
+) -> F::Output {
+    let mut poll = std::pin::pin!(poll);
+    std::future::poll_fn(|cx| {
+        let polled = poll.as_mut().poll(cx);
+        if polled.is_pending() {
+            outlet.deliver(arrived);
+        }
+        polled
+    })
+    .await
 }
 
 /// A client handle of either protocol.
@@ -673,6 +712,37 @@ pub fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn collected_messages_go_to_the_core_once_the_socket_has_nothing_ready() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let outlet = Outlet::new(0, tx);
+        let mut arrived = vec![RawMessage {
+            conn: 0,
+            topic: Bytes::from_static(b"t"),
+            payload: Bytes::from_static(b"1"),
+            retain: false,
+            at_ms: 7,
+        }];
+        // Ready at once: nothing is handed over yet.
+        let got = delivering_while_idle(async { 1 }, &outlet, &mut arrived).await;
+        assert_eq!((got, arrived.len()), (1, 1));
+        assert!(rx.try_recv().is_err());
+        // Has to wait (yields once): the collected message goes first.
+        let waits = async {
+            tokio::task::yield_now().await;
+            2
+        };
+        let got = delivering_while_idle(waits, &outlet, &mut arrived).await;
+        assert_eq!((got, arrived.len()), (2, 0));
+        let Ok(crate::source::SourceEvent::Messages(mailbox)) = rx.try_recv() else {
+            panic!("nothing was handed over while the poll waited");
+        };
+        let mut taken = Vec::new();
+        mailbox.take(&mut taken);
+        assert_eq!(taken.len(), 1);
+        assert_eq!(taken[0].at_ms, 7);
+    }
 
     #[test]
     fn backoff_grows_and_caps() {
