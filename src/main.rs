@@ -24,15 +24,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Some(Command::Demo(args)) => fleetop::cli::demo::demo(&cli, args).await,
         Some(Command::Simulate(args)) => fleetop::cli::demo::simulate(&cli, args).await,
         Some(Command::Bench(b)) => match &b.which {
-            BenchKind::Ingest {
-                messages,
-                ceiling,
-                rules,
-                devices,
-            } => {
-                fleetop::cli::bench::ingest(&cli.source, *messages, *ceiling, *rules, *devices)
-                    .await
-            }
+            BenchKind::Ingest(args) => fleetop::cli::bench::ingest(&cli.source, args).await,
         },
         Some(Command::Snapshot { wait, format }) => match cli.source.resolve() {
             Ok((config, input)) => run::snapshot(&config, input, *wait, *format).await,

@@ -76,6 +76,21 @@ fn ceiling_bench_prints_counts_and_the_fixed_last_line() {
         );
     }
 
+    // Two rounds by default, each subscriber measured in both, the best of each kept.
+    assert!(lines.contains(&"round 2 of 2:"), "{stdout}");
+    let best = lines
+        .iter()
+        .find(|l| l.starts_with("best of 2 rounds each: fleetop (MQTT 5) "))
+        .unwrap_or_else(|| panic!("no best-of line\n{stdout}"));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("fleetop whole pipeline (MQTT 5)"))
+            .count(),
+        2,
+        "{stdout}"
+    );
+
     // fleetop accounts for every message: what it applied plus what its queue dropped.
     let pipeline = lines
         .iter()
@@ -97,6 +112,7 @@ fn ceiling_bench_prints_counts_and_the_fixed_last_line() {
                 .unwrap_or_else(|| panic!("no mosquitto_sub line\n{stdout}"));
             // TCP does not drop: the stand-in's stream reaches mosquitto_sub whole.
             assert_eq!(number_after(line, "got "), Some(N), "{line}");
+            assert!(best.contains(" msg/s, mosquitto_sub ") && !best.ends_with("n/a"));
             assert!(y > 0);
             let expected = fleetop as f64 / y as f64;
             assert!((ratio - expected).abs() < 0.01, "{last}");

@@ -3,7 +3,7 @@
 //! `--ceiling`, each gets its own loopback stand-in that streams pre-encoded packets, so
 //! the subscriber is the bottleneck. The last line is fixed; scripts parse it.
 
-use super::SourceArgs;
+use super::{IngestArgs, SourceArgs};
 use crate::bench::flood::{self, FILTER, Mqtt};
 use crate::bench::mosquitto::{self, MosquittoSub};
 use crate::bench::pipeline::Pipeline;
@@ -22,13 +22,14 @@ use tokio::time::Instant;
 const IDLE: Duration = Duration::from_secs(3);
 const CONNECT_LIMIT: Duration = Duration::from_secs(10);
 
-pub async fn ingest(
-    source: &SourceArgs,
-    messages: u64,
-    ceiling: bool,
-    rules: usize,
-    devices: usize,
-) -> ExitCode {
+pub async fn ingest(source: &SourceArgs, args: &IngestArgs) -> ExitCode {
+    let IngestArgs {
+        messages,
+        ceiling,
+        rules,
+        devices,
+        rounds,
+    } = *args;
     if messages == 0 || devices == 0 {
         eprintln!("fleetop: bench ingest: --messages and --devices must be at least 1");
         return ExitCode::from(2);
@@ -38,11 +39,11 @@ pub async fn ingest(
         return ExitCode::from(2);
     }
     let run = if rules > 0 {
-        alerts_run(source, messages, rules, devices).await
+        alerts_run(source, messages, rules, devices, rounds).await
     } else if devices != flood::DEVICES {
         Err("--devices applies to the --rules run".into())
     } else if ceiling {
-        ceiling_run(source, messages).await
+        ceiling_run(source, messages, rounds).await
     } else {
         broker_run(source, messages).await
     };
@@ -305,7 +306,7 @@ async fn wait_ready(
 // ---------------------------------------------------------------------------------------
 // Against loopback stand-ins.
 
-async fn ceiling_run(source: &SourceArgs, n: u64) -> Result<String, String> {
+async fn ceiling_run(source: &SourceArgs, n: u64, rounds: u32) -> Result<String, String> {
     if source.broker.is_some() {
         println!("(--ceiling uses its own loopback stand-in broker; --broker is ignored)");
     }
@@ -343,28 +344,56 @@ async fn ceiling_run(source: &SourceArgs, n: u64) -> Result<String, String> {
         Protocol::V5 => Protocol::V311,
         Protocol::V311 => Protocol::V5,
     };
-    let headline = pipeline_on_stand_in(source, &prepared, n, false, "").await?;
-    let alt = SourceArgs {
-        protocol: other,
-        ..source.clone()
-    };
-    if let Err(e) = pipeline_on_stand_in(&alt, &prepared, n, false, "").await {
-        println!("fleetop (MQTT {other}): {e}");
-    }
-    // The same connection task and queue with nothing applied: where the queue, not the
-    // core, would be the limit.
-    if let Err(e) = pipeline_on_stand_in(source, &prepared, n, true, "").await {
-        println!("fleetop transport only: {e}");
-    }
-
-    let reference = match mosquitto_on_stand_in(&prepared, n).await {
-        Ok(r) => r,
-        Err(e) => {
-            println!("mosquitto_sub: {e}");
-            None
+    let (mut headline, mut reference) = (None, None);
+    let mut mosquitto_sub_missing = false;
+    for round in 1..=rounds {
+        if rounds > 1 {
+            println!("round {round} of {rounds}:");
         }
-    };
+        headline = best(
+            headline,
+            pipeline_on_stand_in(source, &prepared, n, false, "").await?,
+        );
+        if round == 1 {
+            let alt = SourceArgs {
+                protocol: other,
+                ..source.clone()
+            };
+            if let Err(e) = pipeline_on_stand_in(&alt, &prepared, n, false, "").await {
+                println!("fleetop (MQTT {other}): {e}");
+            }
+            // The same connection task and queue with nothing applied: where the queue,
+            // not the core, would be the limit.
+            if let Err(e) = pipeline_on_stand_in(source, &prepared, n, true, "").await {
+                println!("fleetop transport only: {e}");
+            }
+        }
+        if mosquitto_sub_missing {
+            continue;
+        }
+        match mosquitto_on_stand_in(&prepared, n).await {
+            Ok(Some(rate)) => reference = best(reference, Some(rate)),
+            Ok(None) => mosquitto_sub_missing = true,
+            Err(e) => println!("mosquitto_sub: {e}"),
+        }
+    }
+    if rounds > 1 {
+        println!(
+            "best of {rounds} rounds each: fleetop (MQTT {}) {} msg/s, mosquitto_sub {}",
+            source.protocol,
+            headline.map_or("?".into(), human),
+            reference.map_or("n/a".into(), |r| format!("{} msg/s", human(r)))
+        );
+    }
     Ok(summary(headline, reference))
+}
+
+/// The better of two measured rates.
+fn best(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// fleetop's whole pipeline (or, `transport_only`, its connection task and queue) against
@@ -404,13 +433,14 @@ async fn pipeline_on_stand_in(
 }
 
 /// The whole pipeline on the stand-in's flood over `devices` devices, without rules and
-/// with `rules` rules, alternately (twice each, best of each: the machine's noise hits
-/// both); the last line is the drop in msg/s that evaluating the rules costs.
+/// with `rules` rules, alternately (`rounds` times each, best of each: the machine's noise
+/// hits both); the last line is the drop in msg/s that evaluating the rules costs.
 async fn alerts_run(
     source: &SourceArgs,
     n: u64,
     rules: usize,
     devices: usize,
+    rounds: u32,
 ) -> Result<String, String> {
     if source.broker.is_some() {
         println!("(--ceiling uses its own loopback stand-in broker; --broker is ignored)");
@@ -428,12 +458,11 @@ async fn alerts_run(
         "  {rules} rules (+ the built-ins) over level_pct, temp_c, battery_v, rssi, flow_lpm, \
          pressure_bar, pump: thresholds, hysteresis, for, avg/delta/rate/max windows, globs"
     );
-    let mut best = [None::<f64>; 2];
-    for round in 0..2 {
+    let mut fastest = [None::<f64>; 2];
+    for round in 1..=rounds {
         for (i, alerts) in ["", rules_toml.as_str()].into_iter().enumerate() {
             println!(
-                "round {}, {}:",
-                round + 1,
+                "round {round}, {}:",
                 if i == 0 {
                     "no rules".to_string()
                 } else {
@@ -441,13 +470,10 @@ async fn alerts_run(
                 }
             );
             let rate = pipeline_on_stand_in(source, &prepared, n, false, alerts).await?;
-            best[i] = match (best[i], rate) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
+            fastest[i] = best(fastest[i], rate);
         }
     }
-    let (Some(without), Some(with)) = (best[0], best[1]) else {
+    let (Some(without), Some(with)) = (fastest[0], fastest[1]) else {
         return Err("a run measured no rate".into());
     };
     let drop_pct = (1.0 - with / without) * 100.0;
