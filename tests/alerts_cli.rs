@@ -51,6 +51,23 @@ fn check_exit_codes_follow_severity() {
 }
 
 #[test]
+fn rules_can_watch_a_conventions_fleet() {
+    // The recording's Tasmota plugs draw 51.7, 69.6 and 60.3 W at the end.
+    let (_d, cfg) = config(
+        "[[alert]]\nname = \"plug_busy\"\nfleet = \"tasmota\"\nwhen = \"ENERGY.Power > 55\"\n\
+         severity = \"critical\"\n",
+    );
+    let (code, line) = check(&cfg);
+    assert_eq!(code, Some(2), "{line}");
+    assert!(
+        line.contains("tasmota_plug1")
+            && line.contains("tasmota_plug2")
+            && !line.contains("tasmota_plug0"),
+        "{line}"
+    );
+}
+
+#[test]
 fn check_is_unknown_without_a_broker_or_with_a_bad_rule() {
     let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
         .args(["check", "--broker", "mqtt://127.0.0.1:9", "--wait", "1s"])
@@ -90,7 +107,15 @@ fn headless_stream_carries_alert_transitions() {
             .any(|a| a["device"] == "tank-01" && a["to"] == "firing" && a["severity"] == "major")
     );
     // Built-in rules also fire for the recording's convention devices (an offline
-    // Tasmota plug); the custom rule's messages are its template's.
+    // Tasmota plug), under their convention's fleet; the custom rule's messages are its
+    // template's.
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["device"] == "tasmota_plug9" && a["fleet"] == "tasmota"),
+        "{alerts:?}"
+    );
+    assert!(alerts.iter().all(|a| a["fleet"] != "?"), "{alerts:?}");
     assert!(
         alerts
             .iter()

@@ -348,7 +348,7 @@ fn compile_one(
             Some(i) => Some(i as FleetIdx),
             None => {
                 return Err(RuleError(format!(
-                    "{}: alert `{name}` names fleet `{}`, but no [[fleet]] has that name (known: {})",
+                    "{}: alert `{name}` names fleet `{}`, which is neither a [[fleet]] nor a device convention (known: {})",
                     origin.locate(f.span()),
                     f.get_ref(),
                     if fleets.is_empty() {

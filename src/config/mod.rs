@@ -333,7 +333,7 @@ impl Config {
 
     /// The alert rules, compiled against the fleets (errors at file:line:column).
     pub fn alert_rules(&self) -> Result<crate::alerts::RuleSet, ConfigError> {
-        let fleets: Vec<&str> = self.fleets.iter().map(|f| f.name.as_str()).collect();
+        let fleets = crate::mapping::fleet_names(&self.fleets);
         crate::alerts::RuleSet::compile(&self.alerts, &fleets, &self.origin)
             .map(|rules| rules.with_hook_defaults(&self.hooks))
             .map_err(|e| ConfigError(e.to_string()))

@@ -158,6 +158,8 @@ pub struct FleetState {
     pub unmapped: Vec<UnmappedTopic>,
     pub counters: Counters,
     device_index: Map<(ConnId, FleetIdx, Box<str>), DeviceId>,
+    /// Per fleet: whether it has a device yet.
+    fleet_used: Vec<bool>,
     /// Keyed by the topic's bytes: a known topic needs no UTF-8 check.
     routes: Vec<Map<Box<[u8]>, Route>>,
     /// Metric names taken from topic levels, shared by the routes that name them.
@@ -207,6 +209,7 @@ impl FleetState {
                 .collect(),
             routes: connection_names.iter().map(|_| Map::default()).collect(),
             metric_names: Vec::new(),
+            fleet_used: vec![false; mapper.fleets.len()],
             mapper,
             limits,
             devices: Vec::new(),
@@ -246,6 +249,15 @@ impl FleetState {
     /// The latest time the state has seen, epoch ms.
     pub fn now_ms(&self) -> i64 {
         self.now_ms
+    }
+
+    /// The fleets that have devices: configured fleets and conventions seen.
+    pub fn fleets_in_use(&self) -> impl Iterator<Item = &crate::mapping::Fleet> + '_ {
+        self.mapper
+            .fleets
+            .iter()
+            .zip(&self.fleet_used)
+            .filter_map(|(f, &used)| used.then_some(f))
     }
 
     pub fn fleet_name(&self, device: &Device) -> &str {
@@ -527,6 +539,9 @@ impl FleetState {
             facts: None,
         });
         self.device_index.insert(key, id);
+        if let Some(used) = self.fleet_used.get_mut(fleet as usize) {
+            *used = true;
+        }
         self.events.push(FleetEvent::DeviceAppeared {
             device: id,
             at_ms: self.now_ms,

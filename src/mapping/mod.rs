@@ -71,10 +71,46 @@ pub enum AvailabilityTarget {
     Group(Vec<(String, String)>),
 }
 
-/// All configured fleets, in priority order.
-#[derive(Debug, Clone, Default)]
+/// The names of the fleets a [`Mapper`] built from `configs` has, indexed by [`FleetIdx`]:
+/// the configured fleets, then one per device convention.
+pub fn fleet_names(configs: &[FleetConfig]) -> Vec<&str> {
+    configs
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain(Convention::ALL.iter().map(|c| c.name()))
+        .collect()
+}
+
+/// All configured fleets, in priority order, then the conventions' fleets.
+#[derive(Debug, Clone)]
 pub struct Mapper {
     pub fleets: Vec<Fleet>,
+}
+
+/// No configured fleet: the conventions' fleets alone.
+impl Default for Mapper {
+    fn default() -> Mapper {
+        Mapper {
+            fleets: Convention::ALL.into_iter().map(convention_fleet).collect(),
+        }
+    }
+}
+
+/// The fleet of a convention's devices: it matches no topic by template (the convention's
+/// decoder claims them) and subscribes to nothing.
+fn convention_fleet(convention: Convention) -> Fleet {
+    Fleet {
+        name: convention.name().into(),
+        template: TopicTemplate::device_only(),
+        format: PayloadFormat::Auto,
+        expected_interval: Some(convention.expected_interval()),
+        broker: None,
+        qos: 0,
+        table: Vec::new(),
+        metrics: Vec::new(),
+        availability: Vec::new(),
+        convention: Some(convention),
+    }
 }
 
 impl Mapper {
@@ -107,6 +143,10 @@ impl Mapper {
                 convention: None,
             });
         }
+        // Every convention's fleet follows the configured ones, in a fixed order, whether
+        // or not its devices ever show up: alert rules compiled from the config refer to
+        // fleets by these indices (see [`fleet_names`]).
+        fleets.extend(Convention::ALL.into_iter().map(convention_fleet));
         if fleets.len() > usize::from(FleetIdx::MAX) {
             return Err("too many fleets".into());
         }
@@ -118,32 +158,12 @@ impl Mapper {
         self.fleets.iter().any(|f| f.convention.is_none())
     }
 
-    /// The fleet of `convention`'s devices, added on first use so that only conventions
-    /// actually seen appear as fleets.
-    pub fn convention_fleet(&mut self, convention: Convention) -> Option<FleetIdx> {
-        if let Some(i) = self
-            .fleets
+    /// The fleet of `convention`'s devices.
+    pub fn convention_fleet(&self, convention: Convention) -> Option<FleetIdx> {
+        self.fleets
             .iter()
             .position(|f| f.convention == Some(convention))
-        {
-            return Some(i as FleetIdx);
-        }
-        if self.fleets.len() >= usize::from(FleetIdx::MAX) {
-            return None;
-        }
-        self.fleets.push(Fleet {
-            name: convention.name().into(),
-            template: TopicTemplate::parse("{device}").ok()?,
-            format: PayloadFormat::Auto,
-            expected_interval: Some(convention.expected_interval()),
-            broker: None,
-            qos: 0,
-            table: Vec::new(),
-            metrics: Vec::new(),
-            availability: Vec::new(),
-            convention: Some(convention),
-        });
-        Some((self.fleets.len() - 1) as FleetIdx)
+            .map(|i| i as FleetIdx)
     }
 
     /// Subscription filters (with QoS) the fleets need on a broker.
@@ -240,6 +260,19 @@ topic = "{site}/gateways/{gateway}/status"
 [[fleet.availability]]
 topic = "{site}/poles/{device}/status"
 "#;
+
+    #[test]
+    fn fleet_names_follow_the_mappers_indices() {
+        let config = Config::parse(POLES, None).unwrap();
+        let m = Mapper::new(&config.fleets).unwrap();
+        let names: Vec<&str> = m.fleets.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, fleet_names(&config.fleets));
+        assert_eq!(names[0], "poles");
+        let tasmota = m.convention_fleet(Convention::Tasmota).unwrap();
+        assert_eq!(names[tasmota as usize], "tasmota");
+        assert!(m.has_configured_fleets());
+        assert!(!Mapper::new(&[]).unwrap().has_configured_fleets());
+    }
 
     #[test]
     fn telemetry_captures_device_labels_and_metric() {

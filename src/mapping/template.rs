@@ -23,6 +23,14 @@ pub struct TopicTemplate {
 pub type Captures<'t> = Vec<(&'t str, &'t str)>;
 
 impl TopicTemplate {
+    /// `{device}`: one level naming the device.
+    pub fn device_only() -> TopicTemplate {
+        TopicTemplate {
+            levels: vec![Level::Var("device".into())],
+            source: "{device}".into(),
+        }
+    }
+
     pub fn parse(s: &str) -> Result<TopicTemplate, String> {
         if s.is_empty() {
             return Err("the topic template is empty".into());
@@ -154,6 +162,14 @@ impl fmt::Display for TopicTemplate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_only_is_the_parsed_template() {
+        assert_eq!(
+            TopicTemplate::device_only(),
+            TopicTemplate::parse("{device}").unwrap()
+        );
+    }
 
     #[test]
     fn matches_and_captures_named_levels() {

@@ -175,9 +175,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
         })
         .collect();
     let fleet_width = state
-        .mapper
-        .fleets
-        .iter()
+        .fleets_in_use()
         .map(|f| f.name.chars().count())
         .max()
         .unwrap_or(5)
