@@ -140,3 +140,72 @@ fn configured_fleets_win_and_conventions_can_be_turned_off() {
             .any(|u| u["topic"] == "homie/weather0/$state")
     );
 }
+
+/// With a `[[fleet]]` configured, fleetop subscribes to the fleets' and the conventions'
+/// topics, not `#`. The state topic a Home Assistant discovery message names (ESPHome's
+/// `<node>/sensor/<object>/state`, outside every filter) is subscribed once the message
+/// arrives, and its retained value reaches the device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_assistant_state_topics_are_followed_when_fleets_are_configured() {
+    let broker = fleetop::demo::EmbeddedBroker::start().expect("embedded broker starts");
+    let (client, mut events) = rumqttc::AsyncClient::new(
+        rumqttc::MqttOptions::new("ha-publisher", "127.0.0.1", broker.port_v311()),
+        16,
+    );
+    let config = serde_json::json!({
+        "name": "Temperature",
+        "state_topic": "garden-node/sensor/temperature/state",
+        "unit_of_measurement": "°C",
+        "device": { "identifiers": ["garden-node"], "name": "Garden node" }
+    });
+    let retained = [
+        (
+            "homeassistant/sensor/garden-node/temperature/config",
+            config.to_string(),
+        ),
+        ("garden-node/sensor/temperature/state", "21.5".to_string()),
+    ];
+    for (topic, payload) in retained {
+        client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, true, payload)
+            .await
+            .expect("publish");
+    }
+    // Both QoS 1 publishes acknowledged: the broker holds them as retained.
+    let mut acked = 0;
+    while acked < 2 {
+        match events.poll().await.expect("publisher connection") {
+            rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_)) => acked += 1,
+            _ => continue,
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("fleetop.toml");
+    std::fs::write(
+        &cfg,
+        "[[fleet]]\nname = \"tanks\"\ntopic = \"site/tanks/{device}/telemetry\"\n",
+    )
+    .expect("write config");
+    let url = broker.url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_fleetop"))
+            .args(["snapshot", "--format", "json", "--wait", "3s", "--config"])
+            .arg(&cfg)
+            .args(["--broker", &url])
+            .env("XDG_STATE_HOME", cfg.parent().expect("dir"))
+            .output()
+            .expect("run fleetop")
+    })
+    .await
+    .expect("snapshot ran");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snap: Value = serde_json::from_slice(&out.stdout).expect("snapshot is JSON");
+    let node = device(&snap, "garden-node");
+    assert_eq!(node["fleet"], "homeassistant", "{node:#}");
+    assert_eq!(number(node, "temperature"), 21.5, "{node:#}");
+}

@@ -12,6 +12,7 @@ use crate::fleet::FleetState;
 use crate::mapping::Mapper;
 use crate::source::mqtt::ConnectionSpec;
 use crate::source::replay::Speed;
+use crate::source::subscriptions::Subscriptions;
 use crate::source::{
     Clock, ConnId, DropCounter, LinkState, Outlet, RawMessage, ReplayClock, SourceEvent,
 };
@@ -47,6 +48,9 @@ pub struct Engine {
     pub conns: Vec<ConnLabel>,
     /// Command templates, requests in flight, the audit log.
     pub desk: Desk,
+    /// Per connection, where topics the fleet asks to follow are subscribed (none for a
+    /// recording).
+    subscriptions: Vec<Option<Subscriptions>>,
     drops: Vec<DropCounter>,
     rx: mpsc::Receiver<SourceEvent>,
     ever_connected: Vec<bool>,
@@ -68,6 +72,7 @@ impl Engine {
         let mut conns = Vec::new();
         let mut drops = Vec::new();
         let mut publishers = Vec::new();
+        let mut subscriptions = Vec::new();
         let clock = match input {
             Input::Brokers(specs) => {
                 for (i, spec) in specs.into_iter().enumerate() {
@@ -81,7 +86,9 @@ impl Engine {
                         "read-only: fleetop does not publish to broker `{}` (--read-only or read_only = true)",
                         spec.name
                     );
-                    publishers.push(crate::source::mqtt::spawn(spec, outlet).ok_or(read_only));
+                    let started = crate::source::mqtt::spawn(spec, outlet);
+                    publishers.push(started.publisher.ok_or(read_only));
+                    subscriptions.push(Some(started.subscriptions));
                 }
                 Clock::Wall
             }
@@ -105,6 +112,7 @@ impl Engine {
                 publishers.push(Err(
                     "a recording is being replayed: there is no broker to publish to".into(),
                 ));
+                subscriptions.push(None);
                 let clock = Arc::new(ReplayClock::new(crate::source::now_ms(), rate));
                 tokio::spawn(crate::source::replay::run(
                     path,
@@ -122,6 +130,7 @@ impl Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names)
                 .with_conventions(config.conventions.clone()),
             desk: Desk::new(set, publishers, config.command_settings.bulk_rate),
+            subscriptions,
             alerts: alert_book(rules),
             alert_log: None,
             hooks: crate::output::hooks::HookRunner::new(
@@ -158,6 +167,7 @@ impl Engine {
                 vec![Err("a detached engine has no connection to publish on".into()); names.len()],
                 crate::config::CommandSettings::default().bulk_rate,
             ),
+            subscriptions: vec![None; names.len()],
             alerts: alert_book(rules),
             alert_log: None,
             hooks: crate::output::hooks::HookRunner::new(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
@@ -309,6 +319,24 @@ impl Engine {
         self.rate
             .update(crate::source::now_ms(), self.state.counters.messages);
         self.tick_commands();
+        self.follow_topics(now);
+    }
+
+    /// Subscribes to the topics the fleet state learnt it needs (Home Assistant state
+    /// topics) where the connection's subscriptions do not already bring them.
+    fn follow_topics(&mut self, now: i64) {
+        for (conn, topic) in self.state.take_topics_to_follow() {
+            let Some(Some(subs)) = self.subscriptions.get(conn as usize) else {
+                continue;
+            };
+            match subs.follow(&topic) {
+                Ok(true) => {
+                    tracing::debug!(conn, topic = %crate::sanitize::text(&topic), "following")
+                }
+                Ok(false) => {}
+                Err(e) => self.state.note(conn, e, now),
+            }
+        }
     }
 
     /// Records every publish in the audit log at its default place. Without one, commands

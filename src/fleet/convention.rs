@@ -633,6 +633,9 @@ impl FleetState {
                     _ => false,
                 }
         };
+        if !self.ha_bindings.contains_key(topic.as_str()) {
+            self.to_follow.push((conn, topic.as_str().into()));
+        }
         let list = self.ha_bindings.entry(topic.as_str().into()).or_default();
         list.retain(|b| !same(b));
         // Many entities may share one state topic; a device's entities are capped.

@@ -190,6 +190,9 @@ pub struct FleetState {
     convention_out: conventions::Output,
     /// Home Assistant discovery: state and availability topics the configs named.
     ha_bindings: Map<Box<str>, Vec<convention::HaBinding>>,
+    /// Topics first bound since the engine last asked: its connection may need to
+    /// subscribe to them.
+    to_follow: Vec<(ConnId, Box<str>)>,
 }
 
 impl FleetState {
@@ -232,6 +235,7 @@ impl FleetState {
             sparkplug_report: Default::default(),
             convention_out: Default::default(),
             ha_bindings: Map::default(),
+            to_follow: Vec::new(),
         }
     }
 
@@ -249,6 +253,13 @@ impl FleetState {
     /// The latest time the state has seen, epoch ms.
     pub fn now_ms(&self) -> i64 {
         self.now_ms
+    }
+
+    /// Topics that devices said they publish on (Home Assistant discovery) since the last
+    /// call, with the connection they were announced on: subscribe to them where the
+    /// connection's filters do not already bring them.
+    pub fn take_topics_to_follow(&mut self) -> Vec<(ConnId, Box<str>)> {
+        std::mem::take(&mut self.to_follow)
     }
 
     /// The fleets that have devices: configured fleets and conventions seen.

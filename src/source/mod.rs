@@ -8,6 +8,7 @@
 pub mod mqtt;
 pub mod record;
 pub mod replay;
+pub mod subscriptions;
 pub mod tls;
 pub mod url;
 

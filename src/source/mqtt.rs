@@ -2,6 +2,7 @@
 //! failure with exponential backoff and jitter. MQTT 5 by default, 3.1.1 on request; the two
 //! rumqttc APIs differ only in types, so a small [`Session`] trait hides them.
 
+use super::subscriptions::Subscriptions;
 use super::url::{BrokerUrl, Scheme};
 use super::{LinkState, Outlet, RawMessage};
 use crate::commands::RequestId;
@@ -159,14 +160,13 @@ enum Incoming {
         pkid: u16,
         refused: Option<String>,
     },
-    /// Filters the broker refused, with its reason.
-    SubscribeRefused(Vec<String>),
+    /// The broker answered a SUBSCRIBE: per filter, why it refused (`None`: granted).
+    SubAck(Vec<Option<String>>),
     Other,
 }
 
 trait Session {
     async fn poll(&mut self) -> Result<Incoming, String>;
-    fn subscribe(&self, subs: &[(String, u8)]) -> Result<(), String>;
     fn client(&self) -> Client;
 }
 
@@ -207,7 +207,6 @@ fn host_for(url: &BrokerUrl) -> String {
 struct V311 {
     client: rumqttc::AsyncClient,
     events: rumqttc::EventLoop,
-    pending: Vec<String>,
 }
 
 impl V311 {
@@ -221,11 +220,7 @@ impl V311 {
             o.set_credentials(u, p);
         }
         let (client, events) = rumqttc::AsyncClient::new(o, REQUEST_CAPACITY);
-        V311 {
-            client,
-            events,
-            pending: Vec::new(),
-        }
+        V311 { client, events }
     }
 }
 
@@ -254,31 +249,17 @@ impl Session for V311 {
                 pkid: a.pkid,
                 refused: None,
             }),
-            Event::Incoming(Packet::SubAck(ack)) => {
-                let refused = ack
-                    .return_codes
+            Event::Incoming(Packet::SubAck(ack)) => Ok(Incoming::SubAck(
+                ack.return_codes
                     .iter()
-                    .zip(&self.pending)
-                    .filter(|(c, _)| matches!(c, rumqttc::SubscribeReasonCode::Failure))
-                    .map(|(_, f)| f.clone())
-                    .collect::<Vec<_>>();
-                Ok(if refused.is_empty() {
-                    Incoming::Other
-                } else {
-                    Incoming::SubscribeRefused(refused)
-                })
-            }
+                    .map(|c| {
+                        matches!(c, rumqttc::SubscribeReasonCode::Failure)
+                            .then(|| "refused".to_string())
+                    })
+                    .collect(),
+            )),
             _ => Ok(Incoming::Other),
         }
-    }
-
-    fn subscribe(&self, subs: &[(String, u8)]) -> Result<(), String> {
-        let filters = subs
-            .iter()
-            .map(|(f, q)| rumqttc::SubscribeFilter::new(f.clone(), qos(*q)));
-        self.client
-            .try_subscribe_many(filters)
-            .map_err(|e| format!("subscribe failed: {e}"))
     }
 
     fn client(&self) -> Client {
@@ -289,7 +270,6 @@ impl Session for V311 {
 struct V5 {
     client: rumqttc::v5::AsyncClient,
     events: rumqttc::v5::EventLoop,
-    pending: Vec<String>,
 }
 
 impl V5 {
@@ -306,11 +286,7 @@ impl V5 {
             o.set_credentials(u, p);
         }
         let (client, events) = rumqttc::v5::AsyncClient::new(o, REQUEST_CAPACITY);
-        V5 {
-            client,
-            events,
-            pending: Vec::new(),
-        }
+        V5 { client, events }
     }
 }
 
@@ -349,31 +325,16 @@ impl Session for V5 {
                 pkid: a.pkid,
                 refused: None,
             }),
-            Event::Incoming(Packet::SubAck(ack)) => {
-                let refused = ack
-                    .return_codes
+            Event::Incoming(Packet::SubAck(ack)) => Ok(Incoming::SubAck(
+                ack.return_codes
                     .iter()
-                    .zip(&self.pending)
-                    .filter(|(c, _)| !matches!(c, SubscribeReasonCode::Success(_)))
-                    .map(|(c, f)| format!("{f} ({c:?})"))
-                    .collect::<Vec<_>>();
-                Ok(if refused.is_empty() {
-                    Incoming::Other
-                } else {
-                    Incoming::SubscribeRefused(refused)
-                })
-            }
+                    .map(|c| {
+                        (!matches!(c, SubscribeReasonCode::Success(_))).then(|| format!("{c:?}"))
+                    })
+                    .collect(),
+            )),
             _ => Ok(Incoming::Other),
         }
-    }
-
-    fn subscribe(&self, subs: &[(String, u8)]) -> Result<(), String> {
-        let filters = subs
-            .iter()
-            .map(|(f, q)| rumqttc::v5::mqttbytes::v5::Filter::new(f.clone(), qos5(*q)));
-        self.client
-            .try_subscribe_many(filters)
-            .map_err(|e| format!("subscribe failed: {e}"))
     }
 
     fn client(&self) -> Client {
@@ -415,9 +376,15 @@ fn reason(e: &str) -> String {
     }
 }
 
+/// The handles to a started connection.
+pub struct Started {
+    /// Where commands are published; `None` when the connection is read-only.
+    pub publisher: Option<Publisher>,
+    pub subscriptions: Subscriptions,
+}
+
 /// Starts one connection on the current tokio runtime; it runs until the core goes away.
-/// Returns the handle commands are published through, unless the connection is read-only.
-pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Option<Publisher> {
+pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Started {
     let mut spec = spec;
     if let Some(t) = &spec.response_topic {
         spec.subscriptions.push((t.clone(), 1));
@@ -426,19 +393,30 @@ pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Option<Publisher> {
     match spec.protocol {
         Protocol::V5 => {
             let mut s = V5::new(&spec);
-            s.pending = spec.subscriptions.iter().map(|(f, _)| f.clone()).collect();
-            let publisher = (!spec.read_only).then(|| Publisher::new(&spec, s.client()));
-            let link = publisher.clone();
-            tokio::spawn(async move { drive(&mut s, &spec, &outlet, link.as_ref()).await });
-            publisher
+            let started = Started::new(&spec, s.client());
+            let (publisher, subs) = (started.publisher.clone(), started.subscriptions.clone());
+            tokio::spawn(
+                async move { drive(&mut s, &spec, &outlet, publisher.as_ref(), &subs).await },
+            );
+            started
         }
         Protocol::V311 => {
             let mut s = V311::new(&spec);
-            s.pending = spec.subscriptions.iter().map(|(f, _)| f.clone()).collect();
-            let publisher = (!spec.read_only).then(|| Publisher::new(&spec, s.client()));
-            let link = publisher.clone();
-            tokio::spawn(async move { drive(&mut s, &spec, &outlet, link.as_ref()).await });
-            publisher
+            let started = Started::new(&spec, s.client());
+            let (publisher, subs) = (started.publisher.clone(), started.subscriptions.clone());
+            tokio::spawn(
+                async move { drive(&mut s, &spec, &outlet, publisher.as_ref(), &subs).await },
+            );
+            started
+        }
+    }
+}
+
+impl Started {
+    fn new(spec: &ConnectionSpec, client: Client) -> Started {
+        Started {
+            publisher: (!spec.read_only).then(|| Publisher::new(spec, client.clone())),
+            subscriptions: Subscriptions::new(client, spec.subscriptions.clone()),
         }
     }
 }
@@ -448,6 +426,7 @@ async fn drive<S: Session>(
     spec: &ConnectionSpec,
     outlet: &Outlet,
     publisher: Option<&Publisher>,
+    subscriptions: &Subscriptions,
 ) {
     let mut failures = 0u32;
     let mut arrived = Vec::with_capacity(HANDOVER_BATCH);
@@ -486,7 +465,7 @@ async fn drive<S: Session>(
             Ok(Incoming::Connected) => {
                 failures = 0;
                 // Clean sessions forget subscriptions: subscribe again after every connect.
-                if let Err(e) = session.subscribe(&spec.subscriptions) {
+                if let Err(e) = subscriptions.renew() {
                     outlet.notice(e).await;
                 }
                 if let Some(p) = publisher {
@@ -508,9 +487,22 @@ async fn drive<S: Session>(
                     outlet.published(id, refused.map_or(Ok(()), Err)).await;
                 }
             }
-            Ok(Incoming::SubscribeRefused(filters)) => {
-                let mut msg = format!("broker refused subscription to {}", filters.join(", "));
-                if filters.iter().any(|f| f.starts_with('#')) {
+            Ok(Incoming::SubAck(answers)) => {
+                let asked = subscriptions.answered().unwrap_or_default();
+                let refused: Vec<String> = answers
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, why)| {
+                        let why = why.as_ref()?;
+                        let filter = asked.get(i).map_or("a followed topic", String::as_str);
+                        Some(format!("{} ({why})", crate::sanitize::text(filter)))
+                    })
+                    .collect();
+                if refused.is_empty() {
+                    continue;
+                }
+                let mut msg = format!("broker refused subscription to {}", refused.join(", "));
+                if asked.iter().any(|f| f.starts_with('#')) {
                     msg.push_str(
                         "; public brokers often refuse `#`: pass --subscribe with a narrower filter",
                     );
@@ -576,6 +568,29 @@ async fn delivering_while_idle<F: std::future::Future>(
 pub enum Client {
     V311(rumqttc::AsyncClient),
     V5(rumqttc::v5::AsyncClient),
+}
+
+impl Client {
+    /// Hands a SUBSCRIBE for `filters` to the connection.
+    pub(super) fn subscribe(&self, filters: &[(String, u8)]) -> Result<(), String> {
+        let sent = match self {
+            Client::V311(c) => c
+                .try_subscribe_many(
+                    filters
+                        .iter()
+                        .map(|(f, q)| rumqttc::SubscribeFilter::new(f.clone(), qos(*q))),
+                )
+                .map_err(|e| e.to_string()),
+            Client::V5(c) => c
+                .try_subscribe_many(
+                    filters
+                        .iter()
+                        .map(|(f, q)| rumqttc::v5::mqttbytes::v5::Filter::new(f.clone(), qos5(*q))),
+                )
+                .map_err(|e| e.to_string()),
+        };
+        sent.map_err(|e| format!("subscribe failed: {e}"))
+    }
 }
 
 /// One publish a command asks for.
