@@ -499,3 +499,100 @@ async fn convention_commands_need_no_config() {
     let audit = std::fs::read_to_string(dir.path().join("fleetop/audit.jsonl")).expect("audit log");
     assert!(audit.contains("\"command\":\"POWER\""), "{audit}");
 }
+
+/// A Shelly Gen2 switch, known by its convention: `Switch.Set` goes to `<id>/rpc` with this
+/// run's own `src`; the device's answer on `<src>/rpc` settles the command: its result on
+/// success, its JSON-RPC error (exit 1) on failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shelly_rpc_answers_settle_the_command() {
+    use rumqttc::v5::mqttbytes::QoS;
+    let broker = EmbeddedBroker::start().expect("embedded broker starts");
+    let (shelly, mut requests) = common::watcher(broker.port(), "shelly-t1/rpc").await;
+    for (topic, payload) in [
+        ("shelly-t1/online", "true"),
+        (
+            "shelly-t1/status/switch:0",
+            r#"{"id":0,"output":false,"apower":0.0}"#,
+        ),
+    ] {
+        shelly
+            .publish(topic, QoS::AtLeastOnce, true, payload)
+            .await
+            .expect("retained status");
+    }
+    // The switch: refuses to turn off, answers everything else.
+    let device = shelly.clone();
+    tokio::spawn(async move {
+        while let Some((_, payload)) = requests.recv().await {
+            let Ok(req) = serde_json::from_slice::<serde_json::Value>(&payload) else {
+                continue;
+            };
+            let src = req["src"].as_str().unwrap_or_default().to_string();
+            let mut answer = serde_json::json!({ "id": req["id"], "src": "shelly-t1", "dst": src });
+            if req["params"]["on"] == false {
+                answer["error"] =
+                    serde_json::json!({ "code": -103, "message": "Invalid argument" });
+            } else {
+                answer["result"] = serde_json::json!({ "was_on": false });
+            }
+            let topic = format!("{src}/rpc");
+            let _ = device
+                .publish(topic, QoS::AtLeastOnce, false, answer.to_string())
+                .await;
+        }
+    });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    // With a fleet configured fleetop does not subscribe to `#`: the answers' topic must
+    // be subscribed on purpose.
+    let config = dir.path().join("fleetop.toml");
+    std::fs::write(
+        &config,
+        "[[fleet]]\nname = \"tanks\"\ntopic = \"t/{device}\"\n",
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let run = |value: &str| {
+        let args: Vec<String> = [
+            "cmd",
+            "--config",
+            &config,
+            "--broker",
+            &broker.url(),
+            "shelly-t1",
+            "Switch.Set",
+            value,
+            "--wait",
+            "--json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let state = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
+                .args(&args)
+                .env("XDG_STATE_HOME", &state)
+                .env("XDG_CONFIG_HOME", &state)
+                .env("HOME", &state)
+                .output()
+                .expect("run fleetop")
+        })
+    };
+    let on = run("value=true").await.expect("join");
+    let v = json_of(&on);
+    assert_eq!(on.status.code(), Some(0), "{v}");
+    assert_eq!(
+        (v["state"].as_str(), v["via"].as_str()),
+        (Some("succeeded"), Some("reply topic")),
+        "{v}"
+    );
+    assert_eq!(v["reason"], r#"{"was_on":false}"#, "{v}");
+    assert_eq!(v["topic"], "shelly-t1/rpc");
+
+    let off = run("value=false").await.expect("join");
+    let v = json_of(&off);
+    assert_eq!(off.status.code(), Some(1), "{v}");
+    assert_eq!(v["state"], "failed", "{v}");
+    assert_eq!(v["reason"], "Invalid argument (code -103)", "{v}");
+}

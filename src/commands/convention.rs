@@ -100,6 +100,14 @@ fn value_kind(kind: &CommandKind) -> (ParamKind, Option<ParamValue>) {
     }
 }
 
+/// Where the device answers, when its convention says (Shelly RPC: `<src>/rpc`).
+pub fn reply_topic(kind: &CommandKind, tag: &str) -> Option<String> {
+    match kind {
+        CommandKind::ShellyRpc { .. } => Some(format!("{}/rpc", super::rpc_source(tag))),
+        _ => None,
+    }
+}
+
 /// The payload for `value`, as the convention wants it.
 pub fn payload(kind: &CommandKind, value: &str, tag: &str, now_ms: i64) -> Result<Vec<u8>, String> {
     let json = |v: serde_json::Value| serde_json::to_vec(&v).map_err(|e| e.to_string());
@@ -110,7 +118,7 @@ pub fn payload(kind: &CommandKind, value: &str, tag: &str, now_ms: i64) -> Resul
         }
         CommandKind::ShellyRpc { method } => json(serde_json::json!({
             "id": tag,
-            "src": "fleetop",
+            "src": super::rpc_source(tag),
             "method": method.as_ref(),
             "params": { "id": 0, "on": typed(value) },
         })),

@@ -36,3 +36,18 @@ pub fn parse_args<'a>(
 pub fn tag_for(run: u32, id: RequestId) -> String {
     format!("fo{run:06x}-{id}")
 }
+
+/// The `src` of a Shelly RPC request with `tag`: one per fleetop run, since Shelly devices
+/// answer on `<src>/rpc` and each run must hear its own answers.
+pub fn rpc_source(tag: &str) -> String {
+    let run = tag
+        .strip_prefix("fo")
+        .and_then(|t| t.split_once('-'))
+        .map_or("", |(run, _)| run);
+    format!("fleetop-{run}")
+}
+
+/// Where Shelly devices answer the RPC requests of run `run`.
+pub fn rpc_inbox(run: u32) -> String {
+    format!("{}/rpc", rpc_source(&tag_for(run, 0)))
+}

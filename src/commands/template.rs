@@ -272,20 +272,25 @@ impl CommandTemplate {
                 payload.len()
             ));
         }
-        let reply = (self.reply.response || self.reply.topic.is_some())
-            .then(|| -> Result<PreparedReply, String> {
-                Ok(PreparedReply {
-                    response: self.reply.response,
-                    topic: match &self.reply.topic {
-                        Some(t) => Some(t.render(|n| lookup(n, true))?),
-                        None => None,
-                    },
-                    id_field: self.reply.id_field.clone(),
-                    ok_field: self.reply.ok_field.clone(),
-                    error_field: self.reply.error_field.clone(),
+        let convention_reply = match &self.payload {
+            Payload::Convention(kind) => super::convention::reply_topic(kind, tag),
+            _ => None,
+        };
+        let reply =
+            (self.reply.response || self.reply.topic.is_some() || convention_reply.is_some())
+                .then(|| -> Result<PreparedReply, String> {
+                    Ok(PreparedReply {
+                        response: self.reply.response,
+                        topic: match (&self.reply.topic, convention_reply) {
+                            (Some(t), _) => Some(t.render(|n| lookup(n, true))?),
+                            (None, answered_on) => answered_on,
+                        },
+                        id_field: self.reply.id_field.clone(),
+                        ok_field: self.reply.ok_field.clone(),
+                        error_field: self.reply.error_field.clone(),
+                    })
                 })
-            })
-            .transpose()?;
+                .transpose()?;
         let expect = match &self.expect {
             Some(e) => {
                 let text = e.render(|n| lookup(n, false))?;

@@ -252,6 +252,57 @@ fn reply_topic_matches_on_the_echoed_id() {
 }
 
 #[test]
+fn shelly_rpc_answers_on_the_runs_own_topic_and_its_errors_fail_the_command() {
+    use crate::conventions::{CommandDescriptor, CommandKind, Convention, DeviceFacts};
+    let mut facts = DeviceFacts::new(Convention::Shelly);
+    facts.commands = vec![CommandDescriptor {
+        name: "Switch.Set".into(),
+        topic: "shelly1/rpc".into(),
+        kind: CommandKind::ShellyRpc {
+            method: "Switch.Set".into(),
+        },
+    }];
+    let templates = convention::templates(&facts);
+    let target = Target {
+        device: "shelly1",
+        fleet: "shelly",
+        labels: &[],
+        now_ms: 0,
+    };
+    let mut t = Tracker::new();
+    let mut send = |value: &str, tag: &str, answer: &[u8]| {
+        let args = [("value".to_string(), value.to_string())];
+        let p = templates[0].prepare(target, &args, tag).unwrap();
+        let sent: serde_json::Value = serde_json::from_slice(&p.payload).unwrap();
+        assert_eq!(sent["src"], "fleetop-00abcd", "{sent}");
+        assert_eq!(sent["id"], tag);
+        let wait = Wait::choose(&p, true);
+        assert!(matches!(&wait, Wait::ReplyTopic(t) if t == "fleetop-00abcd/rpc"));
+        let id = t.open(p, opening(wait), 0);
+        t.published(id, 5);
+        t.message(0, b"fleetop-00abcd/rpc", answer, 30);
+        t.get(id).unwrap().state.clone()
+    };
+    assert_eq!(
+        send(
+            "true",
+            "fo00abcd-1",
+            br#"{"id":"fo00abcd-1","src":"shelly1","dst":"fleetop-00abcd","result":{"was_on":false}}"#,
+        ),
+        RequestState::Succeeded(r#"{"was_on":false}"#.into())
+    );
+    assert_eq!(
+        send(
+            "false",
+            "fo00abcd-2",
+            br#"{"id":"fo00abcd-2","src":"shelly1","error":{"code":-103,"message":"Invalid argument"}}"#,
+        ),
+        RequestState::Failed("Invalid argument (code -103)".into())
+    );
+    assert_eq!(rpc_inbox(0x00abcd), "fleetop-00abcd/rpc");
+}
+
+#[test]
 fn expectation_timeout_ack_and_lost_link() {
     use crate::alerts::testutil::device;
     let device_with = |_id: u32, m: &[(&str, f64)]| device("pole-017", m);

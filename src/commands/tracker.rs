@@ -456,6 +456,9 @@ fn judge_reply(payload: &[u8], fields: Option<&(String, String, String)>) -> Req
         other => other.to_string(),
     };
     if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(payload) {
+        let error = o
+            .get(error_field)
+            .filter(|e| !matches!(e, serde_json::Value::Null | serde_json::Value::Bool(false)));
         let failed = match o.get(ok_field) {
             Some(serde_json::Value::Bool(b)) => !b,
             Some(serde_json::Value::String(s)) => {
@@ -464,12 +467,21 @@ fn judge_reply(payload: &[u8], fields: Option<&(String, String, String)>) -> Req
                     "false" | "error" | "failed" | "fail"
                 )
             }
-            _ => false,
+            // No verdict: an error alone says it failed (JSON-RPC, Shelly).
+            _ => error.is_some(),
         };
         if failed {
-            let reason = o
-                .get(error_field)
-                .map(text_of)
+            let reason = error
+                .map(|e| match e {
+                    // JSON-RPC's {"code": -103, "message": "Invalid argument"}.
+                    serde_json::Value::Object(e) if e.contains_key("message") => {
+                        match e.get("code") {
+                            Some(code) => format!("{} (code {code})", text_of(&e["message"])),
+                            None => text_of(&e["message"]),
+                        }
+                    }
+                    other => text_of(other),
+                })
                 .unwrap_or_else(|| "the device reports a failure".into());
             return RequestState::Failed(short(&reason));
         }

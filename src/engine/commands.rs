@@ -24,6 +24,8 @@ pub struct Desk {
     publishers: Vec<Result<Publisher, String>>,
     audit: Result<AuditLog, String>,
     run: u32,
+    /// Where answers to this run's Shelly RPC requests arrive.
+    inbox: String,
     next_tag: u64,
     bulk: VecDeque<RequestId>,
     pacer: Pacer,
@@ -35,16 +37,24 @@ impl Desk {
         publishers: Vec<Result<Publisher, String>>,
         bulk_rate: f64,
     ) -> Desk {
+        let run = fastrand::u32(..0x100_0000);
         Desk {
             set,
             tracker: Tracker::new(),
             publishers,
             audit: Err("no audit log is kept by this front end".into()),
-            run: fastrand::u32(..0x100_0000),
+            run,
+            inbox: crate::commands::rpc_inbox(run),
             next_tag: 1,
             bulk: VecDeque::new(),
             pacer: Pacer::new(bulk_rate),
         }
+    }
+
+    /// True for this run's own reply topic: what arrives there answers a command and
+    /// is no device's telemetry.
+    pub fn is_inbox(&self, topic: &[u8]) -> bool {
+        topic == self.inbox.as_bytes()
     }
 
     /// Records every publish in the audit log at `path`.
@@ -250,6 +260,14 @@ impl Engine {
             self.desk.tracker.failed(id, msg.clone(), now);
             self.desk.tracker.drain_settled();
             return Err(msg);
+        }
+        // A reply topic no subscription brings (a Shelly's answers to this run) is
+        // subscribed before the request goes out on the same connection.
+        if let Wait::ReplyTopic(topic) = &r.wait
+            && let Some(Some(subs)) = self.subscriptions.get(r.conn as usize)
+            && let Err(why) = subs.follow(topic)
+        {
+            tracing::warn!(%why, "the answer to a command may go unheard");
         }
         let publish = Publish {
             id,

@@ -286,12 +286,15 @@ impl Engine {
 
     /// Applies a message, then re-evaluates the alert rules it can affect.
     pub fn apply(&mut self, msg: &RawMessage) {
-        self.state.apply(msg);
-        if let Some(id) = self.state.take_touched()
-            && let Some(d) = self.state.devices.get(id as usize)
-        {
-            self.alerts.evaluate_device(d, msg.at_ms);
-            self.desk.tracker.device_updated(d, msg.at_ms);
+        // Answers on this run's own reply topic are no device's telemetry.
+        if !self.desk.is_inbox(&msg.topic) {
+            self.state.apply(msg);
+            if let Some(id) = self.state.take_touched()
+                && let Some(d) = self.state.devices.get(id as usize)
+            {
+                self.alerts.evaluate_device(d, msg.at_ms);
+                self.desk.tracker.device_updated(d, msg.at_ms);
+            }
         }
         self.desk
             .tracker
