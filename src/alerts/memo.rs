@@ -12,6 +12,9 @@ use crate::fleet::Device;
 pub(crate) struct DeviceMemo {
     pub(crate) seen: bool,
     pub(crate) labels_len: usize,
+    /// The fleet its scopes were worked out for: a device a convention found first may
+    /// join a configured fleet later.
+    pub(crate) fleet: crate::mapping::FleetIdx,
     /// In-scope rules, ascending, and the same as a bitset for membership tests.
     pub(crate) scoped: Vec<RuleIdx>,
     pub(crate) scoped_bits: Vec<u64>,
@@ -48,11 +51,12 @@ impl DeviceMemo {
             self.cache = WindowCache::new(d.id as u8);
         }
         // Labels only ever grow, so their count tells whether scopes need a new look.
-        if !self.seen || self.labels_len != d.labels.len() {
+        if !self.seen || self.labels_len != d.labels.len() || self.fleet != d.fleet {
             self.scoped = (0..rules.rules().len() as RuleIdx)
                 .filter(|&r| rules.get(r).is_some_and(|rule| rule.scope.matches(d)))
                 .collect();
             self.labels_len = d.labels.len();
+            self.fleet = d.fleet;
             self.rescoped = true;
             self.scoped_bits.clear();
             self.scoped_bits.resize(rules.rules().len().div_ceil(64), 0);
@@ -137,6 +141,20 @@ mod tests {
         assert_eq!(states(&mut b), []);
         // No metric changed, but the scope did: the rule is evaluated now.
         d.labels.push(("site".into(), "north".into()));
+        b.evaluate_device(&d, 1000);
+        assert_eq!(states(&mut b), [("low".into(), AlertState::Firing)]);
+    }
+
+    #[test]
+    fn a_device_joining_a_fleet_brings_that_fleets_rules_into_scope() {
+        let mut b =
+            book("[[alert]]\nname = \"low\"\nfleet = \"tanks\"\nwhen = \"level_pct < 15\"\n");
+        let mut d = device("tank-01", &[("level_pct", 10.0)]);
+        d.fleet = 3;
+        b.evaluate_device(&d, 0);
+        assert_eq!(states(&mut b), []);
+        // A device a convention found first joins the configured fleet.
+        d.fleet = 0;
         b.evaluate_device(&d, 1000);
         assert_eq!(states(&mut b), [("low".into(), AlertState::Firing)]);
     }

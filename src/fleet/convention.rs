@@ -168,7 +168,9 @@ impl FleetState {
             self.counters.refused_bad_topic += 1;
             return None;
         }
-        let fleet = self.mapper.convention_fleet(convention)?;
+        let fleet = self
+            .kin_fleet(conn, convention, key)
+            .or_else(|| self.mapper.convention_fleet(convention))?;
         let labels = labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))

@@ -193,6 +193,10 @@ pub struct FleetState {
     /// Topics first bound since the engine last asked: its connection may need to
     /// subscribe to them.
     to_follow: Vec<(ConnId, Box<str>)>,
+    /// Per convention (in `Convention::ALL` order), the configured fleets whose topics lie
+    /// in its namespace: there, a fleet's device and the convention's device of the same
+    /// name on the same connection are one device.
+    kin: Vec<Vec<FleetIdx>>,
 }
 
 impl FleetState {
@@ -236,11 +240,37 @@ impl FleetState {
             convention_out: Default::default(),
             ha_bindings: Map::default(),
             to_follow: Vec::new(),
+            kin: Vec::new(),
         }
     }
 
     /// Recognises devices of these conventions on topics no fleet maps (off by default).
     pub fn with_conventions(mut self, conventions: ConventionsConfig) -> FleetState {
+        let has_fleets = self.mapper.has_configured_fleets();
+        self.kin = Convention::ALL
+            .iter()
+            .map(|&c| {
+                let namespace = if conventions.enabled(c, has_fleets) {
+                    c.filters(&conventions)
+                } else {
+                    Vec::new()
+                };
+                self.mapper
+                    .fleets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| {
+                        f.convention.is_none()
+                            && f.filters().any(|ours| {
+                                namespace
+                                    .iter()
+                                    .any(|theirs| crate::mapping::filter::overlaps(&ours, theirs))
+                            })
+                    })
+                    .map(|(i, _)| i as FleetIdx)
+                    .collect()
+            })
+            .collect();
         self.conventions = conventions;
         self
     }
@@ -493,6 +523,34 @@ impl FleetState {
         Some(r)
     }
 
+    /// A device a convention created that configured fleet `fleet` names too (see `kin`).
+    fn kin_of_convention(&self, conn: ConnId, fleet: FleetIdx, name: &str) -> Option<DeviceId> {
+        Convention::ALL
+            .iter()
+            .zip(&self.kin)
+            .filter(|(_, fleets)| fleets.contains(&fleet))
+            .find_map(|(&c, _)| {
+                let theirs = self.mapper.convention_fleet(c)?;
+                self.device_index.get(&(conn, theirs, name.into())).copied()
+            })
+    }
+
+    /// The configured fleet that already holds convention `convention`'s device `name`.
+    pub(super) fn kin_fleet(
+        &self,
+        conn: ConnId,
+        convention: Convention,
+        name: &str,
+    ) -> Option<FleetIdx> {
+        let i = Convention::ALL.iter().position(|&c| c == convention)?;
+        let key = |f: FleetIdx| (conn, f, Box::<str>::from(name));
+        self.kin
+            .get(i)?
+            .iter()
+            .copied()
+            .find(|&f| self.device_index.contains_key(&key(f)))
+    }
+
     /// Finds or creates a device; `None` when the device cap refuses it.
     fn device_for(
         &mut self,
@@ -503,12 +561,20 @@ impl FleetState {
     ) -> Option<DeviceId> {
         let key = (conn, fleet, Box::<str>::from(name));
         if let Some(&id) = self.device_index.get(&key) {
+            add_labels(&mut self.devices[id as usize], labels);
+            return Some(id);
+        }
+        if let Some(id) = self.kin_of_convention(conn, fleet, name) {
+            // The convention saw it first: it joins the configured fleet.
+            let old = (conn, self.devices[id as usize].fleet, key.2.clone());
+            self.device_index.remove(&old);
+            self.device_index.insert(key, id);
+            let expected = self.mapper.fleets[fleet as usize].expected_interval;
             let d = &mut self.devices[id as usize];
-            for (k, v) in labels {
-                if d.label(&k).is_none() {
-                    d.labels.push((k.into(), v.into()));
-                }
-            }
+            d.fleet = fleet;
+            d.expected_interval = expected.unwrap_or(DEFAULT_EXPECTED_INTERVAL);
+            add_labels(d, labels);
+            self.fleet_used[fleet as usize] = true;
             return Some(id);
         }
         if self.devices.len() >= self.limits.max_devices {
@@ -953,6 +1019,15 @@ pub fn parse_availability(payload: &[u8], online: &str, offline: &str) -> Option
         "online" | "true" | "1" | "ready" | "connected" | "up" => Some(true),
         "offline" | "false" | "0" | "lost" | "disconnected" | "down" => Some(false),
         _ => None,
+    }
+}
+
+/// Labels a device did not have yet: a device's labels only ever grow.
+fn add_labels(d: &mut Device, labels: Vec<(String, String)>) {
+    for (k, v) in labels {
+        if d.label(&k).is_none() {
+            d.labels.push((k.into(), v.into()));
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! Classification runs once per distinct topic; the fleet state caches the answer, so the
 //! per-message path is one hash lookup.
 
+pub mod filter;
 pub mod template;
 
 use crate::config::{FleetConfig, MetricDecl, PayloadFormat};
@@ -41,6 +42,12 @@ pub struct Availability {
 impl Fleet {
     pub fn metric_decl(&self, name: &str) -> Option<&MetricDecl> {
         self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// The subscription filters of its telemetry and availability topics.
+    pub fn filters(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.template.filter())
+            .chain(self.availability.iter().map(|a| a.template.filter()))
     }
 }
 
@@ -170,9 +177,7 @@ impl Mapper {
     pub fn filters_for(&self, broker: &str) -> Vec<(String, u8)> {
         let mut out: Vec<(String, u8)> = Vec::new();
         for f in self.fleets.iter().filter(|f| f.serves(broker)) {
-            let filters = std::iter::once(f.template.filter())
-                .chain(f.availability.iter().map(|a| a.template.filter()));
-            for filter in filters {
+            for filter in f.filters() {
                 match out.iter_mut().find(|(x, _)| *x == filter) {
                     Some((_, q)) => *q = (*q).max(f.qos),
                     None => out.push((filter, f.qos)),

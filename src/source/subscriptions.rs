@@ -4,6 +4,7 @@
 //! a refusal names the right ones.
 
 use super::mqtt::Client;
+use crate::mapping::filter::covers;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -103,21 +104,6 @@ impl Subscriptions {
     }
 }
 
-/// True when every topic `narrow` matches is also matched by `wide`.
-pub fn covers(wide: &str, narrow: &str) -> bool {
-    let mut w = wide.split('/');
-    let mut n = narrow.split('/');
-    loop {
-        match (w.next(), n.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(x)) if x != "#" => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,14 +157,5 @@ mod tests {
         let refused = subs.follow("one/more").expect_err("over the cap");
         assert!(refused.contains("one/more"), "{refused}");
         assert_eq!(subs.followed(), MAX_FOLLOWED);
-    }
-
-    #[test]
-    fn filters_cover_what_they_match() {
-        assert!(covers("a/#", "a"));
-        assert!(covers("+/b", "x/b"));
-        assert!(!covers("a/+", "a/#"));
-        assert!(!covers("$SYS/#", "a"));
-        assert!(!covers("a/b", "a/b/c"));
     }
 }

@@ -158,6 +158,29 @@ fn conventions_turned_off_leave_topics_unmapped_and_fleets_win() {
         .find(|d| &*d.name == "tasmota_plug0" && s.fleet_name(d) == "plugs")
         .unwrap();
     assert!(number(plug, "ENERGY.Power") > 0.0);
+    // The plug's LWT and STATE (Tasmota topics the fleet does not map) land on the same
+    // device, whichever came first: no second `tasmota_plug0` in fleet tasmota.
+    let plugs: Vec<&Device> = s
+        .devices
+        .iter()
+        .filter(|d| d.name.starts_with("tasmota_plug"))
+        .collect();
+    let fleets: Vec<(&str, &str)> = plugs.iter().map(|d| (&*d.name, s.fleet_name(d))).collect();
+    // plug9 only ever sent its LWT: the fleet never named it.
+    assert_eq!(
+        fleets,
+        [
+            ("tasmota_plug0", "plugs"),
+            ("tasmota_plug1", "plugs"),
+            ("tasmota_plug2", "plugs"),
+            ("tasmota_plug9", "tasmota")
+        ]
+    );
+    assert!(
+        plug.facts
+            .as_ref()
+            .is_some_and(|f| f.convention == Convention::Tasmota)
+    );
     assert!(s.find_device("tank-00").is_none());
     assert!(
         s.unmapped
@@ -192,6 +215,72 @@ fn spb_payload(seq: Option<u64>, metrics: Vec<spb_proto::Metric>) -> Vec<u8> {
         uuid: None,
     }
     .encode_to_vec()
+}
+
+#[test]
+fn a_device_the_convention_found_first_joins_the_configured_fleet_that_names_it() {
+    let config = crate::config::Config::parse(
+        "[[fleet]]\nname = \"plugs\"\ntopic = \"tele/{device}/SENSOR\"\nformat = \"json\"\n\
+         [[fleet]]\nname = \"tanks\"\ntopic = \"site/tanks/{device}/telemetry\"\n",
+        None,
+    )
+    .unwrap();
+    let mut s = FleetState::new(
+        Mapper::new(&config.fleets).unwrap(),
+        Limits::default(),
+        &["local".to_string()],
+    )
+    .with_conventions(ConventionsConfig::default());
+    s.apply(&msg("tele/plug1/LWT", b"Online", 1_000));
+    assert_eq!(s.fleet_name(device(&s, "plug1")), "tasmota");
+    s.apply(&msg(
+        "tele/plug1/SENSOR",
+        br#"{"ENERGY":{"Power":42}}"#,
+        2_000,
+    ));
+    s.apply(&msg("tele/plug1/STATE", br#"{"POWER":"ON"}"#, 3_000));
+    s.apply(&msg("stat/plug1/POWER", b"OFF", 4_000));
+    let plug1: Vec<&Device> = s.devices.iter().filter(|d| &*d.name == "plug1").collect();
+    assert_eq!(plug1.len(), 1, "{plug1:#?}");
+    let d = plug1[0];
+    assert_eq!(s.fleet_name(d), "plugs");
+    assert_eq!(number(d, "ENERGY.Power"), 42.0);
+    assert!(d.metric("POWER").is_some());
+    assert_eq!(d.status, Status::Online);
+    assert_eq!(
+        d.expected_interval,
+        crate::fleet::DEFAULT_EXPECTED_INTERVAL,
+        "the fleet's, not Tasmota's"
+    );
+
+    // The other way round: the fleet names it first, its LWT joins it.
+    s.apply(&msg(
+        "tele/plug2/SENSOR",
+        br#"{"ENERGY":{"Power":7}}"#,
+        4_000,
+    ));
+    s.apply(&msg("tele/plug2/LWT", b"Offline", 4_500));
+    let plug2: Vec<&Device> = s.devices.iter().filter(|d| &*d.name == "plug2").collect();
+    assert_eq!(plug2.len(), 1, "{plug2:#?}");
+    assert_eq!(
+        (s.fleet_name(plug2[0]), plug2[0].status),
+        ("plugs", Status::Offline)
+    );
+
+    // Outside a fleet's namespace, the same name is another device.
+    s.apply(&msg(
+        "site/tanks/kitchen/telemetry",
+        br#"{"level":3}"#,
+        5_000,
+    ));
+    s.apply(&msg("zigbee2mqtt/kitchen", br#"{"temperature":21}"#, 5_000));
+    let kitchens: Vec<&str> = s
+        .devices
+        .iter()
+        .filter(|d| &*d.name == "kitchen")
+        .map(|d| s.fleet_name(d))
+        .collect();
+    assert_eq!(kitchens, ["tanks", "zigbee2mqtt"]);
 }
 
 #[test]
