@@ -8,6 +8,17 @@ fn state(config: ConventionsConfig) -> FleetState {
         .with_conventions(config)
 }
 
+/// The fleets of `toml` plus every convention.
+fn state_with_fleets(toml: &str) -> FleetState {
+    let config = crate::config::Config::parse(toml, None).unwrap();
+    FleetState::new(
+        Mapper::new(&config.fleets).unwrap(),
+        Limits::default(),
+        &["local".to_string()],
+    )
+    .with_conventions(ConventionsConfig::default())
+}
+
 fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
     RawMessage {
         conn: 0,
@@ -140,17 +151,9 @@ fn conventions_turned_off_leave_topics_unmapped_and_fleets_win() {
 
     // A configured fleet claims its topics before any convention, and the generic
     // fallback is off once fleets are configured.
-    let config = crate::config::Config::parse(
+    let mut s = state_with_fleets(
         "[[fleet]]\nname = \"plugs\"\ntopic = \"tele/{device}/SENSOR\"\nformat = \"json\"\n",
-        None,
-    )
-    .unwrap();
-    let mut s = FleetState::new(
-        Mapper::new(&config.fleets).unwrap(),
-        Limits::default(),
-        &["local".to_string()],
-    )
-    .with_conventions(ConventionsConfig::default());
+    );
     replay_fixture(&mut s);
     let plug = s
         .devices
@@ -219,18 +222,10 @@ fn spb_payload(seq: Option<u64>, metrics: Vec<spb_proto::Metric>) -> Vec<u8> {
 
 #[test]
 fn a_device_the_convention_found_first_joins_the_configured_fleet_that_names_it() {
-    let config = crate::config::Config::parse(
+    let mut s = state_with_fleets(
         "[[fleet]]\nname = \"plugs\"\ntopic = \"tele/{device}/SENSOR\"\nformat = \"json\"\n\
          [[fleet]]\nname = \"tanks\"\ntopic = \"site/tanks/{device}/telemetry\"\n",
-        None,
-    )
-    .unwrap();
-    let mut s = FleetState::new(
-        Mapper::new(&config.fleets).unwrap(),
-        Limits::default(),
-        &["local".to_string()],
-    )
-    .with_conventions(ConventionsConfig::default());
+    );
     s.apply(&msg("tele/plug1/LWT", b"Online", 1_000));
     assert_eq!(s.fleet_name(device(&s, "plug1")), "tasmota");
     s.apply(&msg(
