@@ -574,6 +574,10 @@ impl FleetState {
             d.fleet = fleet;
             d.expected_interval = expected.unwrap_or(DEFAULT_EXPECTED_INTERVAL);
             add_labels(d, labels);
+            d.group_offline = self
+                .offline_groups
+                .iter()
+                .any(|(f, g)| *f == fleet && matches_group(&d.labels, g));
             self.fleet_used[fleet as usize] = true;
             return Some(id);
         }
