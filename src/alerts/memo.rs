@@ -157,6 +157,12 @@ mod tests {
         d.fleet = 0;
         b.evaluate_device(&d, 1000);
         assert_eq!(states(&mut b), [("low".into(), AlertState::Firing)]);
+        assert_eq!(&*b.alerts().next().unwrap().fleet, "tanks");
+        // Leaving it again: the fleet's rule no longer applies, its alert ends.
+        d.fleet = 3;
+        b.evaluate_device(&d, 2000);
+        assert_eq!(states(&mut b), [("low".into(), AlertState::Resolved)]);
+        assert_eq!(&*b.alerts().next().unwrap().fleet, "?");
     }
 
     #[test]

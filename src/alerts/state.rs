@@ -117,7 +117,14 @@ impl AlertBook {
     fn evaluate_now(&mut self, d: &Device, now_ms: i64) {
         let b = &mut self.book;
         b.now_ms = b.now_ms.max(now_ms);
+        let fleet_before = b
+            .memo
+            .get(d.id as usize)
+            .and_then(|m| m.seen.then_some(m.fleet));
         let scoped = b.refresh_memo(&self.rules, d, now_ms);
+        if fleet_before.is_some_and(|f| f != d.fleet) {
+            b.changed_fleet(&self.rules, d, &scoped, now_ms);
+        }
         let mut todo = std::mem::take(&mut b.todo);
         todo.clear();
         let m = &mut b.memo[d.id as usize];
@@ -487,6 +494,24 @@ impl Book {
 
     /// Brings a device's memo up to date; returns its in-scope rules (taken out of the
     /// memo so the caller can iterate while mutating the book; put them back after).
+    /// A device joined another fleet (a convention's device a configured fleet names):
+    /// its alerts carry the new fleet's name, and those of rules that no longer apply to
+    /// it end as if their condition had cleared.
+    fn changed_fleet(&mut self, rules: &RuleSet, d: &Device, scoped: &[RuleIdx], now: i64) {
+        let fleet = rules.fleet_name(d.fleet);
+        let mine = self.alerts.iter_mut().filter(|((id, _), _)| *id == d.id);
+        for ((_, r), a) in mine {
+            a.fleet = fleet.clone();
+            if scoped.binary_search(r).is_ok() {
+                continue;
+            }
+            if let Some(rule) = rules.get(*r) {
+                a.observe(Truth::False, Truth::True, now);
+                step(rule, a, now, &self.silences, &mut self.out);
+            }
+        }
+    }
+
     fn refresh_memo(&mut self, rules: &RuleSet, d: &Device, now: i64) -> Vec<RuleIdx> {
         let i = d.id as usize;
         if self.memo.len() <= i {

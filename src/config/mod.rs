@@ -401,6 +401,19 @@ impl Config {
                     ),
                 ));
             }
+            if crate::conventions::Convention::ALL
+                .iter()
+                .any(|c| c.name() == f.name)
+            {
+                return Err(err(
+                    f.topic.span(),
+                    format!(
+                        "fleet name `{}` is taken by the device convention of that name (its \
+                         devices' fleet); pick another name",
+                        f.name
+                    ),
+                ));
+            }
             if f.qos > 2 {
                 return Err(err(
                     f.topic.span(),
@@ -517,6 +530,16 @@ topic = "fleet/tanks/{device}/status"
             .0;
         assert!(e.starts_with("f.toml:3:"), "{e}");
         assert!(e.contains("{device}"), "{e}");
+    }
+
+    #[test]
+    fn a_fleet_may_not_take_a_conventions_name() {
+        let text = "[[fleet]]\nname = \"tasmota\"\ntopic = \"tele/{device}/SENSOR\"\n";
+        let e = Config::parse(text, Some(Path::new("f.toml")))
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("f.toml:3:"), "{e}");
+        assert!(e.contains("device convention"), "{e}");
     }
 
     #[test]

@@ -609,7 +609,13 @@ impl FleetState {
 
     /// Routes `topic` to an entity; a topic already routed elsewhere is routed again.
     fn bind_homeassistant(&mut self, conn: ConnId, id: DeviceId, topic: String, kind: HaKind) {
-        if topic.is_empty() || topic.contains(['+', '#']) {
+        // The topic may be subscribed to: nothing a broker would refuse (or worse).
+        if topic.is_empty()
+            || topic.contains(['+', '#'])
+            || topic.len() > self.limits.max_topic_len
+            || has_control(&topic)
+        {
+            self.counters.refused_bad_topic += 1;
             return;
         }
         if !self.ha_bindings.contains_key(topic.as_str())

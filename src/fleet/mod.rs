@@ -193,9 +193,10 @@ pub struct FleetState {
     /// Topics first bound since the engine last asked: its connection may need to
     /// subscribe to them.
     to_follow: Vec<(ConnId, Box<str>)>,
-    /// Per convention (in `Convention::ALL` order), the configured fleets whose topics lie
-    /// in its namespace: there, a fleet's device and the convention's device of the same
-    /// name on the same connection are one device.
+    /// Per convention (in `Convention::ALL` order), the configured fleets with a topic
+    /// inside its namespace (`tele/+/SENSOR` in Tasmota's `tele/#`): there, a fleet's
+    /// device and the convention's device of the same name on the same connection are
+    /// one device.
     kin: Vec<Vec<FleetIdx>>,
 }
 
@@ -264,7 +265,7 @@ impl FleetState {
                             && f.filters().any(|ours| {
                                 namespace
                                     .iter()
-                                    .any(|theirs| crate::mapping::filter::overlaps(&ours, theirs))
+                                    .any(|theirs| crate::mapping::filter::covers(theirs, &ours))
                             })
                     })
                     .map(|(i, _)| i as FleetIdx)
@@ -574,7 +575,8 @@ impl FleetState {
             d.fleet = fleet;
             d.expected_interval = expected.unwrap_or(DEFAULT_EXPECTED_INTERVAL);
             add_labels(d, labels);
-            d.group_offline = self
+            // A gateway the convention knows may have it offline already.
+            d.group_offline |= self
                 .offline_groups
                 .iter()
                 .any(|(f, g)| *f == fleet && matches_group(&d.labels, g));

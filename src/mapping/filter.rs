@@ -15,21 +15,6 @@ pub fn covers(wide: &str, narrow: &str) -> bool {
     }
 }
 
-/// True when some topic matches both filters.
-pub fn overlaps(a: &str, b: &str) -> bool {
-    let mut x = a.split('/');
-    let mut y = b.split('/');
-    loop {
-        match (x.next(), y.next()) {
-            (Some("#"), _) | (_, Some("#")) => return true,
-            (None, None) => return true,
-            (Some("+"), Some(_)) | (Some(_), Some("+")) => {}
-            (Some(p), Some(q)) if p == q => {}
-            _ => return false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,15 +26,5 @@ mod tests {
         assert!(!covers("a/+", "a/#"));
         assert!(!covers("$SYS/#", "a"));
         assert!(!covers("a/b", "a/b/c"));
-    }
-
-    #[test]
-    fn filters_overlap_when_a_topic_matches_both() {
-        assert!(overlaps("tele/+/SENSOR", "tele/#"));
-        assert!(overlaps("+/online", "sensors/+"));
-        assert!(overlaps("a/+/c", "a/b/+"));
-        assert!(!overlaps("tele/+/SENSOR", "stat/#"));
-        assert!(!overlaps("a/+", "a/b/c"));
-        assert!(!overlaps("site/tanks/+/telemetry", "homie/#"));
     }
 }

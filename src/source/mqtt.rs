@@ -160,8 +160,13 @@ enum Incoming {
         pkid: u16,
         refused: Option<String>,
     },
-    /// The broker answered a SUBSCRIBE: per filter, why it refused (`None`: granted).
-    SubAck(Vec<Option<String>>),
+    /// A SUBSCRIBE went out with this packet id.
+    Subscribed(u16),
+    /// The broker answered SUBSCRIBE `pkid`: per filter, why it refused (`None`: granted).
+    SubAck {
+        pkid: u16,
+        answers: Vec<Option<String>>,
+    },
     Other,
 }
 
@@ -241,6 +246,7 @@ impl Session for V311 {
                 correlation: None,
             }),
             Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => Ok(Incoming::Written(pkid)),
+            Event::Outgoing(rumqttc::Outgoing::Subscribe(pkid)) => Ok(Incoming::Subscribed(pkid)),
             Event::Incoming(Packet::PubAck(a)) => Ok(Incoming::Acked {
                 pkid: a.pkid,
                 refused: None,
@@ -249,15 +255,17 @@ impl Session for V311 {
                 pkid: a.pkid,
                 refused: None,
             }),
-            Event::Incoming(Packet::SubAck(ack)) => Ok(Incoming::SubAck(
-                ack.return_codes
+            Event::Incoming(Packet::SubAck(ack)) => Ok(Incoming::SubAck {
+                pkid: ack.pkid,
+                answers: ack
+                    .return_codes
                     .iter()
                     .map(|c| {
                         matches!(c, rumqttc::SubscribeReasonCode::Failure)
                             .then(|| "refused".to_string())
                     })
                     .collect(),
-            )),
+            }),
             _ => Ok(Incoming::Other),
         }
     }
@@ -308,6 +316,7 @@ impl Session for V5 {
                 correlation: p.properties.and_then(|pr| pr.correlation_data),
             }),
             Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => Ok(Incoming::Written(pkid)),
+            Event::Outgoing(rumqttc::Outgoing::Subscribe(pkid)) => Ok(Incoming::Subscribed(pkid)),
             Event::Incoming(Packet::PubAck(a)) => Ok(Incoming::Acked {
                 pkid: a.pkid,
                 refused: refusal(&a.reason, a.properties.and_then(|p| p.reason_string)),
@@ -325,14 +334,16 @@ impl Session for V5 {
                 pkid: a.pkid,
                 refused: None,
             }),
-            Event::Incoming(Packet::SubAck(ack)) => Ok(Incoming::SubAck(
-                ack.return_codes
+            Event::Incoming(Packet::SubAck(ack)) => Ok(Incoming::SubAck {
+                pkid: ack.pkid,
+                answers: ack
+                    .return_codes
                     .iter()
                     .map(|c| {
                         (!matches!(c, SubscribeReasonCode::Success(_))).then(|| format!("{c:?}"))
                     })
                     .collect(),
-            )),
+            }),
             _ => Ok(Incoming::Other),
         }
     }
@@ -433,8 +444,16 @@ async fn drive<S: Session>(
     outlet.link(LinkState::Connecting).await;
     while !outlet.is_closed() {
         let incoming = delivering_while_idle(session.poll(), outlet, &mut arrived).await;
-        if !matches!(incoming, Ok(Incoming::Publish { .. })) {
-            // What arrived before a link change or notice goes first.
+        let passes_on = !matches!(
+            incoming,
+            Ok(Incoming::Publish {
+                correlation: None,
+                ..
+            } | Incoming::Subscribed(_)
+                | Incoming::Other)
+        );
+        if passes_on {
+            // What arrived before a reply, link change or notice goes first.
             outlet.deliver(&mut arrived);
         }
         match incoming {
@@ -487,20 +506,25 @@ async fn drive<S: Session>(
                     outlet.published(id, refused.map_or(Ok(()), Err)).await;
                 }
             }
-            Ok(Incoming::SubAck(answers)) => {
-                let asked = subscriptions.answered().unwrap_or_default();
-                let refused: Vec<String> = answers
+            Ok(Incoming::Subscribed(pkid)) => subscriptions.written(pkid),
+            Ok(Incoming::SubAck { pkid, answers }) => {
+                let refused_at: Vec<usize> = answers
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, why)| {
-                        let why = why.as_ref()?;
-                        let filter = asked.get(i).map_or("a followed topic", String::as_str);
-                        Some(format!("{} ({why})", crate::sanitize::text(filter)))
-                    })
+                    .filter_map(|(i, why)| why.as_ref().map(|_| i))
                     .collect();
-                if refused.is_empty() {
+                let asked = subscriptions.answered(pkid, &refused_at);
+                if refused_at.is_empty() {
                     continue;
                 }
+                let refused: Vec<String> = refused_at
+                    .iter()
+                    .map(|&i| {
+                        let filter = asked.get(i).map_or("a filter", String::as_str);
+                        let why = answers[i].as_deref().unwrap_or_default();
+                        format!("{} ({why})", crate::sanitize::text(filter))
+                    })
+                    .collect();
                 let mut msg = format!("broker refused subscription to {}", refused.join(", "));
                 if asked.iter().any(|f| f.starts_with('#')) {
                     msg.push_str(
@@ -512,6 +536,7 @@ async fn drive<S: Session>(
             }
             Ok(Incoming::Other) => {}
             Err(reason) => {
+                subscriptions.link_lost();
                 // rumqttc forgets unacknowledged publishes of a clean session: they fail
                 // now and are never sent later.
                 if let Some(p) = publisher {

@@ -1,15 +1,20 @@
 //! A connection's subscriptions: the filters it was started with, plus topics it is asked
 //! to follow while it runs (the state topics a Home Assistant discovery message names),
-//! all renewed after every reconnect; and which filters each SUBSCRIBE asked for, so that
-//! a refusal names the right ones.
+//! all renewed after every reconnect; and which filters each SUBSCRIBE asked for, by
+//! packet id, so that a refusal names the right ones.
 
 use super::mqtt::Client;
 use crate::mapping::filter::covers;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Most topics one connection follows beyond the filters it started with.
 pub const MAX_FOLLOWED: usize = 10_000;
+/// Followed topics per SUBSCRIBE when renewing: brokers cap packet sizes and filters per
+/// packet, and one refused packet must not cost the others.
+const RENEW_CHUNK: usize = 64;
+/// MQTT strings are at most 65,535 bytes.
+const MAX_TOPIC_BYTES: usize = 65_535;
 
 /// Shared by the connection task (which renews them on connect) and the core (which asks
 /// to follow topics).
@@ -25,8 +30,10 @@ struct Shared {
 #[derive(Default)]
 struct State {
     followed: Vec<String>,
-    /// The filters of each SUBSCRIBE sent and not answered yet, oldest first.
-    awaiting: VecDeque<Vec<String>>,
+    /// The filters of each SUBSCRIBE handed to the client and not written yet, in order.
+    queued: VecDeque<Vec<String>>,
+    /// The filters of each SUBSCRIBE written and not answered yet, by packet id.
+    written: HashMap<u16, Vec<String>>,
 }
 
 impl Subscriptions {
@@ -39,23 +46,15 @@ impl Subscriptions {
     }
 
     /// Subscribes to every filter and followed topic: after each connect, since a clean
-    /// session forgets them.
+    /// session forgets them. The configured filters go in one SUBSCRIBE, followed topics
+    /// in small ones after it.
     pub(super) fn renew(&self) -> Result<(), String> {
         let mut s = self.lock();
-        s.awaiting.clear();
-        let all: Vec<(String, u8)> = self
-            .0
-            .configured
-            .iter()
-            .cloned()
-            .chain(s.followed.iter().map(|t| (t.clone(), 0)))
-            .collect();
-        if all.is_empty() {
-            return Ok(());
+        let followed: Vec<(String, u8)> = s.followed.iter().map(|t| (t.clone(), 0)).collect();
+        let packets = std::iter::once(&self.0.configured[..]).chain(followed.chunks(RENEW_CHUNK));
+        for filters in packets.filter(|f| !f.is_empty()) {
+            self.send(&mut s, filters)?;
         }
-        self.0.client.subscribe(&all)?;
-        s.awaiting
-            .push_back(all.into_iter().map(|(f, _)| f).collect());
         Ok(())
     }
 
@@ -64,6 +63,12 @@ impl Subscriptions {
     pub fn follow(&self, topic: &str) -> Result<bool, String> {
         if topic.is_empty() || topic.contains(['+', '#']) {
             return Ok(false);
+        }
+        if topic.len() > MAX_TOPIC_BYTES || topic.contains('\0') {
+            return Err(format!(
+                "not subscribing to `{}`: not a valid MQTT topic",
+                crate::sanitize::text(&topic.chars().take(64).collect::<String>())
+            ));
         }
         if self.0.configured.iter().any(|(f, _)| covers(f, topic)) {
             return Ok(false);
@@ -78,21 +83,42 @@ impl Subscriptions {
                 crate::sanitize::text(topic)
             ));
         }
+        self.send(&mut s, &[(topic.to_string(), 0)])?;
         s.followed.push(topic.to_string());
-        if self.0.client.subscribe(&[(topic.to_string(), 0)]).is_ok() {
-            s.awaiting.push_back(vec![topic.to_string()]);
-        }
         Ok(true)
     }
 
-    /// The filters of the oldest SUBSCRIBE not answered yet: what a SUBACK answers for.
-    pub(super) fn answered(&self) -> Option<Vec<String>> {
-        self.lock().awaiting.pop_front()
+    fn send(&self, s: &mut State, filters: &[(String, u8)]) -> Result<(), String> {
+        self.0.client.subscribe(filters)?;
+        s.queued
+            .push_back(filters.iter().map(|(f, _)| f.clone()).collect());
+        Ok(())
     }
 
-    /// Topics followed beyond the configured filters.
-    pub fn followed(&self) -> usize {
-        self.lock().followed.len()
+    /// The client wrote the oldest queued SUBSCRIBE as packet `pkid`.
+    pub(super) fn written(&self, pkid: u16) {
+        let mut s = self.lock();
+        if let Some(filters) = s.queued.pop_front() {
+            s.written.insert(pkid, filters);
+        }
+    }
+
+    /// What the SUBSCRIBE the broker answered as `pkid` asked for; refused followed topics
+    /// are no longer followed (a broker that refuses one would refuse it again).
+    pub(super) fn answered(&self, pkid: u16, refused: &[usize]) -> Vec<String> {
+        let mut s = self.lock();
+        let asked = s.written.remove(&pkid).unwrap_or_default();
+        let gone: Vec<&String> = refused.iter().filter_map(|&i| asked.get(i)).collect();
+        s.followed.retain(|t| !gone.contains(&t));
+        asked
+    }
+
+    /// The link went down: the client drops what it had not written, and nothing written
+    /// will be answered.
+    pub(super) fn link_lost(&self) {
+        let mut s = self.lock();
+        s.queued.clear();
+        s.written.clear();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -111,7 +137,7 @@ mod tests {
     fn subscriptions(configured: &[(&str, u8)]) -> (Subscriptions, rumqttc::EventLoop) {
         // Never connected: requests wait in the client's queue.
         let options = rumqttc::MqttOptions::new("subscriptions-test", "127.0.0.1", 9);
-        let (client, events) = rumqttc::AsyncClient::new(options, 16);
+        let (client, events) = rumqttc::AsyncClient::new(options, 256);
         let configured = configured
             .iter()
             .map(|(f, q)| (f.to_string(), *q))
@@ -127,25 +153,47 @@ mod tests {
         assert_eq!(subs.follow("wild/+"), Ok(false), "never a wildcard");
         assert_eq!(subs.follow("esp/sensor/t/state"), Ok(true));
         assert_eq!(subs.follow("esp/sensor/t/state"), Ok(false), "once");
-        assert_eq!(subs.followed(), 1);
-        assert_eq!(
-            subs.answered(),
-            Some(vec!["esp/sensor/t/state".to_string()])
-        );
+        assert!(subs.follow("bad/\0/topic").is_err());
+        assert!(subs.follow(&"x".repeat(70_000)).is_err());
+        assert_eq!(subs.lock().followed, ["esp/sensor/t/state"]);
+        subs.written(7);
+        assert_eq!(subs.answered(7, &[]), ["esp/sensor/t/state"]);
+        assert!(subs.answered(7, &[]).is_empty(), "answered once");
     }
 
     #[test]
-    fn a_reconnect_renews_filters_and_followed_topics_in_one_subscribe() {
+    fn a_reconnect_renews_filters_then_followed_topics_and_answers_go_by_packet_id() {
         let (subs, _events) = subscriptions(&[("tele/#", 0)]);
-        assert_eq!(subs.follow("esp/sensor/t/state"), Ok(true));
+        for i in 0..70 {
+            assert_eq!(subs.follow(&format!("esp/{i}/state")), Ok(true));
+        }
+        subs.link_lost();
         subs.renew().expect("renew");
-        let all = ["tele/#", "esp/sensor/t/state"].map(String::from).to_vec();
-        assert_eq!(
-            subs.answered(),
-            Some(all),
-            "what was awaited before is forgotten"
+        // Three packets: the configured filter, then 64 and 6 followed topics.
+        for pkid in [3, 4, 5] {
+            subs.written(pkid);
+        }
+        assert_eq!(subs.answered(3, &[]), ["tele/#"]);
+        assert_eq!(subs.answered(5, &[]).len(), 6);
+        let second = subs.answered(4, &[0]);
+        assert_eq!(second.len(), RENEW_CHUNK);
+        assert!(
+            !subs.lock().followed.contains(&second[0]),
+            "a refused topic is no longer followed"
         );
-        assert_eq!(subs.answered(), None);
+        assert_eq!(subs.lock().followed.len(), 69);
+    }
+
+    #[test]
+    fn a_lost_link_forgets_unanswered_subscribes() {
+        let (subs, _events) = subscriptions(&[]);
+        assert_eq!(subs.follow("a/b"), Ok(true));
+        subs.written(1);
+        subs.link_lost();
+        assert!(subs.answered(1, &[]).is_empty());
+        // Written after the reconnect: nothing stale is matched to it.
+        subs.written(1);
+        assert!(subs.answered(1, &[]).is_empty());
     }
 
     #[test]
@@ -156,6 +204,6 @@ mod tests {
         drop(state);
         let refused = subs.follow("one/more").expect_err("over the cap");
         assert!(refused.contains("one/more"), "{refused}");
-        assert_eq!(subs.followed(), MAX_FOLLOWED);
+        assert_eq!(subs.lock().followed.len(), MAX_FOLLOWED);
     }
 }
