@@ -753,6 +753,78 @@ pub fn backoff(failures: u32) -> Duration {
 mod tests {
     use super::*;
 
+    /// A session that plays a script of events, then waits forever.
+    struct Scripted {
+        events: std::collections::VecDeque<Incoming>,
+        client: Client,
+    }
+
+    impl Session for Scripted {
+        async fn poll(&mut self) -> Result<Incoming, String> {
+            match self.events.pop_front() {
+                Some(e) => Ok(e),
+                None => std::future::pending().await,
+            }
+        }
+        fn client(&self) -> Client {
+            self.client.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_subscription_is_named_with_the_filter_its_subscribe_asked_for() {
+        let spec = ConnectionSpec {
+            name: "public".into(),
+            url: BrokerUrl::parse("mqtt://127.0.0.1:9").unwrap(),
+            protocol: Protocol::V5,
+            client_id: "t".into(),
+            keepalive: Duration::from_secs(30),
+            credentials: None,
+            tls: None,
+            subscriptions: vec![("#".into(), 0)],
+            read_only: true,
+            response_topic: None,
+        };
+        // Never connected: requests wait in the client's queue.
+        let options = rumqttc::MqttOptions::new("t", "127.0.0.1", 9);
+        let (client, _events) = rumqttc::AsyncClient::new(options, 16);
+        let client = Client::V311(client);
+        let subscriptions = Subscriptions::new(client.clone(), spec.subscriptions.clone());
+        let mut session = Scripted {
+            events: [
+                Incoming::Connected,
+                Incoming::Subscribed(4),
+                Incoming::SubAck {
+                    pkid: 4,
+                    answers: vec![Some("NotAuthorized".into())],
+                },
+            ]
+            .into(),
+            client,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let outlet = Outlet::new(0, tx);
+        let run = drive(&mut session, &spec, &outlet, None, &subscriptions);
+        let notice = async {
+            loop {
+                match rx.recv().await {
+                    Some(crate::source::SourceEvent::Notice { message, .. }) => break message,
+                    Some(_) => continue,
+                    None => panic!("the connection stopped"),
+                }
+            }
+        };
+        let message = tokio::select! {
+            () = run => panic!("the connection stopped"),
+            m = notice => m,
+        };
+        assert!(
+            message.contains("refused subscription to # (NotAuthorized)"),
+            "{message}"
+        );
+        assert!(message.contains("--subscribe"), "{message}");
+    }
+
     #[tokio::test]
     async fn collected_messages_go_to_the_core_once_the_socket_has_nothing_ready() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
