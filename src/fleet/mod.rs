@@ -48,6 +48,12 @@ pub enum FleetEvent {
         to: Status,
         at_ms: i64,
     },
+    /// A device a convention found first joined the configured fleet that names it.
+    DeviceJoined {
+        device: DeviceId,
+        from: FleetIdx,
+        at_ms: i64,
+    },
     LinkChanged {
         conn: ConnId,
         state: LinkState,
@@ -158,8 +164,8 @@ pub struct FleetState {
     pub unmapped: Vec<UnmappedTopic>,
     pub counters: Counters,
     device_index: Map<(ConnId, FleetIdx, Box<str>), DeviceId>,
-    /// Per fleet: whether it has a device yet.
-    fleet_used: Vec<bool>,
+    /// Per fleet: how many devices it has.
+    fleet_sizes: Vec<u32>,
     /// Keyed by the topic's bytes: a known topic needs no UTF-8 check.
     routes: Vec<Map<Box<[u8]>, Route>>,
     /// Metric names taken from topic levels, shared by the routes that name them.
@@ -217,7 +223,7 @@ impl FleetState {
                 .collect(),
             routes: connection_names.iter().map(|_| Map::default()).collect(),
             metric_names: Vec::new(),
-            fleet_used: vec![false; mapper.fleets.len()],
+            fleet_sizes: vec![0; mapper.fleets.len()],
             mapper,
             limits,
             devices: Vec::new(),
@@ -298,8 +304,8 @@ impl FleetState {
         self.mapper
             .fleets
             .iter()
-            .zip(&self.fleet_used)
-            .filter_map(|(f, &used)| used.then_some(f))
+            .zip(&self.fleet_sizes)
+            .filter_map(|(f, &n)| (n > 0).then_some(f))
     }
 
     pub fn fleet_name(&self, device: &Device) -> &str {
@@ -572,7 +578,7 @@ impl FleetState {
             self.device_index.insert(key, id);
             let expected = self.mapper.fleets[fleet as usize].expected_interval;
             let d = &mut self.devices[id as usize];
-            d.fleet = fleet;
+            let from = std::mem::replace(&mut d.fleet, fleet);
             d.expected_interval = expected.unwrap_or(DEFAULT_EXPECTED_INTERVAL);
             add_labels(d, labels);
             // A gateway the convention knows may have it offline already.
@@ -580,7 +586,13 @@ impl FleetState {
                 .offline_groups
                 .iter()
                 .any(|(f, g)| *f == fleet && matches_group(&d.labels, g));
-            self.fleet_used[fleet as usize] = true;
+            self.fleet_sizes[fleet as usize] += 1;
+            self.fleet_sizes[from as usize] = self.fleet_sizes[from as usize].saturating_sub(1);
+            self.events.push(FleetEvent::DeviceJoined {
+                device: id,
+                from,
+                at_ms: self.now_ms,
+            });
             return Some(id);
         }
         if self.devices.len() >= self.limits.max_devices {
@@ -622,8 +634,8 @@ impl FleetState {
             facts: None,
         });
         self.device_index.insert(key, id);
-        if let Some(used) = self.fleet_used.get_mut(fleet as usize) {
-            *used = true;
+        if let Some(n) = self.fleet_sizes.get_mut(fleet as usize) {
+            *n += 1;
         }
         self.events.push(FleetEvent::DeviceAppeared {
             device: id,

@@ -1,7 +1,7 @@
 //! `--headless`: one JSON object per line on stdout, for jq and scripts.
 //!
-//! Every line has `type` and `at` (RFC 3339). Types: `device_appeared`, `status_changed`,
-//! `connection`, `notice`, `alert`, `hook`, `stats`. Device strings are sanitised like everywhere else.
+//! Every line has `type` and `at` (RFC 3339). Types: `device_appeared`, `device_joined`,
+//! `status_changed`, `connection`, `notice`, `alert`, `hook`, `stats`. Device strings are sanitised like everywhere else.
 
 use super::rfc3339;
 use crate::engine::Engine;
@@ -22,6 +22,21 @@ pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
                 "fleet": state.fleet_name(d),
                 "broker": conn_name(engine, d.conn),
                 "labels": d.labels.iter().map(|(k, v)| (k.to_string(), json!(sanitize::text(v)))).collect::<serde_json::Map<_, _>>(),
+            })
+        }
+        FleetEvent::DeviceJoined {
+            device,
+            from,
+            at_ms,
+        } => {
+            let d = &state.devices[*device as usize];
+            json!({
+                "type": "device_joined",
+                "at": rfc3339(*at_ms),
+                "device": sanitize::text(&d.name),
+                "fleet": state.fleet_name(d),
+                "from": state.mapper.fleets.get(*from as usize).map_or("?", |f| f.name.as_str()),
+                "broker": conn_name(engine, d.conn),
             })
         }
         FleetEvent::StatusChanged {

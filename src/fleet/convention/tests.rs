@@ -238,6 +238,7 @@ fn a_device_the_convention_found_first_joins_the_configured_fleet_that_names_it(
     let plug1: Vec<&Device> = s.devices.iter().filter(|d| &*d.name == "plug1").collect();
     assert_eq!(plug1.len(), 1, "{plug1:#?}");
     let d = plug1[0];
+    let d_id = d.id;
     assert_eq!(s.fleet_name(d), "plugs");
     assert_eq!(number(d, "ENERGY.Power"), 42.0);
     assert!(d.metric("POWER").is_some());
@@ -261,6 +262,17 @@ fn a_device_the_convention_found_first_joins_the_configured_fleet_that_names_it(
         (s.fleet_name(plug2[0]), plug2[0].status),
         ("plugs", Status::Offline)
     );
+    let joined: Vec<FleetEvent> = s
+        .drain_events()
+        .filter(|e| matches!(e, FleetEvent::DeviceJoined { .. }))
+        .collect();
+    assert!(
+        matches!(joined[..], [FleetEvent::DeviceJoined { device, from, .. }]
+            if device == d_id && s.mapper.fleets[from as usize].name == "tasmota"),
+        "{joined:?}"
+    );
+    let in_use: Vec<&str> = s.fleets_in_use().map(|f| f.name.as_str()).collect();
+    assert_eq!(in_use, ["plugs"], "Tasmota's fleet is empty again");
 
     // Outside a fleet's namespace, the same name is another device.
     s.apply(&msg(
