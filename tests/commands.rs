@@ -116,12 +116,15 @@ impl Drop for Field {
     }
 }
 
+/// Runs fleetop with `args`; its state, and any config it would look for, live in `state`.
 async fn fleetop(state: &Path, args: Vec<String>) -> Output {
     let state = state.to_path_buf();
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
             .args(&args)
             .env("XDG_STATE_HOME", &state)
+            .env("XDG_CONFIG_HOME", &state)
+            .env("HOME", &state)
             .env("RUST_LOG", "off")
             .output()
             .expect("run fleetop")
@@ -457,7 +460,7 @@ async fn convention_commands_need_no_config() {
         .await
         .expect("state");
     let dir = tempfile::tempdir().expect("tempdir");
-    let args: Vec<String> = [
+    let args = [
         "cmd",
         "--broker",
         &broker.url(),
@@ -465,22 +468,8 @@ async fn convention_commands_need_no_config() {
         "POWER",
         "value=ON",
         "--json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let state = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
-            .args(&args)
-            .env("XDG_STATE_HOME", &state)
-            .env("XDG_CONFIG_HOME", &state)
-            .env("HOME", &state)
-            .output()
-            .expect("run fleetop")
-    })
-    .await
-    .expect("join");
+    ];
+    let out = fleetop(dir.path(), args.map(String::from).to_vec()).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -552,34 +541,23 @@ async fn shelly_rpc_answers_settle_the_command() {
     )
     .expect("config");
     let config = config.display().to_string();
+    let url = broker.url();
     let run = |value: &str| {
-        let args: Vec<String> = [
+        let args = [
             "cmd",
             "--config",
             &config,
             "--broker",
-            &broker.url(),
+            &url,
             "shelly-t1",
             "Switch.Set",
             value,
             "--wait",
             "--json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let state = dir.path().to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
-                .args(&args)
-                .env("XDG_STATE_HOME", &state)
-                .env("XDG_CONFIG_HOME", &state)
-                .env("HOME", &state)
-                .output()
-                .expect("run fleetop")
-        })
+        ];
+        fleetop(dir.path(), args.map(String::from).to_vec())
     };
-    let on = run("value=true").await.expect("join");
+    let on = run("value=true").await;
     let v = json_of(&on);
     assert_eq!(on.status.code(), Some(0), "{v}");
     assert_eq!(
@@ -590,7 +568,7 @@ async fn shelly_rpc_answers_settle_the_command() {
     assert_eq!(v["reason"], r#"{"was_on":false}"#, "{v}");
     assert_eq!(v["topic"], "shelly-t1/rpc");
 
-    let off = run("value=false").await.expect("join");
+    let off = run("value=false").await;
     let v = json_of(&off);
     assert_eq!(off.status.code(), Some(1), "{v}");
     assert_eq!(v["state"], "failed", "{v}");

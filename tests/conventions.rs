@@ -7,23 +7,9 @@ use serde_json::Value;
 use std::process::Command;
 
 fn snapshot(config: &str) -> Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("fleetop.toml");
-    std::fs::write(&cfg, config).expect("write config");
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
-        .args(["snapshot", "--format", "json", "--wait", "20s", "--config"])
-        .arg(&cfg)
-        .arg("--replay")
-        .arg(common::fixture("mixed-fleet.jsonl"))
-        .env("XDG_STATE_HOME", dir.path())
-        .output()
-        .expect("run fleetop");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("snapshot is JSON")
+    let args = ["snapshot", "--format", "json", "--wait", "20s"];
+    let out = common::replay(config, &common::fixture("mixed-fleet.jsonl"), &args);
+    serde_json::from_slice(common::succeeded(&out)).expect("snapshot is JSON")
 }
 
 fn device<'a>(snap: &'a Value, id: &str) -> &'a Value {

@@ -5,7 +5,6 @@ mod common;
 
 use fleetop::config::Protocol;
 use fleetop::demo::EmbeddedBroker;
-use std::process::Command;
 
 /// Publishes every message of the shared recording, retained flags as recorded.
 async fn publish_fixture(port: u16) {
@@ -75,23 +74,9 @@ async fn discovers_every_convention_published_into_the_embedded_broker() {
 
 #[test]
 fn discover_prints_conventions_and_a_config_snippet() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("empty.toml");
-    std::fs::write(&cfg, "").expect("write config");
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
-        .args(["discover", "--wait", "20s", "--config"])
-        .arg(&cfg)
-        .arg("--replay")
-        .arg(common::fixture("mixed-fleet.jsonl"))
-        .env("XDG_STATE_HOME", dir.path())
-        .output()
-        .expect("run fleetop");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let recording = common::fixture("mixed-fleet.jsonl");
+    let out = common::replay("", &recording, &["discover", "--wait", "20s"]);
+    let text = String::from_utf8_lossy(common::succeeded(&out));
     for c in [
         "sparkplug",
         "homie",

@@ -32,25 +32,11 @@ shelly = false
 "#;
 
 fn snapshot_json(config: &str, recording: &std::path::Path) -> serde_json::Value {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cfg = dir.path().join("fleetop.toml");
-    std::fs::write(&cfg, config).expect("write config");
-    let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
-        .args([
-            "snapshot", "--format", "json", "--speed", "max", "--wait", "20s",
-        ])
-        .arg("--config")
-        .arg(&cfg)
-        .arg("--replay")
-        .arg(recording)
-        .output()
-        .expect("run fleetop");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("snapshot is JSON")
+    let args = [
+        "snapshot", "--format", "json", "--speed", "max", "--wait", "20s",
+    ];
+    let out = common::replay(config, recording, &args);
+    serde_json::from_slice(common::succeeded(&out)).expect("snapshot is JSON")
 }
 
 #[test]

@@ -34,6 +34,33 @@ pub fn fixture(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
+/// Runs fleetop with `args`, a config file holding `config` and `--replay recording`; its
+/// state lives in a temporary directory.
+pub fn replay(config: &str, recording: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("fleetop.toml");
+    std::fs::write(&cfg, config).expect("write config");
+    std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
+        .args(args)
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--replay")
+        .arg(recording)
+        .env("XDG_STATE_HOME", dir.path())
+        .output()
+        .expect("run fleetop")
+}
+
+/// The standard output of a run that must have succeeded (its stderr otherwise).
+pub fn succeeded(out: &std::process::Output) -> &[u8] {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    &out.stdout
+}
+
 /// A config for `toml`, with one broker at `url` speaking `protocol`.
 pub fn engine_for(toml: &str, url: &str, protocol: Protocol) -> Engine {
     let config = Config::parse(toml, None).expect("test config parses");
