@@ -17,13 +17,15 @@ use super::{DecodeError, Leaf, Scratch};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-/// Walks `payload` and appends its leaves to `scratch`.
+/// Walks `payload` and appends its leaves to `scratch`, under its current path.
 pub fn decode(payload: &[u8], scratch: &mut Scratch) -> Result<(), DecodeError> {
+    let mark = scratch.mark();
     if fast::walk(payload, scratch).is_ok() {
         scratch.fast = true;
         return Ok(());
     }
-    scratch.clear();
+    // Only what the fast path added goes: a prefix or earlier leaves stay.
+    scratch.rewind(&mark);
     decode_general(payload, scratch)
 }
 

@@ -80,7 +80,44 @@ enum Became {
     Nothing,
 }
 
+/// How far a scratch was filled, to go back to (see [`Scratch::rewind`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark {
+    path: usize,
+    paths: usize,
+    text: usize,
+    leaves: usize,
+    spans: usize,
+    timestamp_ms: Option<i64>,
+    non_finite: bool,
+}
+
 impl Scratch {
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            path: self.path.len(),
+            paths: self.paths.len(),
+            text: self.text.len(),
+            leaves: self.leaves.len(),
+            spans: self.spans.len(),
+            timestamp_ms: self.timestamp_ms,
+            non_finite: self.non_finite,
+        }
+    }
+
+    /// Forgets what was added since `mark`, keeping what came before (a caller's path
+    /// prefix, leaves of earlier payloads decoded into the same scratch).
+    pub(crate) fn rewind(&mut self, mark: &Mark) {
+        self.path.truncate(mark.path);
+        self.paths.truncate(mark.paths);
+        self.text.truncate(mark.text);
+        self.leaves.truncate(mark.leaves);
+        self.spans.truncate(mark.spans);
+        self.timestamp_ms = mark.timestamp_ms;
+        self.non_finite = mark.non_finite;
+        self.fast = false;
+    }
+
     pub fn clear(&mut self) {
         self.path.clear();
         self.paths.clear();

@@ -32,6 +32,22 @@ fn general(payload: &[u8]) -> Result<Outcome, String> {
         .map_err(|e| e.to_string())
 }
 
+#[test]
+fn a_payload_the_fast_path_declines_keeps_the_prefix_and_earlier_leaves() {
+    let mut s = Scratch::default();
+    s.path.push_str("switch:0");
+    decode(br#"{"apower":5}"#, &mut s).unwrap();
+    s.path.clear();
+    s.path.push_str("switch:1");
+    // An exponent and an escape: the general walker's work.
+    decode(br#"{"apower":1e2,"note":"a\"b"}"#, &mut s).unwrap();
+    let names: Vec<String> = s.values().map(|(p, _)| p.to_string()).collect();
+    assert_eq!(
+        names,
+        ["switch:0.apower", "switch:1.apower", "switch:1.note"]
+    );
+}
+
 /// Whether the fast path took `payload`; panics if any answer differs from the general one.
 fn differential(payload: &[u8]) -> bool {
     let reference = general(payload);
