@@ -60,8 +60,10 @@ impl HooksConfig {
                     "[hooks] publish_topic names `{{{bad}}}`; use {{rule}}, {{device}}, {{fleet}}, {{severity}} or {{state}}"
                 ));
             }
-            if t.is_empty() || t.contains(['+', '#']) {
-                return Err("[hooks] publish_topic must be a topic, without + or #".into());
+            if !crate::mapping::filter::is_topic(t) {
+                return Err(
+                    "[hooks] publish_topic must be a topic, without + # or NUL characters".into(),
+                );
             }
         }
         if self.publish_qos.is_some_and(|q| q > 2) {

@@ -142,7 +142,6 @@ pub struct Tracker {
     /// Keyed by topic bytes, so the per-message check needs no UTF-8 validation.
     by_topic: HashMap<Box<[u8]>, Vec<RequestId>>,
     by_device: HashMap<DeviceId, Vec<RequestId>>,
-    changed: Vec<RequestId>,
     settled: Vec<RequestId>,
     /// Replies whose correlation or id matches no request of ours.
     pub unknown_replies: u64,
@@ -214,7 +213,6 @@ impl Tracker {
             Wait::Ack | Wait::Response => {}
         }
         self.requests.push_back(req);
-        self.changed.push(id);
         self.evict();
         id
     }
@@ -226,7 +224,6 @@ impl Tracker {
         {
             r.state = RequestState::Pending;
             r.deadline_ms = Some(now_ms + r.timeout_ms);
-            self.changed.push(id);
         }
     }
 
@@ -246,7 +243,6 @@ impl Tracker {
             self.settle(id, RequestState::Succeeded(what.into()), now_ms);
         } else {
             r.state = RequestState::Sent;
-            self.changed.push(id);
         }
     }
 
@@ -373,7 +369,6 @@ impl Tracker {
         if let (Wait::Expect(_), Some(d)) = (&r.wait, r.device_id) {
             remove_from(&mut self.by_device, &d, id);
         }
-        self.changed.push(id);
         self.settled.push(id);
     }
 
@@ -413,14 +408,6 @@ impl Tracker {
     fn get_mut(&mut self, id: RequestId) -> Option<&mut Request> {
         let i = self.requests.binary_search_by_key(&id, |r| r.id).ok()?;
         self.requests.get_mut(i)
-    }
-
-    /// Requests changed since the last call, each once, in order.
-    pub fn drain_changed(&mut self) -> Vec<RequestId> {
-        let mut seen = std::collections::HashSet::new();
-        let mut v: Vec<RequestId> = std::mem::take(&mut self.changed);
-        v.retain(|id| seen.insert(*id));
-        v
     }
 
     /// Newest first.
@@ -501,9 +488,5 @@ fn judge_reply(payload: &[u8], fields: Option<&(String, String, String)>) -> Req
 
 /// Device text, made safe and short.
 fn short(s: &str) -> String {
-    let safe = crate::sanitize::text(s);
-    match safe.char_indices().nth(MAX_REASON) {
-        Some((i, _)) => format!("{}…", &safe[..i]),
-        None => safe.into_owned(),
-    }
+    crate::sanitize::truncate(&crate::sanitize::text(s), MAX_REASON + 1).into_owned()
 }

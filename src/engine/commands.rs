@@ -62,10 +62,6 @@ impl Desk {
         self.audit = AuditLog::open(path);
     }
 
-    pub fn audit_path(&self) -> Option<&std::path::Path> {
-        self.audit.as_ref().ok().map(AuditLog::path)
-    }
-
     /// Whether anything at all may be published.
     pub fn read_only(&self) -> bool {
         self.publishers.iter().all(Result::is_err)
@@ -82,10 +78,6 @@ impl Desk {
 
     pub fn bulk_rate(&self) -> f64 {
         self.pacer.per_sec()
-    }
-
-    pub fn queued(&self) -> usize {
-        self.bulk.len()
     }
 }
 
@@ -174,8 +166,11 @@ impl Engine {
         retain: bool,
         by: &str,
     ) -> Result<RequestId, String> {
-        if topic.is_empty() || topic.contains(['+', '#', '\u{0}']) {
-            return Err("a topic to publish to must be non-empty, without + # or NUL".into());
+        if !crate::mapping::filter::is_topic(topic) {
+            return Err(
+                "a topic to publish to must be non-empty, without + # or NUL, at most 65,535 bytes"
+                    .into(),
+            );
         }
         if qos > 2 {
             return Err("qos must be 0, 1 or 2".into());

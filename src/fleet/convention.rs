@@ -3,8 +3,8 @@
 //! about it in [`Device::facts`], and goes offline with its gateway.
 
 use super::{
-    Device, DeviceId, FleetState, LastError, MAX_CLOCK_AHEAD_MS, Route, has_control, note_arrival,
-    record_error, store_value,
+    Device, DeviceId, FleetState, LastError, Route, has_control, note_arrival, record_error,
+    sample_time, store_value,
 };
 use crate::conventions::homeassistant::{self as ha, Template};
 use crate::conventions::sparkplug::{self as spb, Kind};
@@ -103,11 +103,7 @@ impl FleetState {
             self.convention_event(msg, convention, id, event);
         }
         let (history, max_metrics) = (self.limits.history, self.limits.max_metrics_per_device);
-        let at = out
-            .values
-            .timestamp_ms
-            .filter(|&t| t <= msg.at_ms + MAX_CLOCK_AHEAD_MS)
-            .unwrap_or(msg.at_ms);
+        let at = sample_time(out.values.timestamp_ms, msg.at_ms);
         let d = &mut self.devices[id as usize];
         let mut refused = 0u64;
         for (i, (name, value)) in out.values.values().enumerate() {
@@ -348,7 +344,7 @@ impl FleetState {
                 &msg.payload,
                 &mut self.sparkplug_report,
                 |hint, name, value, at| {
-                    let at = at.filter(|&t| t <= now + MAX_CLOCK_AHEAD_MS).unwrap_or(now);
+                    let at = sample_time(at, now);
                     if !store_value(d, hint, name, value, at, history, max_metrics) {
                         refused += 1;
                     }

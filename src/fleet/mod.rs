@@ -880,7 +880,7 @@ impl FleetState {
 const NO_SHAPE: u32 = u32::MAX;
 
 /// The payload's timestamp when it is sane, else the arrival time.
-fn sample_time(payload_ms: Option<i64>, arrival_ms: i64) -> i64 {
+pub(super) fn sample_time(payload_ms: Option<i64>, arrival_ms: i64) -> i64 {
     payload_ms
         .filter(|&t| t <= arrival_ms + MAX_CLOCK_AHEAD_MS)
         .unwrap_or(arrival_ms)

@@ -4,7 +4,7 @@
 //! packet id, so that a refusal names the right ones.
 
 use super::mqtt::Client;
-use crate::mapping::filter::covers;
+use crate::mapping::filter::{covers, is_topic};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -13,8 +13,6 @@ pub const MAX_FOLLOWED: usize = 10_000;
 /// Followed topics per SUBSCRIBE when renewing: brokers cap packet sizes and filters per
 /// packet, and one refused packet must not cost the others.
 const RENEW_CHUNK: usize = 64;
-/// MQTT strings are at most 65,535 bytes.
-const MAX_TOPIC_BYTES: usize = 65_535;
 
 /// Shared by the connection task (which renews them on connect) and the core (which asks
 /// to follow topics).
@@ -61,10 +59,10 @@ impl Subscriptions {
     /// Starts following `topic` (QoS 0) unless a subscription already brings it; `Ok(true)`
     /// when it subscribed. While the link is down the next connect subscribes to it.
     pub fn follow(&self, topic: &str) -> Result<bool, String> {
-        if topic.is_empty() || topic.contains(['+', '#']) {
+        if topic.contains(['+', '#']) {
             return Ok(false);
         }
-        if topic.len() > MAX_TOPIC_BYTES || topic.contains('\0') {
+        if !is_topic(topic) {
             return Err(format!(
                 "not subscribing to `{}`: not a valid MQTT topic",
                 crate::sanitize::text(&topic.chars().take(64).collect::<String>())
