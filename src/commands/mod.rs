@@ -34,20 +34,25 @@ pub fn parse_args<'a>(
 
 /// A request id unique across fleetop instances: a random run prefix and a sequence.
 pub fn tag_for(run: u32, id: RequestId) -> String {
-    format!("fo{run:06x}-{id}")
+    format!("fo{}-{id}", run_name(run))
+}
+
+fn run_name(run: u32) -> String {
+    format!("{run:06x}")
 }
 
 /// The `src` of a Shelly RPC request with `tag`: one per fleetop run, since Shelly devices
-/// answer on `<src>/rpc` and each run must hear its own answers.
+/// answer on `<src>/rpc` and each run must hear its own answers. A preview's placeholder
+/// tag shows `<run>`.
 pub fn rpc_source(tag: &str) -> String {
     let run = tag
         .strip_prefix("fo")
         .and_then(|t| t.split_once('-'))
-        .map_or("", |(run, _)| run);
+        .map_or("<run>", |(run, _)| run);
     format!("fleetop-{run}")
 }
 
 /// Where Shelly devices answer the RPC requests of run `run`.
 pub fn rpc_inbox(run: u32) -> String {
-    format!("{}/rpc", rpc_source(&tag_for(run, 0)))
+    format!("fleetop-{}/rpc", run_name(run))
 }

@@ -300,6 +300,8 @@ fn shelly_rpc_answers_on_the_runs_own_topic_and_its_errors_fail_the_command() {
         RequestState::Failed("Invalid argument (code -103)".into())
     );
     assert_eq!(rpc_inbox(0x00abcd), "fleetop-00abcd/rpc");
+    // The palette's preview has no run yet, and says so.
+    assert_eq!(rpc_source("<id>"), "fleetop-<run>");
 }
 
 #[test]
