@@ -285,27 +285,33 @@ impl Tracker {
         else {
             return;
         };
-        let ids = ids.clone();
-        for id in ids {
-            let Some(r) = self.get(id) else { continue };
+        // The request whose id the reply echoes; another client's reply is not ours.
+        let echoes = |r: &Request| {
             let Some((id_field, _, _)) = &r.fields else {
-                continue;
+                return false;
             };
-            let echoed = match reply.get(id_field) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(n @ serde_json::Value::Number(_)) => n.to_string(),
-                _ => continue,
-            };
-            if r.conn != conn || echoed != r.tag {
-                continue;
-            }
-            if r.state.is_final() {
-                self.duplicate_replies += 1;
-            } else {
-                let state = judge_reply(payload, r.fields.as_ref());
-                self.settle(id, state, now_ms);
-            }
+            r.conn == conn
+                && match reply.get(id_field) {
+                    Some(serde_json::Value::String(s)) => *s == r.tag,
+                    Some(serde_json::Value::Number(n)) => {
+                        n.as_u64().is_some_and(|n| r.tag.parse() == Ok(n))
+                    }
+                    _ => false,
+                }
+        };
+        let Some(id) = ids
+            .iter()
+            .copied()
+            .find(|&id| self.get(id).is_some_and(echoes))
+        else {
             return;
+        };
+        let Some(r) = self.get(id) else { return };
+        if r.state.is_final() {
+            self.duplicate_replies += 1;
+        } else {
+            let state = judge_object(&reply, r.fields.as_ref());
+            self.settle(id, state, now_ms);
         }
     }
 
@@ -436,47 +442,8 @@ where
 /// What a reply says: `ok: false` (or "error") fails with the error field, anything else
 /// succeeds with the `result` field or the reply's text.
 fn judge_reply(payload: &[u8], fields: Option<&(String, String, String)>) -> RequestState {
-    let (ok_field, error_field) =
-        fields.map_or(("ok", "error"), |(_, ok, err)| (ok.as_str(), err.as_str()));
-    let text_of = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
     if let Ok(serde_json::Value::Object(o)) = serde_json::from_slice::<serde_json::Value>(payload) {
-        let error = o
-            .get(error_field)
-            .filter(|e| !matches!(e, serde_json::Value::Null | serde_json::Value::Bool(false)));
-        let failed = match o.get(ok_field) {
-            Some(serde_json::Value::Bool(b)) => !b,
-            Some(serde_json::Value::String(s)) => {
-                matches!(
-                    s.to_ascii_lowercase().as_str(),
-                    "false" | "error" | "failed" | "fail"
-                )
-            }
-            // No verdict: an error alone says it failed (JSON-RPC, Shelly).
-            _ => error.is_some(),
-        };
-        if failed {
-            let reason = error
-                .map(|e| match e {
-                    // JSON-RPC's {"code": -103, "message": "Invalid argument"}.
-                    serde_json::Value::Object(e) if e.contains_key("message") => {
-                        match e.get("code") {
-                            Some(code) => format!("{} (code {code})", text_of(&e["message"])),
-                            None => text_of(&e["message"]),
-                        }
-                    }
-                    other => text_of(other),
-                })
-                .unwrap_or_else(|| "the device reports a failure".into());
-            return RequestState::Failed(short(&reason));
-        }
-        let result = o
-            .get("result")
-            .map(text_of)
-            .unwrap_or_else(|| "done".into());
-        return RequestState::Succeeded(short(&result));
+        return judge_object(&o, fields);
     }
     let text = String::from_utf8_lossy(payload);
     RequestState::Succeeded(short(if text.trim().is_empty() {
@@ -484,6 +451,52 @@ fn judge_reply(payload: &[u8], fields: Option<&(String, String, String)>) -> Req
     } else {
         text.trim()
     }))
+}
+
+/// The verdict of a JSON reply: `ok` (or its configured name) false, or an error with no
+/// `ok` at all, fails; else its `result`.
+fn judge_object(
+    o: &serde_json::Map<String, serde_json::Value>,
+    fields: Option<&(String, String, String)>,
+) -> RequestState {
+    let (ok_field, error_field) =
+        fields.map_or(("ok", "error"), |(_, ok, err)| (ok.as_str(), err.as_str()));
+    let text_of = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let error = o
+        .get(error_field)
+        .filter(|e| !matches!(e, serde_json::Value::Null | serde_json::Value::Bool(false)));
+    let failed = match o.get(ok_field) {
+        Some(serde_json::Value::Bool(b)) => !b,
+        Some(serde_json::Value::String(s)) => {
+            matches!(
+                s.to_ascii_lowercase().as_str(),
+                "false" | "error" | "failed" | "fail"
+            )
+        }
+        // No verdict: an error alone says it failed (JSON-RPC, Shelly).
+        _ => error.is_some(),
+    };
+    if failed {
+        let reason = error
+            .map(|e| match e {
+                // JSON-RPC's {"code": -103, "message": "Invalid argument"}.
+                serde_json::Value::Object(e) if e.contains_key("message") => match e.get("code") {
+                    Some(code) => format!("{} (code {code})", text_of(&e["message"])),
+                    None => text_of(&e["message"]),
+                },
+                other => text_of(other),
+            })
+            .unwrap_or_else(|| "the device reports a failure".into());
+        return RequestState::Failed(short(&reason));
+    }
+    let result = o
+        .get("result")
+        .map(text_of)
+        .unwrap_or_else(|| "done".into());
+    RequestState::Succeeded(short(&result))
 }
 
 /// Device text, made safe and short.

@@ -258,8 +258,6 @@ pub struct Report {
     pub facts: Vec<MetricFacts>,
     pub commands: Vec<CommandDescriptor>,
     pub error: Option<String>,
-    /// The payload's timestamp, epoch ms.
-    pub timestamp_ms: Option<i64>,
     /// A death whose bdSeq is not the current session's: ignored.
     pub stale_death: bool,
 }
@@ -314,7 +312,6 @@ impl Sessions {
             return;
         }
         let payload = &self.payload;
-        report.timestamp_ms = payload.timestamp.and_then(|t| i64::try_from(t).ok());
         let session = self.nodes.entry(node).or_default();
         match topic.kind {
             Kind::NBirth => {
