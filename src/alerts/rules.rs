@@ -37,12 +37,19 @@ pub struct Scope {
 
 impl Scope {
     pub fn matches(&self, d: &Device) -> bool {
-        self.fleet.is_none_or(|f| f == d.fleet)
-            && self.device.as_ref().is_none_or(|g| g.matches(&d.name))
-            && self
-                .labels
-                .iter()
-                .all(|(k, g)| d.label(k).is_some_and(|v| g.matches(v)))
+        self.device.as_ref().is_none_or(|g| g.matches(&d.name))
+            && self.matches_labels(d.fleet, &d.labels)
+    }
+
+    /// The fleet and label part alone: what a gateway (a group of devices) is judged by.
+    pub fn matches_labels(&self, fleet: FleetIdx, labels: &[(Box<str>, Box<str>)]) -> bool {
+        self.fleet.is_none_or(|f| f == fleet)
+            && self.labels.iter().all(|(k, g)| {
+                labels
+                    .iter()
+                    .find(|(lk, _)| lk == k)
+                    .is_some_and(|(_, v)| g.matches(v))
+            })
     }
 }
 

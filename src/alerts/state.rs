@@ -217,12 +217,7 @@ impl AlertBook {
         let b = &mut self.book;
         b.now_ms = b.now_ms.max(now_ms);
         for (i, g) in groups.iter().enumerate() {
-            let in_scope =
-                rule.scope.fleet.is_none_or(|f| f == g.fleet)
-                    && rule.scope.labels.iter().all(|(k, glob)| {
-                        g.labels.iter().any(|(gk, gv)| gk == k && glob.matches(gv))
-                    });
-            if !in_scope {
+            if !rule.scope.matches_labels(g.fleet, &g.labels) {
                 continue;
             }
             let id = group_alert_id(i);
