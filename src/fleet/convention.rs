@@ -131,14 +131,7 @@ impl FleetState {
         let id = self.convention_device(msg.conn, convention, key, labels)?;
         let d = &mut self.devices[id as usize];
         let topic = String::from_utf8_lossy(&msg.topic);
-        let topic_idx = match d.topics.iter().position(|t| **t == *topic) {
-            Some(i) => i as u16,
-            None if d.topics.len() < 256 => {
-                d.topics.push(topic.as_ref().into());
-                (d.topics.len() - 1) as u16
-            }
-            None => u16::MAX,
-        };
+        let topic_idx = d.topic_index(&topic);
         let resolved = Resolved {
             device: id,
             topic: topic_idx,
@@ -621,14 +614,7 @@ impl FleetState {
             return;
         }
         let d = &mut self.devices[id as usize];
-        let topic_idx = match d.topics.iter().position(|t| **t == *topic) {
-            Some(i) => i as u16,
-            None if d.topics.len() < 256 => {
-                d.topics.push(topic.as_str().into());
-                (d.topics.len() - 1) as u16
-            }
-            None => u16::MAX,
-        };
+        let topic_idx = d.topic_index(&topic);
         let same = |b: &HaBinding| {
             b.device == id
                 && match (&b.kind, &kind) {

@@ -120,7 +120,23 @@ pub struct Device {
     pub facts: Option<Box<crate::conventions::DeviceFacts>>,
 }
 
+/// Topics kept per device: enough to show where it publishes, bounded against floods.
+const MAX_TOPICS: usize = 256;
+
 impl Device {
+    /// The index of `topic` among the device's topics, added if new; `u16::MAX` once it
+    /// has as many as are kept.
+    pub fn topic_index(&mut self, topic: &str) -> u16 {
+        match self.topics.iter().position(|t| **t == *topic) {
+            Some(i) => i as u16,
+            None if self.topics.len() < MAX_TOPICS => {
+                self.topics.push(topic.into());
+                (self.topics.len() - 1) as u16
+            }
+            None => u16::MAX,
+        }
+    }
+
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels
             .iter()
@@ -144,5 +160,23 @@ impl Device {
             None if self.available == Some(true) => Status::Online,
             None => Status::Unknown,
         }
+    }
+}
+
+#[cfg(test)]
+mod topic_tests {
+    use super::MAX_TOPICS;
+
+    #[test]
+    fn a_device_keeps_a_bounded_list_of_its_topics() {
+        let mut d = crate::alerts::testutil::device("d", &[]);
+        assert_eq!(d.topic_index("a/1"), 0);
+        assert_eq!(d.topic_index("a/2"), 1);
+        assert_eq!(d.topic_index("a/1"), 0, "known topics keep their index");
+        for i in 0..2 * MAX_TOPICS {
+            d.topic_index(&format!("flood/{i}"));
+        }
+        assert_eq!(d.topics.len(), MAX_TOPICS);
+        assert_eq!(d.topic_index("one/more"), u16::MAX);
     }
 }

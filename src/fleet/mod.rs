@@ -440,11 +440,7 @@ impl FleetState {
                     return None;
                 }
                 let id = self.device_for(conn, fleet, &device, labels)?;
-                let d = &mut self.devices[id as usize];
-                let topic_idx = d.topics.len().min(u16::MAX as usize) as u16;
-                if d.topics.len() < 256 {
-                    d.topics.push(topic.into());
-                }
+                let topic_idx = self.devices[id as usize].topic_index(topic);
                 let metric =
                     metric.map(|m| match self.metric_names.iter().position(|n| **n == *m) {
                         Some(i) => i as u32,
