@@ -8,7 +8,8 @@ use fleetop::bench::{alerts::rules_toml, flood};
 use fleetop::config::Config;
 use fleetop::engine::Engine;
 use fleetop::mapping::Mapper;
-use fleetop::source::{Clock, RawMessage};
+use fleetop::source::Clock;
+use fleetop::vocab::RawMessage;
 use std::time::Instant;
 
 const DEVICES: usize = 10_000;

@@ -2,7 +2,7 @@
 //! Goal (issue 3): ≤ 256 MB RSS. Prints RSS and the bytes per sample it implies.
 
 use bytes::Bytes;
-use fleetop::source::RawMessage;
+use fleetop::vocab::RawMessage;
 
 #[path = "common.rs"]
 mod common;

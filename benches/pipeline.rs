@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group};
-use fleetop::source::RawMessage;
+use fleetop::vocab::RawMessage;
 use std::time::Instant;
 
 #[path = "common.rs"]
@@ -40,7 +40,7 @@ fn message(device: usize, seq: u64, at_ms: i64) -> RawMessage {
 
 const BATCH: usize = 10_000;
 
-fn messages(n: usize, start_seq: u64) -> Vec<fleetop::source::RawMessage> {
+fn messages(n: usize, start_seq: u64) -> Vec<fleetop::vocab::RawMessage> {
     (0..n)
         .map(|i| {
             let seq = start_seq + (i / DEVICES) as u64;

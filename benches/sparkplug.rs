@@ -10,7 +10,7 @@ use fleetop::conventions::ConventionsConfig;
 use fleetop::conventions::sparkplug::proto::{Metric, Payload, Value, datatype};
 use fleetop::fleet::FleetState;
 use fleetop::mapping::Mapper;
-use fleetop::source::RawMessage;
+use fleetop::vocab::RawMessage;
 use prost::Message as _;
 use std::time::Instant;
 

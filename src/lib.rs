@@ -19,5 +19,7 @@ pub mod mapping;
 pub mod output;
 pub mod sanitize;
 pub mod source;
+pub mod text;
 pub mod tui;
 pub mod ui;
+pub mod vocab;

@@ -5,7 +5,7 @@ use fleetop::alerts::AlertBook;
 use fleetop::config::Config;
 use fleetop::engine::Engine;
 use fleetop::mapping::Mapper;
-use fleetop::source::RawMessage;
+use fleetop::vocab::RawMessage;
 use std::path::Path;
 use std::time::Duration;
 

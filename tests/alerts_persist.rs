@@ -7,7 +7,8 @@ use fleetop::config::Config;
 use fleetop::engine::Engine;
 use fleetop::mapping::Mapper;
 use fleetop::output::alert_log::AlertLog;
-use fleetop::source::{Clock, RawMessage};
+use fleetop::source::Clock;
+use fleetop::vocab::RawMessage;
 
 const T0: i64 = 1_764_000_000_000;
 const CONFIG: &str = r#"

@@ -8,7 +8,7 @@ use fleetop::alerts::{
 use fleetop::config::{Config, Origin};
 use fleetop::fleet::FleetState;
 use fleetop::mapping::Mapper;
-use fleetop::source::RawMessage;
+use fleetop::vocab::RawMessage;
 
 const FLEETS: &str = r#"
 [[fleet]]

@@ -5,7 +5,7 @@ mod common;
 
 use fleetop::commands::RequestState;
 use fleetop::config::Protocol;
-use fleetop::source::LinkState;
+use fleetop::vocab::LinkState;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

@@ -5,8 +5,9 @@ use fleetop::app::{Action, App};
 use fleetop::config::Config;
 use fleetop::engine::Engine;
 use fleetop::mapping::Mapper;
-use fleetop::source::{Clock, RawMessage};
+use fleetop::source::Clock;
 use fleetop::ui::theme::Theme;
+use fleetop::vocab::RawMessage;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

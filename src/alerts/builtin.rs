@@ -118,7 +118,7 @@ impl Builtin {
                     .last_live_ms
                     .unwrap_or(d.first_seen_ms)
                     .max(ctx.live_floor_ms);
-                crate::output::age(ctx.now_ms.saturating_sub(live))
+                crate::text::age(ctx.now_ms.saturating_sub(live))
             }
             Builtin::DecodeErrors { .. } => d.last_error.as_ref().map_or_else(
                 || format!("{} errors", d.decode_errors),

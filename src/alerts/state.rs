@@ -17,7 +17,7 @@ use super::silence::{Silence, SilenceRequest};
 use super::transition::Transition;
 use crate::fleet::{Device, DeviceId, Group};
 use crate::sanitize;
-use crate::source::ConnId;
+use crate::vocab::ConnId;
 use std::collections::{BTreeMap, HashMap};
 
 /// How long a resolved alert stays listed (and keeps its ack) before it is forgotten.

@@ -157,7 +157,7 @@ mod tests {
     use crate::config::Config;
     use crate::fleet::FleetState;
     use crate::mapping::Mapper;
-    use crate::source::RawMessage;
+    use crate::vocab::RawMessage;
 
     fn fleet() -> FleetState {
         let c = Config::parse(

@@ -136,7 +136,7 @@ pub enum Action {
 
 impl CommandOp {
     /// The connection a raw publish goes out on: the device's broker, else the first.
-    pub fn publish_conn(&self, state: &FleetState) -> crate::source::ConnId {
+    pub fn publish_conn(&self, state: &FleetState) -> crate::vocab::ConnId {
         match self {
             CommandOp::Publish {
                 device: Some(d), ..
@@ -1059,7 +1059,7 @@ impl App {
         };
         let mut csv = String::from("time,value\n");
         for (t, v) in m.ring.iter() {
-            csv.push_str(&format!("{},{v}\n", crate::output::rfc3339(t)));
+            csv.push_str(&format!("{},{v}\n", crate::text::rfc3339(t)));
         }
         self.message = Some(format!(
             "wrote {} samples of {} to {path}",

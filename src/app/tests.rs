@@ -1,7 +1,7 @@
 use super::*;
 use crate::config::Config;
 use crate::mapping::Mapper;
-use crate::source::RawMessage;
+use crate::vocab::RawMessage;
 
 const T0: i64 = 1_764_000_000_000;
 

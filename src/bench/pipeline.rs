@@ -7,7 +7,8 @@ use super::flood::{FILTER, TEMPLATE};
 use crate::cli::SourceArgs;
 use crate::config::Config;
 use crate::engine::{Engine, Input};
-use crate::source::{LinkState, SourceEvent};
+use crate::source::SourceEvent;
+use crate::vocab::LinkState;
 use std::time::Duration;
 use tokio::time::Instant;
 

@@ -4,7 +4,7 @@
 use super::template::Prepared;
 use crate::alerts::expr::{EvalCtx, Expr};
 use crate::fleet::{Device, DeviceId};
-use crate::source::ConnId;
+use crate::vocab::ConnId;
 use std::collections::{HashMap, VecDeque};
 
 pub type RequestId = u64;

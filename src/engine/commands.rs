@@ -7,8 +7,8 @@ use crate::commands::{
 };
 use crate::fleet::DeviceId;
 use crate::output::audit::AuditLog;
-use crate::source::ConnId;
 use crate::source::mqtt::{Publish, Publisher};
+use crate::vocab::ConnId;
 use std::collections::VecDeque;
 
 /// The request id of alert publishes: no request of the tracker has it (ids start at 1),

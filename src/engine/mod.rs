@@ -13,9 +13,8 @@ use crate::mapping::Mapper;
 use crate::source::mqtt::ConnectionSpec;
 use crate::source::replay::Speed;
 use crate::source::subscriptions::Subscriptions;
-use crate::source::{
-    Clock, ConnId, DropCounter, LinkState, Outlet, RawMessage, ReplayClock, SourceEvent,
-};
+use crate::source::{Clock, DropCounter, Outlet, ReplayClock, SourceEvent};
+use crate::vocab::{ConnId, LinkState, RawMessage};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;

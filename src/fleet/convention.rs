@@ -10,7 +10,7 @@ use crate::conventions::homeassistant::{self as ha, Template};
 use crate::conventions::sparkplug::{self as spb, Kind};
 use crate::conventions::{self, CommandDescriptor, Convention, DeviceFacts, Event, MetricFacts};
 use crate::decode::Value;
-use crate::source::{ConnId, RawMessage};
+use crate::vocab::{ConnId, RawMessage};
 
 /// Commands kept per device (metrics are capped by `[limits] max_metrics_per_device`).
 const MAX_COMMANDS: usize = 64;

@@ -2,7 +2,7 @@
 
 use super::history::{Coarse, Ring};
 use crate::mapping::FleetIdx;
-use crate::source::ConnId;
+use crate::vocab::ConnId;
 use std::time::Duration;
 
 /// Index of a device in the fleet state; stable for the life of the process.

@@ -17,7 +17,7 @@ use crate::conventions::{self, Convention, ConventionsConfig};
 use crate::decode::json::Shape;
 use crate::decode::{self, Leaf, Scratch, Value};
 use crate::mapping::{AvailabilityTarget, Classified, FleetIdx, Mapper};
-use crate::source::{ConnId, LinkState, RawMessage};
+use crate::vocab::{ConnId, LinkState, RawMessage};
 use history::{Coarse, Ring};
 use std::collections::HashMap;
 use std::time::Duration;

@@ -73,7 +73,7 @@ impl AuditLog {
         let text = std::str::from_utf8(&r.payload).ok();
         let done = event == "result";
         let line = Line {
-            ts: super::rfc3339(at_ms),
+            ts: crate::text::rfc3339(at_ms),
             event,
             id: &r.tag,
             by: &r.by,

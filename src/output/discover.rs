@@ -178,7 +178,7 @@ mod tests {
     use crate::config::{Config, Limits};
     use crate::conventions::ConventionsConfig;
     use crate::mapping::Mapper;
-    use crate::source::RawMessage;
+    use crate::vocab::RawMessage;
 
     fn apply(s: &mut FleetState, topic: &str, payload: &str) {
         s.apply(&RawMessage {

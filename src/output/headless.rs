@@ -3,10 +3,10 @@
 //! Every line has `type` and `at` (RFC 3339). Types: `device_appeared`, `device_joined`,
 //! `status_changed`, `connection`, `notice`, `alert`, `hook`, `stats`. Device strings are sanitised like everywhere else.
 
-use super::rfc3339;
 use crate::engine::Engine;
 use crate::fleet::FleetEvent;
 use crate::sanitize;
+use crate::text::rfc3339;
 use serde_json::{Value, json};
 
 /// The JSON line for a fleet event.

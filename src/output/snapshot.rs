@@ -1,9 +1,9 @@
 //! `fleetop snapshot`: the fleet at one moment, as a table for people or JSON for scripts.
 
-use super::{age, rfc3339};
 use crate::engine::Engine;
 use crate::fleet::{Device, MetricValue};
 use crate::sanitize;
+use crate::text::{age, rfc3339};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

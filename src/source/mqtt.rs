@@ -2,11 +2,12 @@
 //! failure with exponential backoff and jitter. MQTT 5 by default, 3.1.1 on request; the two
 //! rumqttc APIs differ only in types, so a small [`Session`] trait hides them.
 
+use super::Outlet;
 use super::subscriptions::Subscriptions;
 use super::url::{BrokerUrl, Scheme};
-use super::{LinkState, Outlet, RawMessage};
 use crate::commands::RequestId;
 use crate::config::{BrokerConfig, Protocol};
+use crate::vocab::{LinkState, RawMessage};
 use bytes::Bytes;
 use rumqttc::{TlsConfiguration, Transport};
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! Payloads are hex because devices send binary (Sparkplug B is protobuf). A topic that is
 //! not UTF-8 goes in `topic_hex` instead, so nothing is lost.
 
-use super::RawMessage;
+use crate::vocab::RawMessage;
 use serde::{Deserialize, Serialize};
 
 /// One recorded message.

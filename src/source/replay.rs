@@ -2,7 +2,8 @@
 //! deterministic tests. Timing follows the recorded `ts` at `--speed` (`1x`, `10x`, `max`).
 
 use super::record::Line;
-use super::{LinkState, Outlet, RawMessage, ReplayClock};
+use super::{Outlet, ReplayClock};
+use crate::vocab::{LinkState, RawMessage};
 use bytes::Bytes;
 use std::path::PathBuf;
 use std::sync::Arc;

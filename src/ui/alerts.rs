@@ -7,7 +7,7 @@ use crate::alerts::{Alert, AlertState, Severity};
 use crate::app::App;
 use crate::app::alerts::StateFilter;
 use crate::engine::Engine;
-use crate::output::age;
+use crate::text::age;
 use crate::ui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -122,10 +122,10 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     }
     for c in &s.connections {
         let style = match c.state {
-            crate::source::LinkState::Connected
-            | crate::source::LinkState::Replaying
-            | crate::source::LinkState::Finished => t.ok,
-            crate::source::LinkState::Connecting => t.warn,
+            crate::vocab::LinkState::Connected
+            | crate::vocab::LinkState::Replaying
+            | crate::vocab::LinkState::Finished => t.ok,
+            crate::vocab::LinkState::Connecting => t.warn,
             _ => t.crit,
         };
         spans.push(Span::styled("│ ", t.dim));
@@ -145,7 +145,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
 /// `down: reason, retry in 4s` counted down from when it was said.
 fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     match &c.state {
-        crate::source::LinkState::Down { reason, retry_in } => {
+        crate::vocab::LinkState::Down { reason, retry_in } => {
             let left = (retry_in.as_millis() as i64 - (now_ms - c.since_ms)).max(0) / 1000;
             format!(
                 "down: {}, retry in {left}s",
