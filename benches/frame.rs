@@ -67,7 +67,7 @@ unit = "%"
             }
             app.fleet_changed();
             app.refresh(&engine.state);
-            term.draw(|f| fleetop::ui::draw(f, &app, &engine))
+            term.draw(|f| fleetop::ui::draw(f, &app, &engine.view()))
                 .expect("draw");
         }
         let per = started.elapsed().as_secs_f64() * 1000.0 / frames as f64;
@@ -77,7 +77,7 @@ unit = "%"
     }
     let started = Instant::now();
     for _ in 0..frames {
-        term.draw(|f| fleetop::ui::draw(f, &app, &engine))
+        term.draw(|f| fleetop::ui::draw(f, &app, &engine.view()))
             .expect("draw");
     }
     let per = started.elapsed().as_secs_f64() * 1000.0 / frames as f64;

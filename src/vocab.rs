@@ -7,6 +7,13 @@ use std::time::Duration;
 /// Index of a connection (broker or recording) in start-up order.
 pub type ConnId = u16;
 
+/// A connection as started: its name and, for brokers, its URL.
+#[derive(Debug, Clone)]
+pub struct ConnLabel {
+    pub name: String,
+    pub url: Option<String>,
+}
+
 /// One message as the broker delivered it.
 #[derive(Debug, Clone)]
 pub struct RawMessage {

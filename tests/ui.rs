@@ -89,7 +89,7 @@ fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
     app.refresh(&engine.state);
     app.refresh_alerts(&engine.alerts);
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| fleetop::ui::draw(f, app, engine))
+    term.draw(|f| fleetop::ui::draw(f, app, &engine.view()))
         .expect("draw");
     let buf = term.backend().buffer().clone();
     let mut out = String::new();

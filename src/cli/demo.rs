@@ -122,7 +122,7 @@ pub async fn simulate(cli: &Cli, args: &SimulateArgs) -> ExitCode {
     tokio::pin!(sim);
     let result = tokio::select! {
         r = &mut sim => r,
-        _ = run::shutdown_signal() => {
+        _ = crate::signals::shutdown() => {
             let _ = stop_tx.send(true);
             sim.await
         }

@@ -3,7 +3,8 @@
 
 use super::Format;
 use crate::config::Config;
-use crate::engine::{Engine, Input};
+use crate::engine::{Engine, Input, Running};
+use crate::output::stream::{self, LineStream};
 use crate::output::{headless, snapshot};
 use crate::source::record::Line;
 use crate::vocab::LinkState;
@@ -16,33 +17,8 @@ use tokio::time::{Instant, interval, sleep_until};
 /// Events applied per wake-up before time and output get a turn.
 const BATCH: usize = 4096;
 const TICK: Duration = Duration::from_millis(250);
-
-/// Resolves when the user or the system asks fleetop to stop: Ctrl-C, SIGTERM, SIGHUP.
-/// The handlers are installed when this is called, not when first polled: a signal that
-/// comes before the first poll must still stop fleetop cleanly (terminal restored).
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    let streams = {
-        use tokio::signal::unix::{SignalKind, signal};
-        (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        )
-    };
-    async move {
-        #[cfg(unix)]
-        if let (Ok(mut int), Ok(mut term), Ok(mut hup)) = streams {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-                _ = hup.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
+/// How long a finished stream waits for its reader to take the last lines.
+const FINISH_PATIENCE: Duration = Duration::from_secs(5);
 
 /// True once every source is a finished replay (live brokers never finish).
 fn all_finished(engine: &Engine) -> bool {
@@ -93,17 +69,23 @@ fn start(config: &Config, input: Input) -> Result<Engine, ExitCode> {
     })
 }
 
-/// Runs the engine for `wait`, or until every source (a replay) has finished.
-async fn collect(engine: &mut Engine, wait: Duration) {
-    let deadline = Instant::now() + wait;
+/// How long to collect: a live broker for `wait`; a recording whole, whatever `wait`
+/// says (a snapshot of 17 % of an incident would be a wrong answer, not a quick one).
+fn patience(input: &Input, wait: Duration) -> Option<Duration> {
+    (!matches!(input, Input::Replay { .. })).then_some(wait)
+}
+
+/// Runs the engine for `wait`, or until every source has ended and all it sent is applied.
+async fn collect(engine: &mut Engine, wait: Option<Duration>) {
+    let deadline = wait.map(|w| Instant::now() + w);
     let mut ticker = interval(TICK);
     loop {
         tokio::select! {
-            _ = sleep_until(deadline) => break,
+            _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => break,
             more = engine.pump(BATCH) => if !more { break },
             _ = ticker.tick() => engine.tick(),
         }
-        if all_finished(engine) {
+        if deadline.is_some() && all_finished(engine) {
             break;
         }
     }
@@ -113,8 +95,9 @@ async fn collect(engine: &mut Engine, wait: Duration) {
 
 /// Starts the engine and collects for `wait`; exit 1 with reasons if no broker was reachable.
 async fn collected(config: &Config, input: Input, wait: Duration) -> Result<Engine, ExitCode> {
+    let patience = patience(&input, wait);
     let mut engine = start(config, input)?;
-    collect(&mut engine, wait).await;
+    collect(&mut engine, patience).await;
     match all_unreachable(&engine, wait) {
         Some(reasons) => Err(report_unreachable(&reasons)),
         None => Ok(engine),
@@ -127,7 +110,7 @@ pub async fn snapshot(config: &Config, input: Input, wait: Duration, format: For
         Ok(e) => e,
         Err(code) => return code,
     };
-    let snap = snapshot::build(&engine);
+    let snap = snapshot::build(&engine.view());
     let text = match format {
         Format::Table => snapshot::table(&snap),
         Format::Json => serde_json::to_string_pretty(&snap).unwrap_or_default() + "\n",
@@ -164,6 +147,7 @@ pub async fn discover(config: &Config, input: Input, wait: Duration, format: For
 /// `fleetop check`: collect for `wait`, then one summary line and a Nagios exit code:
 /// 0 OK, 1 warning (minor/warning alerts), 2 critical (critical/major), 3 unknown (no broker).
 pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
+    let patience = patience(&input, wait);
     let mut engine = match Engine::start(config, input) {
         Ok(e) => e,
         Err(e) => {
@@ -180,7 +164,7 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
             .alerts
             .restore(crate::alerts::parse_log(&text).0, now);
     }
-    collect(&mut engine, wait).await;
+    collect(&mut engine, patience).await;
     if let Some(reasons) = all_unreachable(&engine, wait) {
         println!("UNKNOWN: could not connect to {}", reasons.join("; "));
         return ExitCode::from(3);
@@ -190,7 +174,9 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
     ExitCode::from(summary.code)
 }
 
-/// NDJSON events until stopped (or until a replay ends).
+/// NDJSON events until stopped (or until a replay ends). The core runs on its own; this
+/// loop takes what it produced a few times a second and queues the lines for a writer
+/// thread, so a consumer that stops reading costs lines (counted and said), never data.
 pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> ExitCode {
     let mut engine = match start(config, input) {
         Ok(e) => e,
@@ -198,57 +184,66 @@ pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> E
     };
     engine.keep_alert_log();
     engine.keep_audit_log();
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let core = Running::spawn(engine);
+    let mut out = match LineStream::start(std::io::stdout(), stream::QUEUE_LINES) {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("fleetop: cannot start the output writer: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let mut ticker = interval(TICK);
     let mut next_stats = Instant::now() + stats_every;
-    let stop = shutdown_signal();
+    let stop = crate::signals::shutdown();
     tokio::pin!(stop);
     loop {
         let mut finished = false;
         tokio::select! {
             _ = &mut stop => finished = true,
-            more = engine.pump(BATCH) => if !more { finished = true },
-            _ = ticker.tick() => {
+            _ = ticker.tick() => {}
+        }
+        // Read before taking the lines: once drained, everything the sources sent is in.
+        let drained = core.drained();
+        let (lines, now) = {
+            let mut engine = core.lock();
+            if drained {
                 engine.tick();
-                if Instant::now() >= next_stats {
-                    next_stats += stats_every;
-                    let _ = writeln!(out, "{}", headless::stats(&engine));
-                }
+                engine.settle();
+                finished = true;
             }
-        }
-        if all_finished(&engine) {
-            engine.pump_ready();
-            engine.tick();
-            finished = true;
-        }
-        let events: Vec<_> = engine.state.drain_events().collect();
-        let mut lines: Vec<_> = events
-            .iter()
-            .map(|ev| headless::event(&engine, ev))
-            .collect();
-        lines.extend(engine.drain_alerts().iter().map(headless::alert));
-        let now = engine.clock.now_ms();
-        lines.extend(
-            engine
-                .drain_hook_reports()
+            let feed = engine.take_feed();
+            let events: Vec<_> = engine.state.drain_events().collect();
+            let view = engine.view();
+            let mut lines: Vec<String> = events
                 .iter()
-                .map(|m| headless::hook(m, now)),
-        );
+                .map(|ev| headless::event(&view, ev).to_string())
+                .collect();
+            lines.extend(
+                feed.transitions
+                    .iter()
+                    .map(|t| headless::alert(t).to_string()),
+            );
+            lines.extend(
+                feed.hook_reports
+                    .iter()
+                    .map(|m| headless::hook(m, view.now_ms).to_string()),
+            );
+            if finished || Instant::now() >= next_stats {
+                next_stats += stats_every;
+                lines.push(headless::stats(&view).to_string());
+            }
+            (lines, view.now_ms)
+        };
         for line in lines {
-            if writeln!(out, "{line}").is_err() {
+            if !out.line(line, |n| headless::output_dropped(n, now).to_string()) {
                 return ExitCode::SUCCESS; // the reader went away (e.g. `| head`)
             }
         }
         if finished {
-            let _ = writeln!(out, "{}", headless::stats(&engine));
-            let _ = out.flush();
-            if let Some(reasons) = all_unreachable(&engine, Duration::ZERO) {
+            out.finish(FINISH_PATIENCE);
+            if let Some(reasons) = all_unreachable(&core.lock(), Duration::ZERO) {
                 return report_unreachable(&reasons);
             }
-            return ExitCode::SUCCESS;
-        }
-        if out.flush().is_err() {
             return ExitCode::SUCCESS;
         }
     }
@@ -271,7 +266,7 @@ pub async fn record(config: &Config, input: Input, path: &Path) -> ExitCode {
     let several = engine.conns.len() > 1;
     let names: Vec<String> = engine.conns.iter().map(|c| c.name.clone()).collect();
     let mut ticker = interval(Duration::from_secs(1));
-    let stop = shutdown_signal();
+    let stop = crate::signals::shutdown();
     tokio::pin!(stop);
     let mut written = 0u64;
     eprintln!("recording to {} (Ctrl-C to stop)", path.display());

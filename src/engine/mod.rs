@@ -3,8 +3,10 @@
 //! the same engine, so they all see the same pipeline.
 
 mod commands;
+mod running;
 
 pub use commands::Desk;
+pub use running::Running;
 
 use crate::alerts::{AlertBook, RuleSet};
 use crate::config::{Config, Limits};
@@ -14,7 +16,8 @@ use crate::source::mqtt::ConnectionSpec;
 use crate::source::replay::Speed;
 use crate::source::subscriptions::Subscriptions;
 use crate::source::{Clock, DropCounter, Outlet, ReplayClock, SourceEvent};
-use crate::vocab::{ConnId, LinkState, RawMessage};
+use crate::view::CoreView;
+use crate::vocab::{ConnId, ConnLabel, LinkState, RawMessage};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -24,13 +27,6 @@ use tokio::sync::mpsc;
 pub enum Input {
     Brokers(Vec<ConnectionSpec>),
     Replay { path: PathBuf, speed: Speed },
-}
-
-/// A connection as started: its name and, for brokers, its URL.
-#[derive(Debug, Clone)]
-pub struct ConnLabel {
-    pub name: String,
-    pub url: Option<String>,
 }
 
 /// Fleet state plus the queue that feeds it.
@@ -51,16 +47,66 @@ pub struct Engine {
     /// recording).
     subscriptions: Vec<Option<Subscriptions>>,
     drops: Vec<DropCounter>,
-    rx: mpsc::Receiver<SourceEvent>,
+    intake: Intake,
     ever_connected: Vec<bool>,
     rate: RateMeter,
-    /// Messages handed over but not yet applied: kept so a batch read never loses one.
+    alerts_ticked_ms: i64,
+    /// What the core did that a front end shows: alert transitions, hook reports.
+    feed: Feed,
+}
+
+/// What the sources hand over, waiting to be applied.
+pub struct Intake {
+    rx: mpsc::Receiver<SourceEvent>,
+    /// Events handed over but not yet applied: kept so a batch read never loses one.
     pending: Vec<SourceEvent>,
     /// What the latest mailbox held; its buffer goes back to the next mailbox taken.
     mail: Vec<RawMessage>,
     /// Messages taken from a mailbox that [`Engine::next_event`] has not handed out yet.
     unpacked: std::collections::VecDeque<RawMessage>,
-    alerts_ticked_ms: i64,
+}
+
+impl Intake {
+    fn new(rx: mpsc::Receiver<SourceEvent>) -> Intake {
+        Intake {
+            rx,
+            pending: Vec::new(),
+            mail: Vec::new(),
+            unpacked: Default::default(),
+        }
+    }
+
+    /// An intake whose sources have all gone: what an engine keeps once its own intake
+    /// was handed to the task that runs it.
+    fn closed() -> Intake {
+        Intake::new(mpsc::channel(1).1)
+    }
+}
+
+/// Most alert transitions (and hook reports) kept for a front end that has not taken
+/// them: a terminal that stops reading must not make the core grow.
+const FEED_CAP: usize = 10_000;
+
+/// Alert transitions and hook reports since a front end last took them. Their effects
+/// (hooks, the alert log, published transitions) happened when the core settled them;
+/// this is what is left to show.
+#[derive(Debug, Default)]
+pub struct Feed {
+    pub transitions: Vec<crate::alerts::Transition>,
+    pub hook_reports: Vec<String>,
+    /// Transitions and reports left out because nobody took them in time.
+    pub missed: u64,
+}
+
+impl Feed {
+    fn keep<T>(list: &mut Vec<T>, more: impl IntoIterator<Item = T>, missed: &mut u64) {
+        list.extend(more);
+        if list.len() > FEED_CAP {
+            let over = list.len() - FEED_CAP;
+            list.drain(..over);
+            *missed += over as u64;
+        }
+    }
 }
 
 impl Engine {
@@ -143,12 +189,10 @@ impl Engine {
             clock,
             conns,
             drops,
-            rx,
+            intake: Intake::new(rx),
             rate: RateMeter::default(),
-            pending: Vec::new(),
-            mail: Vec::new(),
-            unpacked: Default::default(),
             alerts_ticked_ms: 0,
+            feed: Feed::default(),
         })
     }
 
@@ -181,13 +225,11 @@ impl Engine {
                 })
                 .collect(),
             drops: outlets.iter().map(|o| o.dropped.clone()).collect(),
-            rx,
+            intake: Intake::new(rx),
             ever_connected: vec![false; names.len()],
             rate: RateMeter::default(),
-            pending: Vec::new(),
-            mail: Vec::new(),
-            unpacked: Default::default(),
             alerts_ticked_ms: 0,
+            feed: Feed::default(),
         };
         (engine, outlets)
     }
@@ -195,30 +237,37 @@ impl Engine {
     /// Waits for at least one event, then applies up to `max` that are ready.
     /// Returns `false` once every source has ended and the queue is empty.
     pub async fn pump(&mut self, max: usize) -> bool {
-        while let Some(m) = self.unpacked.pop_front() {
+        while let Some(m) = self.intake.unpacked.pop_front() {
             self.apply(&m);
         }
-        if self.rx.recv_many(&mut self.pending, max).await == 0 {
+        if self
+            .intake
+            .rx
+            .recv_many(&mut self.intake.pending, max)
+            .await
+            == 0
+        {
             return false;
         }
-        let mut batch = std::mem::take(&mut self.pending);
+        let mut batch = std::mem::take(&mut self.intake.pending);
         for ev in batch.drain(..) {
             self.handle(ev);
         }
-        self.pending = batch;
+        self.intake.pending = batch;
         true
     }
 
     /// The next event, unapplied (for the recorder, which writes it before applying it).
     pub async fn next_event(&mut self) -> Option<SourceEvent> {
         loop {
-            if let Some(m) = self.unpacked.pop_front() {
+            if let Some(m) = self.intake.unpacked.pop_front() {
                 return Some(SourceEvent::Message(m));
             }
-            match self.rx.recv().await? {
+            match self.intake.rx.recv().await? {
                 SourceEvent::Messages(mailbox) => {
-                    mailbox.take(&mut self.mail);
-                    self.unpacked.extend(self.mail.drain(..));
+                    mailbox.take(&mut self.intake.mail);
+                    let Intake { mail, unpacked, .. } = &mut self.intake;
+                    unpacked.extend(mail.drain(..));
                 }
                 ev => return Some(ev),
             }
@@ -227,7 +276,7 @@ impl Engine {
 
     /// Applies whatever is queued right now, without waiting.
     pub fn pump_ready(&mut self) {
-        while let Ok(ev) = self.rx.try_recv() {
+        while let Ok(ev) = self.intake.rx.try_recv() {
             self.handle(ev);
         }
     }
@@ -236,12 +285,12 @@ impl Engine {
         match ev {
             SourceEvent::Message(m) => self.apply(&m),
             SourceEvent::Messages(mailbox) => {
-                let mut mail = std::mem::take(&mut self.mail);
+                let mut mail = std::mem::take(&mut self.intake.mail);
                 mailbox.take(&mut mail);
                 for m in mail.drain(..) {
                     self.apply(&m);
                 }
-                self.mail = mail;
+                self.intake.mail = mail;
             }
             SourceEvent::Link { conn, state, at_ms } => {
                 let up = matches!(state, LinkState::Connected | LinkState::Replaying);
@@ -391,6 +440,36 @@ impl Engine {
     /// Hook runs that failed, timed out or were skipped since the last call, in words.
     pub fn drain_hook_reports(&mut self) -> Vec<String> {
         self.hooks.drain()
+    }
+
+    /// Carries out what the latest messages and ticks decided (hooks, the alert log,
+    /// published transitions) and keeps what a front end shows of it in the feed. The
+    /// core does this on its own schedule, whether or not a front end is looking.
+    pub fn settle(&mut self) {
+        let transitions = self.drain_alerts();
+        let reports = self.hooks.drain();
+        let feed = &mut self.feed;
+        Feed::keep(&mut feed.transitions, transitions, &mut feed.missed);
+        Feed::keep(&mut feed.hook_reports, reports, &mut feed.missed);
+    }
+
+    /// What the core settled since the last call, for a front end to show.
+    pub fn take_feed(&mut self) -> Feed {
+        std::mem::take(&mut self.feed)
+    }
+
+    /// The read-only view front ends draw from.
+    pub fn view(&self) -> CoreView<'_> {
+        CoreView {
+            state: &self.state,
+            alerts: &self.alerts,
+            tracker: &self.desk.tracker,
+            conns: &self.conns,
+            now_ms: self.clock.now_ms(),
+            msg_rate: self.rate.per_sec,
+            dropped: self.dropped(),
+            bulk_rate: self.desk.bulk_rate(),
+        }
     }
 
     /// Carries out an operator action on alerts and records it; the message says what

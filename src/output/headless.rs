@@ -1,17 +1,18 @@
 //! `--headless`: one JSON object per line on stdout, for jq and scripts.
 //!
 //! Every line has `type` and `at` (RFC 3339). Types: `device_appeared`, `device_joined`,
-//! `status_changed`, `connection`, `notice`, `alert`, `hook`, `stats`. Device strings are sanitised like everywhere else.
+//! `status_changed`, `connection`, `notice`, `alert`, `hook`, `stats`, and `output_dropped`
+//! (lines this reader did not take in time, counted). Device strings are sanitised like everywhere else.
 
-use crate::engine::Engine;
 use crate::fleet::FleetEvent;
 use crate::sanitize;
 use crate::text::rfc3339;
+use crate::view::CoreView;
 use serde_json::{Value, json};
 
 /// The JSON line for a fleet event.
-pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
-    let state = &engine.state;
+pub fn event(view: &CoreView, ev: &FleetEvent) -> Value {
+    let state = view.state;
     match ev {
         FleetEvent::DeviceAppeared { device, at_ms } => {
             let d = &state.devices[*device as usize];
@@ -20,7 +21,7 @@ pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
                 "at": rfc3339(*at_ms),
                 "device": sanitize::text(&d.name),
                 "fleet": state.fleet_name(d),
-                "broker": conn_name(engine, d.conn),
+                "broker": conn_name(view, d.conn),
                 "labels": d.labels.iter().map(|(k, v)| (k.to_string(), json!(sanitize::text(v)))).collect::<serde_json::Map<_, _>>(),
             })
         }
@@ -36,7 +37,7 @@ pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
                 "device": sanitize::text(&d.name),
                 "fleet": state.fleet_name(d),
                 "from": state.mapper.fleets.get(*from as usize).map_or("?", |f| f.name.as_str()),
-                "broker": conn_name(engine, d.conn),
+                "broker": conn_name(view, d.conn),
             })
         }
         FleetEvent::StatusChanged {
@@ -51,7 +52,7 @@ pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
                 "at": rfc3339(*at_ms),
                 "device": sanitize::text(&d.name),
                 "fleet": state.fleet_name(d),
-                "broker": conn_name(engine, d.conn),
+                "broker": conn_name(view, d.conn),
                 "from": from,
                 "to": to,
             })
@@ -63,7 +64,7 @@ pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
         } => json!({
             "type": "connection",
             "at": rfc3339(*at_ms),
-            "broker": conn_name(engine, *conn),
+            "broker": conn_name(view, *conn),
             "state": link.to_string(),
         }),
         FleetEvent::Notice {
@@ -73,7 +74,7 @@ pub fn event(engine: &Engine, ev: &FleetEvent) -> Value {
         } => json!({
             "type": "notice",
             "at": rfc3339(*at_ms),
-            "broker": conn_name(engine, *conn),
+            "broker": conn_name(view, *conn),
             "message": message,
         }),
     }
@@ -99,16 +100,26 @@ pub fn hook(message: &str, at_ms: i64) -> Value {
     })
 }
 
+/// Lines the reader did not take in time (the output queue was full), said on the first
+/// line it takes again.
+pub fn output_dropped(lines: u64, at_ms: i64) -> Value {
+    json!({
+        "type": "output_dropped",
+        "at": rfc3339(at_ms),
+        "lines": lines,
+    })
+}
+
 /// Periodic figures: rate, drops, totals.
-pub fn stats(engine: &Engine) -> Value {
-    let s = &engine.state;
+pub fn stats(view: &CoreView) -> Value {
+    let s = view.state;
     let [online, stale, offline, unknown] = s.status_counts();
     json!({
         "type": "stats",
-        "at": rfc3339(engine.clock.now_ms()),
+        "at": rfc3339(view.now_ms),
         "messages": s.counters.messages,
-        "msg_per_s": (engine.msg_rate() * 10.0).round() / 10.0,
-        "dropped": engine.dropped(),
+        "msg_per_s": (view.msg_rate * 10.0).round() / 10.0,
+        "dropped": view.dropped,
         "devices": s.devices.len(),
         "online": online,
         "stale": stale,
@@ -127,9 +138,8 @@ pub fn stats(engine: &Engine) -> Value {
     })
 }
 
-fn conn_name(engine: &Engine, conn: u16) -> String {
-    engine
-        .state
+fn conn_name(view: &CoreView, conn: u16) -> String {
+    view.state
         .connections
         .get(conn as usize)
         .map_or_else(|| "?".into(), |c| c.name.clone())

@@ -6,3 +6,4 @@ pub mod discover;
 pub mod headless;
 pub mod hooks;
 pub mod snapshot;
+pub mod stream;

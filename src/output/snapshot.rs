@@ -1,9 +1,9 @@
 //! `fleetop snapshot`: the fleet at one moment, as a table for people or JSON for scripts.
 
-use crate::engine::Engine;
 use crate::fleet::{Device, MetricValue};
 use crate::sanitize;
 use crate::text::{age, rfc3339};
+use crate::view::CoreView;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -94,9 +94,9 @@ pub struct UnmappedView {
 }
 
 /// Everything that a snapshot shows, with device strings already made safe.
-pub fn build(engine: &Engine) -> Snapshot {
-    let state = &engine.state;
-    let now = engine.clock.now_ms();
+pub fn build(view: &CoreView) -> Snapshot {
+    let state = view.state;
+    let now = view.now_ms;
     let counts = state.status_counts();
     let conn_name = |c: u16| {
         state
@@ -111,7 +111,7 @@ pub fn build(engine: &Engine) -> Snapshot {
         connections: state
             .connections
             .iter()
-            .zip(&engine.conns)
+            .zip(view.conns)
             .map(|(c, label)| ConnectionView {
                 name: c.name.clone(),
                 url: label.url.clone(),
@@ -127,7 +127,7 @@ pub fn build(engine: &Engine) -> Snapshot {
             stale: counts[1],
             offline: counts[2],
             unknown: counts[3],
-            msg_per_s: (engine.msg_rate() * 10.0).round() / 10.0,
+            msg_per_s: (view.msg_rate * 10.0).round() / 10.0,
         },
         devices: devices
             .into_iter()

@@ -6,9 +6,9 @@ use super::titled;
 use crate::alerts::{Alert, AlertState, Severity};
 use crate::app::App;
 use crate::app::alerts::StateFilter;
-use crate::engine::Engine;
 use crate::text::age;
 use crate::ui::theme::Theme;
+use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -49,17 +49,17 @@ pub fn severity_short(s: Severity) -> &'static str {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let [table_area, detail_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(3)]).areas(area);
-    table(frame, table_area, app, engine);
-    detail(frame, detail_area, app, engine);
+    table(frame, table_area, app, view);
+    detail(frame, detail_area, app, view);
 }
 
-fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let book = &engine.alerts;
-    let now = engine.clock.now_ms();
+    let book = view.alerts;
+    let now = view.now_ms;
     let pane = &app.alerts;
     let wide = area.width >= 110;
     let silences = book.silences().len();
@@ -177,10 +177,10 @@ fn since(a: &Alert, now: i64, wide: bool) -> String {
 }
 
 /// The selected alert in words: its message, who acked it, which silence covers it.
-fn detail(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+fn detail(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let now = engine.clock.now_ms();
-    let book = &engine.alerts;
+    let now = view.now_ms;
+    let book = view.alerts;
     let Some(a) = app
         .alerts
         .selected_row()

@@ -3,16 +3,16 @@
 
 use crate::app::compose::{Composer, Stage};
 use crate::app::{App, CommandOp};
-use crate::engine::Engine;
 use crate::sanitize;
+use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Composer) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, c: &Composer) {
     let t = &app.theme;
-    let state = &engine.state;
+    let state = view.state;
     let set = &app.commands;
     let name_of = |id: &u32| {
         state
@@ -86,7 +86,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
             }
             // A field's own error says it already; the preview needs valid fields.
             if all_valid {
-                preview(&mut lines, app, engine, c);
+                preview(&mut lines, app, view, c);
             }
             lines.push(Line::from(Span::styled(
                 "Enter sends · ↑↓/Tab move · Esc cancels",
@@ -95,7 +95,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
             format!(" {} → {who} ", sanitize::text(command))
         }
         Stage::Confirm { command, .. } => {
-            preview(&mut lines, app, engine, c);
+            preview(&mut lines, app, view, c);
             match c.needed(set, state) {
                 Some(need) => {
                     let why = if c.bulk() {
@@ -132,7 +132,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, c: &Compo
             } = &**op
             {
                 let conn = op.publish_conn(state);
-                let broker = engine
+                let broker = view
                     .conns
                     .get(conn as usize)
                     .map_or("?", |b| b.name.as_str());
@@ -192,8 +192,8 @@ fn kv<'a>(app: &App, k: &str, v: &str) -> Line<'a> {
 }
 
 /// The exact topic and payload, or why the command cannot be sent as typed.
-fn preview(lines: &mut Vec<Line>, app: &App, engine: &Engine, c: &Composer) {
-    match c.preview(&app.commands, &engine.state) {
+fn preview(lines: &mut Vec<Line>, app: &App, view: &CoreView, c: &Composer) {
+    match c.preview(&app.commands, view.state) {
         Some(Ok((topic, payload))) => {
             lines.push(Line::from(""));
             lines.push(kv(app, "topic", &sanitize::text(&topic)));
@@ -203,7 +203,7 @@ fn preview(lines: &mut Vec<Line>, app: &App, engine: &Engine, c: &Composer) {
                     format!(
                         "         (for the first device; {} in all, at most {} a second)",
                         c.targets.len(),
-                        engine.desk.bulk_rate()
+                        view.bulk_rate
                     ),
                     app.theme.dim,
                 )));

@@ -3,10 +3,10 @@
 
 use super::{status_style, status_symbol, titled, widgets};
 use crate::app::App;
-use crate::engine::Engine;
 use crate::fleet::{Device, DeviceId, Metric};
 use crate::sanitize;
 use crate::text::age;
+use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;
@@ -15,8 +15,8 @@ use ratatui::widgets::{
     Axis, Chart, Dataset, GraphType, LineGauge, Paragraph, Row, Table, TableState, Wrap,
 };
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, id: DeviceId) {
-    let Some(d) = engine.state.devices.get(id as usize) else {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, id: DeviceId) {
+    let Some(d) = view.state.devices.get(id as usize) else {
         return;
     };
     let [left, right] =
@@ -29,10 +29,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, id: Devic
         Constraint::Min(4),
     ])
     .areas(right);
-    metrics(frame, left, app, engine, d);
-    let fleet = engine.state.mapper.fleets.get(d.fleet as usize);
+    metrics(frame, left, app, view, d);
+    let fleet = view.state.mapper.fleets.get(d.fleet as usize);
     if let Some(m) = d.metrics.get(app.metric) {
-        chart(frame, chart_area, app, engine, d, m);
+        chart(frame, chart_area, app, view, d, m);
         if let Some(r) = widgets::ratio(m, fleet) {
             let gauge = LineGauge::default()
                 .block(titled(
@@ -47,13 +47,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, id: Devic
             frame.render_widget(gauge, gauge_area);
         }
     }
-    info(frame, info_area, app, engine, d);
+    info(frame, info_area, app, view, d);
 }
 
-fn metrics(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device) {
+fn metrics(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, d: &Device) {
     let t = &app.theme;
-    let now = engine.clock.now_ms();
-    let fleet = engine.state.mapper.fleets.get(d.fleet as usize);
+    let now = view.now_ms;
+    let fleet = view.state.mapper.fleets.get(d.fleet as usize);
     let title = format!(
         " {} {} · {} · {} metrics ",
         status_symbol(d.status),
@@ -115,10 +115,10 @@ fn points(m: &Metric, from_ms: i64) -> Vec<(f64, f64)> {
         .collect()
 }
 
-fn chart(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device, m: &Metric) {
+fn chart(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, d: &Device, m: &Metric) {
     let t = &app.theme;
-    let fleet = engine.state.mapper.fleets.get(d.fleet as usize);
-    let now = engine.clock.now_ms();
+    let fleet = view.state.mapper.fleets.get(d.fleet as usize);
+    let now = view.now_ms;
     let window = app.window.millis();
     let data = points(m, now - window);
     let (lo, hi, sum) = data.iter().fold(
@@ -173,10 +173,10 @@ fn chart(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device, 
     frame.render_widget(chart, area);
 }
 
-fn info(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device) {
+fn info(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, d: &Device) {
     let t = &app.theme;
-    let s = &engine.state;
-    let now = engine.clock.now_ms();
+    let s = view.state;
+    let now = view.now_ms;
     let broker = s
         .connections
         .get(d.conn as usize)
@@ -227,8 +227,7 @@ fn info(frame: &mut Frame, area: Rect, app: &App, engine: &Engine, d: &Device) {
             ),
         ]));
     }
-    let recent: Vec<&crate::commands::Request> = engine
-        .desk
+    let recent: Vec<&crate::commands::Request> = view
         .tracker
         .recent()
         .filter(|r| r.device_id == Some(d.id))

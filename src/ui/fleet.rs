@@ -3,31 +3,31 @@
 use super::{status_style, status_symbol, titled, widgets};
 use crate::app::rows::Row as TableRow;
 use crate::app::{App, Pane};
-use crate::engine::Engine;
 use crate::sanitize;
 use crate::text::age;
+use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let events_height = if area.height >= 30 { 9 } else { 6 };
     let [table_area, events_area] =
         Layout::vertical([Constraint::Min(4), Constraint::Length(events_height)]).areas(area);
-    table(frame, table_area, app, engine);
+    table(frame, table_area, app, view);
     let [events_area, commands_area] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
             .spacing(1)
             .areas(events_area);
     events(frame, events_area, app);
-    commands(frame, commands_area, app, engine);
+    commands(frame, commands_area, app, view);
 }
 
 /// Requests sent to devices: newest first, with state, latency and the device's reason.
-fn commands(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+fn commands(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let tracker = &engine.desk.tracker;
+    let tracker = &view.tracker;
     let open = tracker.open_count();
     let mut title = if app.read_only {
         " Commands · read-only".to_string()
@@ -64,10 +64,10 @@ fn commands(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
 /// First table line on screen, below its header (for mouse clicks).
 pub const TABLE_FIRST_LINE: u16 = 3;
 
-fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let state = &engine.state;
-    let now = engine.clock.now_ms();
+    let state = view.state;
+    let now = view.now_ms;
     let wide = area.width >= 110;
     let marked = if app.marked.is_empty() {
         String::new()
@@ -148,7 +148,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
                     Span::styled("", t.dim)
                 };
                 // The worst raised alert marks the row: `!` plus colour, never colour alone.
-                let (mark, mark_style) = match engine.alerts.worst_for(*id) {
+                let (mark, mark_style) = match view.alerts.worst_for(*id) {
                     Some(sev) if sev.rank() <= 1 => ("!", t.crit),
                     Some(_) => ("!", t.warn),
                     None => (status_symbol(d.status), status_style(t, d.status)),

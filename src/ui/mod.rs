@@ -10,8 +10,8 @@ pub mod topics;
 pub mod widgets;
 
 use crate::app::{App, Mode, View, keys};
-use crate::engine::Engine;
 use crate::fleet::Status;
+use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -43,7 +43,7 @@ pub fn status_style(theme: &Theme, s: Status) -> Style {
 }
 
 /// Draws the whole screen.
-pub fn draw(frame: &mut Frame, app: &App, engine: &Engine) {
+pub fn draw(frame: &mut Frame, app: &App, view: &CoreView) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         let msg = format!(
@@ -59,25 +59,25 @@ pub fn draw(frame: &mut Frame, app: &App, engine: &Engine) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header(frame, head, app, engine);
+    header(frame, head, app, view);
     match app.view {
-        View::Fleet => fleet::draw(frame, body, app, engine),
-        View::Device(id) => device::draw(frame, body, app, engine, id),
-        View::Topics => topics::draw(frame, body, app, engine),
-        View::Alerts => alerts::draw(frame, body, app, engine),
+        View::Fleet => fleet::draw(frame, body, app, view),
+        View::Device(id) => device::draw(frame, body, app, view, id),
+        View::Topics => topics::draw(frame, body, app, view),
+        View::Alerts => alerts::draw(frame, body, app, view),
     }
     bottom_bar(frame, bar, app);
     if app.mode == Mode::Help {
         help(frame, body, app);
     }
     if let Mode::Compose(c) = &app.mode {
-        compose::draw(frame, body, app, engine, c);
+        compose::draw(frame, body, app, view, c);
     }
 }
 
-fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let s = &engine.state;
+    let s = view.state;
     let [online, stale, offline, unknown] = s.status_counts();
     let mut spans = vec![
         Span::styled("fleetop ", t.header),
@@ -92,9 +92,9 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
             if offline > 0 { t.offline } else { t.dim },
         ),
         Span::styled(format!("? {unknown} "), t.dim),
-        Span::styled(format!("│ {:.0} msg/s ", engine.msg_rate()), t.text),
+        Span::styled(format!("│ {:.0} msg/s ", view.msg_rate), t.text),
     ];
-    let alerts = engine.alerts.counts();
+    let alerts = view.alerts.counts();
     if alerts.iter().any(|&n| n > 0) {
         spans.push(Span::styled("│ ", t.dim));
         for sev in crate::alerts::Severity::ALL {
@@ -112,7 +112,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
             }
         }
     }
-    let dropped = engine.dropped();
+    let dropped = view.dropped;
     if dropped > 0 {
         spans.push(Span::styled(format!("{dropped} dropped "), t.crit));
     }
@@ -133,7 +133,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
             format!(
                 "{}: {}",
                 crate::sanitize::truncate(&c.name, 24),
-                link_text(c, engine.clock.now_ms())
+                link_text(c, view.now_ms)
             ),
             style,
         ));

@@ -4,15 +4,15 @@
 use super::titled;
 use crate::app::App;
 use crate::app::topics::lines;
-use crate::engine::Engine;
+use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Row, Table, TableState};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let all = lines(&engine.state);
+    let all = lines(view.state);
     let height = area.height.saturating_sub(2) as usize;
     let selected = app.topic_selected.min(all.len().saturating_sub(1));
     let offset = (selected / height.max(1)) * height.max(1);
@@ -37,8 +37,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
         .collect();
     let title = format!(
         " Topics · {} unmapped · {} mapped devices (t or Esc: back) ",
-        engine.state.unmapped.len(),
-        engine.state.devices.len()
+        view.state.unmapped.len(),
+        view.state.devices.len()
     );
     let table = Table::new(
         rows,
