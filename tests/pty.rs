@@ -4,6 +4,7 @@ mod common;
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 use std::io::{Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,14 +21,20 @@ struct Session {
     writer: Box<dyn Write + Send>,
     screen: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
-    _dir: tempfile::TempDir,
+    /// While set, nobody reads the terminal: what fleetop writes piles up and then blocks.
+    paused: Arc<AtomicBool>,
+    dir: tempfile::TempDir,
 }
 
 impl Session {
     fn start(args: &[&str]) -> Session {
+        Session::with_config(TANKS, args)
+    }
+
+    fn with_config(config: &str, args: &[&str]) -> Session {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("f.toml");
-        std::fs::write(&cfg, TANKS).expect("config");
+        std::fs::write(&cfg, config).expect("config");
         let pty = native_pty_system()
             .openpty(PtySize {
                 rows: 40,
@@ -51,10 +58,15 @@ impl Session {
         let writer = pty.master.take_writer().expect("writer");
         let screen = Arc::new(Mutex::new(vt100::Parser::new(40, 120, 0)));
         let raw = Arc::new(Mutex::new(Vec::new()));
-        let (s, r) = (screen.clone(), raw.clone());
+        let paused = Arc::new(AtomicBool::new(false));
+        let (s, r, p) = (screen.clone(), raw.clone(), paused.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
+            loop {
+                while p.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let Ok(n) = reader.read(&mut buf) else { break };
                 if n == 0 {
                     break;
                 }
@@ -69,7 +81,8 @@ impl Session {
             writer,
             screen,
             raw,
-            _dir: dir,
+            paused,
+            dir,
         }
     }
 
@@ -231,4 +244,109 @@ fn sigterm_and_sighup_restore_the_terminal() {
         s.wait_exit();
         assert!(s.restored(), "{signal}: terminal not restored");
     }
+}
+
+/// Publishes `n` numbered messages on an unmapped counter topic and telemetry for 30
+/// tanks, then one tank at 1 %, all at QoS 1 from a real MQTT client.
+fn flood(rt: &tokio::runtime::Runtime, port: u16, n: u32) {
+    use rumqttc::v5::{AsyncClient, MqttOptions, mqttbytes::QoS};
+    rt.block_on(async {
+        let (client, mut events) =
+            AsyncClient::new(MqttOptions::new("stall-publisher", "127.0.0.1", port), 1024);
+        tokio::spawn(async move { while events.poll().await.is_ok() {} });
+        for i in 1..=n {
+            let telemetry = format!(r#"{{"level_pct":{},"battery_v":3.{}}}"#, 40 + i % 50, i % 9);
+            let tank = format!("fleet/tanks/tank-{:02}/telemetry", i % 30);
+            client
+                .publish("stall/counter", QoS::AtLeastOnce, false, format!("n={i}"))
+                .await
+                .expect("publish");
+            client
+                .publish(tank, QoS::AtLeastOnce, false, telemetry)
+                .await
+                .expect("publish");
+            if i % 200 == 0 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        client
+            .publish(
+                "fleet/tanks/tank-low/telemetry",
+                QoS::AtLeastOnce,
+                false,
+                r#"{"level_pct":1}"#,
+            )
+            .await
+            .expect("publish");
+    });
+}
+
+#[test]
+fn a_terminal_that_stops_reading_costs_frames_not_messages_alerts_or_hooks() {
+    let broker = fleetop::demo::EmbeddedBroker::start().expect("embedded broker");
+    let hooks = tempfile::tempdir().expect("tempdir");
+    let fired = hooks.path().join("fired.jsonl");
+    let config = format!(
+        "{TANKS}\n[[alert]]\nname = \"tank_empty\"\nfleet = \"tanks\"\nwhen = \"level_pct < 5\"\n\
+         severity = \"critical\"\non_fire = [\"sh\", \"-c\", \"cat >> \\\"$0\\\"\", \"{}\"]\n",
+        fired.display()
+    );
+    let mut s = Session::with_config(&config, &["--broker", &broker.url(), "--subscribe", "#"]);
+    s.wait_for("connected");
+    assert!(s.dir.path().exists());
+    // A stuck SSH link: nobody reads the terminal. Thirty whole-screen redraws (the
+    // topics view and back) are far more than a pty buffers (64 KiB on Linux), so
+    // fleetop's writes block; then 4,000 messages arrive.
+    s.paused.store(true, Ordering::Release);
+    for _ in 0..30 {
+        s.writer.write_all(b"t").expect("key");
+        s.writer.flush().expect("flush");
+        std::thread::sleep(Duration::from_millis(40));
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let messages = 2000;
+    flood(&rt, broker.port(), messages);
+    // The alert fires and its hook runs while the terminal is still stuck.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(&fired)
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the on_fire hook did not run while the terminal was stuck"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let hook_input = std::fs::read_to_string(&fired).expect("hook output");
+    assert!(hook_input.contains("tank-low"), "{hook_input}");
+    s.paused.store(false, Ordering::Release);
+    s.wait_for("tank-low");
+    // Every message was applied: the counter topic counted all of them, none dropped.
+    s.keys("t");
+    s.wait_for("Topics");
+    s.keys("G");
+    s.wait_for("counter");
+    let counted = |s: &Session| {
+        s.text()
+            .lines()
+            .find(|l| l.contains("counter"))
+            .is_some_and(|l| l.split_whitespace().any(|w| w == messages.to_string()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !counted(&s) {
+        assert!(
+            Instant::now() < deadline,
+            "not every message counted:\n{}",
+            s.text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!s.text().contains("dropped"), "{}", s.text());
+    s.keys("q");
+    assert!(s.wait_exit().success());
+    assert!(
+        s.restored(),
+        "alternate screen not left or cursor not shown"
+    );
 }
