@@ -2,9 +2,11 @@
 //! keeps the time and the rates. Every front end (snapshot, headless, record, TUI) drives
 //! the same engine, so they all see the same pipeline.
 
+mod alerting;
 mod commands;
 mod running;
 
+pub use alerting::{ALERT_EVAL_EVERY_MS, Feed, alert_book};
 pub use commands::Desk;
 pub use running::Running;
 
@@ -80,32 +82,6 @@ impl Intake {
     /// was handed to the task that runs it.
     fn closed() -> Intake {
         Intake::new(mpsc::channel(1).1)
-    }
-}
-
-/// Most alert transitions (and hook reports) kept for a front end that has not taken
-/// them: a terminal that stops reading must not make the core grow.
-const FEED_CAP: usize = 10_000;
-
-/// Alert transitions and hook reports since a front end last took them. Their effects
-/// (hooks, the alert log, published transitions) happened when the core settled them;
-/// this is what is left to show.
-#[derive(Debug, Default)]
-pub struct Feed {
-    pub transitions: Vec<crate::alerts::Transition>,
-    pub hook_reports: Vec<String>,
-    /// Transitions and reports left out because nobody took them in time.
-    pub missed: u64,
-}
-
-impl Feed {
-    fn keep<T>(list: &mut Vec<T>, more: impl IntoIterator<Item = T>, missed: &mut u64) {
-        list.extend(more);
-        if list.len() > FEED_CAP {
-            let over = list.len() - FEED_CAP;
-            list.drain(..over);
-            *missed += over as u64;
-        }
     }
 }
 
@@ -401,63 +377,6 @@ impl Engine {
         }
     }
 
-    /// Restores acks and silences from the alert log at its default place and keeps
-    /// recording there; without a state directory alerts are simply not persisted.
-    pub fn keep_alert_log(&mut self) {
-        let Some(path) = crate::output::alert_log::AlertLog::default_path() else {
-            return;
-        };
-        match crate::output::alert_log::AlertLog::open(&path, &mut self.alerts, self.clock.now_ms())
-        {
-            Ok(log) => self.alert_log = Some(log),
-            Err(e) => tracing::warn!("{e}"),
-        }
-    }
-
-    /// Alert transitions since the last call, recorded in the alert log if one is kept;
-    /// their hooks are started (and run on their own).
-    pub fn drain_alerts(&mut self) -> Vec<crate::alerts::Transition> {
-        let transitions: Vec<_> = self.alerts.drain().collect();
-        self.publish_alerts(&transitions);
-        for t in &transitions {
-            if let Some(run) = self.alerts.rules().hook_for(t) {
-                let mut stdin = crate::output::headless::alert(t).to_string();
-                stdin.push('\n');
-                let alert = format!("{} on {}", t.rule_name, t.device_name);
-                self.hooks.start(run, alert, stdin.into_bytes());
-            }
-        }
-        if let Some(log) = &mut self.alert_log {
-            let entries: Vec<crate::alerts::LogEntry> = transitions
-                .iter()
-                .map(crate::alerts::LogEntry::from)
-                .collect();
-            log.append(&entries);
-        }
-        transitions
-    }
-
-    /// Hook runs that failed, timed out or were skipped since the last call, in words.
-    pub fn drain_hook_reports(&mut self) -> Vec<String> {
-        self.hooks.drain()
-    }
-
-    /// Carries out what the latest messages and ticks decided (hooks, the alert log,
-    /// published transitions) and keeps what a front end shows of it in the feed. The
-    /// core does this on its own schedule, whether or not a front end is looking.
-    pub fn settle(&mut self) {
-        let transitions = self.drain_alerts();
-        let reports = self.hooks.drain();
-        let feed = &mut self.feed;
-        Feed::keep(&mut feed.transitions, transitions, &mut feed.missed);
-        Feed::keep(&mut feed.hook_reports, reports, &mut feed.missed);
-    }
-
-    /// What the core settled since the last call, for a front end to show.
-    pub fn take_feed(&mut self) -> Feed {
-        std::mem::take(&mut self.feed)
-    }
-
     /// The read-only view front ends draw from.
     pub fn view(&self) -> CoreView<'_> {
         CoreView {
@@ -470,66 +389,6 @@ impl Engine {
             dropped: self.dropped(),
             bulk_rate: self.desk.bulk_rate(),
         }
-    }
-
-    /// Carries out an operator action on alerts and records it; the message says what
-    /// happened, for the status bar.
-    pub fn alert_op(&mut self, op: &crate::app::AlertOp, by: &str) -> Result<String, String> {
-        use crate::app::AlertOp;
-        let now = self.clock.now_ms();
-        let entries: Vec<crate::alerts::LogEntry> = match op {
-            AlertOp::AckDevice(id) => {
-                let rules: Vec<_> = self
-                    .alerts
-                    .active()
-                    .into_iter()
-                    .filter(|a| a.device == *id && a.ack.is_none())
-                    .map(|a| a.rule)
-                    .collect();
-                if rules.is_empty() {
-                    return Err("no unacknowledged alert on this device".into());
-                }
-                rules
-                    .into_iter()
-                    .filter_map(|r| self.alerts.ack(*id, r, by, None, now).ok())
-                    .collect()
-            }
-            AlertOp::Ack { device, rule } => vec![
-                self.alerts
-                    .ack(*device, *rule, by, None, now)
-                    .map_err(|e| e.to_string())?,
-            ],
-            AlertOp::Silence(args) => {
-                let req = crate::alerts::parse_silence_command(args)?;
-                vec![
-                    self.alerts
-                        .silence(req, by, now)
-                        .map_err(|e| e.to_string())?,
-                ]
-            }
-            AlertOp::Unsilence(id) => {
-                vec![
-                    self.alerts
-                        .unsilence(*id, by, now)
-                        .map_err(|e| e.to_string())?,
-                ]
-            }
-        };
-        if let Some(log) = &mut self.alert_log {
-            log.append(&entries);
-        }
-        Ok(match (op, entries.first()) {
-            (AlertOp::Silence(_), Some(crate::alerts::LogEntry::Silence(silence))) => {
-                format!(
-                    "silence {} set (:unsilence {} lifts it)",
-                    silence.id, silence.id
-                )
-            }
-            (AlertOp::AckDevice(_), _) => format!("acknowledged {} alert(s)", entries.len()),
-            (AlertOp::Ack { .. }, _) => "acknowledged".into(),
-            (AlertOp::Unsilence(id), _) => format!("silence {id} lifted"),
-            _ => "done".into(),
-        })
     }
 
     /// Messages per second over the last few seconds.
@@ -546,17 +405,6 @@ impl Engine {
     pub fn ever_connected(&self, conn: usize) -> bool {
         self.ever_connected.get(conn).copied().unwrap_or(false)
     }
-}
-
-/// A device's alert rules are evaluated at most this often (message time): a flood
-/// costs evaluations per device and second, not per message.
-pub const ALERT_EVAL_EVERY_MS: i64 = 1000;
-
-/// The alert book every front end uses: rules evaluated at most once a second per device.
-pub fn alert_book(rules: RuleSet) -> AlertBook {
-    let mut book = AlertBook::new(rules);
-    book.coalesce(ALERT_EVAL_EVERY_MS);
-    book
 }
 
 /// A smoothed messages-per-second figure.
