@@ -337,7 +337,7 @@ fn the_reader_sees_imports_and_ignores_prose() {
     let mut block = false;
     let module = vec!["fleet".to_string(), "history".to_string()];
     let line = code_only(
-        r#"use crate::vocab::RawMessage; // crate::ui is fine in a comment"#,
+        r#"use crate::source::RawMessage; // crate::ui is fine in a comment"#,
         &mut block,
     );
     assert_eq!(targets(&line, &module), ["source"]);
