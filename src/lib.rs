@@ -13,6 +13,7 @@ pub mod conventions;
 pub mod decode;
 pub mod demo;
 pub mod engine;
+pub mod expr;
 pub mod fleet;
 pub mod logging;
 pub mod mapping;

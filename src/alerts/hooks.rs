@@ -17,6 +17,7 @@
 //! ```
 
 use super::transition::Transition;
+use crate::commands::placeholders::Placeholders;
 use serde::{Deserialize, Deserializer};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,8 +54,8 @@ impl HooksConfig {
     pub fn check(&self) -> Result<(), String> {
         if let Some(t) = &self.publish_topic {
             let known = ["rule", "device", "fleet", "severity", "state"];
-            let parsed = crate::commands::template::Placeholders::parse(t)
-                .map_err(|e| format!("[hooks] publish_topic: {e}"))?;
+            let parsed =
+                Placeholders::parse(t).map_err(|e| format!("[hooks] publish_topic: {e}"))?;
             if let Some(bad) = parsed.names().find(|n| !known.contains(n)) {
                 return Err(format!(
                     "[hooks] publish_topic names `{{{bad}}}`; use {{rule}}, {{device}}, {{fleet}}, {{severity}} or {{state}}"
@@ -75,8 +76,7 @@ impl HooksConfig {
     /// Publishing of transitions, compiled once; `None` when off (or the topic is bad,
     /// which [`HooksConfig::check`] refuses at load).
     pub fn alert_publish(&self) -> Option<AlertPublish> {
-        let topic =
-            crate::commands::template::Placeholders::parse(self.publish_topic.as_ref()?).ok()?;
+        let topic = Placeholders::parse(self.publish_topic.as_ref()?).ok()?;
         Some(AlertPublish {
             topic,
             qos: self.publish_qos.unwrap_or(1),
@@ -88,7 +88,7 @@ impl HooksConfig {
 /// Where and how alert transitions go to MQTT (`[hooks] publish_topic`).
 #[derive(Debug, Clone)]
 pub struct AlertPublish {
-    topic: crate::commands::template::Placeholders,
+    topic: Placeholders,
     pub qos: u8,
     pub retain: bool,
 }

@@ -7,7 +7,7 @@
 //! [`Transition`]s out, and appends [`LogEntry`] lines to the alert log.
 //!
 //! - [`config`]: the `[[alert]]` table
-//! - [`expr`]: the `when`/`clear` condition language
+//! - [`crate::expr`]: the `when`/`clear` condition language, shared with commands
 //! - [`rules`]: compiled rules and the rule set; [`builtin`]: the built-in rules
 //! - [`machine`]: one alert's state machine; [`state`]: the book of all alerts
 //! - [`silence`], [`log`], [`check`]
@@ -15,7 +15,6 @@
 pub mod builtin;
 pub mod check;
 pub mod config;
-pub mod expr;
 pub mod glob;
 pub mod hooks;
 pub mod log;
@@ -27,9 +26,6 @@ pub mod silence;
 pub mod state;
 pub mod template;
 pub mod transition;
-
-#[cfg(test)]
-pub(crate) mod testutil;
 
 pub use check::{CheckSummary, check_summary};
 pub use config::AlertRuleConfig;

@@ -2,13 +2,13 @@
 
 use super::builtin::{Builtin, BuiltinFacts, ms};
 use super::config::{AlertRuleConfig, locate_in_string};
-use super::expr::{EvalCtx, Expr, ExprError, Truth, effective_status};
 use super::glob::Glob;
 use super::hooks::{HookRun, Hooks, HooksConfig};
 use super::severity::Severity;
 use super::template::{Template, TemplateVars};
 use super::transition::Transition;
 use crate::config::Origin;
+use crate::expr::{EvalCtx, Expr, ExprError, Truth, effective_status};
 use crate::fleet::Device;
 use crate::mapping::FleetIdx;
 use std::collections::HashMap;

@@ -7,7 +7,6 @@
 //! [`LogEntry`] to append to the alert log. Pure: time is always passed in.
 
 use super::builtin::{Builtin, BuiltinFacts};
-use super::expr::{EvalCtx, Truth};
 use super::log::{AlertKey, LogEntry, replay};
 use super::machine::{Ack, Alert, AlertState};
 use super::memo::{DeviceMemo, Link};
@@ -15,6 +14,7 @@ use super::rules::{Rule, RuleIdx, RuleSet};
 use super::severity::Severity;
 use super::silence::{Silence, SilenceRequest};
 use super::transition::Transition;
+use crate::expr::{EvalCtx, Truth};
 use crate::fleet::{Device, DeviceId, Group};
 use crate::sanitize;
 use crate::vocab::ConnId;

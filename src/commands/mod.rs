@@ -6,6 +6,7 @@ pub mod config;
 pub mod convention;
 pub mod pacer;
 pub mod params;
+pub mod placeholders;
 pub mod template;
 pub mod tracker;
 

@@ -306,7 +306,7 @@ fn shelly_rpc_answers_on_the_runs_own_topic_and_its_errors_fail_the_command() {
 
 #[test]
 fn expectation_timeout_ack_and_lost_link() {
-    use crate::alerts::testutil::device;
+    use crate::fleet::testutil::device;
     let device_with = |_id: u32, m: &[(&str, f64)]| device("pole-017", m);
     let set = set();
     let mut t = Tracker::new();

@@ -2,7 +2,7 @@
 //! timed out. Pure: the engine passes in broker acks, replies, device updates and time.
 
 use super::template::Prepared;
-use crate::alerts::expr::{EvalCtx, Expr};
+use crate::expr::{EvalCtx, Expr};
 use crate::fleet::{Device, DeviceId};
 use crate::vocab::ConnId;
 use std::collections::{HashMap, VecDeque};

@@ -169,7 +169,7 @@ mod topic_tests {
 
     #[test]
     fn a_device_keeps_a_bounded_list_of_its_topics() {
-        let mut d = crate::alerts::testutil::device("d", &[]);
+        let mut d = crate::fleet::testutil::device("d", &[]);
         assert_eq!(d.topic_index("a/1"), 0);
         assert_eq!(d.topic_index("a/2"), 1);
         assert_eq!(d.topic_index("a/1"), 0, "known topics keep their index");

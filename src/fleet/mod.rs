@@ -9,6 +9,8 @@
 mod convention;
 pub mod device;
 pub mod history;
+#[cfg(test)]
+pub(crate) mod testutil;
 
 pub use device::{Device, DeviceId, LastError, Metric, MetricValue, Status};
 
