@@ -1,11 +1,14 @@
-//! The vocabulary every layer shares: connection ids, the message as a broker delivered
-//! it, and a connection's link state. A leaf of the core: it imports nothing of the crate.
+//! The vocabulary every layer shares: connection and device ids, the message as a broker
+//! delivered it, and a connection's link state. A leaf of the core: it imports nothing of the crate.
 
 use bytes::Bytes;
 use std::time::Duration;
 
 /// Index of a connection (broker or recording) in start-up order.
 pub type ConnId = u16;
+
+/// Index of a device in the fleet state; stable for the life of the process.
+pub type DeviceId = u32;
 
 /// One message as the broker delivered it.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@
 use super::rules::{FlapPolicy, RuleIdx};
 use super::severity::Severity;
 use crate::expr::Truth;
-use crate::fleet::DeviceId;
+use crate::vocab::DeviceId;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;

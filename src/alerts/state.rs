@@ -15,9 +15,10 @@ use super::severity::Severity;
 use super::silence::{Silence, SilenceRequest};
 use super::transition::Transition;
 use crate::expr::{EvalCtx, Truth};
-use crate::fleet::{Device, DeviceId, Group};
+use crate::fleet::{Device, Group};
 use crate::sanitize;
 use crate::vocab::ConnId;
+use crate::vocab::DeviceId;
 use std::collections::{BTreeMap, HashMap};
 
 /// How long a resolved alert stays listed (and keeps its ack) before it is forgotten.

@@ -10,8 +10,9 @@ pub mod rows;
 pub mod topics;
 
 use crate::commands::CommandSet;
-use crate::fleet::{DeviceId, FleetEvent, FleetState, Status};
+use crate::fleet::{FleetEvent, FleetState, Status};
 use crate::ui::theme::Theme;
+use crate::vocab::DeviceId;
 use alerts::AlertRow as AlertRowKind;
 use compose::Composer;
 use filter::Filter;

@@ -105,7 +105,7 @@ async fn find_device(
     name: &str,
     command: &str,
     wait: Duration,
-) -> Option<crate::fleet::DeviceId> {
+) -> Option<crate::vocab::DeviceId> {
     let deadline = Instant::now() + wait;
     let mut ticker = interval(TICK);
     loop {

@@ -3,8 +3,9 @@
 
 use super::template::Prepared;
 use crate::expr::{EvalCtx, Expr};
-use crate::fleet::{Device, DeviceId};
+use crate::fleet::Device;
 use crate::vocab::ConnId;
+use crate::vocab::DeviceId;
 use std::collections::{HashMap, VecDeque};
 
 pub type RequestId = u64;

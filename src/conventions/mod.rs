@@ -106,7 +106,7 @@ pub struct DeviceFacts {
     pub display_name: Option<Box<str>>,
     /// The device this one reaches the broker through (Sparkplug edge node, Zigbee2MQTT
     /// bridge): when it goes offline, so does this one.
-    pub gateway: Option<crate::fleet::DeviceId>,
+    pub gateway: Option<crate::vocab::DeviceId>,
     /// Units, datatypes and settability of metrics, by metric name.
     pub metrics: Vec<MetricFacts>,
     /// What the device accepts as commands, for the command palette.
@@ -296,7 +296,7 @@ pub fn ignored(convention: Convention, metric: &str) -> bool {
 /// Online/offline words of the conventions (`Online`, `true`, Homie `ready`/`lost`, a
 /// Zigbee2MQTT `{"state":"online"}`).
 fn online_word(payload: &[u8]) -> Option<bool> {
-    crate::fleet::parse_availability(payload, "online", "offline")
+    crate::decode::availability::parse(payload, "online", "offline")
 }
 
 /// A short, safe quote of a payload for an error message.

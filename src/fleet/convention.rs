@@ -3,14 +3,14 @@
 //! about it in [`Device::facts`], and goes offline with its gateway.
 
 use super::{
-    Device, DeviceId, FleetState, LastError, Route, has_control, note_arrival, record_error,
-    sample_time, store_value,
+    Device, FleetState, LastError, Route, has_control, note_arrival, record_error, sample_time,
+    store_value,
 };
 use crate::conventions::homeassistant::{self as ha, Template};
 use crate::conventions::sparkplug::{self as spb, Kind};
 use crate::conventions::{self, CommandDescriptor, Convention, DeviceFacts, Event, MetricFacts};
 use crate::decode::Value;
-use crate::vocab::{ConnId, RawMessage};
+use crate::vocab::{ConnId, DeviceId, RawMessage};
 
 /// Commands kept per device (metrics are capped by `[limits] max_metrics_per_device`).
 const MAX_COMMANDS: usize = 64;
@@ -468,7 +468,7 @@ impl FleetState {
             note_arrival(d, msg, b.topic);
             match b.kind {
                 HaKind::Availability { online, offline } => {
-                    match super::parse_availability(&msg.payload, &online, &offline) {
+                    match crate::decode::availability::parse(&msg.payload, &online, &offline) {
                         Some(v) => self.set_online(b.device, v),
                         None => record_error(
                             d,

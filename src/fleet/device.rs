@@ -2,11 +2,8 @@
 
 use super::history::{Coarse, Ring};
 use crate::mapping::FleetIdx;
-use crate::vocab::ConnId;
+use crate::vocab::{ConnId, DeviceId};
 use std::time::Duration;
-
-/// Index of a device in the fleet state; stable for the life of the process.
-pub type DeviceId = u32;
 
 /// Whether a device is alive, as far as fleetop can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]

@@ -12,14 +12,14 @@ pub mod history;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use device::{Device, DeviceId, LastError, Metric, MetricValue, Status};
+pub use device::{Device, LastError, Metric, MetricValue, Status};
 
 use crate::config::{Limits, PayloadFormat};
 use crate::conventions::{self, Convention, ConventionsConfig};
 use crate::decode::json::Shape;
 use crate::decode::{self, Leaf, Scratch, Value};
 use crate::mapping::{AvailabilityTarget, Classified, FleetIdx, Mapper};
-use crate::vocab::{ConnId, LinkState, RawMessage};
+use crate::vocab::{ConnId, DeviceId, LinkState, RawMessage};
 use history::{Coarse, Ring};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -749,7 +749,7 @@ impl FleetState {
         };
         let (fleet, target) = (*fleet, target.clone());
         let rule = &self.mapper.fleets[fleet as usize].availability[*rule as usize];
-        let online = parse_availability(&msg.payload, &rule.online, &rule.offline);
+        let online = crate::decode::availability::parse(&msg.payload, &rule.online, &rule.offline);
         match target {
             RouteTarget::Device(id) => {
                 self.touched = Some(id);
@@ -1009,32 +1009,6 @@ fn update_metric(m: &mut Metric, value: Value<'_>, at: i64) {
         && let Some((t, v)) = m.ring.push(at, n)
     {
         m.coarse.push(t, v);
-    }
-}
-
-/// Online/offline from an availability payload: the configured words, common synonyms
-/// (`true`/`false`, `1`/`0`, Homie's `ready`/`lost`), or Zigbee2MQTT's `{"state": "online"}`.
-pub fn parse_availability(payload: &[u8], online: &str, offline: &str) -> Option<bool> {
-    let s = std::str::from_utf8(payload).ok()?.trim();
-    if s.eq_ignore_ascii_case(online) {
-        return Some(true);
-    }
-    if s.eq_ignore_ascii_case(offline) {
-        return Some(false);
-    }
-    if s.starts_with('{') {
-        #[derive(serde::Deserialize)]
-        struct State<'a> {
-            #[serde(borrow)]
-            state: std::borrow::Cow<'a, str>,
-        }
-        let st: State<'_> = serde_json::from_str(s).ok()?;
-        return parse_availability(st.state.as_bytes(), online, offline);
-    }
-    match s.to_ascii_lowercase().as_str() {
-        "online" | "true" | "1" | "ready" | "connected" | "up" => Some(true),
-        "offline" | "false" | "0" | "lost" | "disconnected" | "down" => Some(false),
-        _ => None,
     }
 }
 
