@@ -1,5 +1,8 @@
 //! The vocabulary every layer shares: connection and device ids, the message as a broker
-//! delivered it, and a connection's link state. A leaf of the core: it imports nothing of the crate.
+//! delivered it, a connection's link state and an alert's severity. A leaf of the core: it imports nothing of the crate.
+
+mod severity;
+pub use severity::Severity;
 
 use bytes::Bytes;
 use std::time::Duration;

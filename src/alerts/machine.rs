@@ -13,9 +13,9 @@
 //! window, when the alert settles into whatever state it is really in.
 
 use super::rules::{FlapPolicy, RuleIdx};
-use super::severity::Severity;
 use crate::expr::Truth;
 use crate::vocab::DeviceId;
+use crate::vocab::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;

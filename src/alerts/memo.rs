@@ -108,9 +108,9 @@ impl DeviceMemo {
 
 #[cfg(test)]
 mod tests {
-    use crate::alerts::config::AlertRuleConfig;
     use crate::alerts::{AlertBook, AlertState, RuleSet};
     use crate::config::Origin;
+    use crate::config::alerts::AlertRuleConfig;
     use crate::fleet::MetricValue;
     use crate::fleet::testutil::{device, set};
 

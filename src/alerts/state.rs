@@ -11,7 +11,6 @@ use super::log::{AlertKey, LogEntry, replay};
 use super::machine::{Ack, Alert, AlertState};
 use super::memo::{DeviceMemo, Link};
 use super::rules::{Rule, RuleIdx, RuleSet};
-use super::severity::Severity;
 use super::silence::{Silence, SilenceRequest};
 use super::transition::Transition;
 use crate::expr::{EvalCtx, Truth};
@@ -19,6 +18,7 @@ use crate::fleet::{Device, Group};
 use crate::sanitize;
 use crate::vocab::ConnId;
 use crate::vocab::DeviceId;
+use crate::vocab::Severity;
 use std::collections::{BTreeMap, HashMap};
 
 /// How long a resolved alert stays listed (and keeps its ack) before it is forgotten.

@@ -1,10 +1,10 @@
 //! The state machine with injected time: no sleeps, no clock.
 
 use super::*;
-use crate::alerts::config::AlertRuleConfig;
 use crate::alerts::log::parse_log;
 use crate::alerts::silence::parse_silence_command;
 use crate::config::Origin;
+use crate::config::alerts::AlertRuleConfig;
 use crate::fleet::testutil::{device, set};
 use AlertState::*;
 

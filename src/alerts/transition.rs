@@ -4,8 +4,8 @@
 use super::log::{AlertKey, LogEntry};
 use super::machine::{Alert, AlertState};
 use super::rules::RuleIdx;
-use super::severity::Severity;
 use crate::vocab::DeviceId;
+use crate::vocab::Severity;
 use serde::Serialize;
 
 /// One transition. Strings are sanitised (they came from devices). `from` == `to` (firing

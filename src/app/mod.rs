@@ -203,7 +203,7 @@ pub struct EventLine {
     pub text: String,
     pub status: Option<Status>,
     /// Set for alert transitions.
-    pub severity: Option<crate::alerts::Severity>,
+    pub severity: Option<crate::vocab::Severity>,
 }
 
 /// The whole UI state.
@@ -662,7 +662,7 @@ impl App {
         let ring = self.bell
             && transitions
                 .iter()
-                .any(|t| t.is_new_fire() && t.severity == crate::alerts::Severity::Critical);
+                .any(|t| t.is_new_fire() && t.severity == crate::vocab::Severity::Critical);
         ring.then_some(Effect::Bell)
     }
 

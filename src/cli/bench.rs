@@ -11,7 +11,7 @@ use crate::bench::publisher::{PROBE_TOPIC, Publisher};
 use crate::bench::standin::{Prepared, StandIn};
 use crate::bench::{Tally, bare, human, summary};
 use crate::config::Protocol;
-use crate::source::url::{BrokerUrl, Scheme};
+use crate::config::url::{BrokerUrl, Scheme};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

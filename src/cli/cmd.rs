@@ -24,7 +24,7 @@ pub async fn cmd(source: &SourceArgs, a: &CmdArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return bad(e),
     };
-    let set = match config.command_set() {
+    let set = match crate::commands::CommandSet::from_config(&config) {
         Ok(s) => s,
         Err(e) => return bad(e.0),
     };

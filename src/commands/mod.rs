@@ -2,7 +2,6 @@
 //! their results, and the bulk-send rate limit. Pure: publishing, the audit log and the
 //! keyboard live at the edges (engine, output, app).
 
-pub mod config;
 pub mod convention;
 pub mod pacer;
 pub mod params;
@@ -13,7 +12,6 @@ pub mod tracker;
 #[cfg(test)]
 mod tests;
 
-pub use config::CommandConfig;
 pub use pacer::Pacer;
 pub use params::{ParamKind, ParamSpec, ParamValue};
 pub use template::{CommandSet, CommandTemplate, FleetInfo, Prepared, Target};

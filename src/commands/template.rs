@@ -1,10 +1,10 @@
 //! Command templates: `{name}` placeholders in topics, payloads and `expect`, filled from
 //! the device (its name, fleet and labels), the request id and the checked parameters.
 
-use super::config::CommandConfig;
 use super::params::{ParamSpec, ParamValue};
 use super::placeholders::Placeholders;
-use crate::config::Origin;
+use crate::config::commands::CommandConfig;
+use crate::config::{Config, ConfigError, Origin};
 use crate::expr::Expr;
 use std::time::Duration;
 
@@ -299,6 +299,27 @@ pub struct CommandSet {
 }
 
 impl CommandSet {
+    /// The config's command templates, compiled against its fleets and their label names
+    /// (errors at file:line:column).
+    pub fn from_config(config: &Config) -> Result<CommandSet, ConfigError> {
+        let fleets: Vec<FleetInfo> = config
+            .fleets
+            .iter()
+            .map(|f| FleetInfo {
+                name: f.name.clone(),
+                labels: crate::mapping::template::TopicTemplate::parse(f.topic.get_ref())
+                    .map(|t| {
+                        t.vars()
+                            .filter(|v| !["device", "metric"].contains(v))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect();
+        CommandSet::compile(&config.commands, &fleets, &config.origin).map_err(ConfigError)
+    }
+
     /// Compiles and checks every entry; an error names file, line and column.
     pub fn compile(
         configs: &[CommandConfig],

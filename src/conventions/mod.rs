@@ -9,7 +9,6 @@
 //! topics no `[[fleet]]` maps, so explicit configuration always wins, and applies what the
 //! decoder says (`crate::fleet::conventions`).
 
-pub mod config;
 pub mod generic;
 pub mod homeassistant;
 pub mod homie;
@@ -18,8 +17,7 @@ pub mod sparkplug;
 pub mod tasmota;
 pub mod zigbee2mqtt;
 
-pub use config::ConventionsConfig;
-
+use crate::config::conventions::ConventionsConfig;
 use crate::decode::Scratch;
 
 /// A device convention.
@@ -70,6 +68,20 @@ impl Convention {
             Convention::Tasmota => 300,
             Convention::Generic => 60,
         })
+    }
+
+    /// Whether `[conventions]` turns this one on; the generic fallback is on by default only
+    /// when no `[[fleet]]` is configured.
+    pub fn enabled(self, config: &ConventionsConfig, has_fleets: bool) -> bool {
+        match self {
+            Convention::Sparkplug => config.sparkplug,
+            Convention::Homie => config.homie,
+            Convention::Zigbee2Mqtt => config.zigbee2mqtt,
+            Convention::Tasmota => config.tasmota,
+            Convention::Shelly => config.shelly,
+            Convention::HomeAssistant => config.homeassistant,
+            Convention::Generic => config.generic.unwrap_or(!has_fleets),
+        }
     }
 
     /// Subscription filters that bring this convention's topics (none for the fallback,
@@ -240,6 +252,16 @@ impl Output {
     }
 }
 
+/// The subscription filters of the enabled conventions, for brokers whose fleets do not
+/// already subscribe to `#`.
+pub fn enabled_filters(config: &ConventionsConfig, has_fleets: bool) -> Vec<String> {
+    Convention::ALL
+        .into_iter()
+        .filter(|&c| c.enabled(config, has_fleets))
+        .flat_map(|c| c.filters(config))
+        .collect()
+}
+
 /// Whether a convention claims a topic (decided once per topic, from its first message).
 pub fn claim(
     config: &ConventionsConfig,
@@ -248,7 +270,7 @@ pub fn claim(
     payload: &[u8],
 ) -> Option<Convention> {
     Convention::ALL.into_iter().find(|&c| {
-        config.enabled(c, has_fleets)
+        c.enabled(config, has_fleets)
             && match c {
                 Convention::Sparkplug => sparkplug::claims(topic),
                 Convention::Homie => homie::claims(topic),

@@ -123,8 +123,8 @@ impl Engine {
             }
         };
         let names: Vec<String> = conns.iter().map(|c| c.name.clone()).collect();
-        let rules = config.alert_rules().map_err(|e| e.0)?;
-        let set = config.command_set().map_err(|e| e.0)?;
+        let rules = crate::alerts::RuleSet::from_config(config).map_err(|e| e.0)?;
+        let set = crate::commands::CommandSet::from_config(config).map_err(|e| e.0)?;
         Ok(Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names)
                 .with_conventions(config.conventions.clone()),
@@ -138,7 +138,7 @@ impl Engine {
                     .max_running
                     .unwrap_or(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
             ),
-            alert_publish: config.hooks.alert_publish(),
+            alert_publish: crate::alerts::hooks::AlertPublish::from_config(&config.hooks),
             ever_connected: vec![false; conns.len()],
             clock,
             conns,

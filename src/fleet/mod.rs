@@ -14,8 +14,9 @@ pub(crate) mod testutil;
 
 pub use device::{Device, LastError, Metric, MetricValue, Status};
 
+use crate::config::conventions::ConventionsConfig;
 use crate::config::{Limits, PayloadFormat};
-use crate::conventions::{self, Convention, ConventionsConfig};
+use crate::conventions::{self, Convention};
 use crate::decode::json::Shape;
 use crate::decode::{self, Leaf, Scratch, Value};
 use crate::mapping::{AvailabilityTarget, Classified, FleetIdx, Mapper};
@@ -259,7 +260,7 @@ impl FleetState {
         self.kin = Convention::ALL
             .iter()
             .map(|&c| {
-                let namespace = if conventions.enabled(c, has_fleets) {
+                let namespace = if c.enabled(&conventions, has_fleets) {
                     c.filters(&conventions)
                 } else {
                     Vec::new()

@@ -175,8 +175,8 @@ pub fn text(d: &Discovery, source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::conventions::ConventionsConfig;
     use crate::config::{Config, Limits};
-    use crate::conventions::ConventionsConfig;
     use crate::mapping::Mapper;
     use crate::vocab::RawMessage;
 

@@ -97,16 +97,16 @@ fn header(frame: &mut Frame, area: Rect, app: &App, engine: &Engine) {
     let alerts = engine.alerts.counts();
     if alerts.iter().any(|&n| n > 0) {
         spans.push(Span::styled("│ ", t.dim));
-        for sev in crate::alerts::Severity::ALL {
+        for sev in crate::vocab::Severity::ALL {
             let n = alerts[sev.rank()];
             if n > 0 {
                 let style = if sev.rank() <= 1 { t.crit } else { t.warn };
                 let short = match sev {
-                    crate::alerts::Severity::Critical => "crit",
-                    crate::alerts::Severity::Major => "maj",
-                    crate::alerts::Severity::Minor => "min",
-                    crate::alerts::Severity::Warning => "warn",
-                    crate::alerts::Severity::Info => "info",
+                    crate::vocab::Severity::Critical => "crit",
+                    crate::vocab::Severity::Major => "maj",
+                    crate::vocab::Severity::Minor => "min",
+                    crate::vocab::Severity::Warning => "warn",
+                    crate::vocab::Severity::Info => "info",
                 };
                 spans.push(Span::styled(format!("!{n} {short} "), style));
             }
