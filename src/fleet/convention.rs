@@ -2,10 +2,9 @@
 //! A convention device belongs to the convention's fleet, keeps what the convention said
 //! about it in [`Device::facts`], and goes offline with its gateway.
 
-use super::{
-    Device, FleetState, LastError, Route, has_control, note_arrival, record_error, sample_time,
-    store_value,
-};
+use super::apply::{has_control, note_arrival, record_error, sample_time, store_value};
+use super::route::Route;
+use super::{Device, FleetState, LastError};
 use crate::conventions::homeassistant::{self as ha, Template};
 use crate::conventions::sparkplug::{self as spb, Kind};
 use crate::conventions::{self, CommandDescriptor, Convention, DeviceFacts, Event, MetricFacts};
