@@ -172,7 +172,7 @@ pub struct FleetState {
     /// Reused decoder output of the other conventions.
     convention_out: conventions::Output,
     /// Home Assistant discovery: state and availability topics the configs named.
-    ha_bindings: Map<Box<str>, Vec<convention::HaBinding>>,
+    ha_bindings: Map<Box<str>, Vec<convention::homeassistant::HaBinding>>,
     /// Topics first bound since the engine last asked: its connection may need to
     /// subscribe to them.
     to_follow: Vec<(ConnId, Box<str>)>,
