@@ -180,6 +180,7 @@ fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine) {
                 app.message = Some(format!("cannot write {path}: {e}"));
             }
         }
+        Effect::LoadTheme(name) => app.theme_loaded(crate::ui::theme::Theme::load(&name)),
     }
 }
 

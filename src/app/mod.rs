@@ -193,6 +193,9 @@ pub enum Effect {
     Command(CommandOp),
     /// Ring the terminal bell (BEL).
     Bell,
+    /// Load the theme of this name (a user file or a built-in one) and hand the outcome
+    /// to [`App::theme_loaded`]: reading files is the edge's job, not `update`'s.
+    LoadTheme(String),
 }
 
 /// A line of the events pane.
@@ -968,6 +971,14 @@ impl App {
         Vec::new()
     }
 
+    /// A theme [`Effect::LoadTheme`] asked for: installed, or why it could not be loaded.
+    pub fn theme_loaded(&mut self, theme: Result<Theme, String>) {
+        match theme {
+            Ok(t) => self.theme = t,
+            Err(e) => self.message = Some(e),
+        }
+    }
+
     /// `:sort`, `:filter`, `:group`, `:theme`, `:topics`, `:export csv FILE`, `:q`.
     pub fn run_command(&mut self, line: &str, state: &FleetState) -> Vec<Effect> {
         let mut words = line.split_whitespace();
@@ -1012,9 +1023,8 @@ impl App {
                 self.collapsed.clear();
                 self.rows_dirty = true;
             }
-            "theme" => match rest.first().map(|n| Theme::load(n)) {
-                Some(Ok(t)) => self.theme = t,
-                Some(Err(e)) => self.message = Some(e),
+            "theme" => match rest.first() {
+                Some(name) => return vec![Effect::LoadTheme(name.to_string())],
                 None => self.message = Some(format!("themes: {}", Theme::names().join(", "))),
             },
             "export" => return self.export(&rest, state),

@@ -558,3 +558,29 @@ fn a_gateway_alert_opens_its_devices_and_silences_by_its_labels() {
     shown.sort();
     assert_eq!(shown, ["pole-01", "tank-01"]);
 }
+
+/// `:theme NAME` reads no file in `update`: it asks the edge to load the theme, and the
+/// theme (or why it could not be loaded) comes back through `theme_loaded`.
+#[test]
+fn theme_is_loaded_by_the_edge_not_by_update() {
+    let s = state();
+    let mut a = app();
+    a.update(Action::OpenCommand, &s);
+    for c in "theme light".chars() {
+        a.update(Action::Input(c), &s);
+    }
+    let effects = a.update(Action::Submit, &s);
+    assert_eq!(effects, [Effect::LoadTheme("light".into())]);
+    assert_eq!(
+        a.theme,
+        Theme::monochrome(),
+        "nothing installed before the edge answers"
+    );
+    assert_eq!(a.message, None);
+    a.theme_loaded(Err("no theme `light`".into()));
+    assert_eq!(a.message.as_deref(), Some("no theme `light`"));
+    let mut light = Theme::monochrome();
+    light.name = "light".into();
+    a.theme_loaded(Ok(light.clone()));
+    assert_eq!(a.theme, light);
+}
