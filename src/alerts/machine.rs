@@ -14,8 +14,7 @@
 
 use super::rules::{FlapPolicy, RuleIdx};
 use crate::expr::Truth;
-use crate::vocab::DeviceId;
-use crate::vocab::Severity;
+use crate::vocab::{DeviceId, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;

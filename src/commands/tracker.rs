@@ -4,8 +4,7 @@
 use super::template::Prepared;
 use crate::expr::{EvalCtx, Expr};
 use crate::fleet::Device;
-use crate::vocab::ConnId;
-use crate::vocab::DeviceId;
+use crate::vocab::{ConnId, DeviceId};
 use std::collections::{HashMap, VecDeque};
 
 pub type RequestId = u64;
