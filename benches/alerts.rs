@@ -33,7 +33,8 @@ fn engine(rules: usize) -> Engine {
         config.limits.clone(),
         &["bench".to_string()],
     );
-    e.alerts = fleetop::engine::alert_book(config.alert_rules().expect("rules"));
+    e.alerts =
+        fleetop::engine::alert_book(fleetop::alerts::RuleSet::from_config(&config).expect("rules"));
     e
 }
 

@@ -6,7 +6,7 @@ use fleetop::config::Config;
 use fleetop::engine::Engine;
 use fleetop::mapping::Mapper;
 use fleetop::source::Clock;
-use fleetop::ui::theme::Theme;
+use fleetop::theme::Theme;
 use fleetop::vocab::RawMessage;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group};
 use fleetop::config::Limits;
-use fleetop::conventions::ConventionsConfig;
+use fleetop::config::conventions::ConventionsConfig;
 use fleetop::conventions::sparkplug::proto::{Metric, Payload, Value, datatype};
 use fleetop::fleet::FleetState;
 use fleetop::mapping::Mapper;

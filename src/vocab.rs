@@ -1,5 +1,8 @@
-//! The vocabulary every layer shares: connection ids, the message as a broker delivered
-//! it, and a connection's link state. A leaf of the core: it imports nothing of the crate.
+//! The vocabulary every layer shares: connection and device ids, the message as a broker
+//! delivered it, a connection's link state and an alert's severity. A leaf of the core: it imports nothing of the crate.
+
+mod severity;
+pub use severity::Severity;
 
 use bytes::Bytes;
 use std::time::Duration;
@@ -13,6 +16,9 @@ pub struct ConnLabel {
     pub name: String,
     pub url: Option<String>,
 }
+
+/// Index of a device in the fleet state; stable for the life of the process.
+pub type DeviceId = u32;
 
 /// One message as the broker delivered it.
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ fn engine(alerts: &str) -> Engine {
         config.limits.clone(),
         &["local".to_string()],
     );
-    engine.alerts = AlertBook::new(config.alert_rules().unwrap());
+    engine.alerts = AlertBook::new(fleetop::alerts::RuleSet::from_config(&config).unwrap());
     engine.hooks = fleetop::output::hooks::HookRunner::new(config.hooks.max_running.unwrap_or(8));
     engine
 }

@@ -1,7 +1,7 @@
 //! Operator actions survive a restart: acks and silences go to the alert log and come
 //! back when the next run opens it.
 
-use fleetop::alerts::{AlertBook, check_summary};
+use fleetop::alerts::{AlertBook, RuleSet, check_summary};
 use fleetop::app::AlertOp;
 use fleetop::config::Config;
 use fleetop::engine::Engine;
@@ -30,7 +30,7 @@ fn engine(log: &std::path::Path) -> Engine {
         &["b".into()],
     );
     e.clock = Clock::Fixed(T0);
-    e.alerts = AlertBook::new(config.alert_rules().expect("rules"));
+    e.alerts = AlertBook::new(RuleSet::from_config(&config).expect("rules"));
     e.alert_log = Some(AlertLog::open(log, &mut e.alerts, T0).expect("log"));
     e.apply(&RawMessage {
         conn: 0,

@@ -2,9 +2,8 @@
 //! alert book, transitions to log lines, and a restart that keeps acks and silences.
 
 use bytes::Bytes;
-use fleetop::alerts::{
-    AlertBook, AlertRuleConfig, AlertState, LogEntry, RuleSet, parse_log, parse_silence_command,
-};
+use fleetop::alerts::{AlertBook, AlertState, LogEntry, RuleSet, parse_log, parse_silence_command};
+use fleetop::config::alerts::AlertRuleConfig;
 use fleetop::config::{Config, Origin};
 use fleetop::fleet::FleetState;
 use fleetop::mapping::Mapper;

@@ -18,6 +18,7 @@ const CORE: &[&str] = &[
     "fleet",
     "alerts",
     "commands",
+    "expr",
     "config",
     "vocab",
     "text",

@@ -134,7 +134,7 @@ impl Sim {
 
 fn mapper(prefix: &str) -> Mapper {
     let config = Config::parse(&demo_config(prefix), None).expect("demo config parses");
-    Mapper::new(&config.fleets).expect("demo config compiles")
+    Mapper::from_config(&config).expect("demo config compiles")
 }
 
 /// Waits until every fleet has sent telemetry the demo config maps, and availability too.

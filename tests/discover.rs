@@ -69,6 +69,7 @@ async fn discovers_every_convention_published_into_the_embedded_broker() {
     );
     // What discover suggests is a config fleetop accepts, and it then maps those devices.
     let config = fleetop::config::Config::parse(&found.snippet, None).expect("snippet parses");
+    fleetop::mapping::Mapper::from_config(&config).expect("snippet's fleets compile");
     assert_eq!(config.fleets[0].name, "tanks");
 }
 

@@ -6,7 +6,7 @@ use fleetop::config::Config;
 use fleetop::engine::Engine;
 use fleetop::mapping::Mapper;
 use fleetop::source::Clock;
-use fleetop::ui::theme::Theme;
+use fleetop::theme::Theme;
 use fleetop::vocab::RawMessage;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -258,7 +258,7 @@ fn hostile_topics_and_values_are_drawn_escaped() {
 fn command_dialog() {
     let mut e = engine();
     let mut a = app();
-    let commands = Config::parse(
+    let config = Config::parse(
         &format!(
             "{CONFIG}\n[[command]]\nname = \"pump-start\"\nfleet = \"tanks\"\ndescription = \"Start the pump\"\n\
              topic = \"cmd/{{site}}/{{device}}\"\npayload = {{ cmd = \"pump-start\", minutes = \"{{minutes}}\" }}\n\
@@ -267,9 +267,8 @@ fn command_dialog() {
         ),
         None,
     )
-    .expect("config")
-    .command_set()
-    .expect("commands");
+    .expect("config");
+    let commands = fleetop::commands::CommandSet::from_config(&config).expect("commands");
     a.commands = std::sync::Arc::new(commands);
     a.run_command("sort name", &e.state);
     a.refresh(&e.state);

@@ -1,9 +1,9 @@
 //! Built-in rules, on by default: device offline, device stale, decode errors, gateway
 //! offline. Each is tuned (or turned off) by an `[[alert]]` with its name and no `when`.
 
-use super::expr::{EvalCtx, Truth, effective_status};
-use super::severity::Severity;
+use crate::expr::{EvalCtx, Truth, effective_status};
 use crate::fleet::{Device, Status};
+use crate::vocab::Severity;
 use std::time::Duration;
 
 /// A rule fleetop knows without configuration.

@@ -32,7 +32,7 @@ pub fn check_summary(book: &AlertBook) -> CheckSummary {
         _ => "OK",
     };
     let counts = book.counts();
-    let perf = super::Severity::ALL
+    let perf = crate::vocab::Severity::ALL
         .iter()
         .map(|s| format!("{}={}", s.as_str(), counts[s.rank()]))
         .collect::<Vec<_>>()

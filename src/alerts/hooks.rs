@@ -1,6 +1,7 @@
 //! Which program an alert transition runs: `on_fire` / `on_resolve`, an argv array
 //! (never a shell), per `[[alert]]` rule or as defaults in `[hooks]`, each with a
-//! timeout. Pure: running them is [`crate::output::hooks`]'s job.
+//! timeout. Pure: running them is [`crate::output::hooks`]'s job; the tables' schema is
+//! [`crate::config::hooks`].
 //!
 //! ```toml
 //! [hooks]                               # defaults for every rule
@@ -17,44 +18,28 @@
 //! ```
 
 use super::transition::Transition;
-use serde::{Deserialize, Deserializer};
-use std::sync::Arc;
+use crate::commands::placeholders::Placeholders;
+use crate::config::hooks::{Argv, HooksConfig};
 use std::time::Duration;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_RUNNING: usize = 8;
 
-/// The `[hooks]` table: defaults for rules that name no hook of their own, and limits.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HooksConfig {
-    #[serde(default, deserialize_with = "argv_opt")]
-    pub on_fire: Option<Argv>,
-    #[serde(default, deserialize_with = "argv_opt")]
-    pub on_resolve: Option<Argv>,
-    /// How long a hook may run before it is killed (default 10 s).
-    #[serde(default, deserialize_with = "super::config::duration_opt")]
-    pub timeout: Option<Duration>,
-    /// Most hooks running at once (default 8): an alert storm cannot fork-bomb the host.
-    pub max_running: Option<usize>,
-    /// Publish every (unsilenced) transition, as its NDJSON line, to this MQTT topic on the
-    /// first broker fleetop may publish to. `{rule}`, `{device}`, `{fleet}`, `{severity}`
-    /// and `{state}` are filled in.
-    pub publish_topic: Option<String>,
-    /// QoS of those publishes (default 1).
-    pub publish_qos: Option<u8>,
-    /// Retain them, so a late subscriber sees each alert's last state (default false).
-    #[serde(default)]
-    pub publish_retain: bool,
+/// Where and how alert transitions go to MQTT (`[hooks] publish_topic`).
+#[derive(Debug, Clone)]
+pub struct AlertPublish {
+    topic: Placeholders,
+    pub qos: u8,
+    pub retain: bool,
 }
 
-impl HooksConfig {
+impl AlertPublish {
     /// Checks `publish_topic` and `publish_qos`; the error says what to fix.
-    pub fn check(&self) -> Result<(), String> {
-        if let Some(t) = &self.publish_topic {
+    pub fn check(config: &HooksConfig) -> Result<(), String> {
+        if let Some(t) = &config.publish_topic {
             let known = ["rule", "device", "fleet", "severity", "state"];
-            let parsed = crate::commands::template::Placeholders::parse(t)
-                .map_err(|e| format!("[hooks] publish_topic: {e}"))?;
+            let parsed =
+                Placeholders::parse(t).map_err(|e| format!("[hooks] publish_topic: {e}"))?;
             if let Some(bad) = parsed.names().find(|n| !known.contains(n)) {
                 return Err(format!(
                     "[hooks] publish_topic names `{{{bad}}}`; use {{rule}}, {{device}}, {{fleet}}, {{severity}} or {{state}}"
@@ -66,34 +51,23 @@ impl HooksConfig {
                 );
             }
         }
-        if self.publish_qos.is_some_and(|q| q > 2) {
+        if config.publish_qos.is_some_and(|q| q > 2) {
             return Err("[hooks] publish_qos must be 0, 1 or 2".into());
         }
         Ok(())
     }
 
     /// Publishing of transitions, compiled once; `None` when off (or the topic is bad,
-    /// which [`HooksConfig::check`] refuses at load).
-    pub fn alert_publish(&self) -> Option<AlertPublish> {
-        let topic =
-            crate::commands::template::Placeholders::parse(self.publish_topic.as_ref()?).ok()?;
+    /// which [`AlertPublish::check`] refuses at load).
+    pub fn from_config(config: &HooksConfig) -> Option<AlertPublish> {
+        let topic = Placeholders::parse(config.publish_topic.as_ref()?).ok()?;
         Some(AlertPublish {
             topic,
-            qos: self.publish_qos.unwrap_or(1),
-            retain: self.publish_retain,
+            qos: config.publish_qos.unwrap_or(1),
+            retain: config.publish_retain,
         })
     }
-}
 
-/// Where and how alert transitions go to MQTT (`[hooks] publish_topic`).
-#[derive(Debug, Clone)]
-pub struct AlertPublish {
-    topic: crate::commands::template::Placeholders,
-    pub qos: u8,
-    pub retain: bool,
-}
-
-impl AlertPublish {
     /// The topic for `t`: names become single levels, without separators or wildcards.
     pub fn topic_for(&self, t: &Transition) -> String {
         let level = |s: &str| s.replace(['/', '+', '#', '\u{0}'], "_");
@@ -110,9 +84,6 @@ impl AlertPublish {
             .unwrap_or_default()
     }
 }
-
-/// A program and its arguments, run directly (no shell, so no quoting surprises).
-pub type Argv = Arc<[String]>;
 
 /// Which edge of an alert a hook runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,22 +145,11 @@ pub struct HookRun {
     pub timeout: Duration,
 }
 
-/// An argv array: at least a program name, no empty program.
-pub(crate) fn argv_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Argv>, D::Error> {
-    let v: Option<Vec<String>> = Option::deserialize(d)?;
-    match v {
-        None => Ok(None),
-        Some(v) if v.first().is_none_or(|p| p.trim().is_empty()) => Err(serde::de::Error::custom(
-            "a hook is an argv array with the program first, e.g. [\"/usr/local/bin/page\", \"--team\", \"noc\"] (no shell runs it)",
-        )),
-        Some(v) => Ok(Some(v.into())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{AlertState, Severity};
+    use crate::alerts::AlertState;
+    use crate::vocab::Severity;
 
     fn transition(from: AlertState, to: AlertState, silenced: bool) -> Transition {
         Transition {
@@ -246,17 +206,5 @@ mod tests {
             Hooks::default().plan(&transition(AlertState::Pending, AlertState::Firing, false)),
             None
         );
-    }
-
-    #[test]
-    fn an_empty_argv_is_refused_with_an_example() {
-        let e = toml::from_str::<HooksConfig>("on_fire = []")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("argv array"), "{e}");
-        let e = toml::from_str::<HooksConfig>("on_fire = \"page me\"")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("on_fire"), "{e}");
     }
 }

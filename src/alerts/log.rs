@@ -6,8 +6,8 @@
 //! and a restored ack re-attaches to the same alert when it comes back.
 
 use super::machine::{Ack, AlertState};
-use super::severity::Severity;
 use super::silence::Silence;
+use crate::vocab::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 

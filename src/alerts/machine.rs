@@ -12,10 +12,9 @@
 //! alert flapping; transitions then happen silently until none has happened for a whole
 //! window, when the alert settles into whatever state it is really in.
 
-use super::expr::Truth;
 use super::rules::{FlapPolicy, RuleIdx};
-use super::severity::Severity;
-use crate::fleet::DeviceId;
+use crate::expr::Truth;
+use crate::vocab::{DeviceId, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::Arc;

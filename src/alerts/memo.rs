@@ -2,8 +2,8 @@
 //! stamps (to tell what a message changed), metric slots (to find metrics without
 //! comparing names), window summaries and decode-error bookkeeping.
 
-use super::expr::{Stamp, WindowCache};
 use super::rules::{RuleIdx, RuleSet};
+use crate::expr::{Stamp, WindowCache};
 use crate::fleet::Device;
 
 /// Per device: which rules apply, what changed since the last message, its window
@@ -108,11 +108,11 @@ impl DeviceMemo {
 
 #[cfg(test)]
 mod tests {
-    use crate::alerts::config::AlertRuleConfig;
-    use crate::alerts::testutil::{device, set};
     use crate::alerts::{AlertBook, AlertState, RuleSet};
     use crate::config::Origin;
+    use crate::config::alerts::AlertRuleConfig;
     use crate::fleet::MetricValue;
+    use crate::fleet::testutil::{device, set};
 
     fn book(text: &str) -> AlertBook {
         #[derive(serde::Deserialize)]

@@ -6,38 +6,30 @@
 //! Pure core: no IO and no clock. The engine feeds devices and time in, drains
 //! [`Transition`]s out, and appends [`LogEntry`] lines to the alert log.
 //!
-//! - [`config`]: the `[[alert]]` table
-//! - [`expr`]: the `when`/`clear` condition language
+//! - [`crate::config::alerts`]: the `[[alert]]` table (the schema lives with the config)
+//! - [`crate::expr`]: the `when`/`clear` condition language, shared with commands
 //! - [`rules`]: compiled rules and the rule set; [`builtin`]: the built-in rules
 //! - [`machine`]: one alert's state machine; [`state`]: the book of all alerts
 //! - [`silence`], [`log`], [`check`]
 
 pub mod builtin;
 pub mod check;
-pub mod config;
-pub mod expr;
 pub mod glob;
 pub mod hooks;
 pub mod log;
 pub mod machine;
 mod memo;
 pub mod rules;
-pub mod severity;
 pub mod silence;
 pub mod state;
 pub mod template;
 pub mod transition;
 
-#[cfg(test)]
-pub(crate) mod testutil;
-
 pub use check::{CheckSummary, check_summary};
-pub use config::AlertRuleConfig;
-pub use hooks::{HookEvent, HookRun, HooksConfig};
+pub use hooks::{HookEvent, HookRun};
 pub use log::{AlertKey, LogEntry, LogError, Restored, parse_log};
 pub use machine::{Ack, Alert, AlertState};
 pub use rules::{Rule, RuleError, RuleIdx, RuleSet};
-pub use severity::Severity;
 pub use silence::{Matcher, Silence, SilenceRequest, parse_silence_command};
 pub use state::{AlertBook, AlertError};
 pub use transition::Transition;

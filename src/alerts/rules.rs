@@ -1,16 +1,17 @@
 //! Compiled rules: scope, conditions, timing, severity and message, checked once at load.
 
 use super::builtin::{Builtin, BuiltinFacts, ms};
-use super::config::{AlertRuleConfig, locate_in_string};
-use super::expr::{EvalCtx, Expr, ExprError, Truth, effective_status};
 use super::glob::Glob;
-use super::hooks::{HookRun, Hooks, HooksConfig};
-use super::severity::Severity;
+use super::hooks::{HookRun, Hooks};
 use super::template::{Template, TemplateVars};
 use super::transition::Transition;
-use crate::config::Origin;
+use crate::config::alerts::{AlertRuleConfig, locate_in_string};
+use crate::config::hooks::HooksConfig;
+use crate::config::{Config, ConfigError, Origin};
+use crate::expr::{EvalCtx, Expr, ExprError, Truth, effective_status};
 use crate::fleet::Device;
 use crate::mapping::FleetIdx;
+use crate::vocab::Severity;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,6 +178,17 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// The config's alert rules, compiled against its fleets, with the `[hooks]` defaults
+    /// and publish settings checked and applied (errors at file:line:column).
+    pub fn from_config(config: &Config) -> Result<RuleSet, ConfigError> {
+        let fleets = crate::mapping::fleet_names(&config.fleets);
+        let rules = RuleSet::compile(&config.alerts, &fleets, &config.origin)
+            .map_err(|e| ConfigError(e.to_string()))?;
+        super::hooks::AlertPublish::check(&config.hooks)
+            .map_err(|e| ConfigError(format!("{}: {e}", config.origin.name())))?;
+        Ok(rules.with_hook_defaults(&config.hooks))
+    }
+
     /// Compiles `[[alert]]` entries over the given fleets (indexed by `FleetIdx`), adding
     /// the built-in rules the entries do not turn off. Errors name `file:line:column`.
     pub fn compile(

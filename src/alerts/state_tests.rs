@@ -1,11 +1,11 @@
 //! The state machine with injected time: no sleeps, no clock.
 
 use super::*;
-use crate::alerts::config::AlertRuleConfig;
 use crate::alerts::log::parse_log;
 use crate::alerts::silence::parse_silence_command;
-use crate::alerts::testutil::{device, set};
 use crate::config::Origin;
+use crate::config::alerts::AlertRuleConfig;
+use crate::fleet::testutil::{device, set};
 use AlertState::*;
 
 const MIN: i64 = 60_000;

@@ -4,7 +4,7 @@
 //! the alert's own fields, then the device's metrics, then its labels. Everything a
 //! device provided is sanitised, since messages reach terminals, logs and hooks.
 
-use super::expr::ExprError;
+use crate::expr::ExprError;
 use crate::fleet::Device;
 use crate::sanitize;
 use std::fmt::Write as _;
@@ -128,7 +128,7 @@ impl Template {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::testutil::device;
+    use crate::fleet::testutil::device;
 
     fn vars() -> TemplateVars<'static> {
         TemplateVars {

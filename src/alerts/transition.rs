@@ -4,8 +4,7 @@
 use super::log::{AlertKey, LogEntry};
 use super::machine::{Alert, AlertState};
 use super::rules::RuleIdx;
-use super::severity::Severity;
-use crate::fleet::DeviceId;
+use crate::vocab::{DeviceId, Severity};
 use serde::Serialize;
 
 /// One transition. Strings are sanitised (they came from devices). `from` == `to` (firing

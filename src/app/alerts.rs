@@ -4,7 +4,8 @@
 //! while the pane is open, so keys act on the list the operator sees.
 
 use crate::alerts::{Alert, AlertBook, AlertState, RuleIdx};
-use crate::fleet::{Device, DeviceId};
+use crate::fleet::Device;
+use crate::vocab::DeviceId;
 use std::sync::Arc;
 
 /// Which alerts the pane lists; `f` cycles through them, `:alerts STATE` picks one.

@@ -4,7 +4,8 @@
 
 use super::{Action, CommandOp, Effect};
 use crate::commands::{CommandSet, CommandTemplate, Target};
-use crate::fleet::{DeviceId, FleetState};
+use crate::fleet::FleetState;
+use crate::vocab::DeviceId;
 use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 
 /// What the dialog is for and where it stands.

@@ -115,7 +115,7 @@ pub fn complete(text: &str) -> String {
         None => COMMANDS.to_vec(),
         Some("sort") => vec!["status", "name", "fleet", "seen", "errors"],
         Some("group") => vec!["fleet", "site", "gateway", "none"],
-        Some("theme") => crate::ui::theme::Theme::names(),
+        Some("theme") => crate::theme::Theme::names(),
         Some("alerts") => super::alerts::StateFilter::ALL.map(|f| f.label()).to_vec(),
         Some(h) if h.starts_with("sort ") => vec!["asc", "desc"],
         _ => Vec::new(),

@@ -1,17 +1,23 @@
 //! The application state behind the terminal UI, and its one way to change:
 //! [`App::update`] turns an [`Action`] into new state and a list of [`Effect`]s for the
 //! edges to carry out. The UI only draws an `App`; it never changes the fleet.
+//! What `update` dispatches to lives by concept: `navigate.rs` (normal mode and the filter
+//! line), `command_line.rs` (the `:` commands) and `alert_pane.rs` (the alerts pane).
 
+mod alert_pane;
 pub mod alerts;
+mod command_line;
 pub mod compose;
 pub mod filter;
 pub mod keys;
+mod navigate;
 pub mod rows;
 pub mod topics;
 
 use crate::commands::CommandSet;
-use crate::fleet::{DeviceId, FleetEvent, FleetState, Status};
-use crate::ui::theme::Theme;
+use crate::fleet::{FleetEvent, FleetState, Status};
+use crate::theme::Theme;
+use crate::vocab::DeviceId;
 use alerts::AlertRow as AlertRowKind;
 use compose::Composer;
 use filter::Filter;
@@ -192,6 +198,9 @@ pub enum Effect {
     Command(CommandOp),
     /// Ring the terminal bell (BEL).
     Bell,
+    /// Load the theme of this name (a user file or a built-in one) and hand the outcome
+    /// to [`App::theme_loaded`]: reading files is the edge's job, not `update`'s.
+    LoadTheme(String),
 }
 
 /// A line of the events pane.
@@ -202,7 +211,7 @@ pub struct EventLine {
     pub text: String,
     pub status: Option<Status>,
     /// Set for alert transitions.
-    pub severity: Option<crate::alerts::Severity>,
+    pub severity: Option<crate::vocab::Severity>,
 }
 
 /// The whole UI state.
@@ -447,202 +456,6 @@ impl App {
         true
     }
 
-    /// `:cmd [NAME [k=v…]]`: the dialog for the device at hand, NAME already picked.
-    fn command_line_cmd(&mut self, rest: &[&str], state: &FleetState) {
-        let targets: Vec<DeviceId> = self.device_at_hand().into_iter().collect();
-        if !self.open_composer(targets, state) {
-            return;
-        }
-        let Some((name, args)) = rest.split_first() else {
-            return;
-        };
-        let Mode::Compose(mut c) = std::mem::replace(&mut self.mode, Mode::Normal) else {
-            return;
-        };
-        c.stage = compose::Stage::Pick {
-            query: (*name).to_string(),
-            selected: 0,
-        };
-        let set = self.commands.clone();
-        let (next, _, message) = c.update(Action::Submit, &set, state);
-        self.message = message;
-        if let Some(mut c) = next {
-            if let compose::Stage::Params { fields, .. } = &mut c.stage {
-                for (k, v) in crate::commands::parse_args(args.iter().copied()).unwrap_or_default()
-                {
-                    if let Some(f) = fields.iter_mut().find(|f| f.name == k) {
-                        f.text = v;
-                    }
-                }
-            }
-            self.mode = Mode::Compose(c);
-        }
-    }
-
-    /// `:publish TOPIC PAYLOAD [--qos N] [--retain]`.
-    fn command_line_publish(&mut self, line: &str) {
-        if self.read_only {
-            self.message =
-                Some("read-only: publishing is off (--read-only or read_only = true)".into());
-            return;
-        }
-        let usage = "usage: :publish TOPIC PAYLOAD [--qos 0|1|2] [--retain]";
-        let mut words: Vec<&str> = line.split_whitespace().skip(1).collect();
-        let mut qos = 1u8;
-        let mut retain = false;
-        loop {
-            match words.as_slice() {
-                [.., "--retain"] => {
-                    retain = true;
-                    words.pop();
-                }
-                [.., "--qos", q] => match q.parse::<u8>() {
-                    Ok(n) if n <= 2 => {
-                        qos = n;
-                        words.truncate(words.len() - 2);
-                    }
-                    _ => {
-                        self.message = Some(format!("--qos must be 0, 1 or 2; {usage}"));
-                        return;
-                    }
-                },
-                _ => break,
-            }
-        }
-        let Some((topic, payload)) = words.split_first() else {
-            self.message = Some(usage.into());
-            return;
-        };
-        let payload = payload.join(" ");
-        let payload = payload
-            .strip_prefix('\'')
-            .and_then(|p| p.strip_suffix('\''))
-            .unwrap_or(&payload)
-            .to_string();
-        let op = CommandOp::Publish {
-            device: self.device_at_hand(),
-            topic: (*topic).to_string(),
-            payload,
-            qos,
-            retain,
-        };
-        self.mode = Mode::Compose(Composer {
-            targets: self.device_at_hand().into_iter().collect(),
-            stage: compose::Stage::Publish {
-                op: Box::new(op),
-                typed: String::new(),
-            },
-        });
-    }
-
-    /// The device an alert key acts on: the events pane's, the open one, the selected
-    /// row's or the selected alert's.
-    fn device_for_alerts(&self) -> Option<DeviceId> {
-        match (self.pane, self.view) {
-            (Pane::Events, _) => self.events.get(self.event_selected).and_then(|e| e.device),
-            (_, View::Device(id)) => Some(id),
-            (_, View::Fleet) => self.selected_device(),
-            (_, View::Alerts) => self.alerts.selected_row().map(|r| r.device),
-            (_, View::Topics) => None,
-        }
-    }
-
-    /// Opens the alert pane, optionally with a state filter.
-    fn open_alerts(&mut self, filter: Option<alerts::StateFilter>) {
-        self.view = View::Alerts;
-        self.pane = Pane::Main;
-        if let Some(f) = filter {
-            self.alerts.filter = f;
-            self.alerts.selected = 0;
-        }
-    }
-
-    /// Opens the `:` line with a `:silence` for the device (and rule) filled in.
-    fn open_silence(&mut self, device: Option<DeviceId>, rule: Option<&str>, state: &FleetState) {
-        match device.and_then(|id| state.devices.get(id as usize)) {
-            Some(d) => {
-                self.mode = Mode::Command(alerts::silence_prefill(d, rule));
-                self.command_hint = Some(alerts::silence_hint(d));
-            }
-            None => self.message = Some(
-                "select a device or an alert to silence, or type :silence key=value 2h \"reason\""
-                    .into(),
-            ),
-        }
-    }
-
-    /// Ack, silence, unsilence and filter in the alert pane, on the selected alert.
-    fn alert_action(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
-        let Some(row) = self.alerts.selected_row().cloned() else {
-            if action == Action::CycleAlertFilter {
-                self.cycle_alert_filter();
-            } else {
-                self.message = Some("no alert selected".into());
-            }
-            return Vec::new();
-        };
-        match action {
-            Action::Ack => {
-                return vec![Effect::Alert(AlertOp::Ack {
-                    device: row.device,
-                    rule: row.rule,
-                })];
-            }
-            Action::Silence => match &row.group {
-                Some(labels) => {
-                    self.mode = Mode::Command(format!("silence {labels} rule={} ", row.rule_name));
-                    self.command_hint =
-                        Some("add DURATION \"reason\", e.g. 2h \"gateway swap\"".into());
-                }
-                None => self.open_silence(Some(row.device), Some(&row.rule_name), state),
-            },
-            Action::Unsilence => match row.silence {
-                Some(id) => return vec![Effect::Alert(AlertOp::Unsilence(id))],
-                None => self.message = Some("this alert is not silenced".into()),
-            },
-            _ => self.cycle_alert_filter(),
-        }
-        Vec::new()
-    }
-
-    fn cycle_alert_filter(&mut self) {
-        self.alerts.filter = self.alerts.filter.next();
-        self.alerts.selected = 0;
-        self.message = Some(format!("showing {} alerts", self.alerts.filter.label()));
-    }
-
-    fn navigate_alerts(&mut self, action: Action) {
-        match action {
-            Action::Enter | Action::Right => match self.alerts.selected_row().cloned() {
-                // A gateway's alert opens the fleet filtered to the devices behind it.
-                Some(AlertRowKind {
-                    group: Some(labels),
-                    ..
-                }) => self.apply_filter(&labels),
-                Some(r) => {
-                    self.view = View::Device(r.device);
-                    self.device_return = View::Alerts;
-                    self.metric = 0;
-                }
-                None => {}
-            },
-            Action::Back | Action::Left => self.view = View::Fleet,
-            Action::Click(line) => {
-                let page = self.page.max(1);
-                self.alerts.selected = ((self.alerts.selected / page) * page + line)
-                    .min(self.alerts.rows.len().saturating_sub(1));
-            }
-            other => {
-                self.alerts.selected = step(
-                    self.alerts.selected,
-                    &other,
-                    self.alerts.rows.len(),
-                    self.page,
-                )
-            }
-        }
-    }
-
     /// Takes in a hook that failed, timed out or was skipped.
     pub fn observe_hook(&mut self, text: String, at_ms: i64) {
         self.events.push_front(EventLine {
@@ -661,7 +474,7 @@ impl App {
         let ring = self.bell
             && transitions
                 .iter()
-                .any(|t| t.is_new_fire() && t.severity == crate::alerts::Severity::Critical);
+                .any(|t| t.is_new_fire() && t.severity == crate::vocab::Severity::Critical);
         ring.then_some(Effect::Bell)
     }
 
@@ -697,379 +510,12 @@ impl App {
         }
     }
 
-    fn normal(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
-        let in_alert_pane = self.view == View::Alerts && self.pane == Pane::Main;
-        match action {
-            Action::Quit => self.quit = true,
-            Action::Help => self.mode = Mode::Help,
-            Action::OpenFilter => self.mode = Mode::Filter(self.filter.source.clone()),
-            Action::OpenCommand => self.mode = Mode::Command(String::new()),
-            // The alert pane fills the screen: there is no events pane to switch to.
-            Action::NextPane if self.view == View::Alerts => {}
-            Action::NextPane => {
-                self.pane = match self.pane {
-                    Pane::Main => Pane::Events,
-                    Pane::Events => Pane::Main,
-                }
-            }
-            Action::Topics => {
-                self.view = match self.view {
-                    View::Topics => View::Fleet,
-                    _ => View::Topics,
-                }
-            }
-            Action::CycleSort => {
-                self.sort = self.sort.next();
-                self.rows_dirty = true;
-                self.message = Some(format!("sorted by {}", self.sort.label()));
-            }
-            Action::ReverseSort => {
-                self.descending = !self.descending;
-                self.rows_dirty = true;
-            }
-            Action::Alerts if self.view == View::Alerts => self.view = View::Fleet,
-            Action::Alerts => self.open_alerts(None),
-            Action::Ack | Action::Silence | Action::Unsilence | Action::CycleAlertFilter
-                if in_alert_pane =>
-            {
-                return self.alert_action(action, state);
-            }
-            Action::Silence => self.open_silence(self.device_for_alerts(), None, state),
-            Action::Unsilence => {
-                self.message =
-                    Some("open the alert pane (!) to lift a silence, or :unsilence ID".into())
-            }
-            Action::CycleAlertFilter => {}
-            Action::Ack => {
-                let device = self.device_for_alerts();
-                return match device {
-                    Some(id) => vec![Effect::Alert(AlertOp::AckDevice(id))],
-                    None => {
-                        self.message = Some(
-                            "select a device (or an alert in the events pane) to acknowledge"
-                                .into(),
-                        );
-                        Vec::new()
-                    }
-                };
-            }
-            Action::Mark => match (self.view, self.selected_device()) {
-                (View::Fleet, Some(id)) => {
-                    if !self.marked.remove(&id) {
-                        self.marked.insert(id);
-                    }
-                    self.selected = (self.selected + 1).min(self.rows.len().saturating_sub(1));
-                    self.message = Some(format!(
-                        "{} marked; c sends a command to them",
-                        self.marked.len()
-                    ));
-                }
-                _ => self.message = Some("Space marks device rows in the fleet table".into()),
-            },
-            Action::OpenCompose => {
-                let targets = match (self.view, self.marked.is_empty()) {
-                    (View::Fleet, false) => {
-                        let mut v: Vec<DeviceId> = self.marked.iter().copied().collect();
-                        v.sort_unstable();
-                        v
-                    }
-                    _ => self.device_at_hand().into_iter().collect(),
-                };
-                self.open_composer(targets, state);
-            }
-            Action::OpenBulkCompose => {
-                let targets: Vec<DeviceId> = self
-                    .rows
-                    .iter()
-                    .filter_map(|r| match r {
-                        Row::Device(id) => Some(*id),
-                        Row::Group { .. } => None,
-                    })
-                    .collect();
-                self.open_composer(targets, state);
-            }
-            Action::CycleGroup => {
-                self.group = match &self.group {
-                    GroupBy::None => GroupBy::Fleet,
-                    GroupBy::Fleet => GroupBy::Label("site".into()),
-                    GroupBy::Label(l) if l == "site" => GroupBy::Label("gateway".into()),
-                    GroupBy::Label(_) => GroupBy::None,
-                };
-                self.rows_dirty = true;
-                self.message = Some(format!("grouped by {}", self.group.label()));
-            }
-            other => return self.navigate(other, state),
-        }
-        Vec::new()
-    }
-
-    fn navigate(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
-        if self.pane == Pane::Events {
-            let n = self.events.len();
-            match action {
-                Action::Up => self.event_selected = self.event_selected.saturating_sub(1),
-                Action::Down => {
-                    self.event_selected = (self.event_selected + 1).min(n.saturating_sub(1))
-                }
-                Action::Top => self.event_selected = 0,
-                Action::Bottom => self.event_selected = n.saturating_sub(1),
-                Action::Enter => {
-                    if let Some(id) = self.events.get(self.event_selected).and_then(|e| e.device) {
-                        self.view = View::Device(id);
-                        self.device_return = View::Fleet;
-                        self.metric = 0;
-                        self.pane = Pane::Main;
-                    }
-                }
-                Action::Back => self.pane = Pane::Main,
-                _ => {}
-            }
-            return Vec::new();
-        }
-        match self.view {
-            View::Fleet => self.navigate_fleet(action),
-            View::Alerts => self.navigate_alerts(action),
-            View::Device(id) => return self.navigate_device(action, id, state),
-            View::Topics => {
-                let n = topics::lines(state).len();
-                self.topic_selected = step(self.topic_selected, &action, n, self.page);
-                if action == Action::Back {
-                    self.view = View::Fleet;
-                }
-            }
-        }
-        Vec::new()
-    }
-
-    fn navigate_fleet(&mut self, action: Action) {
-        match action {
-            Action::Enter | Action::Right => match self.rows.get(self.selected) {
-                Some(Row::Device(id)) => {
-                    self.view = View::Device(*id);
-                    self.device_return = View::Fleet;
-                    self.metric = 0;
-                }
-                Some(Row::Group { key, .. }) => {
-                    let key = key.clone();
-                    if !self.collapsed.remove(&key) {
-                        self.collapsed.insert(key);
-                    }
-                    self.rows_dirty = true;
-                }
-                None => {}
-            },
-            Action::Left => {
-                if let Some(Row::Group { key, .. }) = self.rows.get(self.selected) {
-                    self.collapsed.insert(key.clone());
-                    self.rows_dirty = true;
-                }
-            }
-            Action::Back if !self.filter.is_empty() => {
-                self.filter = Filter::default();
-                self.rows_dirty = true;
-                self.message = Some("filter cleared".into());
-            }
-            Action::Click(line) => {
-                self.selected = (self.selected / self.page.max(1)) * self.page.max(1) + line;
-                self.selected = self.selected.min(self.rows.len().saturating_sub(1));
-            }
-            other => self.selected = step(self.selected, &other, self.rows.len(), self.page),
-        }
-    }
-
-    fn navigate_device(&mut self, action: Action, id: DeviceId, state: &FleetState) -> Vec<Effect> {
-        let Some(d) = state.devices.get(id as usize) else {
-            self.view = View::Fleet;
-            return Vec::new();
-        };
-        match action {
-            Action::Back | Action::Left => {
-                self.view = std::mem::replace(&mut self.device_return, View::Fleet)
-            }
-            Action::NextWindow | Action::Right => self.window = self.window.next(),
-            Action::Copy => {
-                let text = match d.metrics.get(self.metric) {
-                    Some(m) => m.value.to_string(),
-                    None => String::from_utf8_lossy(&d.last_payload).into_owned(),
-                };
-                self.message = Some("copied to the clipboard (OSC 52)".into());
-                return vec![Effect::Copy(text)];
-            }
-            other => self.metric = step(self.metric, &other, d.metrics.len(), self.page),
-        }
-        Vec::new()
-    }
-
-    fn edit_filter(&mut self, action: Action, mut text: String) -> Vec<Effect> {
-        match action {
-            Action::Input(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
-            Action::Cancel => {
-                self.mode = Mode::Normal;
-                return Vec::new();
-            }
-            Action::Submit => {
-                self.mode = Mode::Normal;
-                self.apply_filter(&text);
-                return Vec::new();
-            }
-            _ => {}
-        }
-        // Filter as you type when the text parses; keep the old filter otherwise.
-        if let Ok(f) = Filter::parse(&text) {
-            self.filter = f;
-            self.rows_dirty = true;
-            self.selected = 0;
-        }
-        self.mode = Mode::Filter(text);
-        Vec::new()
-    }
-
-    fn apply_filter(&mut self, text: &str) {
-        match Filter::parse(text) {
-            Ok(f) => {
-                self.filter = f;
-                self.rows_dirty = true;
-                self.selected = 0;
-                self.view = View::Fleet;
-            }
+    /// A theme [`Effect::LoadTheme`] asked for: installed, or why it could not be loaded.
+    pub fn theme_loaded(&mut self, theme: Result<Theme, String>) {
+        match theme {
+            Ok(t) => self.theme = t,
             Err(e) => self.message = Some(e),
         }
-    }
-
-    fn edit_command(
-        &mut self,
-        action: Action,
-        mut text: String,
-        state: &FleetState,
-    ) -> Vec<Effect> {
-        match action {
-            Action::Input(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
-            Action::Complete => text = keys::complete(&text),
-            Action::Cancel => {
-                self.mode = Mode::Normal;
-                self.command_hint = None;
-                return Vec::new();
-            }
-            Action::Submit => {
-                self.mode = Mode::Normal;
-                self.command_hint = None;
-                return self.run_command(&text, state);
-            }
-            _ => {}
-        }
-        self.mode = Mode::Command(text);
-        Vec::new()
-    }
-
-    /// `:sort`, `:filter`, `:group`, `:theme`, `:topics`, `:export csv FILE`, `:q`.
-    pub fn run_command(&mut self, line: &str, state: &FleetState) -> Vec<Effect> {
-        let mut words = line.split_whitespace();
-        let cmd = words.next().unwrap_or("");
-        let rest: Vec<&str> = words.collect();
-        match cmd {
-            "" => {}
-            "q" | "quit" => self.quit = true,
-            "help" => self.mode = Mode::Help,
-            "topics" => self.view = View::Topics,
-            "alerts" => match rest.first().map(|f| alerts::StateFilter::parse(f)) {
-                None => self.open_alerts(None),
-                Some(Some(f)) => self.open_alerts(Some(f)),
-                Some(None) => {
-                    self.message = Some(format!(
-                        "usage: :alerts [{}]",
-                        alerts::StateFilter::ALL.map(alerts::StateFilter::label).join("|")
-                    ))
-                }
-            },
-            "fleet" => self.view = View::Fleet,
-            "sort" => match rest.as_slice() {
-                [key] | [key, "asc"] => {
-                    self.sort = SortKey::parse(key);
-                    self.descending = false;
-                    self.rows_dirty = true;
-                }
-                [key, "desc"] => {
-                    self.sort = SortKey::parse(key);
-                    self.descending = true;
-                    self.rows_dirty = true;
-                }
-                _ => {
-                    self.message = Some(
-                        "usage: :sort <status|name|fleet|seen|errors|METRIC> [asc|desc]".into(),
-                    )
-                }
-            },
-            "filter" => self.apply_filter(&rest.join(" ")),
-            "group" => {
-                self.group = GroupBy::parse(rest.first().copied().unwrap_or("none"));
-                self.collapsed.clear();
-                self.rows_dirty = true;
-            }
-            "theme" => match rest.first().map(|n| Theme::load(n)) {
-                Some(Ok(t)) => self.theme = t,
-                Some(Err(e)) => self.message = Some(e),
-                None => self.message = Some(format!("themes: {}", Theme::names().join(", "))),
-            },
-            "export" => return self.export(&rest, state),
-            "silence" if !rest.is_empty() => {
-                let args = line.trim_start().trim_start_matches("silence").trim().to_string();
-                return vec![Effect::Alert(AlertOp::Silence(args))];
-            }
-            "silence" => {
-                self.message = Some("usage: :silence site=north 2h \"pump maintenance\" (matchers: device, fleet, rule, severity, any label)".into())
-            }
-            "cmd" => self.command_line_cmd(&rest, state),
-            "publish" => self.command_line_publish(line),
-            "unsilence" => match rest.first().and_then(|id| id.parse().ok()) {
-                Some(id) => return vec![Effect::Alert(AlertOp::Unsilence(id))],
-                None => self.message = Some("usage: :unsilence ID (the id :silence reported)".into()),
-            },
-            other => {
-                self.message = Some(format!(
-                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
-                    crate::sanitize::text(other)
-                ))
-            }
-        }
-        Vec::new()
-    }
-
-    fn export(&mut self, args: &[&str], state: &FleetState) -> Vec<Effect> {
-        let ["csv", path] = args else {
-            self.message = Some("usage: :export csv FILE (the selected metric's history)".into());
-            return Vec::new();
-        };
-        let View::Device(id) = self.view else {
-            self.message = Some("open a device (Enter) and select a metric first".into());
-            return Vec::new();
-        };
-        let Some(m) = state
-            .devices
-            .get(id as usize)
-            .and_then(|d| d.metrics.get(self.metric))
-        else {
-            self.message = Some("this device has no metric to export".into());
-            return Vec::new();
-        };
-        let mut csv = String::from("time,value\n");
-        for (t, v) in m.ring.iter() {
-            csv.push_str(&format!("{},{v}\n", crate::text::rfc3339(t)));
-        }
-        self.message = Some(format!(
-            "wrote {} samples of {} to {path}",
-            m.ring.len(),
-            m.name
-        ));
-        vec![Effect::Write {
-            path: (*path).to_string(),
-            contents: csv,
-        }]
     }
 }
 

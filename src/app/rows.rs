@@ -2,7 +2,8 @@
 //! fleet or the view settings changed.
 
 use super::filter::Filter;
-use crate::fleet::{Device, DeviceId, FleetState, MetricValue, Status};
+use crate::fleet::{Device, FleetState, MetricValue, Status};
+use crate::vocab::DeviceId;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 

@@ -211,10 +211,7 @@ dangerous = true
 fn commanding_app(s: &FleetState) -> App {
     let mut a = app();
     a.commands = std::sync::Arc::new(
-        Config::parse(COMMANDS, None)
-            .unwrap()
-            .command_set()
-            .unwrap(),
+        crate::commands::CommandSet::from_config(&Config::parse(COMMANDS, None).unwrap()).unwrap(),
     );
     a.refresh(s);
     a
@@ -380,7 +377,7 @@ fn alerting() -> (FleetState, crate::alerts::AlertBook) {
     )
     .unwrap();
     let s = state();
-    let mut book = crate::alerts::AlertBook::new(c.alert_rules().unwrap());
+    let mut book = crate::alerts::AlertBook::new(crate::alerts::RuleSet::from_config(&c).unwrap());
     for d in &s.devices {
         book.evaluate_device(d, T0);
     }
@@ -508,7 +505,7 @@ fn the_bell_rings_once_for_a_new_critical_only_when_turned_on() {
     assert!(
         transitions
             .iter()
-            .any(|t| t.severity == crate::alerts::Severity::Critical)
+            .any(|t| t.severity == crate::vocab::Severity::Critical)
     );
     let mut a = app();
     assert_eq!(a.bell_for(&transitions), None, "off by default");
@@ -516,7 +513,7 @@ fn the_bell_rings_once_for_a_new_critical_only_when_turned_on() {
     assert_eq!(a.bell_for(&transitions), Some(Effect::Bell));
     let minor: Vec<_> = transitions
         .iter()
-        .filter(|t| t.severity != crate::alerts::Severity::Critical)
+        .filter(|t| t.severity != crate::vocab::Severity::Critical)
         .cloned()
         .collect();
     assert_eq!(a.bell_for(&minor), None);
@@ -560,4 +557,30 @@ fn a_gateway_alert_opens_its_devices_and_silences_by_its_labels() {
     let mut shown = names(&a, &s);
     shown.sort();
     assert_eq!(shown, ["pole-01", "tank-01"]);
+}
+
+/// `:theme NAME` reads no file in `update`: it asks the edge to load the theme, and the
+/// theme (or why it could not be loaded) comes back through `theme_loaded`.
+#[test]
+fn theme_is_loaded_by_the_edge_not_by_update() {
+    let s = state();
+    let mut a = app();
+    a.update(Action::OpenCommand, &s);
+    for c in "theme light".chars() {
+        a.update(Action::Input(c), &s);
+    }
+    let effects = a.update(Action::Submit, &s);
+    assert_eq!(effects, [Effect::LoadTheme("light".into())]);
+    assert_eq!(
+        a.theme,
+        Theme::monochrome(),
+        "nothing installed before the edge answers"
+    );
+    assert_eq!(a.message, None);
+    a.theme_loaded(Err("no theme `light`".into()));
+    assert_eq!(a.message.as_deref(), Some("no theme `light`"));
+    let mut light = Theme::monochrome();
+    light.name = "light".into();
+    a.theme_loaded(Ok(light.clone()));
+    assert_eq!(a.theme, light);
 }

@@ -53,6 +53,12 @@ mod tests {
         );
         let c = crate::config::Config::parse(&text, None).unwrap_or_else(|e| panic!("{}", e.0));
         // 100 rules plus the four built-ins.
-        assert_eq!(c.alert_rules().unwrap().rules().len(), 104);
+        assert_eq!(
+            crate::alerts::RuleSet::from_config(&c)
+                .unwrap()
+                .rules()
+                .len(),
+            104
+        );
     }
 }

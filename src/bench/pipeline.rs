@@ -4,8 +4,7 @@
 
 use super::Tally;
 use super::flood::{FILTER, TEMPLATE};
-use crate::cli::SourceArgs;
-use crate::config::Config;
+use crate::config::{Config, Protocol};
 use crate::engine::{Engine, Input};
 use crate::source::SourceEvent;
 use crate::vocab::LinkState;
@@ -22,7 +21,7 @@ pub const FLEET: &str = "bench-tanks";
 
 /// The fleet that maps the flood, plus `alerts` (`[[alert]]` entries, maybe none).
 /// Limits stay at their defaults: the bench measures fleetop as a user runs it.
-fn config(alerts: &str) -> Result<Config, String> {
+pub fn config(alerts: &str) -> Result<Config, String> {
     let text = format!(
         "[[fleet]]\nname = \"{FLEET}\"\ntopic = \"{TEMPLATE}\"\nformat = \"json\"\n\
          expected_interval = \"10s\"\n{alerts}"
@@ -48,27 +47,13 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the engine on `url` with the user's connection flags (protocol, credentials,
-    /// TLS), subscribed to the same filter as mosquitto_sub.
-    pub fn start(source: &SourceArgs, url: &str) -> Result<Pipeline, String> {
-        Pipeline::start_with_alerts(source, url, "")
-    }
-
-    /// [`Pipeline::start`] with `[[alert]]` rules evaluated on every message.
-    pub fn start_with_alerts(
-        source: &SourceArgs,
-        url: &str,
-        alerts: &str,
+    /// Starts the engine of `config` (see [`config`]) on `input`, one broker reached with the
+    /// user's connection flags, subscribed to the same filter as mosquitto_sub.
+    pub fn start(
+        config: &Config,
+        mut input: Input,
+        protocol: Protocol,
     ) -> Result<Pipeline, String> {
-        let config = config(alerts)?;
-        let args = SourceArgs {
-            broker: Some(url.to_string()),
-            config: None,
-            replay: None,
-            subscribe: Vec::new(),
-            ..source.clone()
-        };
-        let mut input = args.input(&config)?;
         let mut credentials = None;
         if let Input::Brokers(specs) = &mut input {
             for spec in specs {
@@ -76,10 +61,10 @@ impl Pipeline {
                 credentials = spec.credentials.clone();
             }
         }
-        let engine = Engine::start(&config, input)?;
+        let engine = Engine::start(config, input)?;
         Ok(Pipeline {
             engine,
-            protocol: source.protocol.to_string(),
+            protocol: protocol.to_string(),
             credentials,
             base_applied: 0,
             base_dropped: 0,

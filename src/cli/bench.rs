@@ -6,12 +6,12 @@
 use super::{IngestArgs, SourceArgs};
 use crate::bench::flood::{self, FILTER, Mqtt};
 use crate::bench::mosquitto::{self, MosquittoSub};
-use crate::bench::pipeline::Pipeline;
+use crate::bench::pipeline::{self, Pipeline};
 use crate::bench::publisher::{PROBE_TOPIC, Publisher};
 use crate::bench::standin::{Prepared, StandIn};
 use crate::bench::{Tally, bare, human, summary};
 use crate::config::Protocol;
-use crate::source::url::{BrokerUrl, Scheme};
+use crate::config::url::{BrokerUrl, Scheme};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -142,7 +142,7 @@ async fn broker_run(source: &SourceArgs, n: u64) -> Result<String, String> {
     let block = Arc::new(flood::block(n));
     header(n, &block, &format!("through {url_text}"));
 
-    let mut pipeline = Pipeline::start(source, &url_text)?;
+    let mut pipeline = start_pipeline(source, &url_text, "")?;
     pipeline.connected(CONNECT_LIMIT).await?;
     println!(
         "fleetop: whole pipeline (MQTT {}, fleet {} as json: decode, map, apply with history), \
@@ -396,6 +396,20 @@ fn best(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
+/// fleetop's pipeline on `url` with the user's connection flags (protocol, credentials,
+/// TLS) and the `alerts` rules (TOML, maybe none).
+fn start_pipeline(source: &SourceArgs, url: &str, alerts: &str) -> Result<Pipeline, String> {
+    let config = pipeline::config(alerts)?;
+    let args = SourceArgs {
+        broker: Some(url.to_string()),
+        config: None,
+        replay: None,
+        subscribe: Vec::new(),
+        ..source.clone()
+    };
+    Pipeline::start(&config, args.input(&config)?, source.protocol)
+}
+
 /// fleetop's whole pipeline (or, `transport_only`, its connection task and queue) against
 /// its own stand-in, evaluating the `alerts` rules (TOML, maybe none); returns its
 /// applied rate.
@@ -407,7 +421,7 @@ async fn pipeline_on_stand_in(
     alerts: &str,
 ) -> Result<Option<f64>, String> {
     let stand_in = StandIn::start(prepared.clone(), n, false)?;
-    let mut pipeline = Pipeline::start_with_alerts(source, &stand_in.url(), alerts)?;
+    let mut pipeline = start_pipeline(source, &stand_in.url(), alerts)?;
     if transport_only {
         pipeline.transport_only();
     }
@@ -453,7 +467,7 @@ async fn alerts_run(
     );
     let prepared = Arc::new(Prepared::new(&block));
     drop(block);
-    let rules_toml = crate::bench::alerts::rules_toml(rules, crate::bench::pipeline::FLEET);
+    let rules_toml = crate::bench::alerts::rules_toml(rules, pipeline::FLEET);
     println!(
         "  {rules} rules (+ the built-ins) over level_pct, temp_c, battery_v, rssi, flow_lpm, \
          pressure_bar, pump: thresholds, hysteresis, for, avg/delta/rate/max windows, globs"

@@ -24,7 +24,7 @@ pub async fn cmd(source: &SourceArgs, a: &CmdArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return bad(e),
     };
-    let set = match config.command_set() {
+    let set = match crate::commands::CommandSet::from_config(&config) {
         Ok(s) => s,
         Err(e) => return bad(e.0),
     };
@@ -105,7 +105,7 @@ async fn find_device(
     name: &str,
     command: &str,
     wait: Duration,
-) -> Option<crate::fleet::DeviceId> {
+) -> Option<crate::vocab::DeviceId> {
     let deadline = Instant::now() + wait;
     let mut ticker = interval(TICK);
     loop {

@@ -82,7 +82,7 @@ pub async fn simulate(cli: &Cli, args: &SimulateArgs) -> ExitCode {
         );
         return ExitCode::from(2);
     };
-    if let Err(e) = crate::source::url::BrokerUrl::parse(&url) {
+    if let Err(e) = crate::config::url::BrokerUrl::parse(&url) {
         eprintln!("fleetop: --broker: {e}");
         return ExitCode::from(2);
     }

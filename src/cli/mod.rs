@@ -6,13 +6,15 @@ pub mod cmd;
 pub mod demo;
 pub mod run;
 
+use crate::alerts::RuleSet;
+use crate::commands::CommandSet;
+use crate::config::url::BrokerUrl;
 use crate::config::{BrokerConfig, Config, Protocol, Subscription, duration};
 use crate::engine::Input;
 use crate::mapping::Mapper;
 use crate::mapping::filter::covers;
 use crate::source::mqtt::ConnectionSpec;
 use crate::source::replay::Speed;
-use crate::source::url::BrokerUrl;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -260,6 +262,11 @@ impl SourceArgs {
     /// Loads the config (file, XDG, or none) and decides where messages come from.
     pub fn resolve(&self) -> Result<(Config, Input), String> {
         let config = Config::discover(self.config.as_deref()).map_err(|e| e.0)?;
+        // Compile what the config describes now, so a bad template or rule fails at load
+        // with its file:line, before any connection (a replay compiles nothing else here).
+        Mapper::from_config(&config).map_err(|e| e.0)?;
+        RuleSet::from_config(&config).map_err(|e| e.0)?;
+        CommandSet::from_config(&config).map_err(|e| e.0)?;
         let input = self.input(&config)?;
         Ok((config, input))
     }
@@ -288,7 +295,7 @@ impl SourceArgs {
             ));
         }
         let mapper = Mapper::new(&config.fleets)?;
-        let commands = config.command_set().map_err(|e| e.0)?;
+        let commands = CommandSet::from_config(config).map_err(|e| e.0)?;
         let read_only = self.read_only || config.read_only;
         let specs = brokers
             .iter()
@@ -322,7 +329,7 @@ impl SourceArgs {
         let conventions = if subs.is_empty() {
             Vec::new()
         } else {
-            config.conventions.filters(true)
+            crate::conventions::enabled_filters(&config.conventions, true)
         };
         let extra = b
             .subscribe

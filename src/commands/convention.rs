@@ -4,7 +4,8 @@
 //! read-only rules as configured commands.
 
 use super::params::{ParamKind, ParamSpec, ParamValue};
-use super::template::{CommandTemplate, DEFAULT_TIMEOUT, Payload, Placeholders, ReplySpec};
+use super::placeholders::Placeholders;
+use super::template::{CommandTemplate, DEFAULT_TIMEOUT, Payload, ReplySpec};
 use crate::conventions::sparkplug::proto::datatype;
 use crate::conventions::{CommandKind, DeviceFacts};
 

@@ -2,17 +2,16 @@
 //! their results, and the bulk-send rate limit. Pure: publishing, the audit log and the
 //! keyboard live at the edges (engine, output, app).
 
-pub mod config;
 pub mod convention;
 pub mod pacer;
 pub mod params;
+pub mod placeholders;
 pub mod template;
 pub mod tracker;
 
 #[cfg(test)]
 mod tests;
 
-pub use config::CommandConfig;
 pub use pacer::Pacer;
 pub use params::{ParamKind, ParamSpec, ParamValue};
 pub use template::{CommandSet, CommandTemplate, FleetInfo, Prepared, Target};

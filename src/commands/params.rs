@@ -1,6 +1,6 @@
 //! Typed command parameters: what an operator types is checked before anything is sent.
 
-use super::config::{ParamConfig, ParamType};
+use crate::config::commands::{ParamConfig, ParamType};
 
 /// Longest `string` parameter unless the config says otherwise.
 const DEFAULT_MAX_LEN: usize = 64;

@@ -36,7 +36,7 @@ timeout = "3s"
 "#;
 
 fn set() -> CommandSet {
-    Config::parse(CONFIG, None).unwrap().command_set().unwrap()
+    CommandSet::from_config(&Config::parse(CONFIG, None).unwrap()).unwrap()
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<(Box<str>, Box<str>)> {
@@ -132,7 +132,9 @@ fn bad_arguments_send_nothing_and_say_why() {
 fn config_errors_point_at_the_line() {
     let bad = |extra: &str| {
         let text = format!("{CONFIG}\n{extra}");
-        Config::parse(&text, None).unwrap_err().0
+        CommandSet::from_config(&Config::parse(&text, None).unwrap())
+            .unwrap_err()
+            .0
     };
     let e = bad("[[command]]\nname = \"x\"\nfleet = \"boats\"\ntopic = \"a\"\npayload = \"b\"");
     assert!(
@@ -306,7 +308,7 @@ fn shelly_rpc_answers_on_the_runs_own_topic_and_its_errors_fail_the_command() {
 
 #[test]
 fn expectation_timeout_ack_and_lost_link() {
-    use crate::alerts::testutil::device;
+    use crate::fleet::testutil::device;
     let device_with = |_id: u32, m: &[(&str, f64)]| device("pole-017", m);
     let set = set();
     let mut t = Tracker::new();

@@ -2,9 +2,9 @@
 //! timed out. Pure: the engine passes in broker acks, replies, device updates and time.
 
 use super::template::Prepared;
-use crate::alerts::expr::{EvalCtx, Expr};
-use crate::fleet::{Device, DeviceId};
-use crate::vocab::ConnId;
+use crate::expr::{EvalCtx, Expr};
+use crate::fleet::Device;
+use crate::vocab::{ConnId, DeviceId};
 use std::collections::{HashMap, VecDeque};
 
 pub type RequestId = u64;

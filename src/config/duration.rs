@@ -28,6 +28,15 @@ pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duratio
         .transpose()
 }
 
+/// Like [`deserialize_opt`], but zero is allowed: `for = "0s"` fires at once.
+pub fn deserialize_opt_allowing_zero<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    let s: Option<String> = Option::deserialize(d)?;
+    s.map(|s| parse(&s).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,17 @@
 //!
 //! Every table denies unknown keys, so a typo is an error rather than a setting silently
 //! ignored. `config.example.toml` documents every key; keep the two in step.
+//!
+//! The schema sits below the modules it configures: loading checks what the schema alone
+//! can tell, and each module compiles its part with errors at file:line:column
+//! (`Mapper::from_config`, `RuleSet::from_config`, `CommandSet::from_config`).
 
+pub mod alerts;
+pub mod commands;
+pub mod conventions;
 pub mod duration;
+pub mod hooks;
+pub mod url;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -28,19 +37,19 @@ pub struct Config {
     /// Alert rules; the built-in ones (offline, stale, decode errors, gateway offline) are
     /// on unless an entry of the same name turns them off.
     #[serde(default, rename = "alert")]
-    pub alerts: Vec<crate::alerts::AlertRuleConfig>,
+    pub alerts: Vec<alerts::AlertRuleConfig>,
     /// Device command templates.
     #[serde(default, rename = "command")]
-    pub commands: Vec<crate::commands::CommandConfig>,
+    pub commands: Vec<commands::CommandConfig>,
     /// Settings for sending commands.
     #[serde(default, rename = "commands")]
     pub command_settings: CommandSettings,
     /// Device conventions recognised with no `[[fleet]]` (Sparkplug B, Homie, ...).
     #[serde(default)]
-    pub conventions: crate::conventions::ConventionsConfig,
+    pub conventions: crate::config::conventions::ConventionsConfig,
     /// Defaults and limits for alert hooks (`on_fire`, `on_resolve`).
     #[serde(default)]
-    pub hooks: crate::alerts::HooksConfig,
+    pub hooks: hooks::HooksConfig,
     /// Where the config came from, for error messages; not a key.
     #[serde(skip)]
     pub origin: Origin,
@@ -54,13 +63,16 @@ pub struct Origin {
 }
 
 impl Origin {
+    /// The file's name, or `<config>` for text that came from no file.
+    pub fn name(&self) -> String {
+        self.path
+            .as_deref()
+            .map_or_else(|| "<config>".into(), |p| p.display().to_string())
+    }
+
     /// `file:line:column` for a byte span of the source, or a plain description.
     pub fn locate(&self, span: std::ops::Range<usize>) -> String {
-        let name = self
-            .path
-            .as_deref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "<config>".into());
+        let name = self.name();
         let upto = &self.text[..span.start.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
         let column = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -331,35 +343,6 @@ impl Config {
         }
     }
 
-    /// The alert rules, compiled against the fleets (errors at file:line:column).
-    pub fn alert_rules(&self) -> Result<crate::alerts::RuleSet, ConfigError> {
-        let fleets = crate::mapping::fleet_names(&self.fleets);
-        crate::alerts::RuleSet::compile(&self.alerts, &fleets, &self.origin)
-            .map(|rules| rules.with_hook_defaults(&self.hooks))
-            .map_err(|e| ConfigError(e.to_string()))
-    }
-
-    /// The command templates, compiled against the fleets (errors at file:line:column).
-    pub fn command_set(&self) -> Result<crate::commands::CommandSet, ConfigError> {
-        let fleets: Vec<crate::commands::FleetInfo> = self
-            .fleets
-            .iter()
-            .map(|f| crate::commands::FleetInfo {
-                name: f.name.clone(),
-                labels: crate::mapping::template::TopicTemplate::parse(f.topic.get_ref())
-                    .map(|t| {
-                        t.vars()
-                            .filter(|v| !["device", "metric"].contains(v))
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-            .collect();
-        crate::commands::CommandSet::compile(&self.commands, &fleets, &self.origin)
-            .map_err(ConfigError)
-    }
-
     fn validate(&self) -> Result<(), ConfigError> {
         let err = |span: std::ops::Range<usize>, msg: String| {
             ConfigError(format!("{}: {msg}", self.origin.locate(span)))
@@ -375,7 +358,7 @@ impl Config {
                     ),
                 ));
             }
-            if let Err(e) = crate::source::url::BrokerUrl::parse(b.url.get_ref()) {
+            if let Err(e) = url::BrokerUrl::parse(b.url.get_ref()) {
                 return Err(err(
                     b.url.span(),
                     format!("[[broker]] `{}` url: {e}", b.name),
@@ -401,19 +384,6 @@ impl Config {
                     ),
                 ));
             }
-            if crate::conventions::Convention::ALL
-                .iter()
-                .any(|c| c.name() == f.name)
-            {
-                return Err(err(
-                    f.topic.span(),
-                    format!(
-                        "fleet name `{}` is taken by the device convention of that name (its \
-                         devices' fleet); pick another name",
-                        f.name
-                    ),
-                ));
-            }
             if f.qos > 2 {
                 return Err(err(
                     f.topic.span(),
@@ -432,45 +402,17 @@ impl Config {
                     ),
                 ));
             }
-            crate::mapping::template::TopicTemplate::parse(f.topic.get_ref())
-                .and_then(|t| t.require_device())
-                .map_err(|e| err(f.topic.span(), format!("fleet `{}` topic: {e}", f.name)))?;
-            for a in &f.availability {
-                crate::mapping::template::TopicTemplate::parse(a.topic.get_ref()).map_err(|e| {
-                    err(
-                        a.topic.span(),
-                        format!("fleet `{}` availability topic: {e}", f.name),
-                    )
-                })?;
-            }
         }
-        self.alert_rules()?;
-        self.command_set()?;
-        self.hooks.check().map_err(|e| {
-            ConfigError(format!(
-                "{}: {e}",
-                self.origin
-                    .path
-                    .as_deref()
-                    .map_or_else(|| "<config>".into(), |p| p.display().to_string())
-            ))
-        })?;
         if !(self.command_settings.bulk_rate > 0.0 && self.command_settings.bulk_rate <= 10_000.0) {
             return Err(ConfigError(format!(
                 "{}: [commands] bulk_rate must be above 0 and at most 10000 messages a second",
-                self.origin
-                    .path
-                    .as_deref()
-                    .map_or_else(|| "<config>".into(), |p| p.display().to_string())
+                self.origin.name()
             )));
         }
         if self.limits.history < 2 || self.limits.queue == 0 || self.limits.max_devices == 0 {
             return Err(ConfigError(format!(
                 "{}: [limits] history must be at least 2, queue and max_devices at least 1",
-                self.origin
-                    .path
-                    .as_deref()
-                    .map_or("<config>".into(), |p| p.display().to_string())
+                self.origin.name()
             )));
         }
         Ok(())
@@ -520,26 +462,6 @@ topic = "fleet/tanks/{device}/status"
         assert!(e.contains("f.toml"), "{e}");
         assert!(e.contains("line 4"), "{e}");
         assert!(e.contains("expected_intervall"), "{e}");
-    }
-
-    #[test]
-    fn bad_template_points_at_its_line() {
-        let text = "[[fleet]]\nname = \"x\"\ntopic = \"a/b\"\n";
-        let e = Config::parse(text, Some(Path::new("f.toml")))
-            .unwrap_err()
-            .0;
-        assert!(e.starts_with("f.toml:3:"), "{e}");
-        assert!(e.contains("{device}"), "{e}");
-    }
-
-    #[test]
-    fn a_fleet_may_not_take_a_conventions_name() {
-        let text = "[[fleet]]\nname = \"tasmota\"\ntopic = \"tele/{device}/SENSOR\"\n";
-        let e = Config::parse(text, Some(Path::new("f.toml")))
-            .unwrap_err()
-            .0;
-        assert!(e.starts_with("f.toml:3:"), "{e}");
-        assert!(e.contains("device convention"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! topics no `[[fleet]]` maps, so explicit configuration always wins, and applies what the
 //! decoder says (`crate::fleet::conventions`).
 
-pub mod config;
 pub mod generic;
 pub mod homeassistant;
 pub mod homie;
@@ -18,8 +17,7 @@ pub mod sparkplug;
 pub mod tasmota;
 pub mod zigbee2mqtt;
 
-pub use config::ConventionsConfig;
-
+use crate::config::conventions::ConventionsConfig;
 use crate::decode::Scratch;
 
 /// A device convention.
@@ -72,6 +70,20 @@ impl Convention {
         })
     }
 
+    /// Whether `[conventions]` turns this one on; the generic fallback is on by default only
+    /// when no `[[fleet]]` is configured.
+    pub fn enabled(self, config: &ConventionsConfig, has_fleets: bool) -> bool {
+        match self {
+            Convention::Sparkplug => config.sparkplug,
+            Convention::Homie => config.homie,
+            Convention::Zigbee2Mqtt => config.zigbee2mqtt,
+            Convention::Tasmota => config.tasmota,
+            Convention::Shelly => config.shelly,
+            Convention::HomeAssistant => config.homeassistant,
+            Convention::Generic => config.generic.unwrap_or(!has_fleets),
+        }
+    }
+
     /// Subscription filters that bring this convention's topics (none for the fallback,
     /// which needs `#`).
     pub fn filters(self, config: &ConventionsConfig) -> Vec<String> {
@@ -106,7 +118,7 @@ pub struct DeviceFacts {
     pub display_name: Option<Box<str>>,
     /// The device this one reaches the broker through (Sparkplug edge node, Zigbee2MQTT
     /// bridge): when it goes offline, so does this one.
-    pub gateway: Option<crate::fleet::DeviceId>,
+    pub gateway: Option<crate::vocab::DeviceId>,
     /// Units, datatypes and settability of metrics, by metric name.
     pub metrics: Vec<MetricFacts>,
     /// What the device accepts as commands, for the command palette.
@@ -240,6 +252,16 @@ impl Output {
     }
 }
 
+/// The subscription filters of the enabled conventions, for brokers whose fleets do not
+/// already subscribe to `#`.
+pub fn enabled_filters(config: &ConventionsConfig, has_fleets: bool) -> Vec<String> {
+    Convention::ALL
+        .into_iter()
+        .filter(|&c| c.enabled(config, has_fleets))
+        .flat_map(|c| c.filters(config))
+        .collect()
+}
+
 /// Whether a convention claims a topic (decided once per topic, from its first message).
 pub fn claim(
     config: &ConventionsConfig,
@@ -248,7 +270,7 @@ pub fn claim(
     payload: &[u8],
 ) -> Option<Convention> {
     Convention::ALL.into_iter().find(|&c| {
-        config.enabled(c, has_fleets)
+        c.enabled(config, has_fleets)
             && match c {
                 Convention::Sparkplug => sparkplug::claims(topic),
                 Convention::Homie => homie::claims(topic),
@@ -296,7 +318,7 @@ pub fn ignored(convention: Convention, metric: &str) -> bool {
 /// Online/offline words of the conventions (`Online`, `true`, Homie `ready`/`lost`, a
 /// Zigbee2MQTT `{"state":"online"}`).
 fn online_word(payload: &[u8]) -> Option<bool> {
-    crate::fleet::parse_availability(payload, "online", "offline")
+    crate::decode::availability::parse(payload, "online", "offline")
 }
 
 /// A short, safe quote of a payload for an error message.

@@ -4,6 +4,7 @@
 //! applies them. Nothing here trusts the payload: size and depth are bounded, non-finite
 //! numbers are refused, and every failure is a [`DecodeError`] with a reason fit to show.
 
+pub mod availability;
 pub mod json;
 pub mod timestamp;
 

@@ -463,7 +463,9 @@ mod tests {
                 assert!(f.topic.get_ref().starts_with(&format!("{prefix}/")));
                 assert!(f.expected_interval.is_some(), "{}", f.name);
             }
-            let commands = c.command_set().unwrap();
+            crate::mapping::Mapper::from_config(&c).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            crate::alerts::RuleSet::from_config(&c).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            let commands = crate::commands::CommandSet::from_config(&c).unwrap();
             let names: Vec<&str> = commands.commands.iter().map(|c| c.name.as_str()).collect();
             assert_eq!(
                 names,

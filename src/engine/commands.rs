@@ -5,10 +5,10 @@ use super::Engine;
 use crate::commands::{
     CommandSet, Opening, Pacer, Prepared, RequestId, RequestState, Target, Tracker, Wait, tag_for,
 };
-use crate::fleet::DeviceId;
 use crate::output::audit::AuditLog;
 use crate::source::mqtt::{Publish, Publisher};
 use crate::vocab::ConnId;
+use crate::vocab::DeviceId;
 use std::collections::VecDeque;
 
 /// The request id of alert publishes: no request of the tracker has it (ids start at 1),

@@ -89,6 +89,9 @@ impl Engine {
     /// Builds the state from `config` and starts the sources on the current tokio runtime.
     pub fn start(config: &Config, input: Input) -> Result<Engine, String> {
         let mapper = Mapper::new(&config.fleets)?;
+        // Everything that can be refused is checked before any connection starts.
+        let rules = crate::alerts::RuleSet::from_config(config).map_err(|e| e.0)?;
+        let set = crate::commands::CommandSet::from_config(config).map_err(|e| e.0)?;
         let (tx, rx) = mpsc::channel(config.limits.queue);
         let mut conns = Vec::new();
         let mut drops = Vec::new();
@@ -145,8 +148,6 @@ impl Engine {
             }
         };
         let names: Vec<String> = conns.iter().map(|c| c.name.clone()).collect();
-        let rules = config.alert_rules().map_err(|e| e.0)?;
-        let set = config.command_set().map_err(|e| e.0)?;
         Ok(Engine {
             state: FleetState::new(mapper, config.limits.clone(), &names)
                 .with_conventions(config.conventions.clone()),
@@ -160,7 +161,7 @@ impl Engine {
                     .max_running
                     .unwrap_or(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
             ),
-            alert_publish: config.hooks.alert_publish(),
+            alert_publish: crate::alerts::hooks::AlertPublish::from_config(&config.hooks),
             ever_connected: vec![false; conns.len()],
             clock,
             conns,

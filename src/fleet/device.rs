@@ -2,11 +2,8 @@
 
 use super::history::{Coarse, Ring};
 use crate::mapping::FleetIdx;
-use crate::vocab::ConnId;
+use crate::vocab::{ConnId, DeviceId};
 use std::time::Duration;
-
-/// Index of a device in the fleet state; stable for the life of the process.
-pub type DeviceId = u32;
 
 /// Whether a device is alive, as far as fleetop can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -169,7 +166,7 @@ mod topic_tests {
 
     #[test]
     fn a_device_keeps_a_bounded_list_of_its_topics() {
-        let mut d = crate::alerts::testutil::device("d", &[]);
+        let mut d = crate::fleet::testutil::device("d", &[]);
         assert_eq!(d.topic_index("a/1"), 0);
         assert_eq!(d.topic_index("a/2"), 1);
         assert_eq!(d.topic_index("a/1"), 0, "known topics keep their index");

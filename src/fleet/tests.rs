@@ -259,28 +259,6 @@ fn hostile_topics_are_refused_or_kept_escaped() {
     assert_eq!(s.counters.refused_bad_topic, 2);
 }
 
-#[test]
-fn availability_words() {
-    assert_eq!(
-        parse_availability(b"Online", "online", "offline"),
-        Some(true)
-    );
-    assert_eq!(
-        parse_availability(b"false", "online", "offline"),
-        Some(false)
-    );
-    assert_eq!(
-        parse_availability(b"lost", "online", "offline"),
-        Some(false)
-    );
-    assert_eq!(
-        parse_availability(br#"{"state": "offline"}"#, "online", "offline"),
-        Some(false)
-    );
-    assert_eq!(parse_availability(b"dead", "alive", "dead"), Some(false));
-    assert_eq!(parse_availability(b"maybe", "online", "offline"), None);
-}
-
 mod props {
     use super::*;
     use proptest::prelude::*;

@@ -6,7 +6,7 @@
 pub mod filter;
 pub mod template;
 
-use crate::config::{FleetConfig, MetricDecl, PayloadFormat};
+use crate::config::{Config, ConfigError, FleetConfig, MetricDecl, PayloadFormat};
 use crate::conventions::Convention;
 use std::time::Duration;
 use template::TopicTemplate;
@@ -121,7 +121,40 @@ fn convention_fleet(convention: Convention) -> Fleet {
 }
 
 impl Mapper {
-    /// Compiles fleets; templates were already validated with the config.
+    /// The config's fleets, compiled; a bad topic template or a fleet named like a device
+    /// convention is an error at file:line:column.
+    pub fn from_config(config: &Config) -> Result<Mapper, ConfigError> {
+        let err = |span: std::ops::Range<usize>, msg: String| {
+            ConfigError(format!("{}: {msg}", config.origin.locate(span)))
+        };
+        for f in &config.fleets {
+            if Convention::ALL.iter().any(|c| c.name() == f.name) {
+                return Err(err(
+                    f.topic.span(),
+                    format!(
+                        "fleet name `{}` is taken by the device convention of that name (its \
+                         devices' fleet); pick another name",
+                        f.name
+                    ),
+                ));
+            }
+            TopicTemplate::parse(f.topic.get_ref())
+                .and_then(|t| t.require_device())
+                .map_err(|e| err(f.topic.span(), format!("fleet `{}` topic: {e}", f.name)))?;
+            for a in &f.availability {
+                TopicTemplate::parse(a.topic.get_ref()).map_err(|e| {
+                    err(
+                        a.topic.span(),
+                        format!("fleet `{}` availability topic: {e}", f.name),
+                    )
+                })?;
+            }
+        }
+        Mapper::new(&config.fleets)
+            .map_err(|e| ConfigError(format!("{}: {e}", config.origin.name())))
+    }
+
+    /// Compiles fleets; [`Mapper::from_config`] checks their templates with locations.
     pub fn new(configs: &[FleetConfig]) -> Result<Mapper, String> {
         let mut fleets = Vec::with_capacity(configs.len());
         for f in configs {
@@ -251,9 +284,28 @@ fn split_captures(caps: template::Captures<'_>) -> (Option<String>, Vec<(String,
 mod tests {
     use super::*;
     use crate::config::Config;
+    use std::path::Path;
 
     fn mapper(toml: &str) -> Mapper {
         Mapper::new(&Config::parse(toml, None).unwrap().fleets).unwrap()
+    }
+
+    #[test]
+    fn bad_template_points_at_its_line() {
+        let text = "[[fleet]]\nname = \"x\"\ntopic = \"a/b\"\n";
+        let config = Config::parse(text, Some(Path::new("f.toml"))).unwrap();
+        let e = Mapper::from_config(&config).unwrap_err().0;
+        assert!(e.starts_with("f.toml:3:"), "{e}");
+        assert!(e.contains("{device}"), "{e}");
+    }
+
+    #[test]
+    fn a_fleet_may_not_take_a_conventions_name() {
+        let text = "[[fleet]]\nname = \"tasmota\"\ntopic = \"tele/{device}/SENSOR\"\n";
+        let config = Config::parse(text, Some(Path::new("f.toml"))).unwrap();
+        let e = Mapper::from_config(&config).unwrap_err().0;
+        assert!(e.starts_with("f.toml:3:"), "{e}");
+        assert!(e.contains("device convention"), "{e}");
     }
 
     const POLES: &str = r#"

@@ -175,8 +175,8 @@ pub fn text(d: &Discovery, source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::conventions::ConventionsConfig;
     use crate::config::{Config, Limits};
-    use crate::conventions::ConventionsConfig;
     use crate::mapping::Mapper;
     use crate::vocab::RawMessage;
 
@@ -224,9 +224,10 @@ mod tests {
             "{}",
             d.snippet
         );
-        // The snippet is a valid config.
+        // The snippet is a valid config, topic templates and all.
         let config = Config::parse(&d.snippet, None).unwrap();
         assert_eq!(config.fleets.len(), 2);
+        crate::mapping::Mapper::from_config(&config).unwrap();
         let t = text(&d, "mqtt://x");
         assert!(t.contains("tasmota"), "{t}");
     }

@@ -10,7 +10,6 @@ pub mod record;
 pub mod replay;
 pub mod subscriptions;
 pub mod tls;
-pub mod url;
 
 use crate::vocab::{ConnId, LinkState, RawMessage};
 use bytes::Bytes;

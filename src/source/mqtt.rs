@@ -4,8 +4,8 @@
 
 use super::Outlet;
 use super::subscriptions::Subscriptions;
-use super::url::{BrokerUrl, Scheme};
 use crate::commands::RequestId;
+use crate::config::url::{BrokerUrl, Scheme};
 use crate::config::{BrokerConfig, Protocol};
 use crate::vocab::{LinkState, RawMessage};
 use bytes::Bytes;

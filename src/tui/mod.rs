@@ -100,7 +100,7 @@ struct Screen {
 
 /// Runs the live view until the user quits or a signal arrives.
 pub async fn run(engine: Engine, options: TuiOptions) -> Result<(), String> {
-    let theme = crate::ui::theme::Theme::initial(options.theme.as_deref(), options.slow_link)?;
+    let theme = crate::theme::Theme::initial(options.theme.as_deref(), options.slow_link)?;
     let mut app = App::new(theme, options.slow_link);
     app.commands = std::sync::Arc::new(engine.desk.set.clone());
     app.read_only = engine.desk.read_only();

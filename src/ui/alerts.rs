@@ -3,12 +3,13 @@
 //! now and since when; the selected alert's message, ack and silence underneath.
 
 use super::titled;
-use crate::alerts::{Alert, AlertState, Severity};
+use crate::alerts::{Alert, AlertState};
 use crate::app::App;
 use crate::app::alerts::StateFilter;
 use crate::text::age;
-use crate::ui::theme::Theme;
+use crate::theme::Theme;
 use crate::view::CoreView;
+use crate::vocab::Severity;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;

@@ -3,10 +3,11 @@
 
 use super::{status_style, status_symbol, titled, widgets};
 use crate::app::App;
-use crate::fleet::{Device, DeviceId, Metric};
+use crate::fleet::{Device, Metric};
 use crate::sanitize;
 use crate::text::age;
 use crate::view::CoreView;
+use crate::vocab::DeviceId;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::symbols::Marker;

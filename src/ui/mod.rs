@@ -5,19 +5,18 @@ pub mod alerts;
 pub mod compose;
 pub mod device;
 pub mod fleet;
-pub mod theme;
 pub mod topics;
 pub mod widgets;
 
 use crate::app::{App, Mode, View, keys};
 use crate::fleet::Status;
+use crate::theme::Theme;
 use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Row, Table};
-use theme::Theme;
 
 /// The smallest screen fleetop draws on.
 pub const MIN_WIDTH: u16 = 80;
@@ -97,16 +96,16 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let alerts = view.alerts.counts();
     if alerts.iter().any(|&n| n > 0) {
         spans.push(Span::styled("│ ", t.dim));
-        for sev in crate::alerts::Severity::ALL {
+        for sev in crate::vocab::Severity::ALL {
             let n = alerts[sev.rank()];
             if n > 0 {
                 let style = if sev.rank() <= 1 { t.crit } else { t.warn };
                 let short = match sev {
-                    crate::alerts::Severity::Critical => "crit",
-                    crate::alerts::Severity::Major => "maj",
-                    crate::alerts::Severity::Minor => "min",
-                    crate::alerts::Severity::Warning => "warn",
-                    crate::alerts::Severity::Info => "info",
+                    crate::vocab::Severity::Critical => "crit",
+                    crate::vocab::Severity::Major => "maj",
+                    crate::vocab::Severity::Minor => "min",
+                    crate::vocab::Severity::Warning => "warn",
+                    crate::vocab::Severity::Info => "info",
                 };
                 spans.push(Span::styled(format!("!{n} {short} "), style));
             }

@@ -15,7 +15,7 @@ pub mod proto;
 
 use super::{CommandDescriptor, CommandKind, MetricFacts};
 use crate::decode::Value;
-use crate::fleet::DeviceId;
+use crate::vocab::DeviceId;
 use prost::Message as _;
 use proto::{Payload, datatype};
 use std::collections::HashMap;

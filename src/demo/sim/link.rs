@@ -4,7 +4,7 @@
 //! counted, never fatal once the simulation runs.
 
 use super::SimStats;
-use crate::source::url::{BrokerUrl, Scheme};
+use crate::config::url::{BrokerUrl, Scheme};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, Publish};
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions};

@@ -1,7 +1,8 @@
-//! Devices built by hand for the alert tests: no broker, no decoder, time injected.
+//! Devices built by hand for tests of what reads the fleet (alerts, expressions,
+//! commands): no broker, no decoder, time injected.
 
-use crate::fleet::history::{Coarse, Ring};
-use crate::fleet::{Device, Metric, MetricValue, Status};
+use super::history::{Coarse, Ring};
+use super::{Device, Metric, MetricValue, Status};
 use std::time::Duration;
 
 /// A live device of fleet 0 on connection 0 with the given numeric metrics at time 0.

@@ -6,12 +6,12 @@ use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
 const BUILT_IN: [(&str, &str); 4] = [
-    ("default", include_str!("../../themes/default.toml")),
-    ("dark", include_str!("../../themes/dark.toml")),
-    ("light", include_str!("../../themes/light.toml")),
+    ("default", include_str!("../themes/default.toml")),
+    ("dark", include_str!("../themes/dark.toml")),
+    ("light", include_str!("../themes/light.toml")),
     (
         "high-contrast",
-        include_str!("../../themes/high-contrast.toml"),
+        include_str!("../themes/high-contrast.toml"),
     ),
 ];
 

@@ -19,9 +19,11 @@
 //! enabled = false
 //! ```
 
-use super::severity::Severity;
-use crate::config::Origin;
-use serde::{Deserialize, Deserializer};
+use super::Origin;
+use super::duration;
+use super::hooks::{Argv, argv_opt};
+use crate::vocab::Severity;
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use toml::Spanned;
@@ -43,10 +45,14 @@ pub struct AlertRuleConfig {
     /// The clear condition (hysteresis); default: `not (when)`.
     pub clear: Option<Spanned<String>>,
     /// Pending until the condition has held this long.
-    #[serde(default, rename = "for", deserialize_with = "duration_opt")]
+    #[serde(
+        default,
+        rename = "for",
+        deserialize_with = "duration::deserialize_opt_allowing_zero"
+    )]
     pub for_: Option<Duration>,
     /// Keep firing this long after the clear condition holds.
-    #[serde(default, deserialize_with = "duration_opt")]
+    #[serde(default, deserialize_with = "duration::deserialize_opt_allowing_zero")]
     pub keep_firing_for: Option<Duration>,
     pub severity: Option<Severity>,
     pub message: Option<Spanned<String>>,
@@ -54,33 +60,26 @@ pub struct AlertRuleConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// `decode_errors` only: how long a new decode error keeps the alert raised.
-    #[serde(default, deserialize_with = "duration_opt")]
+    #[serde(default, deserialize_with = "duration::deserialize_opt_allowing_zero")]
     pub window: Option<Duration>,
     /// Flapping damping: this many transitions within `flap_window` mark the alert
     /// flapping (0 turns damping off).
     pub flap_flips: Option<u32>,
-    #[serde(default, deserialize_with = "duration_opt")]
+    #[serde(default, deserialize_with = "duration::deserialize_opt_allowing_zero")]
     pub flap_window: Option<Duration>,
     /// Run when the alert starts firing: an argv array, the alert as JSON on stdin.
-    #[serde(default, deserialize_with = "super::hooks::argv_opt")]
-    pub on_fire: Option<super::hooks::Argv>,
+    #[serde(default, deserialize_with = "argv_opt")]
+    pub on_fire: Option<Argv>,
     /// Run when the alert resolves.
-    #[serde(default, deserialize_with = "super::hooks::argv_opt")]
-    pub on_resolve: Option<super::hooks::Argv>,
+    #[serde(default, deserialize_with = "argv_opt")]
+    pub on_resolve: Option<Argv>,
     /// Kill a hook still running after this long (default: `[hooks] timeout`, 10 s).
-    #[serde(default, deserialize_with = "duration_opt")]
+    #[serde(default, deserialize_with = "duration::deserialize_opt_allowing_zero")]
     pub hook_timeout: Option<Duration>,
 }
 
 fn yes() -> bool {
     true
-}
-
-/// Durations as strings (`"5m"`); zero is allowed (`for = "0s"` fires at once).
-pub(crate) fn duration_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let s: Option<String> = Option::deserialize(d)?;
-    s.map(|s| crate::config::duration::parse(&s).map_err(serde::de::Error::custom))
-        .transpose()
 }
 
 /// `file:line:column` of byte `offset` inside a TOML string value spanning `span`, so an

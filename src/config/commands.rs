@@ -23,7 +23,7 @@
 //! default = 50
 //! ```
 
-use crate::config::duration;
+use super::duration;
 use serde::Deserialize;
 use std::time::Duration;
 use toml::Spanned;

@@ -1,6 +1,6 @@
 use super::*;
-use crate::alerts::testutil::{device, set};
 use crate::fleet::MetricValue;
+use crate::fleet::testutil::{device, set};
 use proptest::prelude::*;
 
 fn eval(src: &str, d: &Device, now: i64) -> Truth {

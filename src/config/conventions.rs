@@ -1,6 +1,6 @@
-//! `[conventions]`: which device conventions are recognised with no configuration.
+//! `[conventions]`: which device conventions are recognised with no configuration. What
+//! each convention is and subscribes to is [`crate::conventions`]'s.
 
-use super::Convention;
 use serde::Deserialize;
 
 /// Every convention is on unless turned off; the generic JSON fallback is on only when no
@@ -49,27 +49,5 @@ impl ConventionsConfig {
             generic: Some(false),
             ..ConventionsConfig::default()
         }
-    }
-
-    pub fn enabled(&self, c: Convention, has_fleets: bool) -> bool {
-        match c {
-            Convention::Sparkplug => self.sparkplug,
-            Convention::Homie => self.homie,
-            Convention::Zigbee2Mqtt => self.zigbee2mqtt,
-            Convention::Tasmota => self.tasmota,
-            Convention::Shelly => self.shelly,
-            Convention::HomeAssistant => self.homeassistant,
-            Convention::Generic => self.generic.unwrap_or(!has_fleets),
-        }
-    }
-
-    /// The subscription filters of the enabled conventions, for brokers whose fleets do
-    /// not already subscribe to `#`.
-    pub fn filters(&self, has_fleets: bool) -> Vec<String> {
-        Convention::ALL
-            .into_iter()
-            .filter(|&c| self.enabled(c, has_fleets))
-            .flat_map(|c| c.filters(self))
-            .collect()
     }
 }

@@ -1,4 +1,6 @@
-//! The condition language of `when` and `clear`.
+//! The expression language over a device: alert rules' `when` and `clear`, and a
+//! command's `expect` (the reply that confirms it). A core module of its own so each
+//! user imports it, not one another.
 //!
 //! ```text
 //! level_pct < 15 and label("site") == "north"

@@ -1,0 +1,248 @@
+//! Keys in normal mode: moving through the fleet table, its groups and a device, and
+//! editing the filter line.
+
+use super::*;
+
+impl App {
+    pub(super) fn normal(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        let in_alert_pane = self.view == View::Alerts && self.pane == Pane::Main;
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.mode = Mode::Help,
+            Action::OpenFilter => self.mode = Mode::Filter(self.filter.source.clone()),
+            Action::OpenCommand => self.mode = Mode::Command(String::new()),
+            // The alert pane fills the screen: there is no events pane to switch to.
+            Action::NextPane if self.view == View::Alerts => {}
+            Action::NextPane => {
+                self.pane = match self.pane {
+                    Pane::Main => Pane::Events,
+                    Pane::Events => Pane::Main,
+                }
+            }
+            Action::Topics => {
+                self.view = match self.view {
+                    View::Topics => View::Fleet,
+                    _ => View::Topics,
+                }
+            }
+            Action::CycleSort => {
+                self.sort = self.sort.next();
+                self.rows_dirty = true;
+                self.message = Some(format!("sorted by {}", self.sort.label()));
+            }
+            Action::ReverseSort => {
+                self.descending = !self.descending;
+                self.rows_dirty = true;
+            }
+            Action::Alerts if self.view == View::Alerts => self.view = View::Fleet,
+            Action::Alerts => self.open_alerts(None),
+            Action::Ack | Action::Silence | Action::Unsilence | Action::CycleAlertFilter
+                if in_alert_pane =>
+            {
+                return self.alert_action(action, state);
+            }
+            Action::Silence => self.open_silence(self.device_for_alerts(), None, state),
+            Action::Unsilence => {
+                self.message =
+                    Some("open the alert pane (!) to lift a silence, or :unsilence ID".into())
+            }
+            Action::CycleAlertFilter => {}
+            Action::Ack => {
+                let device = self.device_for_alerts();
+                return match device {
+                    Some(id) => vec![Effect::Alert(AlertOp::AckDevice(id))],
+                    None => {
+                        self.message = Some(
+                            "select a device (or an alert in the events pane) to acknowledge"
+                                .into(),
+                        );
+                        Vec::new()
+                    }
+                };
+            }
+            Action::Mark => match (self.view, self.selected_device()) {
+                (View::Fleet, Some(id)) => {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
+                    }
+                    self.selected = (self.selected + 1).min(self.rows.len().saturating_sub(1));
+                    self.message = Some(format!(
+                        "{} marked; c sends a command to them",
+                        self.marked.len()
+                    ));
+                }
+                _ => self.message = Some("Space marks device rows in the fleet table".into()),
+            },
+            Action::OpenCompose => {
+                let targets = match (self.view, self.marked.is_empty()) {
+                    (View::Fleet, false) => {
+                        let mut v: Vec<DeviceId> = self.marked.iter().copied().collect();
+                        v.sort_unstable();
+                        v
+                    }
+                    _ => self.device_at_hand().into_iter().collect(),
+                };
+                self.open_composer(targets, state);
+            }
+            Action::OpenBulkCompose => {
+                let targets: Vec<DeviceId> = self
+                    .rows
+                    .iter()
+                    .filter_map(|r| match r {
+                        Row::Device(id) => Some(*id),
+                        Row::Group { .. } => None,
+                    })
+                    .collect();
+                self.open_composer(targets, state);
+            }
+            Action::CycleGroup => {
+                self.group = match &self.group {
+                    GroupBy::None => GroupBy::Fleet,
+                    GroupBy::Fleet => GroupBy::Label("site".into()),
+                    GroupBy::Label(l) if l == "site" => GroupBy::Label("gateway".into()),
+                    GroupBy::Label(_) => GroupBy::None,
+                };
+                self.rows_dirty = true;
+                self.message = Some(format!("grouped by {}", self.group.label()));
+            }
+            other => return self.navigate(other, state),
+        }
+        Vec::new()
+    }
+
+    fn navigate(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        if self.pane == Pane::Events {
+            let n = self.events.len();
+            match action {
+                Action::Up => self.event_selected = self.event_selected.saturating_sub(1),
+                Action::Down => {
+                    self.event_selected = (self.event_selected + 1).min(n.saturating_sub(1))
+                }
+                Action::Top => self.event_selected = 0,
+                Action::Bottom => self.event_selected = n.saturating_sub(1),
+                Action::Enter => {
+                    if let Some(id) = self.events.get(self.event_selected).and_then(|e| e.device) {
+                        self.view = View::Device(id);
+                        self.device_return = View::Fleet;
+                        self.metric = 0;
+                        self.pane = Pane::Main;
+                    }
+                }
+                Action::Back => self.pane = Pane::Main,
+                _ => {}
+            }
+            return Vec::new();
+        }
+        match self.view {
+            View::Fleet => self.navigate_fleet(action),
+            View::Alerts => self.navigate_alerts(action),
+            View::Device(id) => return self.navigate_device(action, id, state),
+            View::Topics => {
+                let n = topics::lines(state).len();
+                self.topic_selected = step(self.topic_selected, &action, n, self.page);
+                if action == Action::Back {
+                    self.view = View::Fleet;
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn navigate_fleet(&mut self, action: Action) {
+        match action {
+            Action::Enter | Action::Right => match self.rows.get(self.selected) {
+                Some(Row::Device(id)) => {
+                    self.view = View::Device(*id);
+                    self.device_return = View::Fleet;
+                    self.metric = 0;
+                }
+                Some(Row::Group { key, .. }) => {
+                    let key = key.clone();
+                    if !self.collapsed.remove(&key) {
+                        self.collapsed.insert(key);
+                    }
+                    self.rows_dirty = true;
+                }
+                None => {}
+            },
+            Action::Left => {
+                if let Some(Row::Group { key, .. }) = self.rows.get(self.selected) {
+                    self.collapsed.insert(key.clone());
+                    self.rows_dirty = true;
+                }
+            }
+            Action::Back if !self.filter.is_empty() => {
+                self.filter = Filter::default();
+                self.rows_dirty = true;
+                self.message = Some("filter cleared".into());
+            }
+            Action::Click(line) => {
+                self.selected = (self.selected / self.page.max(1)) * self.page.max(1) + line;
+                self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+            }
+            other => self.selected = step(self.selected, &other, self.rows.len(), self.page),
+        }
+    }
+
+    fn navigate_device(&mut self, action: Action, id: DeviceId, state: &FleetState) -> Vec<Effect> {
+        let Some(d) = state.devices.get(id as usize) else {
+            self.view = View::Fleet;
+            return Vec::new();
+        };
+        match action {
+            Action::Back | Action::Left => {
+                self.view = std::mem::replace(&mut self.device_return, View::Fleet)
+            }
+            Action::NextWindow | Action::Right => self.window = self.window.next(),
+            Action::Copy => {
+                let text = match d.metrics.get(self.metric) {
+                    Some(m) => m.value.to_string(),
+                    None => String::from_utf8_lossy(&d.last_payload).into_owned(),
+                };
+                self.message = Some("copied to the clipboard (OSC 52)".into());
+                return vec![Effect::Copy(text)];
+            }
+            other => self.metric = step(self.metric, &other, d.metrics.len(), self.page),
+        }
+        Vec::new()
+    }
+
+    pub(super) fn edit_filter(&mut self, action: Action, mut text: String) -> Vec<Effect> {
+        match action {
+            Action::Input(c) => text.push(c),
+            Action::Backspace => {
+                text.pop();
+            }
+            Action::Cancel => {
+                self.mode = Mode::Normal;
+                return Vec::new();
+            }
+            Action::Submit => {
+                self.mode = Mode::Normal;
+                self.apply_filter(&text);
+                return Vec::new();
+            }
+            _ => {}
+        }
+        // Filter as you type when the text parses; keep the old filter otherwise.
+        if let Ok(f) = Filter::parse(&text) {
+            self.filter = f;
+            self.rows_dirty = true;
+            self.selected = 0;
+        }
+        self.mode = Mode::Filter(text);
+        Vec::new()
+    }
+
+    pub(super) fn apply_filter(&mut self, text: &str) {
+        match Filter::parse(text) {
+            Ok(f) => {
+                self.filter = f;
+                self.rows_dirty = true;
+                self.selected = 0;
+                self.view = View::Fleet;
+            }
+            Err(e) => self.message = Some(e),
+        }
+    }
+}
