@@ -5,36 +5,96 @@ use std::process::Command;
 
 const N: u64 = 20_000;
 
-/// `ingest: fleetop X msg/s, mosquitto_sub Y msg/s, ratio Z` → (X, Some((Y, Z))), or
-/// (X, None) for `mosquitto_sub n/a, ratio n/a`.
-fn parse_last(line: &str) -> Option<(u64, Option<(u64, f64)>)> {
+/// What the fixed last line says.
+#[derive(Debug, PartialEq)]
+enum Last {
+    /// `ingest: fleetop X msg/s lossless (A of N applied), mosquitto_sub Y msg/s, ratio Z`
+    /// (`mosquitto_sub n/a, ratio n/a` without the reference).
+    Lossless {
+        rate: u64,
+        applied: u64,
+        sent: u64,
+        reference: Option<(u64, f64)>,
+    },
+    /// `ingest: fleetop lossy (K of N lost, A applied), mosquitto_sub …, ratio n/a`.
+    Lossy { lost: u64, sent: u64 },
+}
+
+fn parse_last(line: &str) -> Option<Last> {
     let rest = line.strip_prefix("ingest: fleetop ")?;
-    let (x, rest) = rest.split_once(" msg/s, mosquitto_sub ")?;
-    let x = x.parse().ok()?;
-    if rest == "n/a, ratio n/a" {
-        return Some((x, None));
+    if let Some(rest) = rest.strip_prefix("lossy (") {
+        let (lost, rest) = rest.split_once(" of ")?;
+        let (sent, rest) = rest.split_once(" lost, ")?;
+        let (_, tail) = rest.split_once(" applied), mosquitto_sub ")?;
+        if !tail.ends_with(", ratio n/a") {
+            return None;
+        }
+        return Some(Last::Lossy {
+            lost: lost.parse().ok()?,
+            sent: sent.parse().ok()?,
+        });
     }
-    let (y, z) = rest.split_once(" msg/s, ratio ")?;
-    let (whole, decimals) = z.split_once('.')?;
-    if decimals.len() != 2 || whole.is_empty() {
-        return None;
-    }
-    Some((x, Some((y.parse().ok()?, z.parse().ok()?))))
+    let (rate, rest) = rest.split_once(" msg/s lossless (")?;
+    let (applied, rest) = rest.split_once(" of ")?;
+    let (sent, rest) = rest.split_once(" applied), mosquitto_sub ")?;
+    let (rate, applied, sent) = (
+        rate.parse().ok()?,
+        applied.parse().ok()?,
+        sent.parse().ok()?,
+    );
+    let reference = if rest == "n/a, ratio n/a" {
+        None
+    } else {
+        let (y, z) = rest.split_once(" msg/s, ratio ")?;
+        let (whole, decimals) = z.split_once('.')?;
+        if decimals.len() != 2 || whole.is_empty() {
+            return None;
+        }
+        Some((y.parse().ok()?, z.parse().ok()?))
+    };
+    Some(Last::Lossless {
+        rate,
+        applied,
+        sent,
+        reference,
+    })
 }
 
 #[test]
 fn last_line_parser_accepts_only_the_fixed_shape() {
     assert_eq!(
-        parse_last("ingest: fleetop 1200000 msg/s, mosquitto_sub 180000 msg/s, ratio 6.67"),
-        Some((1_200_000, Some((180_000, 6.67))))
+        parse_last(
+            "ingest: fleetop 1200000 msg/s lossless (20000 of 20000 applied), \
+             mosquitto_sub 180000 msg/s, ratio 6.67"
+        ),
+        Some(Last::Lossless {
+            rate: 1_200_000,
+            applied: 20_000,
+            sent: 20_000,
+            reference: Some((180_000, 6.67))
+        })
     );
     assert_eq!(
-        parse_last("ingest: fleetop 5 msg/s, mosquitto_sub n/a, ratio n/a"),
-        Some((5, None))
+        parse_last(
+            "ingest: fleetop 5 msg/s lossless (9 of 9 applied), mosquitto_sub n/a, ratio n/a"
+        ),
+        Some(Last::Lossless {
+            rate: 5,
+            applied: 9,
+            sent: 9,
+            reference: None
+        })
     );
     assert_eq!(
-        parse_last("ingest: fleetop 5 msg/s, mosquitto_sub 4 msg/s, ratio 1.3"),
-        None
+        parse_last(
+            "ingest: fleetop lossy (3 of 9 lost, 6 applied), mosquitto_sub 4 msg/s, ratio n/a"
+        ),
+        Some(Last::Lossy { lost: 3, sent: 9 })
+    );
+    assert_eq!(
+        parse_last("ingest: fleetop 5 msg/s, mosquitto_sub 4 msg/s, ratio 1.30"),
+        None,
+        "a rate without its count is not the line"
     );
     assert_eq!(parse_last("ingest: fleetop 5.5 msg/s"), None);
 }
@@ -62,9 +122,19 @@ fn ceiling_bench_prints_counts_and_the_fixed_last_line() {
     print!("{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
     let last = lines.last().copied().unwrap_or_default();
-    let (fleetop, reference) =
-        parse_last(last).unwrap_or_else(|| panic!("bad last line: {last:?}\n{stdout}"));
-    assert!(fleetop > 0, "{stdout}");
+    let parsed = parse_last(last).unwrap_or_else(|| panic!("bad last line: {last:?}\n{stdout}"));
+    // Lossless by default: the stand-in's flood is applied whole, whatever the speed.
+    let Last::Lossless {
+        rate,
+        applied,
+        sent,
+        reference,
+    } = parsed
+    else {
+        panic!("fleetop lost messages of the flood: {last}\n{stdout}");
+    };
+    assert_eq!((applied, sent), (N, N), "{last}");
+    assert!(rate > 0, "{stdout}");
 
     // The bare rumqttc loops ran for both protocols.
     for p in ["MQTT 3.1.1", "MQTT 5"] {
@@ -76,32 +146,32 @@ fn ceiling_bench_prints_counts_and_the_fixed_last_line() {
         );
     }
 
-    // Two rounds by default, each subscriber measured in both, the best of each kept.
+    // Two rounds by default; each round measures fleetop with a [[fleet]] and with no
+    // config, and every run accounts for every message: all applied, none dropped.
     assert!(lines.contains(&"round 2 of 2:"), "{stdout}");
-    let best = lines
-        .iter()
-        .find(|l| l.starts_with("best of 2 rounds each: fleetop (MQTT 5) "))
-        .unwrap_or_else(|| panic!("no best-of line\n{stdout}"));
-    assert_eq!(
+    for setup in ["with a [[fleet]]", "no config"] {
+        let runs: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with(&format!("fleetop whole pipeline (MQTT 5, {setup})")))
+            .collect();
+        assert_eq!(runs.len(), 2, "{setup}\n{stdout}");
+        for run in runs {
+            assert_eq!(number_after(run, "got "), Some(N), "{run}");
+            assert_eq!(number_after(run, "applied "), Some(N), "{run}");
+            assert_eq!(number_after(run, "queue drops "), Some(0), "{run}");
+        }
+        assert!(
+            lines.iter().any(|l| l
+                .starts_with(&format!("best of 2 round(s), fleetop (MQTT 5, {setup}): "))
+                && l.contains("lossless")),
+            "no best-of line for {setup}\n{stdout}"
+        );
+    }
+    assert!(
         lines
             .iter()
-            .filter(|l| l.starts_with("fleetop whole pipeline (MQTT 5)"))
-            .count(),
-        2,
-        "{stdout}"
+            .any(|l| l.starts_with("peak RSS of this process: "))
     );
-
-    // fleetop accounts for every message: what it applied plus what its queue dropped.
-    let pipeline = lines
-        .iter()
-        .find(|l| l.starts_with("fleetop whole pipeline"))
-        .unwrap_or_else(|| panic!("no pipeline line\n{stdout}"));
-    let got = number_after(pipeline, "got ").expect("got");
-    let applied = number_after(pipeline, "applied ").expect("applied");
-    let dropped = number_after(pipeline, "queue drops ").expect("drops");
-    assert_eq!(got, N, "{pipeline}");
-    assert_eq!(applied + dropped, N, "{pipeline}");
-    assert!(applied > 0, "{pipeline}");
 
     match reference {
         Some((y, ratio)) => {
@@ -112,9 +182,8 @@ fn ceiling_bench_prints_counts_and_the_fixed_last_line() {
                 .unwrap_or_else(|| panic!("no mosquitto_sub line\n{stdout}"));
             // TCP does not drop: the stand-in's stream reaches mosquitto_sub whole.
             assert_eq!(number_after(line, "got "), Some(N), "{line}");
-            assert!(best.contains(" msg/s, mosquitto_sub ") && !best.ends_with("n/a"));
             assert!(y > 0);
-            let expected = fleetop as f64 / y as f64;
+            let expected = rate as f64 / y as f64;
             assert!((ratio - expected).abs() < 0.01, "{last}");
         }
         None => assert!(

@@ -14,7 +14,7 @@ const SHAPES: [&str; 10] = [
     "delta(level_pct, 10m) < -2{d}",
     "pump == \\\"ON\\\" and flow_lpm < 0.0{d}",
     "rate(level_pct, 1m) > 1{d}",
-    "max(pressure_bar, 1m) > 9{d}",
+    "max(temp_c, 1m) > 9{d}",
     "level_pct < {a} and battery_v < 3.{d}",
 ];
 
@@ -34,7 +34,7 @@ pub fn rules_toml(n: usize, fleet: &str) -> String {
             ["critical", "major", "minor", "warning", "info"][i % 5],
         ));
         if i % 3 == 2 {
-            out.push_str(&format!("device = \"dev-{}*\"\n", i % 10));
+            out.push_str(&format!("device = \"tank-0{}*\"\n", i % 10));
         }
         if shape.starts_with("level_pct <") {
             out.push_str(&format!("clear = \"level_pct > {}\"\n", 10 + i % 8));

@@ -1,5 +1,6 @@
-//! The flood: realistic ~150 B JSON telemetry over 1,000 tank devices, and the MQTT bytes
-//! that carry it. Messages are generated once into a block that publishers and the stand-in
+//! The flood: JSON telemetry as real tank firmware sends it (the device's own name, a
+//! timestamp a few seconds old, eleven fields of numbers, strings and a boolean, ~170 B)
+//! over 1,000 devices, and the MQTT bytes that carry it. Messages are generated once into a block that publishers and the stand-in
 //! broker cycle through, so no generation cost lands inside a measurement.
 
 use bytes::Bytes;
@@ -21,10 +22,19 @@ pub struct Message {
     pub payload: Bytes,
 }
 
-/// The topic of device `d` (0-based): `bench/tanks/dev-0001/telemetry`.
-pub fn topic(d: usize) -> String {
-    format!("bench/tanks/dev-{:04}/telemetry", d + 1)
+/// The name of device `d` (0-based): `tank-0001`.
+pub fn device(d: usize) -> String {
+    format!("tank-{:04}", d + 1)
 }
+
+/// The topic of device `d` (0-based): `bench/tanks/tank-0001/telemetry`.
+pub fn topic(d: usize) -> String {
+    format!("bench/tanks/{}/telemetry", device(d))
+}
+
+/// How old the flood's sample timestamps are when it is generated: devices buffer and
+/// links delay, so real samples arrive seconds after they were taken.
+const SAMPLE_AGE_MS: i64 = 5_000;
 
 /// What a tank reports; each device drifts a little from message to message.
 #[derive(Debug, Clone, Copy)]
@@ -59,24 +69,25 @@ impl Tank {
         self.pressure_bar = (self.pressure_bar + step(rng, 0.1)).max(0.0);
     }
 
-    fn payload(&self, seq: usize) -> String {
+    fn payload(&self, device: &str, seq: usize, ts_ms: i64) -> String {
         let pump = if self.flow_lpm > 5.0 { "ON" } else { "OFF" };
-        let valve = self.pressure_bar > 2.5;
+        let valve = if self.pressure_bar > 2.5 {
+            "OPEN"
+        } else {
+            "CLOSED"
+        };
+        let alarm = self.level_pct < 10.0;
         format!(
-            "{{\"seq\":{seq},\"level_pct\":{:.2},\"temp_c\":{:.1},\"battery_v\":{:.2},\
-             \"rssi\":{},\"pump\":\"{pump}\",\"flow_lpm\":{:.1},\"pressure_bar\":{:.2},\
-             \"valve_open\":{valve},\"fw\":\"2.4.1\"}}",
-            self.level_pct,
-            self.temp_c,
-            self.battery_v,
-            self.rssi,
-            self.flow_lpm,
-            self.pressure_bar
+            "{{\"device\":\"{device}\",\"level_pct\":{:.2},\"temp_c\":{:.1},\
+             \"battery_v\":{:.2},\"rssi\":{},\"pump\":\"{pump}\",\"valve\":\"{valve}\",\
+             \"flow_lpm\":{:.1},\"low_alarm\":{alarm},\"seq\":{seq},\"ts\":{ts_ms}}}",
+            self.level_pct, self.temp_c, self.battery_v, self.rssi, self.flow_lpm,
         )
     }
 }
 
-/// The first `min(n, BLOCK)` messages of the flood, always the same for the same `n`.
+/// The first `min(n, BLOCK)` messages of the flood, the same for the same `n` but for
+/// their timestamps, which end [`SAMPLE_AGE_MS`] before now.
 pub fn block(n: u64) -> Vec<Message> {
     block_over(n, DEVICES)
 }
@@ -89,13 +100,19 @@ pub fn block_over(n: u64, devices: usize) -> Vec<Message> {
     let mut rng = fastrand::Rng::with_seed(0x7a_4b_5e_ed);
     let mut tanks: Vec<Tank> = (0..devices).map(|_| Tank::new(&mut rng)).collect();
     let topics: Vec<Bytes> = (0..devices).map(|d| Bytes::from(topic(d))).collect();
+    let names: Vec<String> = (0..devices).map(device).collect();
+    let rounds = len.div_ceil(devices).max(1) as i64;
+    let first_ts = crate::source::now_ms() - SAMPLE_AGE_MS;
     (0..len)
         .map(|i| {
             let d = i % devices;
+            let seq = i / devices;
             tanks[d].drift(&mut rng);
+            // Each device's samples are spread over the SAMPLE_AGE_MS before now.
+            let ts = first_ts + seq as i64 * SAMPLE_AGE_MS / rounds;
             Message {
                 topic: topics[d].clone(),
-                payload: Bytes::from(tanks[d].payload(i / devices)),
+                payload: Bytes::from(tanks[d].payload(&names[d], seq, ts)),
             }
         })
         .collect()
@@ -194,17 +211,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payloads_are_about_150_bytes_of_json() {
+    fn payloads_look_like_tank_firmware() {
         let b = block(5000);
         assert_eq!(b.len(), 5000);
         let mean = mean_payload(&b);
-        assert!((130.0..=175.0).contains(&mean), "{mean}");
+        assert!((150.0..=190.0).contains(&mean), "{mean}");
+        let now = crate::source::now_ms();
         for m in b.iter().take(50) {
             let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-            assert!(v["level_pct"].is_f64() && v["rssi"].is_i64());
+            let fields = v.as_object().map_or(0, serde_json::Map::len);
+            assert!((8..=12).contains(&fields), "{fields} fields");
+            assert!(v["level_pct"].is_f64() && v["rssi"].is_i64() && v["pump"].is_string());
+            let age = now - v["ts"].as_i64().unwrap();
+            assert!((0..=60_000).contains(&age), "a sample {age} ms old");
         }
-        assert_eq!(&b[1].topic[..], b"bench/tanks/dev-0002/telemetry");
-        assert_eq!(&b[1000].topic[..], b"bench/tanks/dev-0001/telemetry");
+        assert_eq!(&b[1].topic[..], b"bench/tanks/tank-0002/telemetry");
+        assert_eq!(&b[1000].topic[..], b"bench/tanks/tank-0001/telemetry");
+        let first: serde_json::Value = serde_json::from_slice(&b[1].payload).unwrap();
+        assert_eq!(first["device"], "tank-0002");
     }
 
     #[test]

@@ -70,17 +70,62 @@ pub fn human(rate: f64) -> String {
     }
 }
 
-/// The final line; scripts parse it, so its shape is fixed.
-pub fn summary(fleetop: Option<f64>, mosquitto_sub: Option<f64>) -> String {
-    let f = fleetop.map_or(0, |r| r.round() as u64);
-    match mosquitto_sub {
-        Some(m) if m > 0.0 => {
-            let m = m.round() as u64;
-            let ratio = f as f64 / m.max(1) as f64;
-            format!("ingest: fleetop {f} msg/s, mosquitto_sub {m} msg/s, ratio {ratio:.2}")
-        }
-        _ => format!("ingest: fleetop {f} msg/s, mosquitto_sub n/a, ratio n/a"),
+/// What fleetop made of a flood: how many of the messages sent it applied, and at what
+/// rate. A rate with losses is not a rate, so [`summary`] never prints one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    pub rate: Option<f64>,
+    pub applied: u64,
+    pub sent: u64,
+}
+
+impl Outcome {
+    pub fn lossless(&self) -> bool {
+        self.applied >= self.sent
     }
+
+    /// The worse of two runs: a loss beats any rate, then the slower rate.
+    pub fn worse(self, other: Outcome) -> Outcome {
+        match (self.lossless(), other.lossless()) {
+            (true, false) => other,
+            (false, true) => self,
+            _ if other.rate.unwrap_or(0.0) < self.rate.unwrap_or(0.0) => other,
+            _ => self,
+        }
+    }
+
+    /// The better of two rounds of the same run: lossless first, then the faster.
+    pub fn better(self, other: Outcome) -> Outcome {
+        if self.worse(other) == self {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// The bench's fixed last line: `ingest: fleetop X msg/s lossless (N of N applied),
+/// mosquitto_sub Y msg/s, ratio Z`, or `ingest: fleetop lossy (K of N lost, A applied),
+/// …, ratio n/a` when anything was lost.
+pub fn summary(fleetop: Outcome, mosquitto_sub: Option<f64>) -> String {
+    let reference = mosquitto_sub.filter(|&m| m > 0.0).map(|m| m.round() as u64);
+    let reference_text = reference.map_or("mosquitto_sub n/a".to_string(), |m| {
+        format!("mosquitto_sub {m} msg/s")
+    });
+    let Outcome { applied, sent, .. } = fleetop;
+    if !fleetop.lossless() {
+        return format!(
+            "ingest: fleetop lossy ({} of {sent} lost, {applied} applied), {reference_text}, ratio n/a",
+            sent - applied
+        );
+    }
+    let f = fleetop.rate.map_or(0, |r| r.round() as u64);
+    let ratio = reference.map_or("n/a".to_string(), |m| {
+        format!("{:.2}", f as f64 / m.max(1) as f64)
+    });
+    format!(
+        "ingest: fleetop {f} msg/s lossless ({applied} of {sent} applied), {reference_text}, ratio {ratio}"
+    )
 }
 
 #[cfg(test)]
@@ -102,13 +147,38 @@ mod tests {
 
     #[test]
     fn summary_line_shapes() {
+        let run = |rate: f64, applied: u64| Outcome {
+            rate: Some(rate),
+            applied,
+            sent: 1_000_000,
+        };
         assert_eq!(
-            summary(Some(1_234_567.4), Some(181_000.0)),
-            "ingest: fleetop 1234567 msg/s, mosquitto_sub 181000 msg/s, ratio 6.82"
+            summary(run(1_234_567.4, 1_000_000), Some(181_000.0)),
+            "ingest: fleetop 1234567 msg/s lossless (1000000 of 1000000 applied), \
+             mosquitto_sub 181000 msg/s, ratio 6.82"
         );
         assert_eq!(
-            summary(Some(100.0), None),
-            "ingest: fleetop 100 msg/s, mosquitto_sub n/a, ratio n/a"
+            summary(run(100.0, 1_000_000), None),
+            "ingest: fleetop 100 msg/s lossless (1000000 of 1000000 applied), \
+             mosquitto_sub n/a, ratio n/a"
+        );
+        assert_eq!(
+            summary(run(2e6, 999_000), Some(5e5)),
+            "ingest: fleetop lossy (1000 of 1000000 lost, 999000 applied), \
+             mosquitto_sub 500000 msg/s, ratio n/a"
+        );
+        // A loss is worse than any rate; among lossless runs the slower is worse.
+        assert_eq!(
+            run(2e6, 999_000).worse(run(1e3, 1_000_000)),
+            run(2e6, 999_000)
+        );
+        assert_eq!(
+            run(2e6, 1_000_000).worse(run(1e6, 1_000_000)),
+            run(1e6, 1_000_000)
+        );
+        assert_eq!(
+            run(2e6, 1_000_000).better(run(1e6, 1_000_000)),
+            run(2e6, 1_000_000)
         );
         assert_eq!(human(1_650_000.0), "1.65 M");
         assert_eq!(human(181_400.0), "181 k");

@@ -95,6 +95,15 @@ impl Pipeline {
         self.drain_only
     }
 
+    /// What the run made of the `sent` messages of the flood.
+    pub fn outcome(&self, sent: u64) -> super::Outcome {
+        super::Outcome {
+            rate: self.tally.rate(),
+            applied: self.applied().min(sent),
+            sent,
+        }
+    }
+
     /// Messages the connection received but the full queue refused, since the baseline.
     pub fn dropped(&self) -> u64 {
         self.engine.dropped() - self.base_dropped
