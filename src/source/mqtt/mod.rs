@@ -16,22 +16,22 @@ pub use publisher::{Client, Publish, Publisher};
 pub use spec::{ConnectionSpec, default_client_id};
 
 use super::Outlet;
+use super::subscriptions::BROKER_DROPPED;
 use super::subscriptions::Subscriptions;
 use crate::config::Protocol;
 use crate::vocab::{LinkState, RawMessage};
-use handover::delivering_while_idle;
+use handover::Handover;
 use session::{Incoming, Session, V5, V311};
 use std::time::Duration;
 
 const BACKOFF_START: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// The longest wait between reconnection attempts unless `max_backoff` says otherwise.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Largest packet accepted from a broker. MQTT 5 brokers are told this in CONNECT and drop
 /// bigger messages for us; a 3.1.1 broker sending one closes the connection.
 const MAX_INCOMING_PACKET: usize = 16 * 1024 * 1024;
 /// Our own QoS 1/2 publishes in flight at once (commands); fleetop mostly listens.
 const OUTGOING_INFLIGHT: u16 = 100;
-/// Most messages collected before they are handed to the core, even if more are ready.
-const HANDOVER_BATCH: usize = 256;
 /// Requests (subscribes, publishes) buffered towards the event loop.
 const REQUEST_CAPACITY: usize = 1024;
 
@@ -88,21 +88,23 @@ async fn drive<S: Session>(
     subscriptions: &Subscriptions,
 ) {
     let mut failures = 0u32;
-    let mut arrived = Vec::with_capacity(HANDOVER_BATCH);
+    let mut handover = Handover::new(outlet, spec.keepalive);
     outlet.link(LinkState::Connecting).await;
     while !outlet.is_closed() {
-        let incoming = delivering_while_idle(session.poll(), outlet, &mut arrived).await;
+        handover.ready(session).await;
+        let incoming = handover.next(session.poll()).await;
         let passes_on = !matches!(
             incoming,
             Ok(Incoming::Publish {
                 correlation: None,
                 ..
             } | Incoming::Subscribed(_)
+                | Incoming::Pinged
                 | Incoming::Other)
         );
         if passes_on {
             // What arrived before a reply, link change or notice goes first.
-            outlet.deliver(&mut arrived);
+            handover.flush().await;
         }
         match incoming {
             Ok(Incoming::Publish {
@@ -114,23 +116,27 @@ async fn drive<S: Session>(
                 (Some(c), Some(rt)) if topic.as_ref() == rt.as_bytes() => {
                     outlet.reply(c, payload).await
                 }
-                _ => {
-                    // A burst shares the arrival time of its first message: one clock read.
-                    let at_ms = arrived.first().map_or_else(super::now_ms, |m| m.at_ms);
-                    arrived.push(RawMessage {
-                        conn: outlet.conn,
-                        topic,
-                        payload,
-                        retain,
-                        at_ms,
-                    });
-                    if arrived.len() >= HANDOVER_BATCH {
-                        outlet.deliver(&mut arrived);
+                _ if topic.as_ref() == BROKER_DROPPED.as_bytes() => {
+                    // The broker's own counter, not a device's telemetry; a payload that
+                    // is not a count is ignored (another broker's topic of that name).
+                    if let Some(n) = std::str::from_utf8(&payload)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u64>().ok())
+                    {
+                        outlet.broker_dropped(n).await;
                     }
                 }
+                _ => handover.push(|at_ms| RawMessage {
+                    conn: outlet.conn,
+                    topic,
+                    payload,
+                    retain,
+                    at_ms,
+                }),
             },
             Ok(Incoming::Connected) => {
                 failures = 0;
+                handover.connected();
                 // Clean sessions forget subscriptions: subscribe again after every connect.
                 if let Err(e) = subscriptions.renew() {
                     outlet.notice(e).await;
@@ -140,6 +146,7 @@ async fn drive<S: Session>(
                 }
                 outlet.link(LinkState::Connected).await;
             }
+            Ok(Incoming::Pinged) => handover.pinged(),
             Ok(Incoming::Written(pkid)) => {
                 if let Some((id, done)) = publisher.and_then(|p| p.written(pkid)) {
                     if done {
@@ -156,31 +163,10 @@ async fn drive<S: Session>(
             }
             Ok(Incoming::Subscribed(pkid)) => subscriptions.written(pkid),
             Ok(Incoming::SubAck { pkid, answers }) => {
-                let refused_at: Vec<usize> = answers
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, why)| why.as_ref().map(|_| i))
-                    .collect();
-                let asked = subscriptions.answered(pkid, &refused_at);
-                if refused_at.is_empty() {
-                    continue;
+                if let Some(msg) = refusal_notice(subscriptions, pkid, &answers) {
+                    tracing::warn!(broker = %spec.name, "{msg}");
+                    outlet.notice(msg).await;
                 }
-                let refused: Vec<String> = refused_at
-                    .iter()
-                    .map(|&i| {
-                        let filter = asked.get(i).map_or("a filter", String::as_str);
-                        let why = answers[i].as_deref().unwrap_or_default();
-                        format!("{} ({why})", crate::sanitize::text(filter))
-                    })
-                    .collect();
-                let mut msg = format!("broker refused subscription to {}", refused.join(", "));
-                if asked.iter().any(|f| f.starts_with('#')) {
-                    msg.push_str(
-                        "; public brokers often refuse `#`: pass --subscribe with a narrower filter",
-                    );
-                }
-                tracing::warn!(broker = %spec.name, "{msg}");
-                outlet.notice(msg).await;
             }
             Ok(Incoming::Other) => {}
             Err(reason) => {
@@ -200,7 +186,7 @@ async fn drive<S: Session>(
                     }
                 }
                 failures = failures.saturating_add(1);
-                let delay = backoff(failures);
+                let delay = backoff(failures, spec.max_backoff);
                 tracing::info!(broker = %spec.name, %reason, ?delay, "connection down");
                 outlet
                     .link(LinkState::Down {
@@ -218,12 +204,47 @@ async fn drive<S: Session>(
     }
 }
 
-/// do not reconnect in step after a broker restart.
-pub fn backoff(failures: u32) -> Duration {
+/// What to tell a person about the broker's answer to SUBSCRIBE `pkid`, if it refused
+/// anything worth telling (the broker's drop counter is asked for best effort: its refusal
+/// is no news).
+fn refusal_notice(
+    subscriptions: &Subscriptions,
+    pkid: u16,
+    answers: &[Option<String>],
+) -> Option<String> {
+    let refused_at: Vec<usize> = answers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, why)| why.as_ref().map(|_| i))
+        .collect();
+    let asked = subscriptions.answered(pkid, &refused_at);
+    let refused: Vec<String> = refused_at
+        .iter()
+        .filter_map(|&i| {
+            let filter = asked.get(i).map_or("a filter", String::as_str);
+            let why = answers[i].as_deref().unwrap_or_default();
+            (filter != BROKER_DROPPED).then(|| format!("{} ({why})", crate::sanitize::text(filter)))
+        })
+        .collect();
+    if refused.is_empty() {
+        return None;
+    }
+    let mut msg = format!("broker refused subscription to {}", refused.join(", "));
+    if asked.iter().any(|f| f.starts_with('#')) {
+        msg.push_str("; public brokers often refuse `#`: pass --subscribe with a narrower filter");
+    }
+    Some(msg)
+}
+
+/// Exponential backoff from 0.5 s, with ±25 % jitter so that many clients do not
+/// reconnect in step after a broker restart, and never longer than `cap` (5 s unless
+/// configured; at the cap the jitter only shortens). A short cap matters more than sparing
+/// the broker: through a flapping broker that is up for a few seconds at a time, a long
+/// wait misses whole up-windows.
+pub fn backoff(failures: u32, cap: Duration) -> Duration {
     let exp = BACKOFF_START.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
-    let base = exp.min(BACKOFF_CAP);
     let jitter = 0.75 + fastrand::f64() * 0.5;
-    base.mul_f64(jitter).min(BACKOFF_CAP)
+    exp.min(cap).mul_f64(jitter).min(cap)
 }
 
 #[cfg(test)]
@@ -247,6 +268,7 @@ mod tests {
         fn client(&self) -> Client {
             self.client.clone()
         }
+        fn forgive_ping(&mut self) {}
     }
 
     #[tokio::test]
@@ -257,6 +279,7 @@ mod tests {
             protocol: Protocol::V5,
             client_id: "t".into(),
             keepalive: Duration::from_secs(30),
+            max_backoff: DEFAULT_MAX_BACKOFF,
             credentials: None,
             tls: None,
             subscriptions: vec![("#".into(), 0)],
@@ -304,12 +327,15 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_caps() {
+    fn backoff_grows_jittered_up_to_its_cap() {
+        let cap = DEFAULT_MAX_BACKOFF;
         for _ in 0..50 {
-            let first = backoff(1);
+            let first = backoff(1, cap);
             assert!(first >= Duration::from_millis(375) && first <= Duration::from_millis(625));
-            assert!(backoff(30) <= BACKOFF_CAP);
-            assert!(backoff(30) >= BACKOFF_CAP.mul_f64(0.75));
+            assert!(backoff(30, cap) <= cap);
+            assert!(backoff(30, cap) >= cap.mul_f64(0.75));
+            let configured = Duration::from_secs(60);
+            assert!(backoff(30, configured) >= configured.mul_f64(0.75));
         }
     }
 }

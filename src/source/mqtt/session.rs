@@ -1,6 +1,6 @@
 //! The two rumqttc event loops (MQTT 3.1.1 and 5) behind one protocol-neutral [`Session`].
 
-use super::errors::{reason, refusal};
+use super::errors::{self, refusal};
 use super::publisher::Client;
 use super::spec::ConnectionSpec;
 use super::{MAX_INCOMING_PACKET, OUTGOING_INFLIGHT, REQUEST_CAPACITY};
@@ -26,6 +26,8 @@ pub(super) enum Incoming {
         pkid: u16,
         refused: Option<String>,
     },
+    /// rumqttc sent its keepalive ping.
+    Pinged,
     /// A SUBSCRIBE went out with this packet id.
     Subscribed(u16),
     /// The broker answered SUBSCRIBE `pkid`: per filter, why it refused (`None`: granted).
@@ -39,6 +41,10 @@ pub(super) enum Incoming {
 pub(super) trait Session {
     async fn poll(&mut self) -> Result<Incoming, String>;
     fn client(&self) -> Client;
+    /// Forgets that the last ping is unanswered: its answer waits unread behind messages
+    /// the connection stopped reading while the core was behind, which says nothing about
+    /// the link. Without this rumqttc would drop the link at its next ping.
+    fn forgive_ping(&mut self);
 }
 
 pub(super) fn qos(q: u8) -> rumqttc::QoS {
@@ -98,12 +104,7 @@ impl V311 {
 impl Session for V311 {
     async fn poll(&mut self) -> Result<Incoming, String> {
         use rumqttc::{Event, Packet};
-        match self
-            .events
-            .poll()
-            .await
-            .map_err(|e| reason(&e.to_string()))?
-        {
+        match self.events.poll().await.map_err(|e| errors::v311(&e))? {
             Event::Incoming(Packet::ConnAck(_)) => Ok(Incoming::Connected),
             Event::Incoming(Packet::Publish(p)) => Ok(Incoming::Publish {
                 topic: Bytes::from(p.topic),
@@ -113,6 +114,7 @@ impl Session for V311 {
             }),
             Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => Ok(Incoming::Written(pkid)),
             Event::Outgoing(rumqttc::Outgoing::Subscribe(pkid)) => Ok(Incoming::Subscribed(pkid)),
+            Event::Outgoing(rumqttc::Outgoing::PingReq) => Ok(Incoming::Pinged),
             Event::Incoming(Packet::PubAck(a)) => Ok(Incoming::Acked {
                 pkid: a.pkid,
                 refused: None,
@@ -138,6 +140,10 @@ impl Session for V311 {
 
     fn client(&self) -> Client {
         Client::V311(self.client.clone())
+    }
+
+    fn forgive_ping(&mut self) {
+        self.events.state.await_pingresp = false;
     }
 }
 
@@ -168,12 +174,7 @@ impl Session for V5 {
     async fn poll(&mut self) -> Result<Incoming, String> {
         use rumqttc::v5::Event;
         use rumqttc::v5::mqttbytes::v5::{Packet, SubscribeReasonCode};
-        match self
-            .events
-            .poll()
-            .await
-            .map_err(|e| reason(&e.to_string()))?
-        {
+        match self.events.poll().await.map_err(|e| errors::v5(&e))? {
             Event::Incoming(Packet::ConnAck(_)) => Ok(Incoming::Connected),
             Event::Incoming(Packet::Publish(p)) => Ok(Incoming::Publish {
                 topic: p.topic,
@@ -183,6 +184,7 @@ impl Session for V5 {
             }),
             Event::Outgoing(rumqttc::Outgoing::Publish(pkid)) => Ok(Incoming::Written(pkid)),
             Event::Outgoing(rumqttc::Outgoing::Subscribe(pkid)) => Ok(Incoming::Subscribed(pkid)),
+            Event::Outgoing(rumqttc::Outgoing::PingReq) => Ok(Incoming::Pinged),
             Event::Incoming(Packet::PubAck(a)) => Ok(Incoming::Acked {
                 pkid: a.pkid,
                 refused: refusal(&a.reason, a.properties.and_then(|p| p.reason_string)),
@@ -216,5 +218,9 @@ impl Session for V5 {
 
     fn client(&self) -> Client {
         Client::V5(self.client.clone())
+    }
+
+    fn forgive_ping(&mut self) {
+        self.events.state.await_pingresp = false;
     }
 }

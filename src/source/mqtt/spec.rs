@@ -14,6 +14,8 @@ pub struct ConnectionSpec {
     pub protocol: Protocol,
     pub client_id: String,
     pub keepalive: Duration,
+    /// Longest wait between reconnection attempts.
+    pub max_backoff: Duration,
     pub credentials: Option<(String, String)>,
     pub tls: Option<Arc<rustls::ClientConfig>>,
     pub subscriptions: Vec<(String, u8)>,
@@ -77,6 +79,7 @@ impl ConnectionSpec {
             protocol: b.protocol,
             client_id: b.client_id.clone().unwrap_or_else(default_client_id),
             keepalive: b.keepalive.unwrap_or(Duration::from_secs(30)),
+            max_backoff: b.max_backoff.unwrap_or(super::DEFAULT_MAX_BACKOFF),
             credentials,
             tls,
             subscriptions,
