@@ -73,12 +73,26 @@ impl ConnectionSpec {
         } else {
             None
         };
+        let keepalive = b.keepalive.unwrap_or(Duration::from_secs(30));
+        // rumqttc panics below these floors rather than return an error.
+        let floor = match b.protocol {
+            Protocol::V5 => Duration::from_secs(5),
+            Protocol::V311 => Duration::from_secs(1),
+        };
+        if keepalive < floor {
+            return Err(format!(
+                "broker `{}`: keepalive {keepalive:?} is too short for MQTT {}; use at least {}s",
+                b.name,
+                b.protocol,
+                floor.as_secs()
+            ));
+        }
         Ok(ConnectionSpec {
             name: b.name.clone(),
             url,
             protocol: b.protocol,
             client_id: b.client_id.clone().unwrap_or_else(default_client_id),
-            keepalive: b.keepalive.unwrap_or(Duration::from_secs(30)),
+            keepalive,
             max_backoff: b.max_backoff.unwrap_or(super::DEFAULT_MAX_BACKOFF),
             credentials,
             tls,
@@ -131,6 +145,22 @@ fn resolve_password(b: &BrokerConfig) -> Result<Option<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_keepalive_below_rumqttcs_floor_is_refused_not_a_panic() {
+        let broker = |protocol: &str, keepalive: &str| {
+            let text = format!(
+                "[[broker]]\nname = \"b\"\nurl = \"mqtt://127.0.0.1:1883\"\n\
+                 protocol = \"{protocol}\"\nkeepalive = \"{keepalive}\"\n"
+            );
+            let config = crate::config::Config::parse(&text, None).expect("config");
+            ConnectionSpec::from_config(&config.brokers[0], Vec::new(), true)
+        };
+        let e = broker("5", "2s").expect_err("too short for MQTT 5");
+        assert!(e.contains("at least 5s"), "{e}");
+        assert!(broker("5", "5s").is_ok());
+        assert!(broker("3.1.1", "1s").is_ok());
+    }
 
     #[test]
     fn client_ids_name_the_host() {
