@@ -163,6 +163,8 @@ fn state_v311(e: &rumqttc::StateError) -> String {
         S::Io(io) => io_reason(io),
         S::AwaitPingResp => PING_UNANSWERED.into(),
         S::ConnectionAborted => PEER_CLOSED.into(),
+        // The socket failed while a packet was being read.
+        S::Deserialization(rumqttc::mqttbytes::Error::Io(io)) => io_reason(io),
         S::Deserialization(rumqttc::mqttbytes::Error::PayloadSizeLimitExceeded(n)) => {
             format!("the broker sent a packet of {n} bytes, more than fleetop takes (16 MiB)")
         }
@@ -187,6 +189,7 @@ fn state_v5(e: &rumqttc::v5::StateError) -> String {
             None => format!("the broker disconnected us: {reason_code:?}"),
         },
         S::ConnFail { reason } => refused_v5(*reason),
+        S::Deserialization(rumqttc::v5::mqttbytes::Error::Io(io)) => io_reason(io),
         S::IncomingPacketTooLarge { pkt_size, .. } => format!(
             "the broker sent a packet of {pkt_size} bytes, more than fleetop takes (16 MiB)"
         ),
@@ -235,6 +238,10 @@ mod tests {
             v311(&E::MqttState(rumqttc::StateError::AwaitPingResp)),
             PING_UNANSWERED
         );
+        let read = rumqttc::StateError::Deserialization(rumqttc::mqttbytes::Error::Io(io(
+            io::ErrorKind::ConnectionReset,
+        )));
+        assert_eq!(v311(&E::MqttState(read)), "the broker reset the connection");
         let lookup = io::Error::other("failed to lookup address information: no such host");
         assert!(v311(&E::Io(lookup)).starts_with("failed to lookup"));
     }
