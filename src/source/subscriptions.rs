@@ -8,11 +8,6 @@ use crate::mapping::filter::{covers, is_topic};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// Mosquitto's count of messages it dropped for its clients' queue and in-flight limits
-/// (retained, refreshed every `sys_interval`, first sent once it is non-zero). Subscribed
-/// on its own, best effort: a broker that refuses it or has no such topic costs nothing.
-pub(super) const BROKER_DROPPED: &str = "$SYS/broker/publish/messages/dropped";
-
 /// Most topics one connection follows beyond the filters it started with.
 pub const MAX_FOLLOWED: usize = 10_000;
 /// Followed topics per SUBSCRIBE when renewing: brokers cap packet sizes and filters per
@@ -50,14 +45,11 @@ impl Subscriptions {
 
     /// Subscribes to every filter and followed topic: after each connect, since a clean
     /// session forgets them. The configured filters go in one SUBSCRIBE, followed topics
-    /// in small ones after it, and the broker's drop counter in one of its own.
+    /// in small ones after it.
     pub(super) fn renew(&self) -> Result<(), String> {
         let mut s = self.lock();
         let followed: Vec<(String, u8)> = s.followed.iter().map(|t| (t.clone(), 0)).collect();
-        let broker_dropped = [(BROKER_DROPPED.to_string(), 0)];
-        let packets = std::iter::once(&self.0.configured[..])
-            .chain(followed.chunks(RENEW_CHUNK))
-            .chain(std::iter::once(&broker_dropped[..]));
+        let packets = std::iter::once(&self.0.configured[..]).chain(followed.chunks(RENEW_CHUNK));
         for filters in packets.filter(|f| !f.is_empty()) {
             self.send(&mut s, filters)?;
         }
@@ -179,10 +171,8 @@ mod tests {
         for pkid in [3, 4, 5] {
             subs.written(pkid);
         }
-        subs.written(6);
         assert_eq!(subs.answered(3, &[]), ["tele/#"]);
         assert_eq!(subs.answered(5, &[]).len(), 6);
-        assert_eq!(subs.answered(6, &[]), [BROKER_DROPPED], "on its own, last");
         let second = subs.answered(4, &[0]);
         assert_eq!(second.len(), RENEW_CHUNK);
         assert!(

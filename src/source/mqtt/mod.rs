@@ -11,12 +11,12 @@ mod handover;
 mod publisher;
 mod session;
 mod spec;
+mod stats;
 
 pub use publisher::{Client, Publish, Publisher};
 pub use spec::{ConnectionSpec, default_client_id};
 
 use super::Outlet;
-use super::subscriptions::BROKER_DROPPED;
 use super::subscriptions::Subscriptions;
 use crate::config::Protocol;
 use crate::vocab::{LinkState, RawMessage};
@@ -48,24 +48,47 @@ pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Started {
     if let Some(t) = &spec.response_topic {
         spec.subscriptions.push((t.clone(), 1));
     }
+    // The broker's drop counter comes on a connection of its own (see `stats`).
+    let stats = ConnectionSpec {
+        client_id: format!("{}-stats", spec.client_id),
+        subscriptions: Vec::new(),
+        response_topic: None,
+        ..spec.clone()
+    };
+    let (stats_outlet, retry) = (outlet.clone(), spec.max_backoff);
+    // Asked only once the fleet's connection is up: a broker that takes one client (the
+    // bench's stand-in) serves that one.
+    let (up, first_up) = tokio::sync::oneshot::channel();
     // Each arm spawns its own concrete session type: the compiler sees those futures are Send.
     match spec.protocol {
         Protocol::V5 => {
+            let mut st = V5::new(&stats);
+            tokio::spawn(async move {
+                if first_up.await.is_ok() {
+                    stats::broker_dropped(&mut st, &stats_outlet, retry).await;
+                }
+            });
             let mut s = V5::new(&spec);
             let started = Started::new(&spec, s.client());
             let (publisher, subs) = (started.publisher.clone(), started.subscriptions.clone());
-            tokio::spawn(
-                async move { drive(&mut s, &spec, &outlet, publisher.as_ref(), &subs).await },
-            );
+            tokio::spawn(async move {
+                drive(&mut s, &spec, &outlet, publisher.as_ref(), &subs, up).await
+            });
             started
         }
         Protocol::V311 => {
+            let mut st = V311::new(&stats);
+            tokio::spawn(async move {
+                if first_up.await.is_ok() {
+                    stats::broker_dropped(&mut st, &stats_outlet, retry).await;
+                }
+            });
             let mut s = V311::new(&spec);
             let started = Started::new(&spec, s.client());
             let (publisher, subs) = (started.publisher.clone(), started.subscriptions.clone());
-            tokio::spawn(
-                async move { drive(&mut s, &spec, &outlet, publisher.as_ref(), &subs).await },
-            );
+            tokio::spawn(async move {
+                drive(&mut s, &spec, &outlet, publisher.as_ref(), &subs, up).await
+            });
             started
         }
     }
@@ -86,7 +109,9 @@ async fn drive<S: Session>(
     outlet: &Outlet,
     publisher: Option<&Publisher>,
     subscriptions: &Subscriptions,
+    first_up: tokio::sync::oneshot::Sender<()>,
 ) {
+    let mut first_up = Some(first_up);
     let mut failures = 0u32;
     let mut handover = Handover::new(outlet, spec.keepalive);
     outlet.link(LinkState::Connecting).await;
@@ -116,16 +141,6 @@ async fn drive<S: Session>(
                 (Some(c), Some(rt)) if topic.as_ref() == rt.as_bytes() => {
                     outlet.reply(c, payload).await
                 }
-                _ if topic.as_ref() == BROKER_DROPPED.as_bytes() => {
-                    // The broker's own counter, not a device's telemetry; a payload that
-                    // is not a count is ignored (another broker's topic of that name).
-                    if let Some(n) = std::str::from_utf8(&payload)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u64>().ok())
-                    {
-                        outlet.broker_dropped(n).await;
-                    }
-                }
                 _ => handover.push(|at_ms| RawMessage {
                     conn: outlet.conn,
                     topic,
@@ -137,6 +152,9 @@ async fn drive<S: Session>(
             Ok(Incoming::Connected) => {
                 failures = 0;
                 handover.connected();
+                if let Some(up) = first_up.take() {
+                    let _ = up.send(());
+                }
                 // Clean sessions forget subscriptions: subscribe again after every connect.
                 if let Err(e) = subscriptions.renew() {
                     outlet.notice(e).await;
@@ -205,8 +223,7 @@ async fn drive<S: Session>(
 }
 
 /// What to tell a person about the broker's answer to SUBSCRIBE `pkid`, if it refused
-/// anything worth telling (the broker's drop counter is asked for best effort: its refusal
-/// is no news).
+/// anything.
 fn refusal_notice(
     subscriptions: &Subscriptions,
     pkid: u16,
@@ -220,10 +237,10 @@ fn refusal_notice(
     let asked = subscriptions.answered(pkid, &refused_at);
     let refused: Vec<String> = refused_at
         .iter()
-        .filter_map(|&i| {
+        .map(|&i| {
             let filter = asked.get(i).map_or("a filter", String::as_str);
             let why = answers[i].as_deref().unwrap_or_default();
-            (filter != BROKER_DROPPED).then(|| format!("{} ({why})", crate::sanitize::text(filter)))
+            format!("{} ({why})", crate::sanitize::text(filter))
         })
         .collect();
     if refused.is_empty() {
@@ -305,7 +322,8 @@ mod tests {
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
         let outlet = Outlet::new(0, tx);
-        let run = drive(&mut session, &spec, &outlet, None, &subscriptions);
+        let (up, _first_up) = tokio::sync::oneshot::channel();
+        let run = drive(&mut session, &spec, &outlet, None, &subscriptions, up);
         let notice = async {
             loop {
                 match rx.recv().await {
