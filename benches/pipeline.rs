@@ -104,10 +104,10 @@ fn engine_figure() {
             for m in chunk {
                 burst.push(m.clone());
                 if burst.len() == burst.capacity() {
-                    outlets[0].deliver(&mut burst);
+                    outlets[0].offer(&mut burst);
                 }
             }
-            outlets[0].deliver(&mut burst);
+            outlets[0].offer(&mut burst);
             engine.pump_ready();
         }
     };

@@ -52,11 +52,48 @@ impl std::fmt::Display for LinkState {
             LinkState::Connecting => f.write_str("connecting"),
             LinkState::Connected => f.write_str("connected"),
             LinkState::Down { reason, retry_in } => {
-                write!(f, "down: {reason}, retry in {}s", retry_in.as_secs().max(1))
+                write!(f, "down: {reason}, retry in {}", Seconds(*retry_in))
             }
             LinkState::Replaying => f.write_str("replaying"),
             LinkState::Finished => f.write_str("replay finished"),
             LinkState::Failed(reason) => write!(f, "failed: {reason}"),
         }
+    }
+}
+
+/// A short delay as a person reads it: tenths below 10 s ("0.4s", "2.5s", "3s"), whole
+/// seconds above.
+struct Seconds(Duration);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs_f64();
+        if secs >= 9.95 {
+            return write!(f, "{}s", secs.round());
+        }
+        let tenths = (secs * 10.0).round().max(1.0) / 10.0;
+        if tenths.fract() == 0.0 {
+            write!(f, "{tenths:.0}s")
+        } else {
+            write!(f, "{tenths:.1}s")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_shows_sub_second_delays_as_they_are() {
+        let down = |ms| LinkState::Down {
+            reason: "gone".into(),
+            retry_in: Duration::from_millis(ms),
+        };
+        assert_eq!(down(400).to_string(), "down: gone, retry in 0.4s");
+        assert_eq!(down(3_020).to_string(), "down: gone, retry in 3s");
+        assert_eq!(down(2_460).to_string(), "down: gone, retry in 2.5s");
+        assert_eq!(down(12_700).to_string(), "down: gone, retry in 13s");
+        assert_eq!(down(0).to_string(), "down: gone, retry in 0.1s");
     }
 }

@@ -224,3 +224,85 @@ fn snapshot_against_mosquitto_prints_the_fleet() {
         t.abort();
     });
 }
+
+/// A core stalled for four keepalives while Mosquitto floods the connection: the link
+/// stays up (the pings still go out, so Mosquitto does not time fleetop out at 1.5
+/// keepalives), nothing read is dropped, and what Mosquitto had to shed for the stalled
+/// client shows as its own drop counter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_core_keeps_the_link_and_shows_what_mosquitto_dropped() {
+    if !common::mosquitto_or_skip("a_stalled_core_keeps_the_link_and_shows_what_mosquitto_dropped")
+    {
+        return;
+    }
+    let prefix = common::unique_prefix("stall");
+    let text = format!(
+        "[limits]\nqueue = 256\n\
+         [[broker]]\nname = \"mosquitto\"\nurl = \"mqtt://{}\"\nprotocol = \"3.1.1\"\nkeepalive = \"1s\"\n\
+         subscribe = [\"{prefix}/#\"]\n",
+        common::MOSQUITTO
+    );
+    let config = fleetop::config::Config::parse(&text, None).expect("config");
+    let spec = fleetop::source::mqtt::ConnectionSpec::from_config(
+        &config.brokers[0],
+        vec![(format!("{prefix}/#"), 0)],
+        true,
+    )
+    .expect("spec");
+    let mut engine =
+        fleetop::engine::Engine::start(&config, fleetop::engine::Input::Brokers(vec![spec]))
+            .expect("engine");
+    common::connected(&mut engine).await;
+    // Whatever Mosquitto counted before (its retained value, if it has dropped before).
+    engine.pump_ready();
+    let before = engine.state.connections[0].broker_dropped.unwrap_or(0);
+
+    // 30 MB of QoS 0, more than the sockets between Mosquitto and fleetop hold, so that
+    // Mosquitto's queue for the stalled client overflows.
+    let (client, task) = publisher(&format!("flood-{}", fastrand::u32(..)), None).await;
+    let payload = vec![b'x'; 1024];
+    let flood = tokio::spawn(async move {
+        for i in 0..30_000u32 {
+            let topic = format!("{prefix}/flood/d{}/raw", i % 10);
+            if client
+                .publish(topic, rumqttc::QoS::AtMostOnce, false, payload.clone())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        client
+    });
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let client = flood.await.expect("flood");
+
+    let mut events = Vec::new();
+    common::wait_for(&mut engine, "Mosquitto's drop counter to grow", |e| {
+        e.state.connections[0]
+            .broker_dropped
+            .is_some_and(|n| n > before)
+    })
+    .await;
+    events.extend(engine.state.drain_events());
+    let downs: Vec<_> = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                fleetop::fleet::FleetEvent::LinkChanged {
+                    state: fleetop::vocab::LinkState::Down { .. },
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert!(downs.is_empty(), "the link went down: {downs:?}");
+    assert_eq!(engine.dropped(), 0, "fleetop dropped nothing it read");
+    assert!(
+        engine.state.devices.is_empty(),
+        "the broker's counter is no device"
+    );
+    drop(client);
+    task.abort();
+}

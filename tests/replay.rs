@@ -118,3 +118,27 @@ fn a_bad_recording_line_is_reported_not_fatal() {
         .unwrap_or_default();
     assert!(notice.contains(":2: skipped"), "{notice}");
 }
+
+#[test]
+fn a_replay_of_a_directory_or_a_missing_file_exits_2_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.jsonl");
+    for (recording, says) in [
+        (dir.path(), "is a directory"),
+        (missing.as_path(), "missing.jsonl"),
+    ] {
+        for args in [
+            &["snapshot", "--wait", "20s"][..],
+            &["check", "--wait", "20s"],
+            &["discover", "--wait", "20s"],
+            &[],
+        ] {
+            let out = common::replay(TANKS, recording, args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            if !args.is_empty() {
+                assert!(stderr.contains(says), "{args:?}: {stderr}");
+            }
+        }
+    }
+}

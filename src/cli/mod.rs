@@ -171,6 +171,10 @@ pub struct SourceArgs {
     /// Publish nothing, ever: command keys answer "read-only" instead of acting.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// When fleetop falls behind, drop (and count) messages instead of slowing the broker
+    /// down (the config's [limits] when_behind = "drop").
+    #[arg(long, global = true)]
+    pub drop_when_behind: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -261,7 +265,10 @@ pub struct IngestArgs {
 impl SourceArgs {
     /// Loads the config (file, XDG, or none) and decides where messages come from.
     pub fn resolve(&self) -> Result<(Config, Input), String> {
-        let config = Config::discover(self.config.as_deref()).map_err(|e| e.0)?;
+        let mut config = Config::discover(self.config.as_deref()).map_err(|e| e.0)?;
+        if self.drop_when_behind {
+            config.limits.when_behind = crate::config::WhenBehind::Drop;
+        }
         // Compile what the config describes now, so a bad template or rule fails at load
         // with its file:line, before any connection (a replay compiles nothing else here).
         Mapper::from_config(&config).map_err(|e| e.0)?;
@@ -364,6 +371,7 @@ impl SourceArgs {
             insecure_skip_verify: self.insecure_skip_verify,
             client_id: self.client_id.clone(),
             keepalive: None,
+            max_backoff: None,
             read_only: self.read_only,
             subscribe: Vec::<Subscription>::new(),
         })

@@ -63,10 +63,22 @@ fn report_unreachable(reasons: &[String]) -> ExitCode {
 
 /// Starts the engine, or says why not (exit 2: the configuration cannot run).
 fn start(config: &Config, input: Input) -> Result<Engine, ExitCode> {
+    replay_readable(&input)?;
     Engine::start(config, input).map_err(|e| {
         eprintln!("fleetop: {e}");
         ExitCode::from(2)
     })
+}
+
+/// A `--replay` that cannot be read fails before anything starts (exit 2).
+fn replay_readable(input: &Input) -> Result<(), ExitCode> {
+    match input {
+        Input::Replay { path, .. } => crate::source::replay::open_check(path).map_err(|e| {
+            eprintln!("fleetop: {e}");
+            ExitCode::from(2)
+        }),
+        Input::Brokers(_) => Ok(()),
+    }
 }
 
 /// How long to collect: a live broker for `wait`; a recording whole, whatever `wait`
@@ -147,6 +159,9 @@ pub async fn discover(config: &Config, input: Input, wait: Duration, format: For
 /// `fleetop check`: collect for `wait`, then one summary line and a Nagios exit code:
 /// 0 OK, 1 warning (minor/warning alerts), 2 critical (critical/major), 3 unknown (no broker).
 pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
+    if let Err(code) = replay_readable(&input) {
+        return code;
+    }
     let patience = patience(&input, wait);
     let mut engine = match Engine::start(config, input) {
         Ok(e) => e,

@@ -95,8 +95,39 @@ pub struct Limits {
     /// Memory for the per-minute tier of every metric together, in MiB: with many metrics
     /// it holds fewer than 24 hours rather than grow without bound.
     pub coarse_memory_mb: usize,
-    /// Messages buffered between each connection and the core; overflow is counted as dropped.
+    /// Messages buffered between each connection and the core.
     pub queue: usize,
+    /// What a connection does when that buffer is full: wait (the default; TCP slows the
+    /// broker down) or drop (read on, count what did not fit).
+    pub when_behind: WhenBehind,
+}
+
+/// What a connection does when the core is behind and the messages it has read no longer
+/// fit in its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenBehind {
+    /// Stop reading the socket until the core takes what waits: TCP pushes back to the
+    /// broker, which queues or sheds by its own limits. Nothing read is ever lost.
+    #[default]
+    Wait,
+    /// Keep reading and drop what does not fit, counted per connection: for a view that
+    /// must stay current more than complete.
+    Drop,
+}
+
+impl<'de> Deserialize<'de> for WhenBehind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A hand-written message: serde's "unknown variant" does not say what each one does.
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "wait" => Ok(WhenBehind::Wait),
+            "drop" => Ok(WhenBehind::Drop),
+            other => Err(serde::de::Error::custom(format!(
+                "`{other}` is not a when_behind choice; use \"wait\" (lossless: the broker \
+                 is slowed down) or \"drop\" (read on, count what is dropped)"
+            ))),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -110,6 +141,7 @@ impl Default for Limits {
             max_unmapped_topics: 10_000,
             coarse_memory_mb: 64,
             queue: 65_536,
+            when_behind: WhenBehind::Wait,
         }
     }
 }
@@ -200,6 +232,9 @@ pub struct BrokerConfig {
     pub client_id: Option<String>,
     #[serde(default, deserialize_with = "duration::deserialize_opt")]
     pub keepalive: Option<Duration>,
+    /// Longest wait between reconnection attempts (default 5 s); each wait is jittered.
+    #[serde(default, deserialize_with = "duration::deserialize_opt")]
+    pub max_backoff: Option<Duration>,
     /// Never publish to this broker.
     #[serde(default)]
     pub read_only: bool,
@@ -462,6 +497,20 @@ topic = "fleet/tanks/{device}/status"
         assert!(e.contains("f.toml"), "{e}");
         assert!(e.contains("line 4"), "{e}");
         assert!(e.contains("expected_intervall"), "{e}");
+    }
+
+    #[test]
+    fn when_behind_waits_by_default_and_a_bad_choice_names_its_line() {
+        let c = Config::parse("[limits]\nwhen_behind = \"drop\"\n", None).unwrap();
+        assert_eq!(c.limits.when_behind, WhenBehind::Drop);
+        assert_eq!(Limits::default().when_behind, WhenBehind::Wait);
+        let text = "[limits]\nqueue = 10\nwhen_behind = \"block\"\n";
+        let e = Config::parse(text, Some(Path::new("f.toml")))
+            .unwrap_err()
+            .0;
+        assert!(e.contains("f.toml"), "{e}");
+        assert!(e.contains("line 3"), "{e}");
+        assert!(e.contains("`block` is not a when_behind choice"), "{e}");
     }
 
     #[test]

@@ -100,7 +100,8 @@ impl Engine {
         let clock = match input {
             Input::Brokers(specs) => {
                 for (i, spec) in specs.into_iter().enumerate() {
-                    let outlet = Outlet::new(i as ConnId, tx.clone());
+                    let outlet =
+                        Outlet::new(i as ConnId, tx.clone()).when_behind(config.limits.when_behind);
                     drops.push(outlet.dropped.clone());
                     conns.push(ConnLabel {
                         name: spec.name.clone(),
@@ -294,6 +295,9 @@ impl Engine {
                     Err(why) => self.desk.tracker.failed(id, why, at_ms),
                 }
                 self.audit_settled();
+            }
+            SourceEvent::BrokerDropped { conn, dropped, .. } => {
+                self.state.set_broker_dropped(conn, dropped)
             }
             SourceEvent::Reply {
                 conn,

@@ -105,6 +105,9 @@ pub struct Connection {
     pub messages: u64,
     /// Dropped before reaching the core (queue full); mirrored from the source's counter.
     pub dropped: u64,
+    /// The broker's own count of messages it dropped (for all its clients), where it
+    /// publishes one (Mosquitto's `$SYS/broker/publish/messages/dropped`).
+    pub broker_dropped: Option<u64>,
     /// The latest notice about this connection (a refused subscription, a bad line).
     pub notice: Option<(i64, String)>,
 }
@@ -195,6 +198,7 @@ impl FleetState {
                     since_ms: 0,
                     messages: 0,
                     dropped: 0,
+                    broker_dropped: None,
                     notice: None,
                 })
                 .collect(),
@@ -318,6 +322,13 @@ impl FleetState {
     pub fn set_dropped(&mut self, conn: ConnId, dropped: u64) {
         if let Some(c) = self.connections.get_mut(conn as usize) {
             c.dropped = dropped;
+        }
+    }
+
+    /// Records the broker's own drop counter for connection `conn`.
+    pub fn set_broker_dropped(&mut self, conn: ConnId, dropped: u64) {
+        if let Some(c) = self.connections.get_mut(conn as usize) {
+            c.broker_dropped = Some(dropped);
         }
     }
 

@@ -2,8 +2,10 @@
 //!
 //! Each source runs in its own task and hands [`SourceEvent`]s to the core through a bounded
 //! channel; a connection's messages wait in its bounded [`Mailbox`], announced on that
-//! channel. A full mailbox never blocks a connection: the message is counted as dropped on
-//! that connection's [`DropCounter`] and shown, never lost silently.
+//! channel. A full mailbox makes the connection wait (it stops reading its socket, so TCP
+//! slows the broker down) unless the configuration says to drop instead
+//! ([`WhenBehind::Drop`]); then what did not fit is counted on the connection's
+//! [`DropCounter`] and shown, never lost silently.
 
 pub mod mqtt;
 pub mod record;
@@ -11,6 +13,7 @@ pub mod replay;
 pub mod subscriptions;
 pub mod tls;
 
+use crate::config::WhenBehind;
 use crate::vocab::{ConnId, LinkState, RawMessage};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,9 +51,18 @@ pub enum SourceEvent {
         payload: Bytes,
         at_ms: i64,
     },
+    /// The broker's own count of messages it dropped (Mosquitto's
+    /// `$SYS/broker/publish/messages/dropped`, for all its clients): loss outside fleetop.
+    /// Never device telemetry.
+    BrokerDropped {
+        conn: ConnId,
+        dropped: u64,
+        at_ms: i64,
+    },
 }
 
-/// Messages a connection had to drop because the core's queue was full.
+/// Messages a connection had to drop because the core's queue was full (only with
+/// `when_behind = "drop"`).
 #[derive(Debug, Default, Clone)]
 pub struct DropCounter(Arc<AtomicU64>);
 
@@ -68,12 +80,15 @@ impl DropCounter {
 ///
 /// The connection appends under a short lock and announces a mailbox that was empty with
 /// one [`SourceEvent::Messages`]; the core then swaps out everything in it. A burst costs
-/// one queue event instead of one per message, and a connection never waits for the core.
-/// Messages may overtake a link change or notice announced while they waited.
+/// one queue event instead of one per message. A connection that finds it full waits for
+/// [`Mailbox::take`] to make room. Messages may overtake a link change or notice announced
+/// while they waited.
 #[derive(Debug)]
 pub struct Mailbox {
     inner: Mutex<MailboxInner>,
     capacity: usize,
+    /// Woken by every take: a connection waiting for room tries again.
+    room: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -81,6 +96,8 @@ struct MailboxInner {
     messages: Vec<RawMessage>,
     /// A `SourceEvent::Messages` for this mailbox is on its way to the core.
     announced: bool,
+    /// The most messages the mailbox has held at once, to show that it stays bounded.
+    peak: usize,
 }
 
 impl Mailbox {
@@ -88,15 +105,20 @@ impl Mailbox {
         Mailbox {
             inner: Mutex::default(),
             capacity,
+            room: tokio::sync::Notify::new(),
         }
     }
 
     /// Moves every waiting message into `into` (best empty), oldest first. The two buffers
     /// trade places, so neither side allocates once both are warm.
     pub fn take(&self, into: &mut Vec<RawMessage>) {
-        let mut inner = self.lock();
-        std::mem::swap(&mut inner.messages, into);
-        inner.announced = false;
+        {
+            let mut inner = self.lock();
+            std::mem::swap(&mut inner.messages, into);
+            inner.announced = false;
+        }
+        // One waiter at most (the connection); without one, the permit is kept for it.
+        self.room.notify_one();
     }
 
     fn lock(&self) -> MutexGuard<'_, MailboxInner> {
@@ -107,27 +129,46 @@ impl Mailbox {
     }
 }
 
-/// The sending half handed to a source: delivers without ever waiting.
+/// The sending half handed to a source.
 #[derive(Debug, Clone)]
 pub struct Outlet {
     pub conn: ConnId,
     tx: tokio::sync::mpsc::Sender<SourceEvent>,
     pub dropped: DropCounter,
     mailbox: Arc<Mailbox>,
+    when_behind: WhenBehind,
 }
 
 impl Outlet {
-    /// An outlet whose mailbox holds as many messages as the queue behind `tx`.
+    /// An outlet whose mailbox holds as many messages as the queue behind `tx`; it waits
+    /// for room when full (see [`Outlet::when_behind`]).
     pub fn new(conn: ConnId, tx: tokio::sync::mpsc::Sender<SourceEvent>) -> Outlet {
         Outlet {
             conn,
             mailbox: Arc::new(Mailbox::new(tx.max_capacity())),
             tx,
             dropped: DropCounter::default(),
+            when_behind: WhenBehind::Wait,
         }
     }
 
-    /// Hands one message over, or counts it as dropped if the mailbox is full.
+    /// What to do when the mailbox is full: wait for the core (lossless) or drop.
+    pub fn when_behind(mut self, when_behind: WhenBehind) -> Outlet {
+        self.when_behind = when_behind;
+        self
+    }
+
+    /// The most messages its mailbox has held at once (never more than its capacity).
+    pub fn mailbox_peak(&self) -> usize {
+        self.mailbox.lock().peak
+    }
+
+    /// How many messages its mailbox holds at most.
+    pub fn mailbox_capacity(&self) -> usize {
+        self.mailbox.capacity
+    }
+
+    /// Hands one message over without waiting (dropping it, counted, if the mailbox is full).
     #[cfg(test)]
     pub fn message(&self, topic: Bytes, payload: Bytes, retain: bool) {
         let msg = RawMessage {
@@ -137,43 +178,108 @@ impl Outlet {
             retain,
             at_ms: now_ms(),
         };
-        self.deliver(&mut vec![msg]);
+        let mut batch = vec![msg];
+        if !self.offer(&mut batch) {
+            self.dropped.add(batch.len() as u64);
+        }
     }
 
-    /// Hands over every message in `batch`, leaving it empty; those the mailbox has no room
-    /// for are counted as dropped. A connection collects what its socket has ready and
-    /// delivers it at once: one lock per burst instead of one per message.
-    pub fn deliver(&self, batch: &mut Vec<RawMessage>) {
-        if batch.is_empty() {
-            return;
-        }
-        let announce = {
-            let mut inner = self.mailbox.lock();
-            let room = self.mailbox.capacity.saturating_sub(inner.messages.len());
-            if batch.len() > room {
-                self.dropped.add((batch.len() - room) as u64);
-                batch.truncate(room);
-            }
-            if batch.is_empty() {
-                return;
-            }
-            inner.messages.append(batch);
-            !std::mem::replace(&mut inner.announced, true)
-        };
+    /// Hands over what fits of `batch` (oldest first) without waiting, and announces the
+    /// mailbox if it needs it: one lock for the burst. In drop mode what does not fit is
+    /// dropped and counted. True when nothing is left to do: `batch` is empty and the core
+    /// knows the mailbox has messages; false when the rest needs [`Outlet::deliver`].
+    pub fn offer(&self, batch: &mut Vec<RawMessage>) -> bool {
+        let announce = self.put(batch);
         if announce
             && self
                 .tx
                 .try_send(SourceEvent::Messages(self.mailbox.clone()))
                 .is_err()
         {
-            // The queue is full of other events (or closed): announce with the next message.
+            // The queue is full of other events (or closed): `deliver` announces it.
             self.mailbox.lock().announced = false;
+            return self.tx.is_closed();
+        }
+        batch.is_empty()
+    }
+
+    /// Hands over every message in `batch`, leaving it empty, waiting for room as long as
+    /// it takes (drop mode: drops what does not fit, counted). Cancel-safe: what was not
+    /// handed over yet stays in `batch`, in order.
+    pub async fn deliver(&self, batch: &mut Vec<RawMessage>) {
+        loop {
+            // Registered before looking, so a take between the look and the wait still wakes us.
+            let room = self.mailbox.room.notified();
+            let mut room = std::pin::pin!(room);
+            room.as_mut().enable();
+            // Also when an earlier announcement found the queue full.
+            if self.put(batch) || self.unannounced() {
+                self.announce().await;
+            }
+            if batch.is_empty() || self.tx.is_closed() {
+                return;
+            }
+            room.await;
         }
     }
 
-    /// Waits for room: used by replays, which must not drop what they were asked to feed.
+    /// Moves what fits of `batch` into the mailbox; true if the mailbox now needs announcing
+    /// (this call marked it announced: the caller must send the announcement or undo that).
+    fn put(&self, batch: &mut Vec<RawMessage>) -> bool {
+        let mut inner = self.mailbox.lock();
+        let room = self.mailbox.capacity.saturating_sub(inner.messages.len());
+        if batch.len() <= room {
+            inner.messages.append(batch);
+        } else {
+            inner.messages.extend(batch.drain(..room));
+            if self.when_behind == WhenBehind::Drop {
+                self.dropped.add(batch.len() as u64);
+                batch.clear();
+            }
+        }
+        inner.peak = inner.peak.max(inner.messages.len());
+        !inner.messages.is_empty() && !std::mem::replace(&mut inner.announced, true)
+    }
+
+    fn unannounced(&self) -> bool {
+        let inner = self.mailbox.lock();
+        !inner.announced && !inner.messages.is_empty()
+    }
+
+    /// Sends the mailbox's announcement, waiting for room on the queue. Cancel-safe: the
+    /// mailbox is marked announced only together with the send.
+    async fn announce(&self) {
+        {
+            // `put` marked it; unmark so a cancelled wait below leaves it to the next try.
+            self.mailbox.lock().announced = false;
+        }
+        let Ok(permit) = self.tx.reserve().await else {
+            return;
+        };
+        let mut inner = self.mailbox.lock();
+        if !inner.announced && !inner.messages.is_empty() {
+            inner.announced = true;
+            drop(inner);
+            permit.send(SourceEvent::Messages(self.mailbox.clone()));
+        }
+    }
+
+    /// Waits for room on the queue: used by replays, which must not drop what they were
+    /// asked to feed.
     pub async fn send_message_waiting(&self, msg: RawMessage) -> bool {
         self.tx.send(SourceEvent::Message(msg)).await.is_ok()
+    }
+
+    /// The broker's own drop counter, read from its `$SYS` topics.
+    pub async fn broker_dropped(&self, dropped: u64) {
+        let _ = self
+            .tx
+            .send(SourceEvent::BrokerDropped {
+                conn: self.conn,
+                dropped,
+                at_ms: now_ms(),
+            })
+            .await;
     }
 
     /// Link changes are rare and matter: they wait for room rather than drop.
@@ -294,10 +400,24 @@ impl ReplayClock {
 mod tests {
     use super::*;
 
+    fn msg(i: u8) -> RawMessage {
+        RawMessage {
+            conn: 1,
+            topic: Bytes::from_static(b"t"),
+            payload: Bytes::from(vec![i]),
+            retain: false,
+            at_ms: i64::from(i),
+        }
+    }
+
+    fn payloads(got: &[RawMessage]) -> Vec<u8> {
+        got.iter().map(|m| m.payload[0]).collect()
+    }
+
     #[test]
-    fn a_burst_is_one_event_and_overflow_is_counted() {
+    fn a_burst_is_one_event_and_in_drop_mode_overflow_is_counted() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let outlet = Outlet::new(3, tx);
+        let outlet = Outlet::new(3, tx).when_behind(WhenBehind::Drop);
         for i in 0..6u8 {
             outlet.message(Bytes::from_static(b"t"), Bytes::from(vec![i]), false);
         }
@@ -312,8 +432,7 @@ mod tests {
         assert!(rx.try_recv().is_err(), "one announcement for the burst");
         let mut got = Vec::new();
         mailbox.take(&mut got);
-        let payloads: Vec<u8> = got.iter().map(|m| m.payload[0]).collect();
-        assert_eq!(payloads, [0, 1, 2, 3]);
+        assert_eq!(payloads(&got), [0, 1, 2, 3]);
         assert!(got.iter().all(|m| m.conn == 3));
         outlet.message(Bytes::from_static(b"t"), Bytes::from_static(b"x"), false);
         assert!(
@@ -322,31 +441,80 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_delivered_burst_keeps_its_order_and_counts_what_did_not_fit() {
+    #[tokio::test]
+    async fn in_drop_mode_deliver_never_waits_and_counts_what_did_not_fit() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let outlet = Outlet::new(1, tx);
-        let msg = |i: u8| RawMessage {
-            conn: 1,
-            topic: Bytes::from_static(b"t"),
-            payload: Bytes::from(vec![i]),
-            retain: false,
-            at_ms: i64::from(i),
-        };
-        let mut burst: Vec<RawMessage> = (0..3).map(msg).collect();
-        outlet.deliver(&mut burst);
-        assert!(burst.is_empty());
-        let mut burst: Vec<RawMessage> = (3..6).map(msg).collect();
-        outlet.deliver(&mut burst);
+        let outlet = Outlet::new(1, tx).when_behind(WhenBehind::Drop);
+        let mut burst: Vec<RawMessage> = (0..6).map(msg).collect();
+        outlet.deliver(&mut burst).await;
         assert!(burst.is_empty(), "what did not fit is dropped, not kept");
         assert_eq!(outlet.dropped.get(), 2);
         let Ok(SourceEvent::Messages(mailbox)) = rx.try_recv() else {
             panic!("the burst was not announced");
         };
-        assert!(rx.try_recv().is_err(), "one announcement for both bursts");
         let mut got = Vec::new();
         mailbox.take(&mut got);
         let kept: Vec<(u8, i64)> = got.iter().map(|m| (m.payload[0], m.at_ms)).collect();
         assert_eq!(kept, [(0, 0), (1, 1), (2, 2), (3, 3)]);
+    }
+
+    #[tokio::test]
+    async fn a_full_mailbox_makes_delivery_wait_until_a_take_and_nothing_is_lost() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        let outlet = Outlet::new(1, tx);
+        let mut first: Vec<RawMessage> = (0..3).map(msg).collect();
+        assert!(outlet.offer(&mut first), "room for three");
+        // Seven more: one fits now, the rest waits.
+        let mut rest: Vec<RawMessage> = (3..10).map(msg).collect();
+        assert!(
+            !outlet.offer(&mut rest),
+            "a full mailbox cannot take the rest"
+        );
+        assert_eq!(
+            payloads(&rest),
+            [4, 5, 6, 7, 8, 9],
+            "what waits keeps its order"
+        );
+        let sender = outlet.clone();
+        let waiting = tokio::spawn(async move {
+            sender.deliver(&mut rest).await;
+            rest.len()
+        });
+        let mut got = Vec::new();
+        let mut mail = Vec::new();
+        while got.len() < 10 {
+            match rx.recv().await {
+                Some(SourceEvent::Messages(mailbox)) => {
+                    // Each take makes room and wakes the waiting delivery.
+                    mailbox.take(&mut mail);
+                    got.append(&mut mail);
+                }
+                other => panic!("expected an announced mailbox, got {other:?}"),
+            }
+        }
+        assert_eq!(waiting.await.ok(), Some(0), "everything was handed over");
+        assert_eq!(payloads(&got), (0..10).collect::<Vec<u8>>(), "in order");
+        assert_eq!(outlet.dropped.get(), 0, "nothing dropped");
+        assert_eq!(outlet.mailbox_peak(), 4, "never more than the capacity");
+    }
+
+    #[tokio::test]
+    async fn an_announcement_that_found_the_queue_full_is_sent_once_it_has_room() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let outlet = Outlet::new(1, tx);
+        outlet.notice("fills the queue".into()).await;
+        let mut burst = vec![msg(0)];
+        assert!(!outlet.offer(&mut burst), "handed over but not announced");
+        assert!(burst.is_empty());
+        let sender = outlet.clone();
+        let waiting = tokio::spawn(async move { sender.deliver(&mut Vec::new()).await });
+        assert!(matches!(rx.recv().await, Some(SourceEvent::Notice { .. })));
+        let Some(SourceEvent::Messages(mailbox)) = rx.recv().await else {
+            panic!("the mailbox was never announced");
+        };
+        let mut got = Vec::new();
+        mailbox.take(&mut got);
+        assert_eq!(payloads(&got), [0]);
+        assert!(waiting.await.is_ok());
     }
 }

@@ -5,7 +5,7 @@ use super::record::Line;
 use super::{Outlet, ReplayClock};
 use crate::vocab::{LinkState, RawMessage};
 use bytes::Bytes;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
@@ -36,7 +36,29 @@ impl std::str::FromStr for Speed {
     }
 }
 
-/// Feeds a recording file into `outlet`, then reports `Finished`.
+/// Checks, before anything starts, that `path` is a recording fleetop can read: a file
+/// that opens. The error says what is wrong, where, and what to pass instead.
+pub fn open_check(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!("--replay {shown}: {e}; pass a .jsonl file written by `fleetop record`")
+    })?;
+    if meta.is_dir() {
+        return Err(format!(
+            "--replay {shown} is a directory; pass one of the .jsonl files written by `fleetop record`"
+        ));
+    }
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|e| format!("--replay {shown}: cannot read it ({e}); check its permissions"))
+}
+
+/// Bad lines named one by one; after these, only counted.
+const NAMED_BAD_LINES: usize = 5;
+
+/// Feeds a recording file into `outlet`, then reports `Finished` (also after a read
+/// error, which ends the file early): a caller may wait for that to have read it all.
+/// A line that cannot be used, invalid UTF-8 included, is skipped and counted.
 pub async fn run(path: PathBuf, speed: Speed, clock: Arc<ReplayClock>, outlet: Outlet) {
     let file = match tokio::fs::File::open(&path).await {
         Ok(f) => f,
@@ -51,35 +73,42 @@ pub async fn run(path: PathBuf, speed: Speed, clock: Arc<ReplayClock>, outlet: O
         }
     };
     outlet.link(LinkState::Replaying).await;
-    let mut lines = tokio::io::BufReader::new(file).lines();
+    let mut reader = tokio::io::BufReader::new(file);
+    let mut raw = Vec::new();
     let started = tokio::time::Instant::now();
     let mut first_ts: Option<i64> = None;
     let mut line_no = 0u64;
-    let mut bad = 0u64;
+    let mut bad = BadLines::default();
     loop {
-        let text = match lines.next_line().await {
-            Ok(Some(t)) => t,
-            Ok(None) => break,
+        raw.clear();
+        match reader.read_until(b'\n', &mut raw).await {
+            Ok(0) => break,
+            Ok(_) => {}
             Err(e) => {
                 outlet
                     .notice(format!(
-                        "{}: read error after line {line_no}: {e}",
+                        "{}: read error after line {line_no}: {e}; the rest is not replayed",
                         path.display()
                     ))
                     .await;
                 break;
             }
-        };
-        line_no += 1;
-        if text.trim().is_empty() {
-            continue;
         }
-        let parsed = Line::parse(&text).and_then(|l| Ok((l.topic_bytes()?, l.payload()?, l)));
+        line_no += 1;
+        let parsed = std::str::from_utf8(trim_newline(&raw))
+            .map_err(|e| format!("not UTF-8 (at byte {})", e.valid_up_to()))
+            .and_then(|text| {
+                if text.trim().is_empty() {
+                    return Ok(None);
+                }
+                let l = Line::parse(text)?;
+                Ok(Some((l.topic_bytes()?, l.payload()?, l)))
+            });
         let (topic, payload, line) = match parsed {
-            Ok(x) => x,
+            Ok(Some(x)) => x,
+            Ok(None) => continue,
             Err(e) => {
-                bad += 1;
-                if bad <= 5 {
+                if bad.add(line_no) {
                     outlet
                         .notice(format!("{}:{line_no}: skipped: {e}", path.display()))
                         .await;
@@ -115,9 +144,9 @@ pub async fn run(path: PathBuf, speed: Speed, clock: Arc<ReplayClock>, outlet: O
             return;
         }
     }
-    if bad > 5 {
+    if let Some(summary) = bad.summary() {
         outlet
-            .notice(format!("{}: {bad} lines skipped in all", path.display()))
+            .notice(format!("{}: {summary}", path.display()))
             .await;
     }
     // After the end, recording time runs on at real speed.
@@ -125,9 +154,109 @@ pub async fn run(path: PathBuf, speed: Speed, clock: Arc<ReplayClock>, outlet: O
     outlet.link(LinkState::Finished).await;
 }
 
+fn trim_newline(raw: &[u8]) -> &[u8] {
+    let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+    raw.strip_suffix(b"\r").unwrap_or(raw)
+}
+
+/// The bad lines of a recording: counted, the first few by number.
+#[derive(Debug, Default)]
+struct BadLines {
+    count: u64,
+    first: Vec<u64>,
+}
+
+impl BadLines {
+    /// Counts line `n`; true while it is one of the first few, to be named on its own.
+    fn add(&mut self, n: u64) -> bool {
+        self.count += 1;
+        if self.first.len() < NAMED_BAD_LINES {
+            self.first.push(n);
+            return true;
+        }
+        false
+    }
+
+    /// "skipped 7 bad lines: 3, 9, 12, 40, 41 and 2 more", if more than one was bad (a
+    /// single one was named with its reason, and that notice stays the latest).
+    fn summary(&self) -> Option<String> {
+        if self.count < 2 {
+            return None;
+        }
+        let numbers: Vec<String> = self.first.iter().map(u64::to_string).collect();
+        let more = self.count - self.first.len() as u64;
+        let mut text = format!("skipped {} bad lines: {}", self.count, numbers.join(", "));
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+        Some(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::source::SourceEvent;
+
+    #[tokio::test]
+    async fn every_bad_line_is_skipped_and_counted_and_the_replay_goes_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.jsonl");
+        let good = r#"{"topic":"a/b","payload_hex":"31"}"#;
+        let mut text = Vec::new();
+        for i in 1..=12 {
+            match i {
+                2 => text.extend_from_slice(b"{\"topic\":\"a/\xff\xfe\",\"payload_hex\":\"31\"}"),
+                4 | 6 | 7 | 8 | 9 | 11 => text.extend_from_slice(b"not json"),
+                _ => text.extend_from_slice(good.as_bytes()),
+            }
+            text.extend_from_slice(if i % 2 == 0 { b"\r\n" } else { b"\n" });
+        }
+        std::fs::write(&path, text).expect("write");
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let clock = Arc::new(ReplayClock::new(0, 1.0));
+        tokio::spawn(run(path, Speed::Max, clock, Outlet::new(0, tx)));
+        let (mut messages, mut notices) = (0, Vec::new());
+        loop {
+            match rx.recv().await {
+                Some(SourceEvent::Message(_)) => messages += 1,
+                Some(SourceEvent::Notice { message, .. }) => notices.push(message),
+                Some(SourceEvent::Link {
+                    state: LinkState::Finished,
+                    ..
+                }) => break,
+                Some(_) => {}
+                None => panic!("the replay ended without saying it finished"),
+            }
+        }
+        assert_eq!(messages, 5, "every good line, after the bad ones too");
+        assert!(
+            notices[0].ends_with(":2: skipped: not UTF-8 (at byte 12)"),
+            "{notices:?}"
+        );
+        assert_eq!(notices.len(), NAMED_BAD_LINES + 1, "{notices:?}");
+        let summary = notices.last().expect("a summary");
+        assert!(
+            summary.ends_with("skipped 7 bad lines: 2, 4, 6, 7, 8 and 2 more"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_directory_or_a_missing_file_is_refused_with_what_to_pass() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let e = open_check(dir.path()).expect_err("a directory");
+        assert!(e.contains("is a directory") && e.contains(".jsonl"), "{e}");
+        let e = open_check(&dir.path().join("none.jsonl")).expect_err("missing");
+        assert!(
+            e.contains("none.jsonl") && e.contains("fleetop record"),
+            "{e}"
+        );
+        let file = dir.path().join("ok.jsonl");
+        std::fs::write(&file, "").expect("write");
+        assert_eq!(open_check(&file), Ok(()));
+    }
 
     #[test]
     fn speeds() {

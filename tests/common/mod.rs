@@ -78,6 +78,7 @@ pub fn engine_for(toml: &str, url: &str, protocol: Protocol) -> Engine {
         insecure_skip_verify: false,
         client_id: None,
         keepalive: None,
+        max_backoff: None,
         read_only: false,
         subscribe: Vec::new(),
     };
