@@ -48,7 +48,7 @@ fn run(e: &mut Engine, block: &[flood::Message], from: usize, n: usize) -> f64 {
         let m = &block[i % block.len()];
         let at_ms = T0 + ELAPSED.with(|t| t.elapsed().as_millis() as i64);
         e.apply(&RawMessage {
-            conn: 0,
+            conn: fleetop::vocab::ConnId(0),
             topic: m.topic.clone(),
             payload: m.payload.clone(),
             retain: false,
@@ -75,7 +75,7 @@ fn main() {
     let mut rates = [0.0; 2];
     for (i, rules) in [0, RULES].into_iter().enumerate() {
         let mut e = engine(rules);
-        e.alerts.link_changed(0, true, T0);
+        e.alerts.link_changed(fleetop::vocab::ConnId(0), true, T0);
         run(&mut e, &block, 0, warm);
         rates[i] = run(&mut e, &block, warm, measured);
         println!(

@@ -44,7 +44,7 @@ unit = "%"
                 seq % 2 == 0
             );
             engine.apply(&RawMessage {
-                conn: 0,
+                conn: fleetop::vocab::ConnId(0),
                 topic: format!("tanks/site-{}/tank-{d:05}/telemetry", d % 17)
                     .into_bytes()
                     .into(),

@@ -46,7 +46,7 @@ fn main() {
                 seq * 30,
             );
             state.apply(&RawMessage {
-                conn: 0,
+                conn: fleetop::vocab::ConnId(0),
                 topic: topic.clone(),
                 payload: Bytes::copy_from_slice(payload.as_bytes()),
                 retain: false,

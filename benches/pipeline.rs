@@ -30,7 +30,7 @@ fn message(device: usize, seq: u64, at_ms: i64) -> RawMessage {
         (seq % 100) as f64 / 4.0,
     );
     RawMessage {
-        conn: 0,
+        conn: fleetop::vocab::ConnId(0),
         topic: Bytes::from(format!("bench/tanks/dev-{device:04}/telemetry")),
         payload: Bytes::from(payload),
         retain: false,

@@ -41,7 +41,7 @@ fn metric(name: Option<String>, alias: u64, at: u64, v: f64) -> Metric {
 
 fn raw(topic: String, payload: Vec<u8>, at_ms: i64) -> RawMessage {
     RawMessage {
-        conn: 0,
+        conn: fleetop::vocab::ConnId(0),
         topic: Bytes::from(topic),
         payload: Bytes::from(payload),
         retain: false,

@@ -18,6 +18,25 @@ pub fn age(ms: i64) -> String {
     }
 }
 
+/// A short delay as a person reads it: tenths below 10 s ("0.4s", "2.5s", "3s"), whole
+/// seconds above.
+pub struct Delay(pub std::time::Duration);
+
+impl std::fmt::Display for Delay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.as_secs_f64();
+        if secs >= 9.95 {
+            return write!(f, "{}s", secs.round());
+        }
+        let tenths = (secs * 10.0).round().max(1.0) / 10.0;
+        if tenths.fract() == 0.0 {
+            write!(f, "{tenths:.0}s")
+        } else {
+            write!(f, "{tenths:.1}s")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -31,7 +31,7 @@ impl CoreView<'_> {
     /// The name of connection `conn`, or `?` for one the view does not know.
     pub fn conn_name(&self, conn: crate::vocab::ConnId) -> &str {
         self.conns
-            .get(conn as usize)
+            .get(conn.index())
             .map_or("?", |c| c.name.as_str())
     }
 }

@@ -1,5 +1,5 @@
 //! The vocabulary every layer shares: connection and device ids, the message as a broker
-//! delivered it, a connection's link state and an alert's severity. A leaf of the core: it imports nothing of the crate.
+//! delivered it, a connection's link state and an alert's severity. A leaf of the core: it imports nothing of the crate but the text leaf.
 
 mod severity;
 pub use severity::Severity;
@@ -7,8 +7,27 @@ pub use severity::Severity;
 use bytes::Bytes;
 use std::time::Duration;
 
-/// Index of a connection (broker or recording) in start-up order.
-pub type ConnId = u16;
+/// A connection (broker or recording), numbered in start-up order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct ConnId(pub u16);
+
+impl ConnId {
+    /// The connection started `i`-th (there are never more than a few).
+    pub fn nth(i: usize) -> ConnId {
+        ConnId(u16::try_from(i).unwrap_or(u16::MAX))
+    }
+
+    /// Where this connection sits in per-connection lists.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// A connection as started: its name and, for brokers, its URL.
 #[derive(Debug, Clone)]
@@ -52,30 +71,15 @@ impl std::fmt::Display for LinkState {
             LinkState::Connecting => f.write_str("connecting"),
             LinkState::Connected => f.write_str("connected"),
             LinkState::Down { reason, retry_in } => {
-                write!(f, "down: {reason}, retry in {}", Seconds(*retry_in))
+                write!(
+                    f,
+                    "down: {reason}, retry in {}",
+                    crate::text::Delay(*retry_in)
+                )
             }
             LinkState::Replaying => f.write_str("replaying"),
             LinkState::Finished => f.write_str("replay finished"),
             LinkState::Failed(reason) => write!(f, "failed: {reason}"),
-        }
-    }
-}
-
-/// A short delay as a person reads it: tenths below 10 s ("0.4s", "2.5s", "3s"), whole
-/// seconds above.
-struct Seconds(Duration);
-
-impl std::fmt::Display for Seconds {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = self.0.as_secs_f64();
-        if secs >= 9.95 {
-            return write!(f, "{}s", secs.round());
-        }
-        let tenths = (secs * 10.0).round().max(1.0) / 10.0;
-        if tenths.fract() == 0.0 {
-            write!(f, "{tenths:.0}s")
-        } else {
-            write!(f, "{tenths:.1}s")
         }
     }
 }

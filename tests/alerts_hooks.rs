@@ -29,7 +29,7 @@ fn engine(alerts: &str) -> Engine {
 
 fn level(engine: &mut Engine, device: &str, level: f64, at_ms: i64) {
     engine.apply(&RawMessage {
-        conn: 0,
+        conn: fleetop::vocab::ConnId(0),
         topic: format!("tanks/{device}").into_bytes().into(),
         payload: format!("{{\"level_pct\":{level}}}").into_bytes().into(),
         retain: false,

@@ -33,7 +33,7 @@ fn engine(log: &std::path::Path) -> Engine {
     e.alerts = AlertBook::new(RuleSet::from_config(&config).expect("rules"));
     e.alert_log = Some(AlertLog::open(log, &mut e.alerts, T0).expect("log"));
     e.apply(&RawMessage {
-        conn: 0,
+        conn: fleetop::vocab::ConnId(0),
         topic: b"tanks/north/tank-1".to_vec().into(),
         payload: br#"{"level_pct":12}"#.to_vec().into(),
         retain: false,

@@ -35,7 +35,7 @@ const T0: i64 = 1_764_000_000_000;
 
 fn msg(topic: &str, payload: &str, at_ms: i64) -> RawMessage {
     RawMessage {
-        conn: 0,
+        conn: fleetop::vocab::ConnId(0),
         topic: Bytes::copy_from_slice(topic.as_bytes()),
         payload: Bytes::copy_from_slice(payload.as_bytes()),
         retain: false,
@@ -58,7 +58,7 @@ fn start() -> (FleetState, AlertBook) {
     };
     let rules = RuleSet::compile(&doc.alert, &fleets, &origin).expect("rules");
     let mut book = AlertBook::new(rules);
-    book.link_changed(0, true, T0);
+    book.link_changed(fleetop::vocab::ConnId(0), true, T0);
     let state = FleetState::new(mapper, Default::default(), &["local".to_string()]);
     (state, book)
 }

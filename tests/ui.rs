@@ -43,7 +43,7 @@ fn engine() -> Engine {
     engine.clock = Clock::Fixed(T0 + 60_000);
     let mut send = |topic: &str, payload: &str, at: i64| {
         engine.apply(&RawMessage {
-            conn: 0,
+            conn: fleetop::vocab::ConnId(0),
             topic: topic.as_bytes().to_vec().into(),
             payload: payload.as_bytes().to_vec().into(),
             retain: false,
@@ -222,7 +222,7 @@ fn hostile_topics_and_values_are_drawn_escaped() {
         ),
     ] {
         e.apply(&RawMessage {
-            conn: 0,
+            conn: fleetop::vocab::ConnId(0),
             topic: topic.as_bytes().to_vec().into(),
             payload: payload.as_bytes().to_vec().into(),
             retain: false,

@@ -279,7 +279,7 @@ fn an_offline_gateway_raises_one_alert_and_inhibits_its_devices_liveness_alerts(
     }
     let mut gw = crate::fleet::Group {
         fleet: 0,
-        conn: 0,
+        conn: crate::vocab::ConnId(0),
         labels: vec![("gateway".into(), "gw-1".into())],
         online: false,
         since_ms: 10_000,
@@ -331,12 +331,12 @@ fn an_offline_gateway_raises_one_alert_and_inhibits_its_devices_liveness_alerts(
 fn a_broker_link_down_inhibits_and_staleness_counts_from_reconnect() {
     let mut b = book("");
     let d = device("tank-01", &[("level_pct", 50.0)]);
-    b.link_changed(0, true, 0);
+    b.link_changed(crate::vocab::ConnId(0), true, 0);
     b.evaluate_device(&d, 0);
-    b.link_changed(0, false, 10_000);
+    b.link_changed(crate::vocab::ConnId(0), false, 10_000);
     b.tick(std::slice::from_ref(&d), 30 * MIN);
     assert_eq!(moves(&mut b, "device_stale"), []);
-    b.link_changed(0, true, 40 * MIN);
+    b.link_changed(crate::vocab::ConnId(0), true, 40 * MIN);
     b.tick(std::slice::from_ref(&d), 40 * MIN + 1000);
     assert_eq!(moves(&mut b, "device_stale"), []);
     b.tick(std::slice::from_ref(&d), 42 * MIN);
@@ -348,7 +348,7 @@ fn a_broker_link_down_inhibits_and_staleness_counts_from_reconnect() {
         [(Inactive, Firing, 42 * MIN + 1)]
     );
     // A firing liveness alert is held while the link is down, and not counted.
-    b.link_changed(0, false, 43 * MIN);
+    b.link_changed(crate::vocab::ConnId(0), false, 43 * MIN);
     b.tick(std::slice::from_ref(&d), 44 * MIN);
     let a = b.active()[0];
     assert_eq!((a.state, a.inhibited), (Firing, true));
@@ -359,7 +359,7 @@ fn a_broker_link_down_inhibits_and_staleness_counts_from_reconnect() {
 fn without_inhibition_the_same_silence_is_stale() {
     let mut b = book("");
     let d = device("tank-01", &[("level_pct", 50.0)]);
-    b.link_changed(0, true, 0);
+    b.link_changed(crate::vocab::ConnId(0), true, 0);
     b.evaluate_device(&d, 0);
     b.tick(std::slice::from_ref(&d), 2 * MIN + 1);
     assert_eq!(
@@ -549,7 +549,7 @@ proptest! {
         for (v, dt, tick, link_up) in steps {
             now += dt;
             if tick {
-                b.link_changed(0, link_up, now);
+                b.link_changed(crate::vocab::ConnId(0), link_up, now);
                 b.tick(std::slice::from_ref(&d), now);
             } else {
                 d.group_offline = v.is_sign_negative();

@@ -176,7 +176,7 @@ mod tests {
             ("t/north/pump-03", r#"{"rpm":1200}"#),
         ] {
             s.apply(&RawMessage {
-                conn: 0,
+                conn: crate::vocab::ConnId(0),
                 topic: topic.as_bytes().to_vec().into(),
                 payload: payload.as_bytes().to_vec().into(),
                 retain: false,

@@ -146,8 +146,11 @@ impl CommandOp {
         match self {
             CommandOp::Publish {
                 device: Some(d), ..
-            } => state.devices.get(*d as usize).map_or(0, |d| d.conn),
-            _ => 0,
+            } => state
+                .devices
+                .get(*d as usize)
+                .map_or(crate::vocab::ConnId(0), |d| d.conn),
+            _ => crate::vocab::ConnId(0),
         }
     }
 }
@@ -363,7 +366,7 @@ impl App {
                     "broker {}: {link}",
                     state
                         .connections
-                        .get(*conn as usize)
+                        .get((*conn).index())
                         .map_or("?", |c| c.name.as_str())
                 ),
                 status: None,
@@ -380,7 +383,7 @@ impl App {
                     "broker {}: {}",
                     state
                         .connections
-                        .get(*conn as usize)
+                        .get((*conn).index())
                         .map_or("?", |c| c.name.as_str()),
                     crate::sanitize::text(message)
                 ),

@@ -23,7 +23,7 @@ fn state() -> FleetState {
         ("p/north/pole-01", r#"{"light":"ON","dim":80}"#),
     ] {
         s.apply(&RawMessage {
-            conn: 0,
+            conn: crate::vocab::ConnId(0),
             topic: topic.as_bytes().to_vec().into(),
             payload: payload.as_bytes().to_vec().into(),
             retain: false,
@@ -533,7 +533,7 @@ fn a_gateway_alert_opens_its_devices_and_silences_by_its_labels() {
     let (s, mut book) = alerting();
     let gw = crate::fleet::Group {
         fleet: 0,
-        conn: 0,
+        conn: crate::vocab::ConnId(0),
         labels: vec![("site".into(), "north".into())],
         online: false,
         since_ms: T0,

@@ -139,7 +139,7 @@ fn report(engine: &Engine, id: crate::commands::RequestId, json: bool) -> ExitCo
     let ok = matches!(r.state, RequestState::Succeeded(_) | RequestState::Sent);
     let broker = engine
         .conns
-        .get(r.conn as usize)
+        .get(r.conn.index())
         .map_or("", |c| c.name.as_str());
     // Without --wait a request may end at the broker's ack: its latency is to there.
     let latency = r

@@ -291,7 +291,7 @@ pub async fn record(config: &Config, input: Input, path: &Path) -> ExitCode {
             ev = engine.next_event() => {
                 let Some(ev) = ev else { break };
                 if let crate::source::SourceEvent::Message(m) = &ev {
-                    let broker = several.then(|| names[m.conn as usize].as_str());
+                    let broker = several.then(|| names[m.conn.index()].as_str());
                     let line = Line::from_message(m, broker);
                     if serde_json::to_writer(&mut out, &line).is_err() || out.write_all(b"\n").is_err() {
                         eprintln!("fleetop: cannot write {}", path.display());

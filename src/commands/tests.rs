@@ -171,7 +171,7 @@ fn prepared(set: &CommandSet, name: &str, fleet: &str, a: &str, tag: &str) -> Pr
 
 fn opening(wait: Wait) -> Opening {
     Opening {
-        conn: 0,
+        conn: crate::vocab::ConnId(0),
         device_id: Some(0),
         by: "op@host".into(),
         wait,
@@ -188,10 +188,10 @@ fn request_response_success_failure_and_duplicates() {
     assert_eq!(t.get(id).unwrap().state, RequestState::Pending);
     t.published(id, 1_020);
     assert_eq!(t.get(id).unwrap().state, RequestState::Sent);
-    t.response(0, b"someone-else", b"{}", 1_100);
+    t.response(crate::vocab::ConnId(0), b"someone-else", b"{}", 1_100);
     assert_eq!(t.unknown_replies, 1);
     t.response(
-        0,
+        crate::vocab::ConnId(0),
         b"fo-1",
         br#"{"id":"fo-1","ok":true,"result":"light on at 40%"}"#,
         1_250,
@@ -199,7 +199,7 @@ fn request_response_success_failure_and_duplicates() {
     let r = t.get(id).unwrap();
     assert_eq!(r.state, RequestState::Succeeded("light on at 40%".into()));
     assert_eq!(r.latency_ms(), Some(250));
-    t.response(0, b"fo-1", br#"{"ok":false}"#, 1_300);
+    t.response(crate::vocab::ConnId(0), b"fo-1", br#"{"ok":false}"#, 1_300);
     assert_eq!(t.duplicate_replies, 1);
     assert_eq!(
         t.get(id).unwrap().state,
@@ -210,7 +210,7 @@ fn request_response_success_failure_and_duplicates() {
     let id = t.open(p, opening(Wait::Response), 2_000);
     t.published(id, 2_010);
     t.response(
-        0,
+        crate::vocab::ConnId(0),
         b"fo-2",
         br#"{"ok":false,"error":"busy\u001b[2J"}"#,
         2_100,
@@ -231,11 +231,16 @@ fn reply_topic_matches_on_the_echoed_id() {
     let id = t.open(p, opening(Wait::ReplyTopic(topic.clone())), 0);
     t.published(id, 5);
     // Another client's reply on the same topic is not ours.
-    t.message(0, topic.as_bytes(), br#"{"id":"other","ok":true}"#, 10);
-    t.message(0, topic.as_bytes(), b"not json", 11);
+    t.message(
+        crate::vocab::ConnId(0),
+        topic.as_bytes(),
+        br#"{"id":"other","ok":true}"#,
+        10,
+    );
+    t.message(crate::vocab::ConnId(0), topic.as_bytes(), b"not json", 11);
     assert_eq!(t.get(id).unwrap().state, RequestState::Sent);
     t.message(
-        0,
+        crate::vocab::ConnId(0),
         topic.as_bytes(),
         br#"{"id":"fo-9","ok":true,"result":"ok"}"#,
         40,
@@ -245,7 +250,7 @@ fn reply_topic_matches_on_the_echoed_id() {
         RequestState::Succeeded("ok".into())
     );
     t.message(
-        0,
+        crate::vocab::ConnId(0),
         topic.as_bytes(),
         br#"{"id":"fo-9","ok":true,"result":"ok"}"#,
         50,
@@ -282,7 +287,7 @@ fn shelly_rpc_answers_on_the_runs_own_topic_and_its_errors_fail_the_command() {
         assert!(matches!(&wait, Wait::ReplyTopic(t) if t == "fleetop-00abcd/rpc"));
         let id = t.open(p, opening(wait), 0);
         t.published(id, 5);
-        t.message(0, b"fleetop-00abcd/rpc", answer, 30);
+        t.message(crate::vocab::ConnId(0), b"fleetop-00abcd/rpc", answer, 30);
         t.get(id).unwrap().state.clone()
     };
     assert_eq!(
@@ -342,7 +347,7 @@ fn expectation_timeout_ack_and_lost_link() {
     // The link drops before the broker acknowledged.
     let p = prepared(&set, "reboot", "poles", "", "d");
     let id = t.open(p, opening(Wait::Ack), 0);
-    t.link_lost(0, "broker closed the connection", 20);
+    t.link_lost(crate::vocab::ConnId(0), "broker closed the connection", 20);
     assert!(
         matches!(&t.get(id).unwrap().state, RequestState::Failed(r) if r.contains("connection lost"))
     );

@@ -69,7 +69,7 @@ impl Desk {
 
     /// Why publishing on `conn` is refused, if it is.
     pub fn refusal(&self, conn: ConnId) -> Option<String> {
-        match self.publishers.get(conn as usize) {
+        match self.publishers.get(conn.index()) {
             Some(Ok(_)) => None,
             Some(Err(why)) => Some(why.clone()),
             None => Some("no such connection to publish on".into()),
@@ -223,7 +223,7 @@ impl Engine {
         let mqtt5 = self
             .desk
             .publishers
-            .get(conn as usize)
+            .get(conn.index())
             .and_then(|p| p.as_ref().ok())
             .is_some_and(Publisher::request_response);
         let wait = Wait::choose(&p, mqtt5);
@@ -259,7 +259,7 @@ impl Engine {
         // A reply topic no subscription brings (a Shelly's answers to this run) is
         // subscribed before the request goes out on the same connection.
         if let Wait::ReplyTopic(topic) = &r.wait
-            && let Some(Some(subs)) = self.subscriptions.get(r.conn as usize)
+            && let Some(Some(subs)) = self.subscriptions.get(r.conn.index())
             && let Err(why) = subs.follow(topic)
         {
             tracing::warn!(%why, "the answer to a command may go unheard");
@@ -275,7 +275,7 @@ impl Engine {
         let sent = match self
             .desk
             .publishers
-            .get(r.conn as usize)
+            .get(r.conn.index())
             .and_then(|p| p.as_ref().ok())
         {
             Some(p) => p.publish(publish),
@@ -354,7 +354,7 @@ impl Engine {
 
     fn broker_name(&self, conn: ConnId) -> String {
         self.conns
-            .get(conn as usize)
+            .get(conn.index())
             .map_or_else(String::new, |c| c.name.clone())
     }
 

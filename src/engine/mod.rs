@@ -100,8 +100,8 @@ impl Engine {
         let clock = match input {
             Input::Brokers(specs) => {
                 for (i, spec) in specs.into_iter().enumerate() {
-                    let outlet =
-                        Outlet::new(i as ConnId, tx.clone()).when_behind(config.limits.when_behind);
+                    let outlet = Outlet::new(ConnId::nth(i), tx.clone())
+                        .when_behind(config.limits.when_behind);
                     drops.push(outlet.dropped.clone());
                     conns.push(ConnLabel {
                         name: spec.name.clone(),
@@ -118,7 +118,7 @@ impl Engine {
                 Clock::Wall
             }
             Input::Replay { path, speed } => {
-                let outlet = Outlet::new(0, tx.clone());
+                let outlet = Outlet::new(crate::vocab::ConnId(0), tx.clone());
                 drops.push(outlet.dropped.clone());
                 conns.push(ConnLabel {
                     name: format!(
@@ -178,7 +178,7 @@ impl Engine {
     pub fn detached(mapper: Mapper, limits: Limits, names: &[String]) -> (Engine, Vec<Outlet>) {
         let (tx, rx) = mpsc::channel(limits.queue);
         let outlets: Vec<Outlet> = (0..names.len())
-            .map(|i| Outlet::new(i as ConnId, tx.clone()))
+            .map(|i| Outlet::new(ConnId::nth(i), tx.clone()))
             .collect();
         let fleets: Vec<&str> = mapper.fleets.iter().map(|f| f.name.as_str()).collect();
         let rules = RuleSet::builtin(&fleets);
@@ -272,7 +272,7 @@ impl Engine {
             }
             SourceEvent::Link { conn, state, at_ms } => {
                 let up = matches!(state, LinkState::Connected | LinkState::Replaying);
-                if let Some(seen) = self.ever_connected.get_mut(conn as usize)
+                if let Some(seen) = self.ever_connected.get_mut(conn.index())
                     && up
                 {
                     *seen = true;
@@ -348,7 +348,7 @@ impl Engine {
             self.alerts.evaluate_deferred(&self.state.devices, now);
         }
         for (i, d) in self.drops.iter().enumerate() {
-            self.state.set_dropped(i as ConnId, d.get());
+            self.state.set_dropped(ConnId::nth(i), d.get());
         }
         self.rate
             .update(crate::source::now_ms(), self.state.counters.messages);
@@ -360,12 +360,12 @@ impl Engine {
     /// topics) where the connection's subscriptions do not already bring them.
     fn follow_topics(&mut self, now: i64) {
         for (conn, topic) in self.state.take_topics_to_follow() {
-            let Some(Some(subs)) = self.subscriptions.get(conn as usize) else {
+            let Some(Some(subs)) = self.subscriptions.get(conn.index()) else {
                 continue;
             };
             match subs.follow(&topic) {
                 Ok(true) => {
-                    tracing::debug!(conn, topic = %crate::sanitize::text(&topic), "following")
+                    tracing::debug!(%conn, topic = %crate::sanitize::text(&topic), "following")
                 }
                 Ok(false) => {}
                 Err(e) => self.state.note(conn, e, now),

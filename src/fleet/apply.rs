@@ -110,7 +110,7 @@ impl FleetState {
             fleet,
             rule,
             target,
-        }) = self.routes[msg.conn as usize].get(topic)
+        }) = self.routes[msg.conn.index()].get(topic)
         else {
             return;
         };

@@ -140,7 +140,7 @@ impl FleetState {
             node: node.unwrap_or(id),
         };
         if let Some(Route::Convention { device, .. }) =
-            self.routes[msg.conn as usize].get_mut(&msg.topic[..])
+            self.routes[msg.conn.index()].get_mut(&msg.topic[..])
         {
             *device = Some(resolved);
         }

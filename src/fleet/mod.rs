@@ -298,7 +298,7 @@ impl FleetState {
 
     /// Records a connection's new state.
     pub fn link_changed(&mut self, conn: ConnId, state: LinkState, at_ms: i64) {
-        if let Some(c) = self.connections.get_mut(conn as usize) {
+        if let Some(c) = self.connections.get_mut(conn.index()) {
             c.state = state.clone();
             c.since_ms = at_ms;
             self.events
@@ -308,7 +308,7 @@ impl FleetState {
 
     /// Keeps a notice about a connection for display.
     pub fn note(&mut self, conn: ConnId, message: String, at_ms: i64) {
-        if let Some(c) = self.connections.get_mut(conn as usize) {
+        if let Some(c) = self.connections.get_mut(conn.index()) {
             c.notice = Some((at_ms, message.clone()));
             self.events.push(FleetEvent::Notice {
                 conn,
@@ -320,14 +320,14 @@ impl FleetState {
 
     /// Mirrors a source's drop counter into the state.
     pub fn set_dropped(&mut self, conn: ConnId, dropped: u64) {
-        if let Some(c) = self.connections.get_mut(conn as usize) {
+        if let Some(c) = self.connections.get_mut(conn.index()) {
             c.dropped = dropped;
         }
     }
 
     /// Records the broker's own drop counter for connection `conn`.
     pub fn set_broker_dropped(&mut self, conn: ConnId, dropped: u64) {
-        if let Some(c) = self.connections.get_mut(conn as usize) {
+        if let Some(c) = self.connections.get_mut(conn.index()) {
             c.broker_dropped = Some(dropped);
         }
     }
@@ -378,7 +378,7 @@ impl FleetState {
         self.touched = None;
         self.counters.messages += 1;
         self.now_ms = self.now_ms.max(msg.at_ms);
-        let Some(conn) = self.connections.get_mut(msg.conn as usize) else {
+        let Some(conn) = self.connections.get_mut(msg.conn.index()) else {
             return;
         };
         conn.messages += 1;
@@ -386,7 +386,7 @@ impl FleetState {
             self.counters.refused_topic_too_long += 1;
             return;
         }
-        let route = match self.routes[msg.conn as usize].get(&msg.topic[..]) {
+        let route = match self.routes[msg.conn.index()].get(&msg.topic[..]) {
             Some(r) => r.clone_cheap(),
             None => {
                 let Ok(topic) = std::str::from_utf8(&msg.topic) else {

@@ -62,7 +62,7 @@ impl Route {
 impl FleetState {
     /// Classifies a new topic and caches the answer; `None` if it was refused.
     pub(super) fn route(&mut self, conn: ConnId, topic: &str, payload: &[u8]) -> Option<RouteRef> {
-        let broker = self.connections[conn as usize].name.clone();
+        let broker = self.connections[conn.index()].name.clone();
         let route = match self.mapper.classify(&broker, topic) {
             Classified::Telemetry {
                 fleet,
@@ -157,7 +157,7 @@ impl FleetState {
             }
         };
         let r = route.clone_cheap();
-        self.routes[conn as usize].insert(topic.as_bytes().into(), route);
+        self.routes[conn.index()].insert(topic.as_bytes().into(), route);
         Some(r)
     }
 

@@ -34,7 +34,7 @@ fn state() -> FleetState {
 
 fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
     RawMessage {
-        conn: 0,
+        conn: crate::vocab::ConnId(0),
         topic: Bytes::copy_from_slice(topic.as_bytes()),
         payload: Bytes::copy_from_slice(payload),
         retain: false,

@@ -11,7 +11,7 @@ pub fn device(name: &str, metrics: &[(&str, f64)]) -> Device {
         id: 0,
         name: name.into(),
         fleet: 0,
-        conn: 0,
+        conn: crate::vocab::ConnId(0),
         labels: Vec::new(),
         status: Status::Online,
         first_seen_ms: 0,

@@ -182,7 +182,7 @@ mod tests {
 
     fn apply(s: &mut FleetState, topic: &str, payload: &str) {
         s.apply(&RawMessage {
-            conn: 0,
+            conn: crate::vocab::ConnId(0),
             topic: topic.as_bytes().to_vec().into(),
             payload: payload.as_bytes().to_vec().into(),
             retain: false,

@@ -138,9 +138,9 @@ pub fn stats(view: &CoreView) -> Value {
     })
 }
 
-fn conn_name(view: &CoreView, conn: u16) -> String {
+fn conn_name(view: &CoreView, conn: crate::vocab::ConnId) -> String {
     view.state
         .connections
-        .get(conn as usize)
+        .get(conn.index())
         .map_or_else(|| "?".into(), |c| c.name.clone())
 }

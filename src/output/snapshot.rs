@@ -98,10 +98,10 @@ pub fn build(view: &CoreView) -> Snapshot {
     let state = view.state;
     let now = view.now_ms;
     let counts = state.status_counts();
-    let conn_name = |c: u16| {
+    let conn_name = |c: crate::vocab::ConnId| {
         state
             .connections
-            .get(c as usize)
+            .get(c.index())
             .map_or("?".to_string(), |c| c.name.clone())
     };
     let mut devices: Vec<&Device> = state.devices.iter().collect();

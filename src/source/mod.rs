@@ -402,7 +402,7 @@ mod tests {
 
     fn msg(i: u8) -> RawMessage {
         RawMessage {
-            conn: 1,
+            conn: crate::vocab::ConnId(1),
             topic: Bytes::from_static(b"t"),
             payload: Bytes::from(vec![i]),
             retain: false,
@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn a_burst_is_one_event_and_in_drop_mode_overflow_is_counted() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let outlet = Outlet::new(3, tx).when_behind(WhenBehind::Drop);
+        let outlet = Outlet::new(crate::vocab::ConnId(3), tx).when_behind(WhenBehind::Drop);
         for i in 0..6u8 {
             outlet.message(Bytes::from_static(b"t"), Bytes::from(vec![i]), false);
         }
@@ -433,7 +433,7 @@ mod tests {
         let mut got = Vec::new();
         mailbox.take(&mut got);
         assert_eq!(payloads(&got), [0, 1, 2, 3]);
-        assert!(got.iter().all(|m| m.conn == 3));
+        assert!(got.iter().all(|m| m.conn == crate::vocab::ConnId(3)));
         outlet.message(Bytes::from_static(b"t"), Bytes::from_static(b"x"), false);
         assert!(
             matches!(rx.try_recv(), Ok(SourceEvent::Messages(_))),
@@ -444,7 +444,7 @@ mod tests {
     #[tokio::test]
     async fn in_drop_mode_deliver_never_waits_and_counts_what_did_not_fit() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let outlet = Outlet::new(1, tx).when_behind(WhenBehind::Drop);
+        let outlet = Outlet::new(crate::vocab::ConnId(1), tx).when_behind(WhenBehind::Drop);
         let mut burst: Vec<RawMessage> = (0..6).map(msg).collect();
         outlet.deliver(&mut burst).await;
         assert!(burst.is_empty(), "what did not fit is dropped, not kept");
@@ -461,7 +461,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_mailbox_makes_delivery_wait_until_a_take_and_nothing_is_lost() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-        let outlet = Outlet::new(1, tx);
+        let outlet = Outlet::new(crate::vocab::ConnId(1), tx);
         let mut first: Vec<RawMessage> = (0..3).map(msg).collect();
         assert!(outlet.offer(&mut first), "room for three");
         // Seven more: one fits now, the rest waits.
@@ -501,7 +501,7 @@ mod tests {
     #[tokio::test]
     async fn an_announcement_that_found_the_queue_full_is_sent_once_it_has_room() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
-        let outlet = Outlet::new(1, tx);
+        let outlet = Outlet::new(crate::vocab::ConnId(1), tx);
         outlet.notice("fills the queue".into()).await;
         let mut burst = vec![msg(0)];
         assert!(!outlet.offer(&mut burst), "handed over but not announced");

@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn round_trips_including_binary() {
         let msg = RawMessage {
-            conn: 0,
+            conn: crate::vocab::ConnId(0),
             topic: Bytes::from_static(b"a/\xff"),
             payload: Bytes::from_static(b"\x00\x01{"),
             retain: true,

@@ -216,7 +216,12 @@ mod tests {
         std::fs::write(&path, text).expect("write");
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
         let clock = Arc::new(ReplayClock::new(0, 1.0));
-        tokio::spawn(run(path, Speed::Max, clock, Outlet::new(0, tx)));
+        tokio::spawn(run(
+            path,
+            Speed::Max,
+            clock,
+            Outlet::new(crate::vocab::ConnId(0), tx),
+        ));
         let (mut messages, mut notices) = (0, Vec::new());
         loop {
             match rx.recv().await {

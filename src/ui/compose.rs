@@ -134,7 +134,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, c: &Compo
                 let conn = op.publish_conn(state);
                 let broker = view
                     .conns
-                    .get(conn as usize)
+                    .get(conn.index())
                     .map_or("?", |b| b.name.as_str());
                 lines.push(kv(app, "broker", broker));
                 lines.push(kv(app, "topic", &sanitize::text(topic)));

@@ -180,7 +180,7 @@ fn info(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, d: &Device) {
     let now = view.now_ms;
     let broker = s
         .connections
-        .get(d.conn as usize)
+        .get(d.conn.index())
         .map_or("?", |c| c.name.as_str());
     let labels: Vec<String> = d
         .labels

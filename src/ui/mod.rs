@@ -141,14 +141,15 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// `down: reason, retry in 4s` counted down from when it was said.
+/// `down: reason, retry in 0.4s` counted down from when it was said.
 fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     match &c.state {
         crate::vocab::LinkState::Down { reason, retry_in } => {
-            let left = (retry_in.as_millis() as i64 - (now_ms - c.since_ms)).max(0) / 1000;
+            let left = (retry_in.as_millis() as i64 - (now_ms - c.since_ms)).max(0);
             format!(
-                "down: {}, retry in {left}s",
-                crate::sanitize::truncate(reason, 40)
+                "down: {}, retry in {}",
+                crate::sanitize::truncate(reason, 40),
+                crate::text::Delay(std::time::Duration::from_millis(left as u64))
             )
         }
         other => other.to_string(),

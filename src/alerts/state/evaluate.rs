@@ -142,7 +142,7 @@ impl AlertBook {
                 continue;
             }
             let id = group_alert_id(i);
-            let link = b.links.get(g.conn as usize).copied().unwrap_or_default();
+            let link = b.links.get(g.conn.index()).copied().unwrap_or_default();
             let existing = b.alerts.get_mut(&(id, r));
             if link.down {
                 if let Some(a) = existing {
@@ -201,10 +201,10 @@ impl AlertBook {
     /// alerts of its devices are held; once up, staleness counts from the reconnect.
     pub fn link_changed(&mut self, conn: ConnId, up: bool, at_ms: i64) {
         let links = &mut self.book.links;
-        if links.len() <= conn as usize {
-            links.resize(conn as usize + 1, Link::default());
+        if links.len() <= conn.index() {
+            links.resize(conn.index() + 1, Link::default());
         }
-        let l = &mut links[conn as usize];
+        let l = &mut links[conn.index()];
         if up {
             if l.down || l.up_since.is_none() {
                 l.up_since = Some(at_ms);
@@ -270,7 +270,7 @@ impl Book {
         if rule.builtin() == Some(Builtin::GatewayOffline) {
             return;
         }
-        let link = self.links.get(d.conn as usize).copied().unwrap_or_default();
+        let link = self.links.get(d.conn.index()).copied().unwrap_or_default();
         let inhibited = rule.is_liveness() && (link.down || d.group_offline);
         let Some(memo) = self.memo.get_mut(d.id as usize) else {
             return;

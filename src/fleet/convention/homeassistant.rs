@@ -210,6 +210,6 @@ impl FleetState {
                 kind,
             });
         }
-        self.routes[conn as usize].remove(topic.as_bytes());
+        self.routes[conn.index()].remove(topic.as_bytes());
     }
 }

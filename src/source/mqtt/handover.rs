@@ -175,7 +175,7 @@ mod tests {
 
     fn msg(i: u8) -> impl FnOnce(i64) -> RawMessage {
         move |at_ms| RawMessage {
-            conn: 0,
+            conn: crate::vocab::ConnId(0),
             topic: Bytes::from_static(b"t"),
             payload: Bytes::from(vec![i]),
             retain: false,
@@ -186,7 +186,7 @@ mod tests {
     #[tokio::test]
     async fn collected_messages_go_to_the_core_once_the_socket_has_nothing_ready() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let outlet = Outlet::new(0, tx);
+        let outlet = Outlet::new(crate::vocab::ConnId(0), tx);
         let mut handover = Handover::new(&outlet, Duration::from_secs(30));
         handover.push(msg(1));
         // Ready at once: nothing is handed over yet.

@@ -321,7 +321,7 @@ mod tests {
             client,
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let outlet = Outlet::new(0, tx);
+        let outlet = Outlet::new(crate::vocab::ConnId(0), tx);
         let (up, _first_up) = tokio::sync::oneshot::channel();
         let run = drive(&mut session, &spec, &outlet, None, &subscriptions, up);
         let notice = async {

@@ -48,13 +48,13 @@ pub(super) async fn broker_dropped<S: Session>(
                 outlet.broker_dropped(n).await;
             }
             Ok(Incoming::SubAck { answers, .. }) if answers.iter().any(Option::is_some) => {
-                tracing::debug!(conn = outlet.conn, "the broker refused its drop counter");
+                tracing::debug!(conn = %outlet.conn, "the broker refused its drop counter");
                 return;
             }
             Ok(_) => {}
             Err(reason) => {
                 if asked && !seen {
-                    tracing::debug!(conn = outlet.conn, %reason, "the broker closed the link that asked for its drop counter");
+                    tracing::debug!(conn = %outlet.conn, %reason, "the broker closed the link that asked for its drop counter");
                     return;
                 }
                 asked = false;
@@ -112,7 +112,7 @@ mod tests {
     #[tokio::test]
     async fn the_counter_is_passed_on_and_a_broker_that_closes_on_the_ask_is_left_alone() {
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let outlet = Outlet::new(2, tx);
+        let outlet = Outlet::new(crate::vocab::ConnId(2), tx);
         let (mut session, _loop) = scripted(vec![
             Ok(Incoming::Connected),
             publish("$SYS/broker/publish/messages/dropped", "17\n"),
@@ -121,7 +121,7 @@ mod tests {
         tokio::select! {
             () = run => panic!("gave up on a broker that answers"),
             ev = rx.recv() => match ev {
-                Some(SourceEvent::BrokerDropped { conn: 2, dropped: 17, .. }) => {}
+                Some(SourceEvent::BrokerDropped { conn: crate::vocab::ConnId(2), dropped: 17, .. }) => {}
                 other => panic!("expected the count, got {other:?}"),
             },
         }
