@@ -10,7 +10,6 @@ use parking_lot::{Mutex, MutexGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// How often statuses, rates and alerts are brought up to date.
 const TICK: Duration = Duration::from_millis(250);
@@ -21,8 +20,10 @@ const EVENTS_PER_WAKE: usize = 64;
 
 struct Shared {
     engine: Mutex<Engine>,
-    /// Woken when something was applied or ticked: a front end has news to show.
-    changed: Notify,
+    /// Something arrived from a source since a front end last looked (what a tick changes
+    /// shows up as fleet events). A flag, not a wake-up: front ends look at their own
+    /// pace, so a flood of small bursts costs no wake-ups of theirs.
+    changed: AtomicBool,
     /// Every source has ended (a finished replay) and all it sent is applied.
     drained: AtomicBool,
 }
@@ -39,7 +40,7 @@ impl Running {
         let intake = std::mem::replace(&mut engine.intake, Intake::closed());
         let shared = Arc::new(Shared {
             engine: Mutex::new(engine),
-            changed: Notify::new(),
+            changed: AtomicBool::new(true),
             drained: AtomicBool::new(false),
         });
         let task = tokio::spawn(run(shared.clone(), intake));
@@ -52,9 +53,9 @@ impl Running {
         self.shared.engine.lock()
     }
 
-    /// Resolves once the core applied or ticked something since the last call.
-    pub async fn changed(&self) {
-        self.shared.changed.notified().await
+    /// True if something arrived from a source since the last call.
+    pub fn take_changed(&self) -> bool {
+        self.shared.changed.swap(false, Ordering::AcqRel)
     }
 
     /// True once every source has ended and everything it sent is applied.
@@ -89,6 +90,7 @@ async fn run(shared: Arc<Shared>, mut intake: Intake) {
                     sources_open = false;
                     shared.drained.store(true, Ordering::Release);
                 }
+                shared.changed.store(true, Ordering::Release);
                 for ev in events.drain(..) {
                     match ev {
                         SourceEvent::Messages(mailbox) => {
@@ -102,7 +104,6 @@ async fn run(shared: Arc<Shared>, mut intake: Intake) {
                 }
             }
         }
-        shared.changed.notify_one();
     }
 }
 

@@ -147,7 +147,6 @@ async fn event_loop(
     loop {
         tokio::select! {
             _ = &mut stop => return Ok(()),
-            () = core.changed() => dirty = true,
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
                     {
@@ -166,6 +165,7 @@ async fn event_loop(
                         return Ok(());
                     }
                     // Keys feel instant: draw now rather than at the next frame tick.
+                    dirty |= core.take_changed();
                     if frame(screen, core, app, dirty)? {
                         last_draw = Instant::now();
                         dirty = false;
@@ -175,6 +175,7 @@ async fn event_loop(
                 None => return Ok(()),
             },
             _ = frames.tick() => {
+                dirty |= core.take_changed();
                 // Ages on screen change once a second even with no traffic.
                 if (dirty || last_draw.elapsed() >= Duration::from_secs(1))
                     && frame(screen, core, app, dirty)?
