@@ -120,6 +120,10 @@ pub fn stats(view: &CoreView) -> Value {
         "messages": s.counters.messages,
         "msg_per_s": (view.msg_rate * 10.0).round() / 10.0,
         "dropped": view.dropped,
+        // The brokers' own counts of messages they dropped (all their clients), where
+        // they publish one.
+        // null where no broker says.
+        "broker_dropped": s.connections.iter().filter_map(|c| c.broker_dropped).reduce(|a, b| a + b),
         "devices": s.devices.len(),
         "online": online,
         "stale": stale,

@@ -27,6 +27,10 @@ pub struct ConnectionView {
     pub state: String,
     pub messages: u64,
     pub dropped: u64,
+    /// What the broker itself says it dropped (Mosquitto's `$SYS` counter, for all its
+    /// clients), where it says so: loss outside fleetop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_dropped: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
 }
@@ -118,6 +122,7 @@ pub fn build(view: &CoreView) -> Snapshot {
                 state: c.state.to_string(),
                 messages: c.messages,
                 dropped: c.dropped,
+                broker_dropped: c.broker_dropped,
                 notice: c.notice.as_ref().map(|(_, m)| m.clone()),
             })
             .collect(),
@@ -226,11 +231,15 @@ pub fn table(s: &Snapshot) -> String {
         if let Some(u) = &c.url {
             let _ = write!(out, "({u}) ");
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{} · {} msgs · {} dropped",
             c.state, c.messages, c.dropped
         );
+        if let Some(n) = c.broker_dropped {
+            let _ = write!(out, " · the broker says it dropped {n}");
+        }
+        let _ = writeln!(out);
         if let Some(n) = &c.notice {
             let _ = writeln!(out, "  note: {n}");
         }
