@@ -6,6 +6,7 @@ pub(super) mod homeassistant;
 mod sparkplug;
 
 use super::apply::{has_control, note_arrival, record_error, sample_time, store_value};
+use super::caps::Cap;
 use super::route::Route;
 use super::{Device, FleetState, LastError};
 use crate::conventions::homeassistant::{self as ha, Template};
@@ -27,6 +28,13 @@ pub(super) struct Resolved {
     topic: u16,
     /// Sparkplug: the edge node (the device itself for node and host messages).
     node: DeviceId,
+}
+
+impl Resolved {
+    /// Whether messages routed here reach device `id`.
+    pub(super) fn points_to(&self, id: DeviceId) -> bool {
+        self.device == id || self.node == id
+    }
 }
 
 impl FleetState {
@@ -274,7 +282,7 @@ impl FleetState {
     }
 
     fn payload_too_big(&mut self, msg: &RawMessage, id: DeviceId) {
-        self.counters.refused_payload_too_big += 1;
+        self.refuse(Cap::PayloadSize, msg.conn, 1);
         let cap = self.limits.max_payload_bytes;
         record_error(
             &mut self.devices[id as usize],
@@ -294,7 +302,7 @@ impl FleetState {
             return;
         }
         let max = self.limits.max_metrics_per_device;
-        self.counters.refused_metric_cap += refused;
+        self.refuse(Cap::Metrics, msg.conn, refused);
         self.devices[id as usize].last_error = Some(LastError {
             at_ms: msg.at_ms,
             topic: String::from_utf8_lossy(&msg.topic).into_owned(),

@@ -141,7 +141,7 @@ impl FleetState {
             }
             Classified::Unmapped => {
                 if self.unmapped.len() >= self.limits.max_unmapped_topics {
-                    self.counters.refused_unmapped_cap += 1;
+                    self.refuse(super::caps::Cap::UnmappedTopics, conn, 1);
                     self.counters.unmapped_messages += 1;
                     return None;
                 }
@@ -226,11 +226,8 @@ impl FleetState {
             });
             return Some(id);
         }
-        if self.devices.len() >= self.limits.max_devices {
-            self.counters.refused_device_cap += 1;
-            return None;
-        }
-        let id = self.devices.len() as DeviceId;
+        let slot = self.admit(conn, fleet)?;
+        let id = slot.unwrap_or(self.devices.len() as DeviceId);
         let labels = boxed(labels);
         let group_offline = self
             .offline_groups
@@ -242,7 +239,7 @@ impl FleetState {
             .get(fleet as usize)
             .and_then(|f| f.expected_interval)
             .unwrap_or(DEFAULT_EXPECTED_INTERVAL);
-        self.devices.push(Device {
+        let device = Device {
             id,
             name: name.into(),
             fleet,
@@ -263,7 +260,14 @@ impl FleetState {
             last_payload: Vec::new(),
             expected_interval,
             facts: None,
-        });
+        };
+        match slot {
+            Some(evicted) => self.devices[evicted as usize] = device,
+            None => self.devices.push(device),
+        }
+        if self.is_guessed(fleet) {
+            self.guessed.push_back(id);
+        }
         self.device_index.insert(key, id);
         if let Some(n) = self.fleet_sizes.get_mut(fleet as usize) {
             *n += 1;
