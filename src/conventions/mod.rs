@@ -305,6 +305,21 @@ pub fn decode(
     }
 }
 
+/// The unit a convention's firmware fixes for a metric the device names but does not
+/// describe (`ENERGY.Power` is W on every Tasmota, `apower` on every Shelly). `text`
+/// reads another metric of the same device as text (Tasmota's `TempUnit`).
+pub fn fixed_unit<'a>(
+    convention: Convention,
+    metric: &str,
+    text: &dyn Fn(&str) -> Option<&'a str>,
+) -> Option<&'static str> {
+    match convention {
+        Convention::Tasmota => tasmota::unit(metric, text),
+        Convention::Shelly => shelly::unit(metric),
+        _ => None,
+    }
+}
+
 /// Payload fields a convention repeats from elsewhere (Tasmota's local `Time`, Shelly's
 /// component `id`): not metrics.
 pub fn ignored(convention: Convention, metric: &str) -> bool {

@@ -8,7 +8,7 @@ mod sparkplug;
 use super::apply::{has_control, note_arrival, record_error, sample_time, store_value};
 use super::caps::Cap;
 use super::route::Route;
-use super::{Device, FleetState, LastError};
+use super::{Device, FleetState, LastError, MetricValue};
 use crate::conventions::homeassistant::{self as ha, Template};
 use crate::conventions::sparkplug::{self as spb, Kind};
 use crate::conventions::{self, CommandDescriptor, Convention, DeviceFacts, Event, MetricFacts};
@@ -38,10 +38,11 @@ impl Resolved {
 }
 
 impl FleetState {
-    /// A metric's unit: what its device said (conventions), else its fleet's declaration.
+    /// A metric's unit: what its device said (conventions), else its fleet's declaration,
+    /// else what its convention's firmware fixes.
     pub fn unit<'a>(&'a self, d: &'a Device, metric: &str) -> Option<&'a str> {
-        d.facts
-            .as_ref()
+        let facts = d.facts.as_ref();
+        facts
             .and_then(|f| f.metric(metric))
             .and_then(|m| m.unit.as_deref())
             .or_else(|| {
@@ -50,6 +51,13 @@ impl FleetState {
                     .get(d.fleet as usize)
                     .and_then(|f| f.metric_decl(metric))
                     .and_then(|m| m.unit.as_deref())
+            })
+            .or_else(|| {
+                let text = |name: &str| match &d.metric(name)?.value {
+                    MetricValue::Text(t) => Some(&**t),
+                    _ => None,
+                };
+                conventions::fixed_unit(facts?.convention, metric, &text)
             })
     }
 
