@@ -105,6 +105,12 @@ struct Description {
     name: Option<String>,
     #[serde(default)]
     nodes: BTreeMap<String, NodeDescription>,
+    /// Homie 5: the device above this one in its tree, and the tree's root, whose
+    /// connection (and `$state`) this one's messages travel with.
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    root: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +141,14 @@ fn description(prefix: &str, payload: &[u8], out: &mut Output) {
     };
     if let Some(name) = d.name {
         out.events.push(Event::Name(name));
+    }
+    // The root is the one that goes lost for the whole tree; the parent stands in where a
+    // description leaves the root out.
+    if let Some(gateway) = d.root.or(d.parent)
+        && !gateway.is_empty()
+        && gateway != out.device
+    {
+        out.events.push(Event::Gateway(gateway));
     }
     for (node, n) in d.nodes {
         for (property, p) in n.properties {
@@ -232,6 +246,29 @@ mod tests {
         assert!(out.events.iter().any(|e| matches!(e, Event::MetricFacts(m) if &*m.name == "light.power" && m.unit.as_deref() == Some("W"))));
         let out = run("homie/5/lamp/light/power", b"12.5");
         assert_eq!(values(&out), pairs(&[("light.power", "12.5")]));
+    }
+
+    #[test]
+    fn homie5_root_or_parent_is_the_gateway() {
+        let gateway = |payload: &[u8]| {
+            run("homie/5/bulb/$description", payload)
+                .events
+                .into_iter()
+                .find_map(|e| match e {
+                    Event::Gateway(g) => Some(g),
+                    _ => None,
+                })
+        };
+        let tree = br#"{"homie":"5.0","parent":"hub","root":"bridge","nodes":{}}"#;
+        assert_eq!(gateway(tree).as_deref(), Some("bridge"));
+        let parent_only = br#"{"homie":"5.0","parent":"hub","nodes":{}}"#;
+        assert_eq!(gateway(parent_only).as_deref(), Some("hub"));
+        assert_eq!(
+            gateway(br#"{"homie":"5.0","root":"bulb"}"#),
+            None,
+            "a root is no one's child"
+        );
+        assert_eq!(gateway(br#"{"homie":"5.0"}"#), None);
     }
 
     #[test]
