@@ -5,7 +5,7 @@ use super::caps::Cap;
 use super::*;
 
 /// Bytes of the last payload kept per device and per unmapped topic.
-const LAST_PAYLOAD_CAP: usize = 4096;
+pub(super) const LAST_PAYLOAD_CAP: usize = 4096;
 /// A payload timestamp further ahead of arrival than this is not believed.
 const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60 * 1000;
 

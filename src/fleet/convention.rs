@@ -85,7 +85,14 @@ impl FleetState {
         let oversize = msg.payload.len() > self.limits.max_payload_bytes;
         let mut out = std::mem::take(&mut self.convention_out);
         let payload: &[u8] = if oversize { b"" } else { &msg.payload };
-        conventions::decode(convention, &self.conventions, topic, payload, &mut out);
+        conventions::decode(
+            convention,
+            &self.conventions,
+            &self.layouts,
+            topic,
+            payload,
+            &mut out,
+        );
         let resolved = match resolved {
             Some(r) => Some(r),
             None if out.device.is_empty() => None,

@@ -14,6 +14,7 @@ mod caps;
 mod convention;
 pub mod device;
 pub mod history;
+mod layout;
 mod route;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -192,6 +193,10 @@ pub struct FleetState {
     /// Devices the generic fallback guessed, oldest first: the first to be evicted.
     guessed: std::collections::VecDeque<DeviceId>,
     cap_notices: caps::CapNotices,
+    /// Where conventions that live under any root were found (Homie roots).
+    layouts: conventions::Layouts,
+    /// Messages seen before their layout was known, applied again once it is.
+    replays: Vec<RawMessage>,
 }
 
 impl FleetState {
@@ -239,6 +244,8 @@ impl FleetState {
             kin: Vec::new(),
             guessed: Default::default(),
             cap_notices: Default::default(),
+            layouts: Default::default(),
+            replays: Vec::new(),
         }
     }
 
@@ -392,6 +399,15 @@ impl FleetState {
             return;
         };
         conn.messages += 1;
+        self.dispatch(msg);
+        // Rare (a layout was just learned) and bounded by the unmapped list.
+        for replay in std::mem::take(&mut self.replays) {
+            self.dispatch(&replay);
+        }
+    }
+
+    /// Routes one counted message to where it goes.
+    fn dispatch(&mut self, msg: &RawMessage) {
         if msg.topic.len() > self.limits.max_topic_len {
             self.refuse(caps::Cap::TopicLength, msg.conn, 1);
             return;

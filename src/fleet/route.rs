@@ -62,6 +62,9 @@ impl Route {
 impl FleetState {
     /// Classifies a new topic and caches the answer; `None` if it was refused.
     pub(super) fn route(&mut self, conn: ConnId, topic: &str, payload: &[u8]) -> Option<RouteRef> {
+        if self.conventions.homie {
+            self.learn_layout(conn, topic, payload);
+        }
         let broker = self.connections[conn as usize].name.clone();
         let route = match self.mapper.classify(&broker, topic) {
             Classified::Telemetry {
@@ -129,6 +132,7 @@ impl FleetState {
             Classified::Unmapped
                 if let Some(convention) = conventions::claim(
                     &self.conventions,
+                    &self.layouts,
                     self.mapper.has_configured_fleets(),
                     topic,
                     payload,
