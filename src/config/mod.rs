@@ -87,6 +87,10 @@ pub struct Limits {
     /// Samples kept per metric in the fine ring.
     pub history: usize,
     pub max_devices: usize,
+    /// Devices the generic JSON fallback guessed (no convention or fleet claims them):
+    /// capped on their own and evicted first when `max_devices` is reached, so a flood
+    /// of junk topics cannot keep a real device out.
+    pub max_guessed_devices: usize,
     pub max_metrics_per_device: usize,
     pub max_topic_len: usize,
     pub max_payload_bytes: usize,
@@ -135,6 +139,7 @@ impl Default for Limits {
         Limits {
             history: 512,
             max_devices: 100_000,
+            max_guessed_devices: 10_000,
             max_metrics_per_device: 256,
             max_topic_len: 1024,
             max_payload_bytes: 256 * 1024,

@@ -4,20 +4,23 @@
 //! puts all of that in one `$description` JSON document). Settable properties take
 //! commands on `<node>/<property>/set`.
 
+use super::layout::Layouts;
 use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, quote};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-pub fn claims(topic: &str) -> bool {
-    split(topic).is_some()
+pub fn claims(topic: &str, layouts: &Layouts) -> bool {
+    layouts
+        .homie_roots()
+        .any(|root| split(topic, root).is_some())
 }
 
-/// The device's topic prefix, its id and the levels below it.
-fn split(topic: &str) -> Option<(&str, &str, Vec<&str>)> {
-    let rest = topic.strip_prefix("homie/")?;
+/// The device's topic prefix, its id and the levels below it, under `root`.
+fn split<'t>(topic: &'t str, root: &str) -> Option<(&'t str, &'t str, Vec<&'t str>)> {
+    let rest = topic.strip_prefix(root)?.strip_prefix('/')?;
     let (prefix_len, rest) = match rest.strip_prefix("5/") {
-        Some(r) if r.contains('/') => ("homie/5/".len(), r),
-        _ => ("homie/".len(), rest),
+        Some(r) if r.contains('/') => (root.len() + "/5/".len(), r),
+        _ => (root.len() + 1, rest),
     };
     let (device, below) = rest.split_once('/')?;
     if device.is_empty() || device.starts_with('$') || below.is_empty() {
@@ -30,8 +33,8 @@ fn split(topic: &str) -> Option<(&str, &str, Vec<&str>)> {
     ))
 }
 
-pub fn decode(topic: &str, payload: &[u8], out: &mut Output) {
-    let Some((prefix, device, below)) = split(topic) else {
+pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) {
+    let Some((prefix, device, below)) = layouts.homie_roots().find_map(|r| split(topic, r)) else {
         return;
     };
     out.device.push_str(device);
@@ -105,6 +108,12 @@ struct Description {
     name: Option<String>,
     #[serde(default)]
     nodes: BTreeMap<String, NodeDescription>,
+    /// Homie 5: the device above this one in its tree, and the tree's root, whose
+    /// connection (and `$state`) this one's messages travel with.
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    root: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +145,14 @@ fn description(prefix: &str, payload: &[u8], out: &mut Output) {
     if let Some(name) = d.name {
         out.events.push(Event::Name(name));
     }
+    // The root is the one that goes lost for the whole tree; the parent stands in where a
+    // description leaves the root out.
+    if let Some(gateway) = d.root.or(d.parent)
+        && !gateway.is_empty()
+        && gateway != out.device
+    {
+        out.events.push(Event::Gateway(gateway));
+    }
     for (node, n) in d.nodes {
         for (property, p) in n.properties {
             let name = format!("{node}.{property}");
@@ -163,7 +180,31 @@ mod tests {
     use crate::conventions::testutil::{pairs, values};
 
     fn run(topic: &str, payload: &[u8]) -> Output {
-        crate::conventions::testutil::run(claims, decode, topic, payload)
+        run_in(&Layouts::default(), topic, payload)
+    }
+
+    fn run_in(layouts: &Layouts, topic: &str, payload: &[u8]) -> Output {
+        let mut out = Output::default();
+        assert!(claims(topic, layouts), "{topic}");
+        decode(topic, layouts, payload, &mut out);
+        out
+    }
+
+    #[test]
+    fn any_learned_root() {
+        let mut layouts = Layouts::default();
+        assert!(!claims("site/homie/lamp/$state", &layouts));
+        layouts.learn("site/homie/lamp/$homie", b"4.0.0");
+        let out = run_in(&layouts, "site/homie/lamp/light/power/$settable", b"true");
+        assert_eq!(out.device, "lamp");
+        assert!(
+            matches!(&out.events[..], [Event::Command(c)] if &*c.topic == "site/homie/lamp/light/power/set")
+        );
+        let out = run_in(&layouts, "homie/fan/$state", b"ready");
+        assert_eq!(
+            (out.device.as_str(), &out.events[..]),
+            ("fan", &[Event::Online(true)][..])
+        );
     }
 
     #[test]
@@ -235,9 +276,33 @@ mod tests {
     }
 
     #[test]
+    fn homie5_root_or_parent_is_the_gateway() {
+        let gateway = |payload: &[u8]| {
+            run("homie/5/bulb/$description", payload)
+                .events
+                .into_iter()
+                .find_map(|e| match e {
+                    Event::Gateway(g) => Some(g),
+                    _ => None,
+                })
+        };
+        let tree = br#"{"homie":"5.0","parent":"hub","root":"bridge","nodes":{}}"#;
+        assert_eq!(gateway(tree).as_deref(), Some("bridge"));
+        let parent_only = br#"{"homie":"5.0","parent":"hub","nodes":{}}"#;
+        assert_eq!(gateway(parent_only).as_deref(), Some("hub"));
+        assert_eq!(
+            gateway(br#"{"homie":"5.0","root":"bulb"}"#),
+            None,
+            "a root is no one's child"
+        );
+        assert_eq!(gateway(br#"{"homie":"5.0"}"#), None);
+    }
+
+    #[test]
     fn not_homie() {
-        assert!(!claims("homie/$broadcast"));
-        assert!(!claims("homie/dev"));
-        assert!(!claims("homiex/dev/$state"));
+        let l = Layouts::default();
+        assert!(!claims("homie/$broadcast", &l));
+        assert!(!claims("homie/dev", &l));
+        assert!(!claims("homiex/dev/$state", &l));
     }
 }

@@ -12,6 +12,7 @@
 pub mod generic;
 pub mod homeassistant;
 pub mod homie;
+pub mod layout;
 pub mod shelly;
 pub mod sparkplug;
 pub mod tasmota;
@@ -19,6 +20,7 @@ pub mod zigbee2mqtt;
 
 use crate::config::conventions::ConventionsConfig;
 use crate::decode::Scratch;
+pub use layout::Layouts;
 
 /// A device convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -265,6 +267,7 @@ pub fn enabled_filters(config: &ConventionsConfig, has_fleets: bool) -> Vec<Stri
 /// Whether a convention claims a topic (decided once per topic, from its first message).
 pub fn claim(
     config: &ConventionsConfig,
+    layouts: &Layouts,
     has_fleets: bool,
     topic: &str,
     payload: &[u8],
@@ -273,7 +276,7 @@ pub fn claim(
         c.enabled(config, has_fleets)
             && match c {
                 Convention::Sparkplug => sparkplug::claims(topic),
-                Convention::Homie => homie::claims(topic),
+                Convention::Homie => homie::claims(topic, layouts),
                 Convention::Zigbee2Mqtt => zigbee2mqtt::claims(topic, &config.zigbee2mqtt_base),
                 Convention::Tasmota => tasmota::claims(topic),
                 Convention::Shelly => shelly::claims(topic),
@@ -287,13 +290,14 @@ pub fn claim(
 pub fn decode(
     convention: Convention,
     config: &ConventionsConfig,
+    layouts: &Layouts,
     topic: &str,
     payload: &[u8],
     out: &mut Output,
 ) {
     out.clear();
     match convention {
-        Convention::Homie => homie::decode(topic, payload, out),
+        Convention::Homie => homie::decode(topic, layouts, payload, out),
         Convention::Zigbee2Mqtt => {
             zigbee2mqtt::decode(&config.zigbee2mqtt_base, topic, payload, out)
         }
@@ -302,6 +306,21 @@ pub fn decode(
         Convention::Generic => generic::decode(topic, payload, out),
         // Stateful: applied by the fleet state.
         Convention::Sparkplug | Convention::HomeAssistant => {}
+    }
+}
+
+/// The unit a convention's firmware fixes for a metric the device names but does not
+/// describe (`ENERGY.Power` is W on every Tasmota, `apower` on every Shelly). `text`
+/// reads another metric of the same device as text (Tasmota's `TempUnit`).
+pub fn fixed_unit<'a>(
+    convention: Convention,
+    metric: &str,
+    text: &dyn Fn(&str) -> Option<&'a str>,
+) -> Option<&'static str> {
+    match convention {
+        Convention::Tasmota => tasmota::unit(metric, text),
+        Convention::Shelly => shelly::unit(metric),
+        _ => None,
     }
 }
 

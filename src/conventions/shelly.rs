@@ -46,6 +46,53 @@ pub fn ignored(metric: &str) -> bool {
     metric == "id" || metric.ends_with(".id")
 }
 
+/// The unit Shelly's Gen2 API fixes for a status field, in any component
+/// (`switch:1.apower` is W like `apower`) and any phase of a meter (`a_act_power`,
+/// `total_act_power`).
+pub fn unit(metric: &str) -> Option<&'static str> {
+    // Metrics of a component other than the first instance carry its name first.
+    let field = match metric.split_once('.') {
+        Some((component, rest)) if component.contains(':') || SINGLETONS.contains(&component) => {
+            rest
+        }
+        _ => metric,
+    };
+    // History arrays (`aenergy.by_minute.0`) name their entries by index.
+    let field = match field.rsplit_once('.') {
+        Some((head, last)) if last.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => field,
+    };
+    let field = ["a_", "b_", "c_", "n_", "total_"]
+        .iter()
+        .find_map(|phase| field.strip_prefix(phase))
+        .unwrap_or(field);
+    Some(match field {
+        "apower" | "act_power" => "W",
+        "aprt_power" => "VA",
+        "voltage" | "battery.V" => "V",
+        "current" => "A",
+        "freq" => "Hz",
+        "aenergy.total"
+        | "ret_aenergy.total"
+        // EMData: `a_total_act_energy`, `total_act` (all phases).
+        | "total_act_energy"
+        | "total_act_ret_energy"
+        | "act"
+        | "act_ret" => "Wh",
+        "aenergy.by_minute" | "ret_aenergy.by_minute" => "mWh",
+        "temperature.tC" | "tC" => "°C",
+        "temperature.tF" | "tF" => "°F",
+        "rh" | "battery.percent" | "current_pos" | "target_pos" => "%",
+        "lux" => "lx",
+        "uptime" => "s",
+        "rssi" => "dBm",
+        _ => return None,
+    })
+}
+
+/// Components of which a device has one, named without `:<n>` (`sys.uptime`).
+const SINGLETONS: &[&str] = &["sys", "wifi", "eth", "cloud", "mqtt", "ble", "ws"];
+
 fn prefix(component: &str) -> &str {
     if component.ends_with(":0") {
         ""
@@ -134,6 +181,31 @@ mod tests {
         );
         let out = run("s/status/switch:1", br#"{"apower":1}"#);
         assert_eq!(values(&out), pairs(&[("switch:1.apower", "1")]));
+    }
+
+    #[test]
+    fn the_api_fixes_units_in_every_component_and_phase() {
+        for (metric, want) in [
+            ("apower", Some("W")),
+            ("switch:1.apower", Some("W")),
+            ("voltage", Some("V")),
+            ("current", Some("A")),
+            ("aenergy.total", Some("Wh")),
+            ("aenergy.by_minute.2", Some("mWh")),
+            ("temperature.tC", Some("°C")),
+            ("switch:3.temperature.tF", Some("°F")),
+            ("em:0.a_act_power", Some("W")),
+            ("em:0.total_aprt_power", Some("VA")),
+            ("em:0.n_current", Some("A")),
+            ("emdata:0.a_total_act_energy", Some("Wh")),
+            ("sys.uptime", Some("s")),
+            ("wifi.rssi", Some("dBm")),
+            ("pf", None),
+            ("output", None),
+            ("aenergy.minute_ts", None),
+        ] {
+            assert_eq!(unit(metric), want, "{metric}");
+        }
     }
 
     #[test]

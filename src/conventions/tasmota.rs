@@ -55,6 +55,71 @@ pub fn decode(topic: &str, payload: &[u8], out: &mut Output) {
     }
 }
 
+/// The unit Tasmota's firmware fixes for a field it names: the energy monitor's
+/// `ENERGY.*` (`ENERGY.Power` is W on every build, `ENERGY.Power.1` its second channel),
+/// and sensor readings whose unit the payload declares beside them (`TempUnit: "C"` for
+/// every `<sensor>.Temperature` at that level or below). `text` reads another metric of
+/// the same device as text.
+pub fn unit<'a>(metric: &str, text: &dyn Fn(&str) -> Option<&'a str>) -> Option<&'static str> {
+    let path = strip_channel(metric);
+    let (parent, field) = path.rsplit_once('.').unwrap_or(("", path));
+    if parent == "ENERGY" || parent.ends_with(".ENERGY") {
+        return energy_unit(field);
+    }
+    let (declared, words): (&str, &[(&str, &'static str)]) = match field {
+        "Temperature" | "DewPoint" => ("TempUnit", &[("C", "°C"), ("F", "°F")]),
+        "Pressure" | "SeaPressure" => (
+            "PressureUnit",
+            &[("hPa", "hPa"), ("mmHg", "mmHg"), ("inHg", "inHg")],
+        ),
+        "Humidity" => return Some("%"),
+        "Illuminance" => return Some("lx"),
+        _ => return None,
+    };
+    // The nearest declaration among the field's ancestors wins.
+    let mut scope = parent;
+    loop {
+        let name = if scope.is_empty() {
+            declared.to_string()
+        } else {
+            format!("{scope}.{declared}")
+        };
+        if let Some(said) = text(&name) {
+            return words.iter().find(|(w, _)| *w == said).map(|(_, u)| *u);
+        }
+        if scope.is_empty() {
+            return None;
+        }
+        scope = scope.rsplit_once('.').map_or("", |(up, _)| up);
+    }
+}
+
+/// `ENERGY` fields as the energy driver (xdrv_03) reports them.
+fn energy_unit(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "Total" | "Yesterday" | "Today" | "ExportActive" | "ImportActive" => "kWh",
+        "ExportReactive" | "ImportReactive" => "kvarh",
+        "Period" => "Wh",
+        "Power" | "ActivePower" => "W",
+        "ApparentPower" => "VA",
+        "ReactivePower" => "var",
+        "Voltage" => "V",
+        "Current" => "A",
+        "Frequency" => "Hz",
+        "PhaseAngle" => "°",
+        _ => return None,
+    })
+}
+
+/// A multi-channel meter reports arrays (`"Power":[10,20]` is `ENERGY.Power.0`, `.1`): the
+/// channel is not part of the field's name.
+fn strip_channel(metric: &str) -> &str {
+    match metric.rsplit_once('.') {
+        Some((head, last)) if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => metric,
+    }
+}
+
 /// Tasmota's `Time` is the device's local time without a zone: not a metric, not a
 /// trustworthy sample time.
 pub fn ignored(metric: &str) -> bool {
@@ -100,6 +165,36 @@ mod tests {
             ])
         );
         assert!(ignored("Time"));
+    }
+
+    #[test]
+    fn the_firmware_fixes_energy_units_and_the_payload_declares_sensor_units() {
+        let none = |_: &str| None;
+        assert_eq!(unit("ENERGY.Power", &none), Some("W"));
+        assert_eq!(unit("ENERGY.Power.1", &none), Some("W"));
+        assert_eq!(unit("StatusSNS.ENERGY.Total", &none), Some("kWh"));
+        assert_eq!(unit("ENERGY.ApparentPower", &none), Some("VA"));
+        assert_eq!(unit("ENERGY.ReactivePower", &none), Some("var"));
+        assert_eq!(unit("ENERGY.Voltage", &none), Some("V"));
+        assert_eq!(unit("ENERGY.Current", &none), Some("A"));
+        assert_eq!(unit("ENERGY.Factor", &none), None);
+        assert_eq!(
+            unit("Power", &none),
+            None,
+            "only the energy driver's fields"
+        );
+        assert_eq!(
+            unit("AM2301.Temperature", &none),
+            None,
+            "no TempUnit, no guess"
+        );
+        let celsius = |n: &str| (n == "TempUnit").then_some("C");
+        assert_eq!(unit("AM2301.Temperature", &celsius), Some("°C"));
+        let nested = |n: &str| (n == "StatusSNS.TempUnit").then_some("F");
+        assert_eq!(unit("StatusSNS.DS18B20.Temperature", &nested), Some("°F"));
+        let odd = |_: &str| Some("K");
+        assert_eq!(unit("AM2301.Temperature", &odd), None);
+        assert_eq!(unit("AM2301.Humidity", &none), Some("%"));
     }
 
     #[test]

@@ -66,6 +66,8 @@ fn availability(payload: &[u8], out: &mut Output) {
 #[derive(Deserialize)]
 struct ListedDevice {
     friendly_name: String,
+    #[serde(default)]
+    ieee_address: Option<String>,
     #[serde(default, rename = "type")]
     kind: Option<String>,
     #[serde(default)]
@@ -117,9 +119,17 @@ fn device_list(base: &str, payload: &[u8], out: &mut Output) {
                 collect(base, &d.friendly_name, e, 0, &mut metrics, &mut commands);
             }
         }
+        // The friendly name is the user's name for the device (and its topic); until one
+        // is given it is the IEEE address, and the model's description says more.
+        let unnamed = d.ieee_address.as_deref() == Some(d.friendly_name.as_str());
+        let name = if unnamed {
+            d.definition.and_then(|def| def.description)
+        } else {
+            None
+        };
         out.events.push(Event::Child {
             key: d.friendly_name,
-            name: d.definition.and_then(|def| def.description),
+            name,
             metrics,
             commands,
         });
@@ -226,12 +236,37 @@ mod tests {
         else {
             panic!("{:?}", out.events)
         };
-        assert_eq!((key.as_str(), name.as_deref()), ("lamp", Some("Hue bulb")));
+        assert_eq!(
+            (key.as_str(), name.as_deref()),
+            ("lamp", None),
+            "the friendly name is the name"
+        );
         assert_eq!(metrics.len(), 3);
         assert_eq!(metrics[2].unit.as_deref(), Some("lqi"));
         let names: Vec<&str> = commands.iter().map(|c| &*c.name).collect();
         assert_eq!(names, ["state", "brightness"]);
         assert_eq!(&*commands[0].topic, "zigbee2mqtt/lamp/set");
+    }
+
+    #[test]
+    fn a_device_without_a_friendly_name_is_named_by_its_model() {
+        let list = br#"[{"friendly_name":"0x00158d0001","ieee_address":"0x00158d0001","definition":{"description":"Door sensor","exposes":[]}},
+            {"friendly_name":"front door","ieee_address":"0x00158d0002","definition":{"description":"Door sensor","exposes":[]}}]"#;
+        let names: Vec<_> = run("zigbee2mqtt/bridge/devices", list)
+            .events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Child { key, name, .. } => Some((key, name)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("0x00158d0001".to_string(), Some("Door sensor".to_string())),
+                ("front door".to_string(), None)
+            ]
+        );
     }
 
     #[test]

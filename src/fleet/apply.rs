@@ -1,10 +1,11 @@
 //! Applying a routed message to the devices: telemetry into metrics and history,
 //! availability into status (one device or a group), unmapped topics into their list.
 
+use super::caps::Cap;
 use super::*;
 
 /// Bytes of the last payload kept per device and per unmapped topic.
-const LAST_PAYLOAD_CAP: usize = 4096;
+pub(super) const LAST_PAYLOAD_CAP: usize = 4096;
 /// A payload timestamp further ahead of arrival than this is not believed.
 const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60 * 1000;
 
@@ -25,7 +26,6 @@ impl FleetState {
         let fleet = &self.mapper.fleets[d.fleet as usize];
         note_arrival(d, msg, topic_idx);
         if msg.payload.len() > limits_payload {
-            self.counters.refused_payload_too_big += 1;
             record_error(
                 d,
                 &mut self.counters,
@@ -37,6 +37,7 @@ impl FleetState {
                     limits_payload
                 ),
             );
+            self.refuse(Cap::PayloadSize, msg.conn, 1);
             self.refresh_status(id);
             return;
         }
@@ -68,11 +69,11 @@ impl FleetState {
         let metric_name = metric
             .and_then(|i| self.metric_names.get(i as usize))
             .map_or("value", |m| &**m);
+        let mut refused = 0u64;
         match decode::decode(&msg.payload, fleet.format, metric_name, &mut self.scratch) {
             Err(e) => record_error(d, &mut self.counters, msg.at_ms, topic, e.to_string()),
             Ok(()) => {
                 let at = sample_time(self.scratch.timestamp_ms, msg.at_ms);
-                let mut refused = 0u64;
                 self.leaf_metrics.clear();
                 for (i, (path, value)) in self.scratch.values().enumerate() {
                     match metric_index(d, i, path, at, history, max_metrics) {
@@ -91,7 +92,6 @@ impl FleetState {
                     }
                 }
                 if refused > 0 {
-                    self.counters.refused_metric_cap += refused;
                     d.last_error = Some(LastError {
                         at_ms: msg.at_ms,
                         topic: String::from_utf8_lossy(topic).into_owned(),
@@ -102,6 +102,7 @@ impl FleetState {
                 }
             }
         }
+        self.refuse(Cap::Metrics, msg.conn, refused);
         self.refresh_status(id);
     }
 

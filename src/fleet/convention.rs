@@ -6,8 +6,9 @@ pub(super) mod homeassistant;
 mod sparkplug;
 
 use super::apply::{has_control, note_arrival, record_error, sample_time, store_value};
+use super::caps::Cap;
 use super::route::Route;
-use super::{Device, FleetState, LastError};
+use super::{Device, FleetState, LastError, MetricValue};
 use crate::conventions::homeassistant::{self as ha, Template};
 use crate::conventions::sparkplug::{self as spb, Kind};
 use crate::conventions::{self, CommandDescriptor, Convention, DeviceFacts, Event, MetricFacts};
@@ -29,11 +30,19 @@ pub(super) struct Resolved {
     node: DeviceId,
 }
 
+impl Resolved {
+    /// Whether messages routed here reach device `id`.
+    pub(super) fn points_to(&self, id: DeviceId) -> bool {
+        self.device == id || self.node == id
+    }
+}
+
 impl FleetState {
-    /// A metric's unit: what its device said (conventions), else its fleet's declaration.
+    /// A metric's unit: what its device said (conventions), else its fleet's declaration,
+    /// else what its convention's firmware fixes.
     pub fn unit<'a>(&'a self, d: &'a Device, metric: &str) -> Option<&'a str> {
-        d.facts
-            .as_ref()
+        let facts = d.facts.as_ref();
+        facts
             .and_then(|f| f.metric(metric))
             .and_then(|m| m.unit.as_deref())
             .or_else(|| {
@@ -42,6 +51,13 @@ impl FleetState {
                     .get(d.fleet as usize)
                     .and_then(|f| f.metric_decl(metric))
                     .and_then(|m| m.unit.as_deref())
+            })
+            .or_else(|| {
+                let text = |name: &str| match &d.metric(name)?.value {
+                    MetricValue::Text(t) => Some(&**t),
+                    _ => None,
+                };
+                conventions::fixed_unit(facts?.convention, metric, &text)
             })
     }
 
@@ -69,7 +85,14 @@ impl FleetState {
         let oversize = msg.payload.len() > self.limits.max_payload_bytes;
         let mut out = std::mem::take(&mut self.convention_out);
         let payload: &[u8] = if oversize { b"" } else { &msg.payload };
-        conventions::decode(convention, &self.conventions, topic, payload, &mut out);
+        conventions::decode(
+            convention,
+            &self.conventions,
+            &self.layouts,
+            topic,
+            payload,
+            &mut out,
+        );
         let resolved = match resolved {
             Some(r) => Some(r),
             None if out.device.is_empty() => None,
@@ -274,7 +297,7 @@ impl FleetState {
     }
 
     fn payload_too_big(&mut self, msg: &RawMessage, id: DeviceId) {
-        self.counters.refused_payload_too_big += 1;
+        self.refuse(Cap::PayloadSize, msg.conn, 1);
         let cap = self.limits.max_payload_bytes;
         record_error(
             &mut self.devices[id as usize],
@@ -294,7 +317,7 @@ impl FleetState {
             return;
         }
         let max = self.limits.max_metrics_per_device;
-        self.counters.refused_metric_cap += refused;
+        self.refuse(Cap::Metrics, msg.conn, refused);
         self.devices[id as usize].last_error = Some(LastError {
             at_ms: msg.at_ms,
             topic: String::from_utf8_lossy(&msg.topic).into_owned(),

@@ -10,9 +10,11 @@
 //! messages to devices, `convention.rs` applies what device conventions decoded.
 
 mod apply;
+mod caps;
 mod convention;
 pub mod device;
 pub mod history;
+mod layout;
 mod route;
 #[cfg(test)]
 pub(crate) mod testutil;
@@ -84,6 +86,10 @@ pub struct Counters {
     pub refused_bad_topic: u64,
     pub refused_payload_too_big: u64,
     pub refused_device_cap: u64,
+    /// Devices the generic fallback guessed, refused by `[limits] max_guessed_devices`.
+    pub refused_guessed_cap: u64,
+    /// Guessed devices evicted to make room for a recognised or configured one.
+    pub evicted_guessed: u64,
     pub refused_metric_cap: u64,
     pub refused_unmapped_cap: u64,
     /// Sparkplug: per-node sequence-number gaps (messages lost or reordered).
@@ -184,6 +190,13 @@ pub struct FleetState {
     /// device and the convention's device of the same name on the same connection are
     /// one device.
     kin: Vec<Vec<FleetIdx>>,
+    /// Devices the generic fallback guessed, oldest first: the first to be evicted.
+    guessed: std::collections::VecDeque<DeviceId>,
+    cap_notices: caps::CapNotices,
+    /// Where conventions that live under any root were found (Homie roots).
+    layouts: conventions::Layouts,
+    /// Messages seen before their layout was known, applied again once it is.
+    replays: Vec<RawMessage>,
 }
 
 impl FleetState {
@@ -229,6 +242,10 @@ impl FleetState {
             ha_bindings: Map::default(),
             to_follow: Vec::new(),
             kin: Vec::new(),
+            guessed: Default::default(),
+            cap_notices: Default::default(),
+            layouts: Default::default(),
+            replays: Vec::new(),
         }
     }
 
@@ -382,8 +399,17 @@ impl FleetState {
             return;
         };
         conn.messages += 1;
+        self.dispatch(msg);
+        // Rare (a layout was just learned) and bounded by the unmapped list.
+        for replay in std::mem::take(&mut self.replays) {
+            self.dispatch(&replay);
+        }
+    }
+
+    /// Routes one counted message to where it goes.
+    fn dispatch(&mut self, msg: &RawMessage) {
         if msg.topic.len() > self.limits.max_topic_len {
-            self.counters.refused_topic_too_long += 1;
+            self.refuse(caps::Cap::TopicLength, msg.conn, 1);
             return;
         }
         let route = match self.routes[msg.conn.index()].get(&msg.topic[..]) {

@@ -62,6 +62,9 @@ impl Route {
 impl FleetState {
     /// Classifies a new topic and caches the answer; `None` if it was refused.
     pub(super) fn route(&mut self, conn: ConnId, topic: &str, payload: &[u8]) -> Option<RouteRef> {
+        if self.conventions.homie {
+            self.learn_layout(conn, topic, payload);
+        }
         let broker = self.connections[conn.index()].name.clone();
         let route = match self.mapper.classify(&broker, topic) {
             Classified::Telemetry {
@@ -129,6 +132,7 @@ impl FleetState {
             Classified::Unmapped
                 if let Some(convention) = conventions::claim(
                     &self.conventions,
+                    &self.layouts,
                     self.mapper.has_configured_fleets(),
                     topic,
                     payload,
@@ -141,7 +145,7 @@ impl FleetState {
             }
             Classified::Unmapped => {
                 if self.unmapped.len() >= self.limits.max_unmapped_topics {
-                    self.counters.refused_unmapped_cap += 1;
+                    self.refuse(super::caps::Cap::UnmappedTopics, conn, 1);
                     self.counters.unmapped_messages += 1;
                     return None;
                 }
@@ -226,11 +230,8 @@ impl FleetState {
             });
             return Some(id);
         }
-        if self.devices.len() >= self.limits.max_devices {
-            self.counters.refused_device_cap += 1;
-            return None;
-        }
-        let id = self.devices.len() as DeviceId;
+        let slot = self.admit(conn, fleet)?;
+        let id = slot.unwrap_or(self.devices.len() as DeviceId);
         let labels = boxed(labels);
         let group_offline = self
             .offline_groups
@@ -242,7 +243,7 @@ impl FleetState {
             .get(fleet as usize)
             .and_then(|f| f.expected_interval)
             .unwrap_or(DEFAULT_EXPECTED_INTERVAL);
-        self.devices.push(Device {
+        let device = Device {
             id,
             name: name.into(),
             fleet,
@@ -263,7 +264,14 @@ impl FleetState {
             last_payload: Vec::new(),
             expected_interval,
             facts: None,
-        });
+        };
+        match slot {
+            Some(evicted) => self.devices[evicted as usize] = device,
+            None => self.devices.push(device),
+        }
+        if self.is_guessed(fleet) {
+            self.guessed.push_back(id);
+        }
         self.device_index.insert(key, id);
         if let Some(n) = self.fleet_sizes.get_mut(fleet as usize) {
             *n += 1;

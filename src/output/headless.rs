@@ -136,9 +136,11 @@ pub fn stats(view: &CoreView) -> Value {
             "bad_topic": s.counters.refused_bad_topic,
             "payload_too_big": s.counters.refused_payload_too_big,
             "device_cap": s.counters.refused_device_cap,
+            "guessed_cap": s.counters.refused_guessed_cap,
             "metric_cap": s.counters.refused_metric_cap,
             "unmapped_cap": s.counters.refused_unmapped_cap,
         },
+        "evicted_guessed": s.counters.evicted_guessed,
     })
 }
 

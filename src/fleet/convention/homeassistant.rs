@@ -2,6 +2,7 @@
 //! entity's state and availability topics to a device, and those topics then update it.
 
 use super::*;
+use crate::fleet::caps::Cap;
 
 /// What a Home Assistant state or availability topic means for one entity.
 #[derive(Debug, Clone)]
@@ -26,7 +27,7 @@ enum HaKind {
 impl FleetState {
     pub(super) fn apply_homeassistant(&mut self, msg: &RawMessage, topic: &str) {
         if msg.payload.len() > self.limits.max_payload_bytes {
-            self.counters.refused_payload_too_big += 1;
+            self.refuse(Cap::PayloadSize, msg.conn, 1);
             return;
         }
         if ha::claims(topic) {
@@ -184,7 +185,7 @@ impl FleetState {
         if !self.ha_bindings.contains_key(topic.as_str())
             && self.ha_bindings.len() >= self.limits.max_unmapped_topics
         {
-            self.counters.refused_unmapped_cap += 1;
+            self.refuse(Cap::UnmappedTopics, conn, 1);
             return;
         }
         let d = &mut self.devices[id as usize];

@@ -437,9 +437,41 @@ fn bridge_offline_takes_its_devices_and_lists_are_capped() {
     assert!(s.counters.refused_device_cap > 0);
     let d0 = device(&s, "d0");
     assert_eq!(s.unit(d0, "temperature"), Some("°C"));
+    // Its friendly name is its name; the model's description is not.
+    assert_eq!(d0.facts.as_ref().unwrap().display_name, None);
+}
+
+#[test]
+fn firmware_units_and_homie5_roots() {
+    let mut s = state(ConventionsConfig::default());
+    let sensor = br#"{"ENERGY":{"Power":[40.5,3],"Total":1.25},"AM2301":{"Temperature":21.5},"TempUnit":"C"}"#;
+    s.apply(&msg("tele/plug0/SENSOR", sensor, 1));
+    s.apply(&msg(
+        "shelly1/status/switch:0",
+        br#"{"apower":7.5,"aenergy":{"total":12.0},"temperature":{"tC":40.1}}"#,
+        2,
+    ));
+    let plug = device(&s, "plug0");
+    let units = ["ENERGY.Power.1", "ENERGY.Total", "AM2301.Temperature"].map(|m| s.unit(plug, m));
+    assert_eq!(units, [Some("W"), Some("kWh"), Some("°C")]);
+    let shelly = device(&s, "shelly1");
+    let units = ["apower", "aenergy.total", "temperature.tC"].map(|m| s.unit(shelly, m));
+    assert_eq!(units, [Some("W"), Some("Wh"), Some("°C")]);
+
+    s.apply(&msg("homie/5/bridge/$state", b"ready", 3));
+    s.apply(&msg(
+        "homie/5/bulb/$description",
+        br#"{"homie":"5.0","root":"bridge","parent":"bridge","nodes":{}}"#,
+        4,
+    ));
+    s.apply(&msg("homie/5/bulb/$state", b"ready", 5));
+    let bulb = device(&s, "bulb");
+    assert_eq!(s.gateway_of(bulb).map(|g| &*g.name), Some("bridge"));
+    s.apply(&msg("homie/5/bridge/$state", b"lost", 6));
     assert_eq!(
-        d0.facts.as_ref().unwrap().display_name.as_deref(),
-        Some("Sensor")
+        device(&s, "bulb").status,
+        Status::Offline,
+        "lost with its root"
     );
 }
 

@@ -1,0 +1,117 @@
+//! Layouts learned from traffic: where an installation put a convention that lets its
+//! devices live under any topic root. A root is learned from a topic only that
+//! convention publishes, and then every topic under it is that convention's.
+//!
+//! Homie: `<root>/<id>/$homie` (3.x/4.x, the version) or `<root>/5/<id>/$description`
+//! (Homie 5, a JSON document with `"homie": "5…"`); the root is any number of levels.
+
+/// Roots kept: enough for the installations one broker carries, bounded against a device
+/// that announces itself under a new root every message.
+const MAX_ROOTS: usize = 32;
+
+/// What was learned so far, per connection's traffic alike (roots are topic prefixes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layouts {
+    /// Homie roots, the default `homie` among them, longest first so the most specific
+    /// root wins (`site/homie` before `site`).
+    homie: Vec<Box<str>>,
+}
+
+impl Default for Layouts {
+    fn default() -> Self {
+        Layouts {
+            homie: vec!["homie".into()],
+        }
+    }
+}
+
+impl Layouts {
+    /// Homie roots, longest first.
+    pub fn homie_roots(&self) -> impl Iterator<Item = &str> {
+        self.homie.iter().map(|r| &**r)
+    }
+
+    /// Learns a root from a topic that announces a Homie device; the root if it is new.
+    pub fn learn(&mut self, topic: &str, payload: &[u8]) -> Option<Box<str>> {
+        let root = homie_root(topic, payload)?;
+        if self.homie.iter().any(|r| **r == *root) || self.homie.len() >= MAX_ROOTS {
+            return None;
+        }
+        self.homie.push(root.into());
+        self.homie.sort_by_key(|r| std::cmp::Reverse(r.len()));
+        Some(root.into())
+    }
+}
+
+/// The root of a topic that announces a Homie device, checked against its payload so a
+/// stray `$homie` level is not enough.
+fn homie_root<'t>(topic: &'t str, payload: &[u8]) -> Option<&'t str> {
+    let (rest, attribute) = topic.rsplit_once('/')?;
+    let (root, device) = rest.rsplit_once('/')?;
+    if device.is_empty() || device.starts_with('$') || root.is_empty() || root.contains('$') {
+        return None;
+    }
+    match attribute {
+        // `3.0.1`, `4.0.0`: the convention's version.
+        "$homie" => payload
+            .first()
+            .is_some_and(u8::is_ascii_digit)
+            .then_some(root),
+        "$description" => {
+            let root = root.strip_suffix("/5")?;
+            #[derive(serde::Deserialize)]
+            struct Version {
+                homie: String,
+            }
+            let v: Version = serde_json::from_slice(payload).ok()?;
+            (v.homie.starts_with('5') && !root.is_empty()).then_some(root)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_homie_root_is_learned_from_the_announcement_alone() {
+        let mut l = Layouts::default();
+        assert_eq!(
+            l.learn("devices/lamp/$homie", b"4.0.0").as_deref(),
+            Some("devices")
+        );
+        assert_eq!(l.learn("devices/fan/$homie", b"4.0.0"), None, "known");
+        assert_eq!(
+            l.learn(
+                "site/a/5/bulb/$description",
+                br#"{"homie":"5.0","nodes":{}}"#
+            )
+            .as_deref(),
+            Some("site/a")
+        );
+        assert_eq!(
+            l.homie_roots().collect::<Vec<_>>(),
+            ["devices", "site/a", "homie"]
+        );
+        for (topic, payload) in [
+            ("x/lamp/$homie", &b"yes"[..]),
+            ("lamp/$homie", b"4.0.0"),
+            ("x/$y/lamp/$homie", b"4.0.0"),
+            ("x/5/bulb/$description", br#"{"homie":"4.0"}"#),
+            ("x/5/bulb/$description", b"\xff{"),
+            ("x/lamp/$state", b"ready"),
+        ] {
+            assert_eq!(l.learn(topic, payload), None, "{topic}");
+        }
+    }
+
+    #[test]
+    fn roots_are_bounded() {
+        let mut l = Layouts::default();
+        for i in 0..2 * MAX_ROOTS {
+            l.learn(&format!("r{i}/d/$homie"), b"4.0.0");
+        }
+        assert_eq!(l.homie_roots().count(), MAX_ROOTS);
+    }
+}
