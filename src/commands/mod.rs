@@ -32,8 +32,8 @@ pub fn parse_args<'a>(
 }
 
 /// A request id unique across fleetop instances: a random run prefix and a sequence.
-pub fn tag_for(run: u32, id: RequestId) -> String {
-    format!("fo{}-{id}", run_name(run))
+pub fn tag_for(run: u32, seq: u64) -> String {
+    format!("fo{}-{seq}", run_name(run))
 }
 
 fn run_name(run: u32) -> String {

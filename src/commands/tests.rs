@@ -386,6 +386,6 @@ fn keeps_a_bounded_history() {
     }
     assert_eq!(t.recent().count(), 1000);
     assert_eq!(t.recent().next().unwrap().tag, "t1499");
-    assert!(t.get(1).is_none());
-    assert!(t.get(1500).is_some());
+    assert!(t.get(crate::commands::RequestId(1)).is_none());
+    assert!(t.get(crate::commands::RequestId(1500)).is_some());
 }

@@ -7,7 +7,15 @@ use crate::fleet::Device;
 use crate::vocab::{ConnId, DeviceId};
 use std::collections::{HashMap, VecDeque};
 
-pub type RequestId = u64;
+/// A command request, numbered from 1 in the order they were opened in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct RequestId(pub u64);
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// Requests kept for display; the oldest finished ones go first.
 const KEEP: usize = 1000;
@@ -152,20 +160,20 @@ pub struct Tracker {
 impl Tracker {
     pub fn new() -> Tracker {
         Tracker {
-            next_id: 1,
+            next_id: RequestId(1),
             ..Tracker::default()
         }
     }
 
     /// The id the next [`Tracker::open`] will return.
     pub fn next_id(&self) -> RequestId {
-        self.next_id.max(1)
+        self.next_id.max(RequestId(1))
     }
 
     /// Records a request about to be handed to a connection (or queued for a bulk send).
     pub fn open(&mut self, p: Prepared, how: Opening, now_ms: i64) -> RequestId {
         let id = self.next_id();
-        self.next_id = id + 1;
+        self.next_id = RequestId(id.0 + 1);
         let fields = p.reply.as_ref().map(|r| {
             (
                 r.id_field.clone(),

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 
 /// The request id of alert publishes: no request of the tracker has it (ids start at 1),
 /// so their acknowledgements settle nothing.
-const ALERT_PUBLISH: RequestId = 0;
+const ALERT_PUBLISH: RequestId = RequestId(0);
 
 /// Commands: templates, requests, connections to publish on, the audit log.
 pub struct Desk {
