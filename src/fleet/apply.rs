@@ -23,7 +23,6 @@ impl FleetState {
         let history = self.limits.history;
         let max_metrics = self.limits.max_metrics_per_device;
         let d = &mut self.devices[id as usize];
-        let fleet = &self.mapper.fleets[d.fleet as usize];
         note_arrival(d, msg, topic_idx);
         if msg.payload.len() > limits_payload {
             record_error(
@@ -41,31 +40,13 @@ impl FleetState {
             self.refresh_status(id);
             return;
         }
-        let mut shape = self.shapes.get_mut(shape as usize);
-        if let Some(shape) = &shape
-            && let Ok(timestamp) = shape.read(&msg.payload, &mut self.shape_values)
-            && self
-                .shape_values
-                .iter()
-                .all(|&(i, _)| (i as usize) < d.metrics.len())
-        {
-            let at = sample_time(timestamp, msg.at_ms);
-            for &(i, leaf) in &self.shape_values {
-                let value = match leaf {
-                    Leaf::Number(n) => Value::Number(n),
-                    Leaf::Bool(b) => Value::Bool(b),
-                    Leaf::Text(a, b) => {
-                        match std::str::from_utf8(&msg.payload[a as usize..b as usize]) {
-                            Ok(t) => Value::Text(t),
-                            Err(_) => continue,
-                        }
-                    }
-                };
-                update_metric(&mut d.metrics[i as usize], value, at);
-            }
-            self.refresh_status(id);
+        if let Some(timestamp) = self.read_shape(&msg.payload, id, shape) {
+            self.store_shape_values(msg, id, timestamp);
             return;
         }
+        let d = &mut self.devices[id as usize];
+        let fleet = &self.mapper.fleets[d.fleet as usize];
+        let mut shape = self.shapes.get_mut(shape as usize);
         let metric_name = metric
             .and_then(|i| self.metric_names.get(i as usize))
             .map_or("value", |m| &**m);
@@ -104,6 +85,75 @@ impl FleetState {
         }
         self.refuse(Cap::Metrics, msg.conn, refused);
         self.refresh_status(id);
+    }
+
+    /// Reads `payload` through the learned `shape` into `shape_values`: its timestamp if
+    /// the payload fits the shape and every slot is one of device `id`'s metrics.
+    fn read_shape(&mut self, payload: &[u8], id: DeviceId, shape: u32) -> Option<Option<i64>> {
+        let shape = self.shapes.get(shape as usize)?;
+        let timestamp = shape.read(payload, &mut self.shape_values).ok()?;
+        let metrics = self.devices.get(id as usize)?.metrics.len();
+        self.shape_values
+            .iter()
+            .all(|&(i, _)| (i as usize) < metrics)
+            .then_some(timestamp)
+    }
+
+    /// Stores what [`FleetState::read_shape`] read straight into the metric slots.
+    fn store_shape_values(&mut self, msg: &RawMessage, id: DeviceId, timestamp: Option<i64>) {
+        let at = sample_time(timestamp, msg.at_ms);
+        let d = &mut self.devices[id as usize];
+        for &(i, leaf) in &self.shape_values {
+            let value = match leaf {
+                Leaf::Number(n) => Value::Number(n),
+                Leaf::Bool(b) => Value::Bool(b),
+                Leaf::Text(a, b) => match std::str::from_utf8(&msg.payload[a as usize..b as usize])
+                {
+                    Ok(t) => Value::Text(t),
+                    Err(_) => continue,
+                },
+            };
+            update_metric(&mut d.metrics[i as usize], value, at);
+        }
+        self.refresh_status(id);
+    }
+
+    /// A generic JSON device's message read through its topic's shape, if the payload
+    /// fits it; false leaves the message to the convention decoder, which learns the
+    /// shape for the next one.
+    pub(super) fn apply_generic_shape(
+        &mut self,
+        msg: &RawMessage,
+        id: DeviceId,
+        topic_idx: u16,
+        shape: u32,
+    ) -> bool {
+        if msg.payload.len() > self.limits.max_payload_bytes {
+            return false;
+        }
+        let Some(timestamp) = self.read_shape(&msg.payload, id, shape) else {
+            return false;
+        };
+        note_arrival(&mut self.devices[id as usize], msg, topic_idx);
+        self.store_shape_values(msg, id, timestamp);
+        true
+    }
+
+    /// Learns (or forgets) a generic topic's shape from what the convention decoder made
+    /// of its payload: `slots` are the metric slots of `values`' leaves, in order.
+    pub(super) fn learn_generic_shape(
+        &mut self,
+        shape: u32,
+        payload: &[u8],
+        values: &crate::decode::Scratch,
+        slots: Option<&[u32]>,
+    ) {
+        if let Some(s) = self.shapes.get_mut(shape as usize) {
+            match slots {
+                Some(slots) => s.learn(payload, values, slots),
+                None => s.forget(),
+            }
+        }
     }
 
     pub(super) fn apply_availability(&mut self, msg: &RawMessage, topic: &[u8]) {
@@ -273,13 +323,23 @@ pub(super) fn store_value(
     history: usize,
     max_metrics: usize,
 ) -> bool {
-    match metric_index(d, hint, path, at, history, max_metrics) {
-        Some(i) => {
-            update_metric(&mut d.metrics[i], value, at);
-            true
-        }
-        None => false,
-    }
+    store_value_at(d, hint, path, value, at, history, max_metrics).is_some()
+}
+
+/// Stores one decoded value: the metric slot it went to, `None` if the metric cap refused
+/// a new metric.
+pub(super) fn store_value_at(
+    d: &mut Device,
+    hint: usize,
+    path: &str,
+    value: Value<'_>,
+    at: i64,
+    history: usize,
+    max_metrics: usize,
+) -> Option<usize> {
+    let i = metric_index(d, hint, path, at, history, max_metrics)?;
+    update_metric(&mut d.metrics[i], value, at);
+    Some(i)
 }
 
 /// The index of the metric named `path`, created if new; `None` if the metric cap refused it.

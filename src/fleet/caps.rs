@@ -140,10 +140,20 @@ impl FleetState {
         };
         let (conn, fleet, name) = (d.conn, d.fleet, d.name.clone());
         self.device_index.remove(&(conn, fleet, name.clone()));
+        let mut freed = Vec::new();
         if let Some(routes) = self.routes.get_mut(conn.index()) {
-            routes.retain(
-                |_, r| !matches!(r, Route::Convention { device: Some(x), .. } if x.points_to(id)),
-            );
+            routes.retain(|_, r| match r {
+                Route::Convention {
+                    device: Some(x), ..
+                } if x.points_to(id) => {
+                    freed.push(x.shape);
+                    false
+                }
+                _ => true,
+            });
+        }
+        for shape in freed {
+            self.free_shape(shape);
         }
         if let Some(n) = self.fleet_sizes.get_mut(fleet as usize) {
             *n = n.saturating_sub(1);

@@ -5,7 +5,9 @@
 pub(super) mod homeassistant;
 mod sparkplug;
 
-use super::apply::{has_control, note_arrival, record_error, sample_time, store_value};
+use super::apply::{
+    has_control, note_arrival, record_error, sample_time, store_value, store_value_at,
+};
 use super::caps::Cap;
 use super::route::Route;
 use super::{Device, FleetState, LastError, MetricValue};
@@ -24,10 +26,13 @@ const MAX_UNIT_CHARS: usize = 32;
 /// A convention topic's device, resolved on its first message and cached in the route.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Resolved {
-    device: DeviceId,
-    topic: u16,
+    pub(super) device: DeviceId,
+    pub(super) topic: u16,
     /// Sparkplug: the edge node (the device itself for node and host messages).
     node: DeviceId,
+    /// Generic JSON: the topic's payload shape (an index into `FleetState::shapes`), so
+    /// its messages take the same fast path as a configured fleet's; else `NO_SHAPE`.
+    pub(super) shape: u32,
 }
 
 impl Resolved {
@@ -131,14 +136,25 @@ impl FleetState {
         let at = sample_time(out.values.timestamp_ms, msg.at_ms);
         let d = &mut self.devices[id as usize];
         let mut refused = 0u64;
+        let mut slots = std::mem::take(&mut self.leaf_metrics);
+        slots.clear();
         for (i, (name, value)) in out.values.values().enumerate() {
             if conventions::ignored(convention, name) {
                 continue;
             }
-            if !store_value(d, i, name, value, at, history, max_metrics) {
-                refused += 1;
+            match store_value_at(d, i, name, value, at, history, max_metrics) {
+                Some(slot) => slots.push(slot as u32),
+                None => refused += 1,
             }
         }
+        if r.shape != super::route::NO_SHAPE {
+            // The next payload of the same shape skips the decoder; a refused leaf or a
+            // decode error means this one cannot teach it.
+            let learnable = refused == 0 && !out.values.is_empty();
+            let slots = learnable.then_some(slots.as_slice());
+            self.learn_generic_shape(r.shape, &msg.payload, &out.values, slots);
+        }
+        self.leaf_metrics = slots;
         self.refused_metrics(msg, id, refused);
         self.refresh_status(id);
     }
@@ -157,10 +173,16 @@ impl FleetState {
         let d = &mut self.devices[id as usize];
         let topic = String::from_utf8_lossy(&msg.topic);
         let topic_idx = d.topic_index(&topic);
+        let shape = if convention == Convention::Generic {
+            self.take_shape()
+        } else {
+            super::route::NO_SHAPE
+        };
         let resolved = Resolved {
             device: id,
             topic: topic_idx,
             node: node.unwrap_or(id),
+            shape,
         };
         if let Some(Route::Convention { device, .. }) =
             self.routes[msg.conn.index()].get_mut(&msg.topic[..])

@@ -165,6 +165,8 @@ pub struct FleetState {
     /// The payload shape last seen per JSON telemetry topic, whose values map straight to
     /// metric indices (metrics are never removed, so indices stay valid).
     shapes: Vec<Shape>,
+    /// Shape slots whose topic's route is gone, for the next topic to take.
+    free_shapes: Vec<u32>,
     /// Reused: values read through a shape; the metric index of each decoded leaf.
     shape_values: Vec<(u32, Leaf)>,
     leaf_metrics: Vec<u32>,
@@ -229,6 +231,7 @@ impl FleetState {
             events: Vec::new(),
             scratch: Scratch::default(),
             shapes: Vec::new(),
+            free_shapes: Vec::new(),
             shape_values: Vec::new(),
             leaf_metrics: Vec::new(),
             use_shapes: true,
@@ -434,6 +437,15 @@ impl FleetState {
             RouteRef::Availability => self.apply_availability(msg, topic),
             RouteRef::Unmapped(i) => self.note_unmapped(i as usize, msg),
             RouteRef::Convention(convention, resolved) => {
+                // A generic JSON device's topic, once resolved and its shape learnt, is
+                // read like a configured JSON fleet's: straight into metric slots.
+                if let (Convention::Generic, Some(r)) = (convention, resolved)
+                    && r.shape != route::NO_SHAPE
+                    && self.apply_generic_shape(msg, r.device, r.topic, r.shape)
+                {
+                    self.touched = Some(r.device);
+                    return;
+                }
                 self.apply_convention(msg, convention, resolved)
             }
         }

@@ -33,7 +33,7 @@ pub(super) enum RouteTarget {
 }
 
 /// `Route::Telemetry::shape` of a topic that keeps no shape.
-const NO_SHAPE: u32 = u32::MAX;
+pub(super) const NO_SHAPE: u32 = u32::MAX;
 
 /// A copy of a route without its owned parts, so the map borrow can end.
 pub(super) enum RouteRef {
@@ -91,12 +91,7 @@ impl FleetState {
                     self.mapper.fleets[fleet as usize].format,
                     PayloadFormat::Json | PayloadFormat::Auto
                 );
-                let shape = if json && self.use_shapes {
-                    self.shapes.push(Shape::default());
-                    (self.shapes.len() - 1) as u32
-                } else {
-                    NO_SHAPE
-                };
+                let shape = if json { self.take_shape() } else { NO_SHAPE };
                 Route::Telemetry {
                     device: id,
                     topic: topic_idx,
@@ -281,5 +276,29 @@ impl FleetState {
             at_ms: self.now_ms,
         });
         Some(id)
+    }
+}
+
+impl FleetState {
+    /// A payload shape slot for a new JSON topic (one a forgotten topic left, else a new
+    /// one), or `NO_SHAPE` when shapes are off.
+    pub(super) fn take_shape(&mut self) -> u32 {
+        if !self.use_shapes {
+            return NO_SHAPE;
+        }
+        if let Some(i) = self.free_shapes.pop() {
+            return i;
+        }
+        self.shapes.push(Shape::default());
+        (self.shapes.len() - 1) as u32
+    }
+
+    /// Gives back the shape slot of a topic whose route is gone: the next topic to take
+    /// it learns its own shape, never the metric slots of the device it had.
+    pub(super) fn free_shape(&mut self, shape: u32) {
+        if let Some(s) = self.shapes.get_mut(shape as usize) {
+            s.forget();
+            self.free_shapes.push(shape);
+        }
     }
 }

@@ -384,6 +384,19 @@ mod shapes {
         s
     }
 
+    /// No config: the conventions, and the generic fallback for plain JSON topics.
+    fn no_config(max_metrics: usize, use_shapes: bool) -> FleetState {
+        let limits = Limits {
+            max_metrics_per_device: max_metrics,
+            history: 4,
+            ..Limits::default()
+        };
+        let mut s = FleetState::new(Mapper::new(&[]).unwrap(), limits, &["local".to_string()])
+            .with_conventions(crate::config::conventions::ConventionsConfig::default());
+        s.use_shapes = use_shapes;
+        s
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
         #[test]
@@ -409,6 +422,66 @@ mod shapes {
             prop_assert_eq!(format!("{:?}", with.devices), format!("{:?}", without.devices));
             prop_assert_eq!(&with.counters, &without.counters);
         }
+
+        #[test]
+        fn shapes_change_nothing_for_guessed_devices_either(
+            templates in proptest::collection::vec(
+                proptest::collection::vec((0..KEYS.len(), any::<bool>()), 1..5), 1..4),
+            messages in proptest::collection::vec(
+                (0..3usize, 0..4usize, proptest::collection::vec(
+                    prop_oneof![4 => 0..4usize, 1 => 0..VALUES.len()], 5),
+                    proptest::option::weighted(0.1, 0..OTHERS.len())),
+                1..60),
+            max_metrics in prop_oneof![Just(3usize), Just(256)],
+        ) {
+            // The generic path reads a resolved topic through its shape; without shapes,
+            // through the convention decoder: the devices must come out the same.
+            let mut with = no_config(max_metrics, true);
+            let mut without = no_config(max_metrics, false);
+            for (i, (device, template, values, other)) in messages.iter().enumerate() {
+                let keys = &templates[template % templates.len()];
+                let topic = format!("site/north/tank-{device}/telemetry");
+                let m = msg(&topic, &payload(keys, values, *other), T0 + 1000 * i as i64);
+                with.apply(&m);
+                without.apply(&m);
+            }
+            prop_assert!(!with.devices.is_empty());
+            // The same errors at the same times; the wording may differ (the fast path
+            // says an empty payload is likely a retained message being cleared).
+            let seen = |s: &FleetState| -> Vec<String> {
+                s.devices
+                    .iter()
+                    .map(|d| {
+                        let mut d = d.clone();
+                        if let Some(e) = &mut d.last_error {
+                            e.message.clear();
+                        }
+                        format!("{d:?}")
+                    })
+                    .collect()
+            };
+            prop_assert_eq!(seen(&with), seen(&without));
+            prop_assert_eq!(&with.counters, &without.counters);
+        }
+    }
+
+    #[test]
+    fn a_guessed_devices_repeated_shape_is_read_through_the_cache() {
+        let mut s = no_config(256, true);
+        let topic = "site/north/tank-7/telemetry";
+        s.apply(&msg(topic, br#"{"device":"tank-7","level_pct":57.5,"pump":"ON"}"#, T0));
+        assert!(s.shapes[0].is_learned(), "the convention decoder taught the shape");
+        s.apply(&msg(topic, br#"{"device":"tank-7","level_pct":58,"pump":"idle"}"#, T0 + 1000));
+        let d = s.find_device("tank-7").unwrap();
+        assert_eq!(d.metric("level_pct").unwrap().value, MetricValue::Number(58.0));
+        assert_eq!(d.metric("pump").unwrap().value, MetricValue::Text("idle".into()));
+        assert_eq!((d.messages, d.metrics.len()), (2, 3));
+        // Another shape goes through the decoder and is learnt in its turn.
+        s.apply(&msg(topic, br#"{"level_pct":59}"#, T0 + 2000));
+        let d = s.find_device("tank-7").unwrap();
+        assert_eq!(d.metric("level_pct").unwrap().value, MetricValue::Number(59.0));
+        assert_eq!(d.messages, 3);
+        assert!(s.shapes[0].is_learned());
     }
 
     #[test]

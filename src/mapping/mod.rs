@@ -109,7 +109,13 @@ fn convention_fleet(convention: Convention) -> Fleet {
     Fleet {
         name: convention.name().into(),
         template: TopicTemplate::device_only(),
-        format: PayloadFormat::Auto,
+        // The generic fallback claims JSON objects only; its devices' topics are read as
+        // JSON, through the same payload shapes as a configured JSON fleet's.
+        format: if convention == Convention::Generic {
+            PayloadFormat::Json
+        } else {
+            PayloadFormat::Auto
+        },
         expected_interval: Some(convention.expected_interval()),
         broker: None,
         qos: 0,
