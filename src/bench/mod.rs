@@ -9,6 +9,7 @@ pub mod mosquitto;
 pub mod pipeline;
 pub mod publisher;
 pub mod standin;
+pub mod steady;
 
 use std::time::Instant;
 
@@ -126,6 +127,32 @@ pub fn summary(fleetop: Outcome, mosquitto_sub: Option<f64>) -> String {
     format!(
         "ingest: fleetop {f} msg/s lossless ({applied} of {sent} applied), {reference_text}, ratio {ratio}"
     )
+}
+
+/// `1.21 M msg/s, lossless (N of N applied)` or `lossy: K of N lost`.
+pub fn describe(run: Outcome) -> String {
+    if run.lossless() {
+        format!(
+            "{} msg/s, lossless ({} of {} applied)",
+            run.rate.map_or("?".into(), human),
+            run.applied,
+            run.sent
+        )
+    } else {
+        format!("lossy: {} of {} lost", run.sent - run.applied, run.sent)
+    }
+}
+
+/// The process's peak resident memory (VmHWM), as Linux reports it.
+pub fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or("n/a".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
 }
 
 #[cfg(test)]

@@ -25,8 +25,14 @@ pub struct Published {
 
 enum Cmd {
     Probe,
-    Flood(u64, oneshot::Sender<Result<Published, String>>),
+    /// `n` messages, as fast as the broker takes them or, with a rate, at that many a
+    /// second.
+    Flood(u64, Option<f64>, oneshot::Sender<Result<Published, String>>),
 }
+
+/// A paced flood publishes in steps of this length: often enough to look steady to a
+/// subscriber, rarely enough to cost the publisher little.
+const PACE_STEP: Duration = Duration::from_millis(10);
 
 /// A connected publisher waiting for orders. Dropping it closes the command channel,
 /// which ends its thread (after a flood in progress).
@@ -84,8 +90,23 @@ impl Publisher {
 
     /// Starts the flood; the receiver resolves when the last message has left.
     pub fn flood(&self, n: u64) -> oneshot::Receiver<Result<Published, String>> {
+        self.send_flood(n, None)
+    }
+
+    /// Starts a steady flood of `n` messages at `rate` a second.
+    pub fn paced(&self, n: u64, rate: f64) -> oneshot::Receiver<Result<Published, String>> {
+        self.send_flood(n, Some(rate))
+    }
+
+    fn send_flood(
+        &self,
+        n: u64,
+        rate: Option<f64>,
+    ) -> oneshot::Receiver<Result<Published, String>> {
         let (tx, rx) = oneshot::channel();
-        if let Err(mpsc::error::SendError(Cmd::Flood(_, tx))) = self.cmds.send(Cmd::Flood(n, tx)) {
+        if let Err(mpsc::error::SendError(Cmd::Flood(_, _, tx))) =
+            self.cmds.send(Cmd::Flood(n, rate, tx))
+        {
             let _ = tx.send(Err("the publisher has stopped".into()));
         }
         rx
@@ -128,10 +149,18 @@ async fn serve(
             Cmd::Probe => {
                 let _ = client.try_publish(PROBE_TOPIC, QoS::AtMostOnce, false, "probe");
             }
-            Cmd::Flood(n, done) => {
+            Cmd::Flood(n, rate, done) => {
                 let started = Instant::now();
                 let mut result = Ok(());
+                let per_step = rate.map(|r| (r * PACE_STEP.as_secs_f64()).max(1.0) as u64);
+                let mut steps = tokio::time::interval(PACE_STEP);
+                steps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 for i in 0..n {
+                    if let Some(k) = per_step
+                        && i % k == 0
+                    {
+                        steps.tick().await;
+                    }
                     let m = &block[i as usize % block.len()];
                     let t = topics[i as usize % DEVICES].clone();
                     if let Err(e) = client

@@ -9,7 +9,7 @@ use crate::bench::mosquitto::{self, MosquittoSub};
 use crate::bench::pipeline::{self, Pipeline};
 use crate::bench::publisher::{PROBE_TOPIC, Publisher};
 use crate::bench::standin::{Prepared, StandIn};
-use crate::bench::{Outcome, Tally, bare, human, summary};
+use crate::bench::{Outcome, Tally, bare, describe, human, peak_rss, summary};
 use crate::config::url::{BrokerUrl, Scheme};
 use crate::config::{Config, Protocol};
 use std::process::ExitCode;
@@ -29,6 +29,8 @@ pub async fn ingest(source: &SourceArgs, args: &IngestArgs) -> ExitCode {
         rules,
         devices,
         rounds,
+        steady,
+        seconds,
     } = *args;
     if messages == 0 || devices == 0 {
         eprintln!("fleetop: bench ingest: --messages and --devices must be at least 1");
@@ -38,7 +40,9 @@ pub async fn ingest(source: &SourceArgs, args: &IngestArgs) -> ExitCode {
         eprintln!("fleetop: bench ingest: --rules measures against the stand-in: add --ceiling");
         return ExitCode::from(2);
     }
-    let run = if rules > 0 {
+    let run = if let Some(rate) = steady {
+        steady_run(source, rate, seconds).await
+    } else if rules > 0 {
         alerts_run(source, messages, rules, devices, rounds).await
     } else if devices != flood::DEVICES {
         Err("--devices applies to the --rules run".into())
@@ -126,6 +130,27 @@ fn reference_line(t: &Tally, n: u64) {
 
 // ---------------------------------------------------------------------------------------
 // Through a real broker.
+
+/// The `--steady` run: a broker URL checked like the flood's, then [`steady::run`].
+async fn steady_run(source: &SourceArgs, rate: f64, secs: u64) -> Result<String, String> {
+    let url_text = source
+        .broker
+        .clone()
+        .ok_or("--steady measures through a broker: pass --broker mqtt://host:1883")?;
+    let url = BrokerUrl::parse(&url_text).map_err(|e| format!("--broker: {e}"))?;
+    if url.scheme != Scheme::Mqtt || !rate.is_finite() || rate <= 0.0 || secs == 0 {
+        return Err(
+            "--steady needs an mqtt:// --broker, a rate above 0 and --seconds of 1 or more".into(),
+        );
+    }
+    if url.username.is_some() {
+        return Err(
+            "--steady runs its subscribers without credentials: use a local broker that needs none"
+                .into(),
+        );
+    }
+    crate::bench::steady::run(&url.host, url.port, &url_text, None, rate, secs).await
+}
 
 async fn broker_run(source: &SourceArgs, n: u64) -> Result<String, String> {
     let url_text = source.broker.clone().ok_or(
@@ -401,32 +426,6 @@ async fn ceiling_run(source: &SourceArgs, n: u64, rounds: u32) -> Result<String,
     println!("peak RSS of this process: {}", peak_rss());
     // The headline is the worse of the two setups: what every user gets at least.
     Ok(summary(configured.worse(bare_config), reference))
-}
-
-/// `1.21 M msg/s, lossless (N of N applied)` or `lossy: K of N lost`.
-fn describe(run: Outcome) -> String {
-    if run.lossless() {
-        format!(
-            "{} msg/s, lossless ({} of {} applied)",
-            run.rate.map_or("?".into(), human),
-            run.applied,
-            run.sent
-        )
-    } else {
-        format!("lossy: {} of {} lost", run.sent - run.applied, run.sent)
-    }
-}
-
-/// The process's peak resident memory (VmHWM), as Linux reports it.
-fn peak_rss() -> String {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or("n/a".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
 }
 
 /// The better of two measured rates.

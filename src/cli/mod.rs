@@ -260,6 +260,13 @@ pub struct IngestArgs {
     /// the best of each counts (a busy machine only ever slows a round down).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
+    /// With --broker: a steady stream at this many messages a second instead of a flood;
+    /// prints the CPU per message of `fleetop --headless` and of mosquitto_sub.
+    #[arg(long, value_name = "MSG_PER_S")]
+    pub steady: Option<f64>,
+    /// How long the --steady stream runs, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub seconds: u64,
 }
 
 impl SourceArgs {
