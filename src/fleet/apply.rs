@@ -213,7 +213,11 @@ impl FleetState {
 
     pub(super) fn refresh_status(&mut self, id: DeviceId) {
         let d = &mut self.devices[id as usize];
-        let status = d.compute_status(self.now_ms);
+        let floor = self
+            .connections
+            .get(d.conn as usize)
+            .map_or(i64::MIN, Connection::live_floor_ms);
+        let status = d.compute_status(self.now_ms, floor);
         if status != d.status {
             let from = d.status;
             d.status = status;

@@ -145,14 +145,18 @@ impl Device {
         self.metrics.iter().find(|m| &*m.name == name)
     }
 
-    /// Status from the facts alone, at time `now_ms`.
-    pub fn compute_status(&self, now_ms: i64) -> Status {
+    /// Status from the facts alone, at time `now_ms`. Staleness counts from the later of
+    /// its last live message and `live_floor_ms`, when fleetop's own link to its broker
+    /// last came up: time fleetop could not see is not the device's fault.
+    pub fn compute_status(&self, now_ms: i64, live_floor_ms: i64) -> Status {
         if self.available == Some(false) || self.group_offline {
             return Status::Offline;
         }
         let stale_after = (self.expected_interval.as_millis() as i64).saturating_mul(2);
         match self.last_live_ms {
-            Some(live) if now_ms.saturating_sub(live) > stale_after => Status::Stale,
+            Some(live) if now_ms.saturating_sub(live.max(live_floor_ms)) > stale_after => {
+                Status::Stale
+            }
             Some(_) => Status::Online,
             None if self.available == Some(true) => Status::Online,
             None => Status::Unknown,
