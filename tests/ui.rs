@@ -114,6 +114,45 @@ fn fleet_view() {
     insta::assert_snapshot!("fleet_120x40", render(&mut a, &mut e, 120, 40));
 }
 
+/// While fleetop's own link is down, the header says so and what it holds: the offline
+/// device's firing alert is held, not counted as unhandled, and no status changes.
+#[test]
+fn header_says_the_link_is_down_and_what_it_holds() {
+    use fleetop::source::SourceEvent;
+    use fleetop::vocab::LinkState;
+    let mut e = engine();
+    let mut a = app();
+    let first = render(&mut a, &mut e, 120, 40);
+    let header = first.lines().next().unwrap_or_default().to_string();
+    assert!(header.contains("!1 maj"), "{header}");
+    let link = |state, at_ms| SourceEvent::Link {
+        conn: 0,
+        state,
+        at_ms,
+    };
+    e.handle(link(LinkState::Connected, T0 + 60_000));
+    e.handle(link(
+        LinkState::Down {
+            reason: "connection refused".into(),
+            retry_in: std::time::Duration::from_secs(2),
+        },
+        T0 + 60_500,
+    ));
+    e.clock = Clock::Fixed(T0 + 600_000);
+    e.tick();
+    let screen = render(&mut a, &mut e, 120, 40);
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("1 link down: statuses and 1 alert held"),
+        "{header}"
+    );
+    assert!(!header.contains("!1 maj"), "{header}");
+    assert!(
+        header.contains("● 3 ◐ 0 ○ 1"),
+        "nobody went stale: {header}"
+    );
+}
+
 #[test]
 fn fleet_grouped_and_filtered() {
     let mut e = engine();

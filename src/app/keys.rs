@@ -250,7 +250,10 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("a", "acknowledge the selected alert"),
                 ("S", "silence: :silence pre-filled for its device and rule"),
                 ("u", "lift the silence covering the selected alert"),
-                ("f", "show all, firing, pending, resolved, acked, silenced"),
+                (
+                    "f",
+                    "show all, unhandled, firing, pending, resolved, acked, silenced",
+                ),
                 (":alerts STATE", "open the pane showing one state"),
                 ("Esc / !", "back to the fleet"),
             ])

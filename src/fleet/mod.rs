@@ -38,6 +38,9 @@ pub type Labels = Vec<(Box<str>, Box<str>)>;
 
 /// How long a device may stay quiet, when its fleet does not say.
 pub const DEFAULT_EXPECTED_INTERVAL: Duration = Duration::from_secs(60);
+/// How far back "devices with payload errors" looks: long enough to notice a device that
+/// fails every few minutes, short enough that a fixed one drops out of the count.
+pub const RECENT_ERRORS: Duration = Duration::from_secs(10 * 60);
 /// How often the per-minute tier is held to its budget; it grows a minute at a time.
 const COARSE_CHECK_EVERY_MS: i64 = 10_000;
 
@@ -444,6 +447,17 @@ impl FleetState {
             c[d.status as usize] += 1;
         }
         c
+    }
+
+    /// Devices whose payloads failed to decode (or were refused under a cap) within
+    /// [`RECENT_ERRORS`] of `now_ms`: how many devices are in trouble now, not how many
+    /// bad payloads there ever were.
+    pub fn devices_with_recent_errors(&self, now_ms: i64) -> usize {
+        let since = now_ms.saturating_sub(RECENT_ERRORS.as_millis() as i64);
+        self.devices
+            .iter()
+            .filter(|d| d.last_error.as_ref().is_some_and(|e| e.at_ms >= since))
+            .count()
     }
 
     /// Finds a device by name (first match across brokers and fleets).

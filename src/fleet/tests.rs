@@ -124,6 +124,21 @@ fn bad_payloads_count_as_decode_errors_and_keep_the_device() {
 }
 
 #[test]
+fn devices_with_errors_count_devices_with_recent_ones_only() {
+    let mut s = state();
+    let other = "tanks/north/gw-1/tank-02/telemetry";
+    for i in 0..24 {
+        s.apply(&msg(TANK, b"{not json", T0 + i));
+    }
+    s.apply(&msg(other, b"{not json", T0 + 5 * 60_000));
+    assert_eq!(s.counters.decode_errors, 25);
+    assert_eq!(s.devices_with_recent_errors(T0 + 5 * 60_000), 2);
+    // Ten minutes after its last bad payload, tank-01 no longer counts.
+    assert_eq!(s.devices_with_recent_errors(T0 + 10 * 60_000 + 24), 1);
+    assert_eq!(s.devices_with_recent_errors(T0 + 16 * 60_000), 0);
+}
+
+#[test]
 fn caps_refuse_and_count() {
     let mut s = state_with(Limits {
         max_devices: 1,
@@ -188,9 +203,17 @@ fn fleetops_own_outage_leaves_statuses_alone_and_staleness_counts_from_the_recon
     s.link_changed(0, LinkState::Connected, back);
     assert!(!s.connections[0].is_blind());
     s.tick(back + 20_000);
-    assert_eq!(s.devices[0].status, Status::Online, "20 s after the reconnect");
+    assert_eq!(
+        s.devices[0].status,
+        Status::Online,
+        "20 s after the reconnect"
+    );
     s.tick(back + 20_001);
-    assert_eq!(s.devices[0].status, Status::Stale, "silent since the reconnect");
+    assert_eq!(
+        s.devices[0].status,
+        Status::Stale,
+        "silent since the reconnect"
+    );
     let changes: Vec<_> = s
         .drain_events()
         .filter_map(|e| match e {
