@@ -26,7 +26,7 @@ pub mod tally;
 pub mod template;
 pub mod transition;
 
-pub use check::{CheckSummary, check_summary};
+pub use check::{CheckSummary, check_summary, default_wait};
 pub use hooks::{HookEvent, HookRun};
 pub use log::{AlertKey, LogEntry, LogError, Restored, parse_log};
 pub use machine::{Ack, Alert, AlertState};

@@ -144,10 +144,13 @@ pub async fn discover(config: &Config, input: Input, wait: Duration, format: For
     ExitCode::SUCCESS
 }
 
-/// `fleetop check`: collect for `wait`, then one summary line and a Nagios exit code:
+/// `fleetop check`: collect for `wait` (by default what the rules' `for` needs, see
+/// [`crate::alerts::default_wait`]), then one summary line and a Nagios exit code:
 /// 0 OK, 1 warning (minor/warning alerts), 2 critical (critical/major), 3 unknown (no broker).
-pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
-    let patience = patience(&input, wait);
+pub async fn check(config: &Config, input: Input, wait: Option<Duration>) -> ExitCode {
+    // The wait comes from the compiled rules; what it means (a recording is read whole)
+    // from the input, which the engine takes.
+    let kind = input.clone();
     let mut engine = match Engine::start(config, input) {
         Ok(e) => e,
         Err(e) => {
@@ -164,7 +167,8 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
             .alerts
             .restore(crate::alerts::parse_log(&text).0, now);
     }
-    collect(&mut engine, patience).await;
+    let wait = wait.unwrap_or_else(|| crate::alerts::default_wait(engine.alerts.rules()));
+    collect(&mut engine, patience(&kind, wait)).await;
     if let Some(reasons) = all_unreachable(&engine, wait) {
         println!("UNKNOWN: could not connect to {}", reasons.join("; "));
         return ExitCode::from(3);
