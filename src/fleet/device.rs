@@ -141,6 +141,13 @@ impl Device {
             .map(|(_, v)| &**v)
     }
 
+    /// True when a payload of its failed to decode (or was refused) within
+    /// [`super::RECENT_ERRORS`] of `now_ms`.
+    pub fn has_recent_error(&self, now_ms: i64) -> bool {
+        let since = now_ms.saturating_sub(super::RECENT_ERRORS.as_millis() as i64);
+        self.last_error.as_ref().is_some_and(|e| e.at_ms >= since)
+    }
+
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| &*m.name == name)
     }

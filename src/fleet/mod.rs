@@ -453,10 +453,9 @@ impl FleetState {
     /// [`RECENT_ERRORS`] of `now_ms`: how many devices are in trouble now, not how many
     /// bad payloads there ever were.
     pub fn devices_with_recent_errors(&self, now_ms: i64) -> usize {
-        let since = now_ms.saturating_sub(RECENT_ERRORS.as_millis() as i64);
         self.devices
             .iter()
-            .filter(|d| d.last_error.as_ref().is_some_and(|e| e.at_ms >= since))
+            .filter(|d| d.has_recent_error(now_ms))
             .count()
     }
 
