@@ -86,8 +86,8 @@ fn engine() -> Engine {
 
 fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
     app.fleet_changed();
-    app.refresh(&engine.state);
     app.refresh_alerts(&engine.alerts);
+    app.refresh(&engine.state);
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     term.draw(|f| fleetop::ui::draw(f, app, &engine.view()))
         .expect("draw");

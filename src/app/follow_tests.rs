@@ -93,7 +93,7 @@ fn n_and_shift_n_walk_through_devices_in_trouble() {
     assert_eq!(name_at_cursor(&a, &s), "tank-03");
     // A device with a raised alert is in trouble too.
     let alerting = s.find_device("tank-05").expect("tank-05").id;
-    a.alerting.insert(alerting);
+    a.alerting.insert(alerting, crate::vocab::Severity::Minor);
     a.update(Action::NextProblem, &s);
     assert_eq!(name_at_cursor(&a, &s), "tank-05");
 }
@@ -113,4 +113,45 @@ fn n_says_so_when_nothing_is_wrong() {
         a.message.as_deref(),
         Some("no device with a problem in this view")
     );
+}
+
+#[test]
+fn alerting_devices_sort_first_and_the_cursor_starts_at_the_top() {
+    let mut s = state();
+    let mut a = app();
+    let alerting = s.find_device("tank-04").expect("tank-04").id;
+    a.alerting
+        .insert(alerting, crate::vocab::Severity::Critical);
+    a.refresh(&s);
+    let order: Vec<String> = a
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            Row::Device(id) => Some(s.devices[*id as usize].name.to_string()),
+            Row::Group { .. } => None,
+        })
+        .take(2)
+        .collect();
+    assert_eq!(order, ["tank-04", "tank-01"], "alerting, then offline");
+    // A device arriving (sorted above others) does not drag an untouched cursor along.
+    s.apply(&RawMessage {
+        conn: 0,
+        topic: b"t/tank-06/status".to_vec().into(),
+        payload: b"offline".to_vec().into(),
+        retain: false,
+        at_ms: T0 + 3000,
+    });
+    a.fleet_changed();
+    a.refresh(&s);
+    assert_eq!(
+        (a.selected, name_at_cursor(&a, &s).as_str()),
+        (0, "tank-04")
+    );
+    // Once the operator moves, the cursor follows the device chosen.
+    a.update(Action::Down, &s);
+    let chosen = name_at_cursor(&a, &s);
+    a.alerting.clear();
+    a.fleet_changed();
+    a.refresh(&s);
+    assert_eq!(name_at_cursor(&a, &s), chosen);
 }

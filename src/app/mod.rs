@@ -23,7 +23,7 @@ use alerts::AlertRow as AlertRowKind;
 use compose::Composer;
 use filter::Filter;
 use rows::{GroupBy, Row, SortKey, TableSpec};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Status changes kept for the events pane.
 const EVENTS_KEPT: usize = 500;
@@ -254,9 +254,12 @@ pub struct App {
     pub alerts: alerts::AlertPane,
     /// Shown under the `:` line while it is open (what a pre-filled `:silence` needs).
     pub command_hint: Option<String>,
-    /// Devices with a raised alert nobody silenced, as of the last frame (`n`/`N` jump to
-    /// them as well as to offline, stale and erring devices).
-    pub alerting: HashSet<DeviceId>,
+    /// Devices with a raised alert nobody silenced, with the worst one's severity, as of
+    /// the last frame: they sort first, and `n`/`N` stop at them.
+    pub alerting: HashMap<DeviceId, crate::vocab::Severity>,
+    /// Set once the operator moves the fleet table's cursor: until then it stays at the
+    /// top as devices arrive and reorder, rather than riding along with the first one.
+    cursor_chosen: bool,
     /// Where Esc leaves the device view for: the view Enter came from.
     device_return: View,
     rows_dirty: bool,
@@ -291,7 +294,8 @@ impl App {
             bell: false,
             alerts: alerts::AlertPane::default(),
             command_hint: None,
-            alerting: HashSet::new(),
+            alerting: HashMap::new(),
+            cursor_chosen: false,
             device_return: View::Fleet,
             rows_dirty: true,
         }
@@ -316,8 +320,14 @@ impl App {
                 descending: self.descending,
                 group: &self.group,
                 collapsed: &self.collapsed,
+                alerting: &self.alerting,
             },
         );
+        if !self.cursor_chosen {
+            self.selected = 0;
+            self.rows_dirty = false;
+            return;
+        }
         if let Some(row) = keep
             && let Some(i) = self
                 .rows
@@ -333,12 +343,15 @@ impl App {
     /// Notes which devices have raised alerts, and relists the alert pane from the alert
     /// book while it is open.
     pub fn refresh_alerts(&mut self, book: &crate::alerts::AlertBook) {
-        self.alerting.clear();
-        self.alerting.extend(
-            book.alerts()
-                .filter(|a| book.counts_as_raised(a))
-                .map(|a| a.device),
-        );
+        let mut alerting = HashMap::new();
+        for a in book.alerts().filter(|a| book.counts_as_raised(a)) {
+            let worst = alerting.entry(a.device).or_insert(a.severity);
+            *worst = (*worst).max(a.severity);
+        }
+        if alerting != self.alerting {
+            self.alerting = alerting;
+            self.rows_dirty = true;
+        }
         if self.view == View::Alerts {
             self.alerts.refresh(book);
         }

@@ -186,8 +186,13 @@ impl App {
             Action::Click(line) => {
                 self.selected = (self.selected / self.page.max(1)) * self.page.max(1) + line;
                 self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+                self.cursor_chosen = true;
             }
-            other => self.selected = step(self.selected, &other, self.rows.len(), self.page),
+            other => {
+                let moved = step(self.selected, &other, self.rows.len(), self.page);
+                self.cursor_chosen |= moved != self.selected;
+                self.selected = moved;
+            }
         }
     }
 

@@ -11,7 +11,7 @@ impl App {
     /// silenced, or sent a payload that did not decode recently.
     pub fn in_trouble(&self, d: &Device, now_ms: i64) -> bool {
         matches!(d.status, Status::Offline | Status::Stale)
-            || self.alerting.contains(&d.id)
+            || self.alerting.contains_key(&d.id)
             || d.has_recent_error(now_ms)
     }
 
@@ -34,7 +34,10 @@ impl App {
                 Row::Group { .. } => false,
             });
         match found {
-            Some(i) => self.selected = i,
+            Some(i) => {
+                self.selected = i;
+                self.cursor_chosen = true;
+            }
             None => self.message = Some("no device with a problem in this view".into()),
         }
     }
