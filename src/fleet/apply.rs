@@ -242,6 +242,7 @@ pub(super) fn note_arrival(d: &mut Device, msg: &RawMessage, topic_idx: u16) {
     d.messages += 1;
     d.last_seen_ms = d.last_seen_ms.max(msg.at_ms);
     if !msg.retain {
+        d.live_messages += 1;
         d.last_live_ms = Some(d.last_live_ms.map_or(msg.at_ms, |t| t.max(msg.at_ms)));
     }
     if topic_idx != u16::MAX {

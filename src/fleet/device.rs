@@ -115,7 +115,17 @@ pub struct Device {
     /// What a device convention (Sparkplug, Homie...) says about it; `None` for devices
     /// of configured fleets.
     pub facts: Option<Box<crate::conventions::DeviceFacts>>,
+    /// Found by the no-config fallback (the generic convention), not named by a fleet or a
+    /// convention of its own: how often it reports is a guess until it has reported a few
+    /// times (see [`GUESSED_REPORTS_BEFORE_JUDGED`]).
+    pub guessed: bool,
+    /// Live (non-retained) messages it sent.
+    pub live_messages: u64,
 }
+
+/// Live messages a guessed device sends before its silence counts against it: a flood of
+/// one-off topics then makes unknown devices, not a storm of stale ones.
+pub const GUESSED_REPORTS_BEFORE_JUDGED: u64 = 3;
 
 /// Topics kept per device: enough to show where it publishes, bounded against floods.
 const MAX_TOPICS: usize = 256;
@@ -161,6 +171,14 @@ impl Device {
         }
         let stale_after = (self.expected_interval.as_millis() as i64).saturating_mul(2);
         match self.last_live_ms {
+            // Its rhythm is unknown yet: its silence says nothing about it.
+            Some(live)
+                if self.guessed
+                    && self.live_messages < GUESSED_REPORTS_BEFORE_JUDGED
+                    && now_ms.saturating_sub(live) > stale_after =>
+            {
+                Status::Unknown
+            }
             Some(live) if now_ms.saturating_sub(live.max(live_floor_ms)) > stale_after => {
                 Status::Stale
             }

@@ -210,6 +210,7 @@ impl FleetState {
             let expected = self.mapper.fleets[fleet as usize].expected_interval;
             let d = &mut self.devices[id as usize];
             let from = std::mem::replace(&mut d.fleet, fleet);
+            d.guessed = false;
             d.expected_interval = expected.unwrap_or(DEFAULT_EXPECTED_INTERVAL);
             add_labels(d, labels);
             // A gateway the convention knows may have it offline already.
@@ -242,6 +243,11 @@ impl FleetState {
             .get(fleet as usize)
             .and_then(|f| f.expected_interval)
             .unwrap_or(DEFAULT_EXPECTED_INTERVAL);
+        let guessed = self
+            .mapper
+            .fleets
+            .get(fleet as usize)
+            .is_some_and(|f| f.convention == Some(Convention::Generic));
         self.devices.push(Device {
             id,
             name: name.into(),
@@ -263,6 +269,8 @@ impl FleetState {
             last_payload: Vec::new(),
             expected_interval,
             facts: None,
+            guessed,
+            live_messages: 0,
         });
         self.device_index.insert(key, id);
         if let Some(n) = self.fleet_sizes.get_mut(fleet as usize) {
