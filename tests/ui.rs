@@ -153,6 +153,26 @@ fn header_says_the_link_is_down_and_what_it_holds() {
     );
 }
 
+/// A silence being typed says how many active alerts it would cover, before Enter sets it.
+#[test]
+fn a_silence_being_typed_shows_what_it_would_cover() {
+    let mut e = engine();
+    let mut a = app();
+    let bar = |a: &mut App, e: &mut Engine| {
+        let screen = render(a, e, 120, 40);
+        screen.lines().last().unwrap_or_default().to_string()
+    };
+    a.mode = fleetop::app::Mode::Command("silence site=south ".into());
+    let line = bar(&mut a, &mut e);
+    assert!(line.contains("matches 2 active alerts"), "{line}");
+    a.mode = fleetop::app::Mode::Command("silence site=south rule=device_offline 2h".into());
+    let line = bar(&mut a, &mut e);
+    assert!(line.contains("matches 1 active alert "), "{line}");
+    a.mode = fleetop::app::Mode::Command("silence site=nowhere".into());
+    let line = bar(&mut a, &mut e);
+    assert!(line.contains("matches 0 active alerts"), "{line}");
+}
+
 #[test]
 fn fleet_grouped_and_filtered() {
     let mut e = engine();

@@ -31,7 +31,7 @@ pub use hooks::{HookEvent, HookRun};
 pub use log::{AlertKey, LogEntry, LogError, Restored, parse_log};
 pub use machine::{Ack, Alert, AlertState};
 pub use rules::{Rule, RuleError, RuleIdx, RuleSet};
-pub use silence::{Matcher, Silence, SilenceRequest, parse_silence_command};
+pub use silence::{Matcher, Silence, SilenceRequest, matchers_so_far, parse_silence_command};
 pub use state::{AlertBook, AlertError};
 pub use tally::{AlertTally, Handling};
 pub use transition::Transition;

@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, app: &App, view: &CoreView) {
         View::Topics => topics::draw(frame, body, app, view),
         View::Alerts => alerts::draw(frame, body, app, view),
     }
-    bottom_bar(frame, bar, app);
+    bottom_bar(frame, bar, app, view);
     if app.mode == Mode::Help {
         help(frame, body, app);
     }
@@ -203,7 +203,7 @@ fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     }
 }
 
-fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
+fn bottom_bar(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
     let line = match &app.mode {
         Mode::Filter(text) => Line::from(vec![
@@ -215,18 +215,32 @@ fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
                 t.dim,
             ),
         ]),
-        Mode::Command(text) => Line::from(vec![
-            Span::styled(":", t.accent),
-            Span::styled(crate::sanitize::text(text).into_owned(), t.text),
-            Span::styled("▏", t.accent),
-            Span::styled(
+        Mode::Command(text) => {
+            let mut spans = vec![
+                Span::styled(":", t.accent),
+                Span::styled(crate::sanitize::text(text).into_owned(), t.text),
+                Span::styled("▏", t.accent),
+            ];
+            // A silence says what it would cover before Enter sets it.
+            if let Some(args) = text.strip_prefix("silence ") {
+                let matchers = crate::alerts::matchers_so_far(args);
+                if !matchers.is_empty() {
+                    let n = view.alerts.count_matching(&matchers);
+                    spans.push(Span::styled(
+                        format!("   matches {} ", plural(n, "active alert")),
+                        if n > 0 { t.warn } else { t.dim },
+                    ));
+                }
+            }
+            spans.push(Span::styled(
                 match &app.command_hint {
                     Some(hint) => format!("   {hint}"),
                     None => "   Tab complete · Enter run · Esc cancel".into(),
                 },
                 t.dim,
-            ),
-        ]),
+            ));
+            Line::from(spans)
+        }
         _ => match &app.message {
             Some(m) => Line::from(Span::styled(m.clone(), t.warn)),
             None => {
