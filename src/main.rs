@@ -47,11 +47,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         },
         None => match cli.source.resolve() {
             Ok((config, input)) if cli.headless => {
-                run::headless(&config, input, std::time::Duration::from_secs(5)).await
+                let place = run::place_of(&config, &input);
+                run::headless(&config, input, &place, std::time::Duration::from_secs(5)).await
             }
             Ok((config, input)) => {
                 let options = cli.ui.options(&config.ui);
-                run::live(&config, input, options).await
+                let place = run::place_of(&config, &input);
+                run::live(&config, input, &place, options).await
             }
             Err(e) => fail(&e),
         },

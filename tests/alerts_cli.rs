@@ -123,3 +123,55 @@ fn headless_stream_carries_alert_transitions() {
             .all(|a| a["message"].as_str().unwrap_or("").ends_with('%'))
     );
 }
+
+/// With no `--wait`, `check` waits as long as the rules' longest `for` needs: a device
+/// whose retained availability says offline is reported, named, exit 2 (device_offline
+/// is major). Its `for` of 12 s is longer than the old fixed 10 s wait, which said OK.
+#[test]
+fn check_with_defaults_reports_a_device_retained_offline() {
+    let broker = fleetop::demo::EmbeddedBroker::start().expect("embedded broker starts");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let o = rumqttc::MqttOptions::new("lwt-pub", "127.0.0.1", broker.port_v311());
+        let (c, mut ev) = rumqttc::AsyncClient::new(o, 16);
+        c.publish(
+            "fleet/tanks/tank-07/status",
+            rumqttc::QoS::AtLeastOnce,
+            true,
+            "offline",
+        )
+        .await
+        .expect("publish");
+        for _ in 0..6 {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(200), ev.poll()).await;
+        }
+    });
+    let (_d, cfg) = config(
+        "[[fleet.availability]]\ntopic = \"fleet/tanks/{device}/status\"\n\
+         [[alert]]\nname = \"device_offline\"\nfor = \"12s\"\n",
+    );
+    let run = |wait: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_fleetop"))
+            .arg("check")
+            .args(wait)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--broker")
+            .arg(broker.url())
+            .env("XDG_STATE_HOME", cfg.parent().expect("dir"))
+            .output()
+            .expect("run check");
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), line)
+    };
+    let (code, line) = run(&[]);
+    assert_eq!(code, Some(2), "{line}");
+    assert!(line.contains("tank-07 device_offline (major)"), "{line}");
+    // A wait shorter than the `for` cannot judge it, and the line says so.
+    let (code, line) = run(&["--wait", "3s"]);
+    assert_eq!(code, Some(0), "{line}");
+    assert!(
+        line.contains("1 pending (their `for` outlasted the wait)"),
+        "{line}"
+    );
+}

@@ -86,8 +86,8 @@ fn engine() -> Engine {
 
 fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
     app.fleet_changed();
-    app.refresh(&engine.state);
     app.refresh_alerts(&engine.alerts);
+    app.refresh(&engine.state);
     let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     term.draw(|f| fleetop::ui::draw(f, app, &engine.view()))
         .expect("draw");
@@ -112,6 +112,65 @@ fn fleet_view() {
     let mut a = app();
     insta::assert_snapshot!("fleet_80x24", render(&mut a, &mut e, 80, 24));
     insta::assert_snapshot!("fleet_120x40", render(&mut a, &mut e, 120, 40));
+}
+
+/// While fleetop's own link is down, the header says so and what it holds: the offline
+/// device's firing alert is held, not counted as unhandled, and no status changes.
+#[test]
+fn header_says_the_link_is_down_and_what_it_holds() {
+    use fleetop::source::SourceEvent;
+    use fleetop::vocab::LinkState;
+    let mut e = engine();
+    let mut a = app();
+    let first = render(&mut a, &mut e, 120, 40);
+    let header = first.lines().next().unwrap_or_default().to_string();
+    assert!(header.contains("!1 maj"), "{header}");
+    let link = |state, at_ms| SourceEvent::Link {
+        conn: fleetop::vocab::ConnId(0),
+        state,
+        at_ms,
+    };
+    e.handle(link(LinkState::Connected, T0 + 60_000));
+    e.handle(link(
+        LinkState::Down {
+            reason: "connection refused".into(),
+            retry_in: std::time::Duration::from_secs(2),
+        },
+        T0 + 60_500,
+    ));
+    e.clock = Clock::Fixed(T0 + 600_000);
+    e.tick();
+    let screen = render(&mut a, &mut e, 120, 40);
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("1 link down: statuses and 1 alert held"),
+        "{header}"
+    );
+    assert!(!header.contains("!1 maj"), "{header}");
+    assert!(
+        header.contains("● 3 ◐ 0 ○ 1"),
+        "nobody went stale: {header}"
+    );
+}
+
+/// A silence being typed says how many active alerts it would cover, before Enter sets it.
+#[test]
+fn a_silence_being_typed_shows_what_it_would_cover() {
+    let mut e = engine();
+    let mut a = app();
+    let bar = |a: &mut App, e: &mut Engine| {
+        let screen = render(a, e, 120, 40);
+        screen.lines().last().unwrap_or_default().to_string()
+    };
+    a.mode = fleetop::app::Mode::Command("silence site=south ".into());
+    let line = bar(&mut a, &mut e);
+    assert!(line.contains("matches 2 active alerts"), "{line}");
+    a.mode = fleetop::app::Mode::Command("silence site=south rule=device_offline 2h".into());
+    let line = bar(&mut a, &mut e);
+    assert!(line.contains("matches 1 active alert "), "{line}");
+    a.mode = fleetop::app::Mode::Command("silence site=nowhere".into());
+    let line = bar(&mut a, &mut e);
+    assert!(line.contains("matches 0 active alerts"), "{line}");
 }
 
 #[test]

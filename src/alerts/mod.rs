@@ -10,7 +10,7 @@
 //! - [`crate::expr`]: the `when`/`clear` condition language, shared with commands
 //! - [`rules`]: compiled rules and the rule set; [`builtin`]: the built-in rules
 //! - [`machine`]: one alert's state machine; [`state`]: the book of all alerts
-//! - [`silence`], [`log`], [`check`]
+//! - [`silence`], [`log`], [`check`]; [`tally`]: raised alerts by who looks after them
 
 pub mod builtin;
 pub mod check;
@@ -22,14 +22,16 @@ mod memo;
 pub mod rules;
 pub mod silence;
 pub mod state;
+pub mod tally;
 pub mod template;
 pub mod transition;
 
-pub use check::{CheckSummary, check_summary};
+pub use check::{CheckSummary, check_summary, default_wait};
 pub use hooks::{HookEvent, HookRun};
 pub use log::{AlertKey, LogEntry, LogError, Restored, parse_log};
 pub use machine::{Ack, Alert, AlertState};
 pub use rules::{Rule, RuleError, RuleIdx, RuleSet};
-pub use silence::{Matcher, Silence, SilenceRequest, parse_silence_command};
+pub use silence::{Matcher, Silence, SilenceRequest, matchers_so_far, parse_silence_command};
 pub use state::{AlertBook, AlertError};
+pub use tally::{AlertTally, Handling};
 pub use transition::Transition;

@@ -153,6 +153,16 @@ pub fn parse_silence_command(args: &str) -> Result<SilenceRequest, String> {
     })
 }
 
+/// The matchers of a `:silence` line being typed, as far as they parse: enough to tell
+/// the operator what the silence would cover before it is set.
+pub fn matchers_so_far(args: &str) -> Vec<Matcher> {
+    words(args)
+        .into_iter()
+        .filter(|(w, quoted)| !quoted && w.contains('='))
+        .filter_map(|(w, _)| Matcher::parse(&w).ok())
+        .collect()
+}
+
 /// Splits on whitespace, keeping "double" or 'single' quoted runs together.
 fn words(s: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();

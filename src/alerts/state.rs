@@ -146,6 +146,17 @@ impl AlertBook {
             .find(|s| s.covers(a, self.book.now_ms))
     }
 
+    /// Active (pending, firing, flapping) alerts that all of `matchers` match: what a
+    /// silence being typed would cover.
+    pub fn count_matching(&self, matchers: &[super::silence::Matcher]) -> usize {
+        if matchers.is_empty() {
+            return 0;
+        }
+        self.alerts()
+            .filter(|a| a.state.is_active() && matchers.iter().all(|m| m.matches(a)))
+            .count()
+    }
+
     pub fn silences(&self) -> &[Silence] {
         &self.book.silences
     }

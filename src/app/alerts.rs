@@ -3,7 +3,7 @@
 //! filtered by state, and the cursor. Rebuilt from the [`AlertBook`] before each frame
 //! while the pane is open, so keys act on the list the operator sees.
 
-use crate::alerts::{Alert, AlertBook, AlertState, RuleIdx};
+use crate::alerts::{Alert, AlertBook, AlertState, Handling, RuleIdx};
 use crate::fleet::Device;
 use crate::vocab::DeviceId;
 use std::sync::Arc;
@@ -14,6 +14,8 @@ pub enum StateFilter {
     /// Pending, firing, flapping and recently resolved.
     #[default]
     All,
+    /// Firing or flapping, and neither acked, silenced nor held: what needs someone.
+    Unhandled,
     /// Firing or flapping.
     Firing,
     Pending,
@@ -23,8 +25,9 @@ pub enum StateFilter {
 }
 
 impl StateFilter {
-    pub const ALL: [StateFilter; 6] = [
+    pub const ALL: [StateFilter; 7] = [
         StateFilter::All,
+        StateFilter::Unhandled,
         StateFilter::Firing,
         StateFilter::Pending,
         StateFilter::Resolved,
@@ -35,6 +38,7 @@ impl StateFilter {
     pub fn label(self) -> &'static str {
         match self {
             StateFilter::All => "all",
+            StateFilter::Unhandled => "unhandled",
             StateFilter::Firing => "firing",
             StateFilter::Pending => "pending",
             StateFilter::Resolved => "resolved",
@@ -55,9 +59,10 @@ impl StateFilter {
         StateFilter::ALL[(i + 1) % StateFilter::ALL.len()]
     }
 
-    fn keeps(self, a: &Alert, silenced: bool) -> bool {
+    fn keeps(self, a: &Alert, silenced: bool, handling: Option<Handling>) -> bool {
         match self {
             StateFilter::All => true,
+            StateFilter::Unhandled => handling == Some(Handling::Unhandled),
             StateFilter::Firing => a.state.is_raised(),
             StateFilter::Pending => a.state == AlertState::Pending,
             StateFilter::Resolved => a.state == AlertState::Resolved,
@@ -96,7 +101,7 @@ impl AlertPane {
             .alerts()
             .filter(|a| a.state != AlertState::Inactive)
             .map(|a| (a, book.silenced_by(a).map(|s| s.id)))
-            .filter(|(a, s)| self.filter.keeps(a, s.is_some()))
+            .filter(|(a, s)| self.filter.keeps(a, s.is_some(), book.handling(a)))
             .collect();
         listed.sort_by(|(a, _), (b, _)| order(a).cmp(&order(b)));
         self.rows = listed

@@ -74,6 +74,8 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('f') => Action::CycleAlertFilter,
             KeyCode::Char('S') => Action::Silence,
             KeyCode::Char('u') => Action::Unsilence,
+            KeyCode::Char('n') => Action::NextProblem,
+            KeyCode::Char('N') => Action::PrevProblem,
             _ => return None,
         }),
     }
@@ -166,6 +168,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         (_, _, View::Fleet) => vec![
             ("↑↓", "move"),
             ("Enter", "open"),
+            ("n", "next problem"),
             ("/", "filter"),
             ("s", "sort"),
             ("o", "group"),
@@ -225,6 +228,10 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
         View::Fleet => keys.extend([
             ("Enter / l", "open the device, or fold a group"),
             (
+                "n / N",
+                "next / previous device in trouble (offline, stale, alerting, bad payloads)",
+            ),
+            (
                 "Space / C",
                 "mark a row / command every device shown (bulk)",
             ),
@@ -250,7 +257,10 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
                 ("a", "acknowledge the selected alert"),
                 ("S", "silence: :silence pre-filled for its device and rule"),
                 ("u", "lift the silence covering the selected alert"),
-                ("f", "show all, firing, pending, resolved, acked, silenced"),
+                (
+                    "f",
+                    "show all, unhandled, firing, pending, resolved, acked, silenced",
+                ),
                 (":alerts STATE", "open the pane showing one state"),
                 ("Esc / !", "back to the fleet"),
             ])

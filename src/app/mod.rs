@@ -13,6 +13,7 @@ pub mod keys;
 mod navigate;
 pub mod rows;
 pub mod topics;
+mod trouble;
 
 use crate::commands::CommandSet;
 use crate::fleet::{FleetEvent, FleetState, Status};
@@ -22,7 +23,7 @@ use alerts::AlertRow as AlertRowKind;
 use compose::Composer;
 use filter::Filter;
 use rows::{GroupBy, Row, SortKey, TableSpec};
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Status changes kept for the events pane.
 const EVENTS_KEPT: usize = 500;
@@ -138,6 +139,10 @@ pub enum Action {
     Silence,
     /// Lift the silence covering the selected alert.
     Unsilence,
+    /// Move to the next device in the table with a problem (`n`).
+    NextProblem,
+    /// Move to the previous one (`N`).
+    PrevProblem,
 }
 
 impl CommandOp {
@@ -252,6 +257,12 @@ pub struct App {
     pub alerts: alerts::AlertPane,
     /// Shown under the `:` line while it is open (what a pre-filled `:silence` needs).
     pub command_hint: Option<String>,
+    /// Devices with a raised alert nobody silenced, with the worst one's severity, as of
+    /// the last frame: they sort first, and `n`/`N` stop at them.
+    pub alerting: HashMap<DeviceId, crate::vocab::Severity>,
+    /// Set once the operator moves the fleet table's cursor: until then it stays at the
+    /// top as devices arrive and reorder, rather than riding along with the first one.
+    cursor_chosen: bool,
     /// Where Esc leaves the device view for: the view Enter came from.
     device_return: View,
     rows_dirty: bool,
@@ -286,6 +297,8 @@ impl App {
             bell: false,
             alerts: alerts::AlertPane::default(),
             command_hint: None,
+            alerting: HashMap::new(),
+            cursor_chosen: false,
             device_return: View::Fleet,
             rows_dirty: true,
         }
@@ -310,8 +323,14 @@ impl App {
                 descending: self.descending,
                 group: &self.group,
                 collapsed: &self.collapsed,
+                alerting: &self.alerting,
             },
         );
+        if !self.cursor_chosen {
+            self.selected = 0;
+            self.rows_dirty = false;
+            return;
+        }
         if let Some(row) = keep
             && let Some(i) = self
                 .rows
@@ -324,8 +343,18 @@ impl App {
         self.rows_dirty = false;
     }
 
-    /// Relists the alert pane from the alert book (while it is open).
+    /// Notes which devices have raised alerts, and relists the alert pane from the alert
+    /// book while it is open.
     pub fn refresh_alerts(&mut self, book: &crate::alerts::AlertBook) {
+        let mut alerting = HashMap::new();
+        for a in book.alerts().filter(|a| book.counts_as_raised(a)) {
+            let worst = alerting.entry(a.device).or_insert(a.severity);
+            *worst = (*worst).max(a.severity);
+        }
+        if alerting != self.alerting {
+            self.alerting = alerting;
+            self.rows_dirty = true;
+        }
         if self.view == View::Alerts {
             self.alerts.refresh(book);
         }
@@ -392,8 +421,16 @@ impl App {
             },
             _ => return,
         };
+        self.push_event(line);
+    }
+
+    /// Adds the newest event on top. The cursor stays on the event it was on (one row
+    /// further down), so Enter or `a` act on the event the operator chose, not on whatever
+    /// arrived above it.
+    fn push_event(&mut self, line: EventLine) {
         self.events.push_front(line);
         self.events.truncate(EVENTS_KEPT);
+        self.event_selected = (self.event_selected + 1).min(self.events.len().saturating_sub(1));
     }
 
     /// Takes in an alert transition (names in it are already sanitised).
@@ -415,14 +452,13 @@ impl App {
         if t.is_resurfaced() {
             text.push_str(" (its silence ended)");
         }
-        self.events.push_front(EventLine {
+        self.push_event(EventLine {
             at_ms: t.at_ms,
             device: Some(t.device),
             text,
             status: None,
             severity: Some(t.severity),
         });
-        self.events.truncate(EVENTS_KEPT);
     }
 
     /// The device the operator is looking at: the open one, or the selected row.
@@ -461,14 +497,13 @@ impl App {
 
     /// Takes in a hook that failed, timed out or was skipped.
     pub fn observe_hook(&mut self, text: String, at_ms: i64) {
-        self.events.push_front(EventLine {
+        self.push_event(EventLine {
             at_ms,
             device: None,
             text,
             status: None,
             severity: None,
         });
-        self.events.truncate(EVENTS_KEPT);
     }
 
     /// The bell, once per batch, when the bell is on and a critical alert nobody
@@ -540,5 +575,7 @@ fn step(pos: usize, action: &Action, len: usize, page: usize) -> usize {
     }
 }
 
+#[cfg(test)]
+mod follow_tests;
 #[cfg(test)]
 mod tests;

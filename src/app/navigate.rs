@@ -15,7 +15,12 @@ impl App {
             Action::NextPane if self.view == View::Alerts => {}
             Action::NextPane => {
                 self.pane = match self.pane {
-                    Pane::Main => Pane::Events,
+                    // Entering the pane starts at the newest event; from there the cursor
+                    // follows the event it is on as new ones arrive.
+                    Pane::Main => {
+                        self.event_selected = 0;
+                        Pane::Events
+                    }
                     Pane::Events => Pane::Main,
                 }
             }
@@ -105,6 +110,8 @@ impl App {
                 self.rows_dirty = true;
                 self.message = Some(format!("grouped by {}", self.group.label()));
             }
+            Action::NextProblem if self.view == View::Fleet => self.jump_to_problem(true, state),
+            Action::PrevProblem if self.view == View::Fleet => self.jump_to_problem(false, state),
             other => return self.navigate(other, state),
         }
         Vec::new()
@@ -179,8 +186,13 @@ impl App {
             Action::Click(line) => {
                 self.selected = (self.selected / self.page.max(1)) * self.page.max(1) + line;
                 self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+                self.cursor_chosen = true;
             }
-            other => self.selected = step(self.selected, &other, self.rows.len(), self.page),
+            other => {
+                let moved = step(self.selected, &other, self.rows.len(), self.page);
+                self.cursor_chosen |= moved != self.selected;
+                self.selected = moved;
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::filter::Filter;
 use crate::fleet::{Device, FleetState, MetricValue, Status};
-use crate::vocab::DeviceId;
+use crate::vocab::{DeviceId, Severity};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
@@ -100,6 +100,8 @@ pub struct TableSpec<'a> {
     pub descending: bool,
     pub group: &'a GroupBy,
     pub collapsed: &'a std::collections::HashSet<String>,
+    /// Devices with a raised alert and its severity: by status, they come first.
+    pub alerting: &'a std::collections::HashMap<DeviceId, Severity>,
 }
 
 fn status_rank(s: Status) -> u8 {
@@ -121,16 +123,17 @@ fn metric_number(d: &Device, name: &str) -> Option<f64> {
 }
 
 /// Orders two devices; devices lacking a sorted-by metric go last either way.
-fn compare(
-    state: &FleetState,
-    a: &Device,
-    b: &Device,
-    key: &SortKey,
-    descending: bool,
-) -> Ordering {
-    let dir = |o: Ordering| if descending { o.reverse() } else { o };
-    let by = match key {
-        SortKey::Status => dir(status_rank(a.status).cmp(&status_rank(b.status))),
+fn compare(state: &FleetState, a: &Device, b: &Device, spec: &TableSpec<'_>) -> Ordering {
+    let dir = |o: Ordering| if spec.descending { o.reverse() } else { o };
+    let by = match spec.sort {
+        // Firing alerts by severity, then offline, stale, unknown, the rest.
+        SortKey::Status => {
+            let rank = |d: &Device| {
+                let alert = spec.alerting.get(&d.id).copied();
+                (std::cmp::Reverse(alert), status_rank(d.status))
+            };
+            dir(rank(a).cmp(&rank(b)))
+        }
         SortKey::Name => dir(a.name.cmp(&b.name)),
         SortKey::Fleet => dir(state.fleet_name(a).cmp(state.fleet_name(b))),
         // Oldest first: the quiet ones are the interesting ones.
@@ -162,7 +165,7 @@ pub fn build(state: &FleetState, spec: &TableSpec<'_>) -> Vec<Row> {
         .iter()
         .filter(|d| spec.filter.matches(d, state.fleet_name(d)))
         .collect();
-    ids.sort_by(|a, b| compare(state, a, b, spec.sort, spec.descending));
+    ids.sort_by(|a, b| compare(state, a, b, spec));
     if *spec.group == GroupBy::None {
         return ids.into_iter().map(|d| Row::Device(d.id)).collect();
     }

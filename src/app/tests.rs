@@ -472,8 +472,12 @@ fn alert_pane_filters_by_state() {
     book.silence(req, "op@host", T0).unwrap();
     a.refresh_alerts(&book);
     assert_eq!(listed(&a, &book), ["high@tank-02"]);
-    // f cycles: silenced -> all -> firing -> ...
+    // f cycles: silenced -> all -> unhandled -> firing -> ...
     a.update(Action::CycleAlertFilter, &s);
+    a.update(Action::CycleAlertFilter, &s);
+    assert_eq!(a.alerts.filter, alerts::StateFilter::Unhandled);
+    a.refresh_alerts(&book);
+    assert_eq!(listed(&a, &book).len(), 1, "the silenced one is in hand");
     a.update(Action::CycleAlertFilter, &s);
     assert_eq!(a.alerts.filter, alerts::StateFilter::Firing);
     a.refresh_alerts(&book);

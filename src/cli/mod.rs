@@ -81,9 +81,10 @@ pub enum Command {
     },
     /// One line naming the firing alerts; exit 0 OK, 1 warning, 2 critical, 3 unknown.
     Check {
-        /// How long to collect before judging (for-durations need time to elapse).
-        #[arg(long, default_value = "10s", value_parser = duration::parse)]
-        wait: Duration,
+        /// How long to collect before judging. By default as long as the rules' longest
+        /// `for` needs, plus 2 s (32 s with the built-in rules), at most 2 min.
+        #[arg(long, value_parser = duration::parse)]
+        wait: Option<Duration>,
     },
     /// Which device conventions a broker speaks, devices per convention, and a config
     /// snippet for what could only be guessed.

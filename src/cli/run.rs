@@ -4,6 +4,7 @@
 use super::Format;
 use crate::config::Config;
 use crate::engine::{Engine, Input, Running};
+use crate::output::alert_log::Place;
 use crate::output::stream::{self, LineStream};
 use crate::output::{headless, snapshot};
 use crate::source::record::Line;
@@ -59,6 +60,16 @@ fn report_unreachable(reasons: &[String]) -> ExitCode {
         eprintln!("fleetop: could not connect to {r}");
     }
     ExitCode::from(1)
+}
+
+/// Where this run's acks, silences and alert log belong: its brokers (or recording) and
+/// its config file.
+pub fn place_of(config: &Config, input: &Input) -> Place {
+    let sources: Vec<String> = match input {
+        Input::Brokers(specs) => specs.iter().map(|s| s.url.to_string()).collect(),
+        Input::Replay { path, .. } => vec![format!("replay:{}", path.display())],
+    };
+    Place::watching(&sources, config.origin.path.as_deref())
 }
 
 /// Starts the engine, or says why not (exit 2: the configuration cannot run).
@@ -156,13 +167,16 @@ pub async fn discover(config: &Config, input: Input, wait: Duration, format: For
     ExitCode::SUCCESS
 }
 
-/// `fleetop check`: collect for `wait`, then one summary line and a Nagios exit code:
+/// `fleetop check`: collect for `wait` (by default what the rules' `for` needs, see
+/// [`crate::alerts::default_wait`]), then one summary line and a Nagios exit code:
 /// 0 OK, 1 warning (minor/warning alerts), 2 critical (critical/major), 3 unknown (no broker).
-pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
+pub async fn check(config: &Config, input: Input, wait: Option<Duration>) -> ExitCode {
+    // The wait comes from the compiled rules; what it means (a recording is read whole)
+    // from the input, which the engine takes.
     if let Err(code) = replay_readable(&input) {
         return code;
     }
-    let patience = patience(&input, wait);
+    let kind = input.clone();
     let mut engine = match Engine::start(config, input) {
         Ok(e) => e,
         Err(e) => {
@@ -170,8 +184,9 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    // Silences set in the UI apply to check too; check itself records nothing.
-    if let Some(path) = crate::output::alert_log::AlertLog::default_path()
+    // Silences set in the UI for the same brokers and config apply to check too; check
+    // itself records nothing.
+    if let Some(path) = place_of(config, &kind).log_path()
         && let Ok(text) = std::fs::read_to_string(path)
     {
         let now = engine.clock.now_ms();
@@ -179,7 +194,8 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
             .alerts
             .restore(crate::alerts::parse_log(&text).0, now);
     }
-    collect(&mut engine, patience).await;
+    let wait = wait.unwrap_or_else(|| crate::alerts::default_wait(engine.alerts.rules()));
+    collect(&mut engine, patience(&kind, wait)).await;
     if let Some(reasons) = all_unreachable(&engine, wait) {
         println!("UNKNOWN: could not connect to {}", reasons.join("; "));
         return ExitCode::from(3);
@@ -192,12 +208,17 @@ pub async fn check(config: &Config, input: Input, wait: Duration) -> ExitCode {
 /// NDJSON events until stopped (or until a replay ends). The core runs on its own; this
 /// loop takes what it produced a few times a second and queues the lines for a writer
 /// thread, so a consumer that stops reading costs lines (counted and said), never data.
-pub async fn headless(config: &Config, input: Input, stats_every: Duration) -> ExitCode {
+pub async fn headless(
+    config: &Config,
+    input: Input,
+    place: &Place,
+    stats_every: Duration,
+) -> ExitCode {
     let mut engine = match start(config, input) {
         Ok(e) => e,
         Err(code) => return code,
     };
-    engine.keep_alert_log();
+    engine.keep_alert_log(place);
     engine.keep_audit_log();
     let core = Running::spawn(engine);
     let mut out = match LineStream::start(std::io::stdout(), stream::QUEUE_LINES) {
@@ -327,7 +348,12 @@ pub async fn record(config: &Config, input: Input, path: &Path) -> ExitCode {
 }
 
 /// The terminal UI; without a terminal, says what to use instead.
-pub async fn live(config: &Config, input: Input, options: crate::tui::TuiOptions) -> ExitCode {
+pub async fn live(
+    config: &Config,
+    input: Input,
+    place: &Place,
+    options: crate::tui::TuiOptions,
+) -> ExitCode {
     use std::io::IsTerminal;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!(
@@ -339,7 +365,7 @@ pub async fn live(config: &Config, input: Input, options: crate::tui::TuiOptions
         Ok(e) => e,
         Err(code) => return code,
     };
-    engine.keep_alert_log();
+    engine.keep_alert_log(place);
     engine.keep_audit_log();
     match crate::tui::run(engine, options).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,6 +11,7 @@ pub fn demo_config(prefix: &str) -> String {
     let dev = |k: Kind| topics::device_status_template(prefix, k).unwrap_or_default();
     let gw = |k: Kind| topics::gateway_status_template(prefix, k).unwrap_or_default();
     TEMPLATE
+        .replace("@ALERTS@", ALERTS)
         .replace("@PREFIX@", prefix)
         .replace("@TANKS@", &t(Kind::Tank))
         .replace("@TANKS_STATUS@", &dev(Kind::Tank))
@@ -23,6 +24,11 @@ pub fn demo_config(prefix: &str) -> String {
         .replace("@VEHICLES@", &t(Kind::Vehicle))
         .replace("@VEHICLES_STATUS@", &dev(Kind::Vehicle))
 }
+
+/// The demo's alert rules: one for every fault the simulator injects and every trend it
+/// plays out (`src/demo/sim/engine/fault_alerts.rs` holds them to that). A file of its own:
+/// it is plain TOML, with no topics to fill in.
+const ALERTS: &str = include_str!("alerts.toml");
 
 const TEMPLATE: &str = r#"# fleetop demo configuration: five simulated field fleets.
 #
@@ -375,7 +381,7 @@ topic = "@VEHICLES_STATUS@"
 online = "online"
 offline = "offline"
 
-# ---------------------------------------------------------------------------------------
+@ALERTS@# ---------------------------------------------------------------------------------------
 # Commands: on a device press c (or :cmd); scripts use `fleetop cmd DEVICE COMMAND k=v`.
 # The simulated devices answer on the MQTT 5 response topic with fleetop's correlation
 # data, or on @PREFIX@/cmd/<fleet>/<device>/reply (matched on "id") for MQTT 3.1.1.

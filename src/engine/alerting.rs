@@ -32,10 +32,10 @@ impl Feed {
 }
 
 impl Engine {
-    /// Restores acks and silences from the alert log at its default place and keeps
-    /// recording there; without a state directory alerts are simply not persisted.
-    pub fn keep_alert_log(&mut self) {
-        let Some(path) = crate::output::alert_log::AlertLog::default_path() else {
+    /// Restores acks and silences from the alert log of `place` and keeps recording
+    /// there; without a state directory alerts are simply not persisted.
+    pub fn keep_alert_log(&mut self, place: &crate::output::alert_log::Place) {
+        let Some(path) = place.log_path() else {
             return;
         };
         match crate::output::alert_log::AlertLog::open(&path, &mut self.alerts, self.clock.now_ms())

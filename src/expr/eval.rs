@@ -166,17 +166,5 @@ fn compare(op: CmpOp, a: Val<'_>, b: Val<'_>) -> Val<'static> {
 /// live message and the reconnect of its broker link: time fleetop could not see is not
 /// the device's fault.
 pub fn effective_status(d: &Device, ctx: &EvalCtx<'_>) -> Status {
-    let status = d.compute_status(ctx.now_ms);
-    if status != Status::Stale {
-        return status;
-    }
-    let live = d.last_live_ms.unwrap_or(i64::MIN).max(ctx.live_floor_ms);
-    let stale_after = i64::try_from(d.expected_interval.as_millis())
-        .unwrap_or(i64::MAX)
-        .saturating_mul(2);
-    if ctx.now_ms.saturating_sub(live) > stale_after {
-        Status::Stale
-    } else {
-        Status::Online
-    }
+    d.compute_status(ctx.now_ms, ctx.live_floor_ms)
 }

@@ -264,7 +264,11 @@ impl FleetState {
 
     pub(super) fn refresh_status(&mut self, id: DeviceId) {
         let d = &mut self.devices[id as usize];
-        let status = d.compute_status(self.now_ms);
+        let floor = self
+            .connections
+            .get(d.conn.index())
+            .map_or(i64::MIN, Connection::live_floor_ms);
+        let status = d.compute_status(self.now_ms, floor);
         if status != d.status {
             let from = d.status;
             d.status = status;
@@ -289,6 +293,7 @@ pub(super) fn note_arrival(d: &mut Device, msg: &RawMessage, topic_idx: u16) {
     d.messages += 1;
     d.last_seen_ms = d.last_seen_ms.max(msg.at_ms);
     if !msg.retain {
+        d.live_messages += 1;
         d.last_live_ms = Some(d.last_live_ms.map_or(msg.at_ms, |t| t.max(msg.at_ms)));
     }
     if topic_idx != u16::MAX {

@@ -115,7 +115,17 @@ pub struct Device {
     /// What a device convention (Sparkplug, Homie...) says about it; `None` for devices
     /// of configured fleets.
     pub facts: Option<Box<crate::conventions::DeviceFacts>>,
+    /// Found by the no-config fallback (the generic convention), not named by a fleet or a
+    /// convention of its own: how often it reports is a guess until it has reported a few
+    /// times (see [`GUESSED_REPORTS_BEFORE_JUDGED`]).
+    pub guessed: bool,
+    /// Live (non-retained) messages it sent.
+    pub live_messages: u64,
 }
+
+/// Live messages a guessed device sends before its silence counts against it: a flood of
+/// one-off topics then makes unknown devices, not a storm of stale ones.
+pub const GUESSED_REPORTS_BEFORE_JUDGED: u64 = 3;
 
 /// Topics kept per device: enough to show where it publishes, bounded against floods.
 const MAX_TOPICS: usize = 256;
@@ -141,18 +151,37 @@ impl Device {
             .map(|(_, v)| &**v)
     }
 
+    /// True when a payload of its failed to decode (or was refused) within
+    /// [`super::RECENT_ERRORS`] of `now_ms`.
+    pub fn has_recent_error(&self, now_ms: i64) -> bool {
+        let since = now_ms.saturating_sub(super::RECENT_ERRORS.as_millis() as i64);
+        self.last_error.as_ref().is_some_and(|e| e.at_ms >= since)
+    }
+
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| &*m.name == name)
     }
 
-    /// Status from the facts alone, at time `now_ms`.
-    pub fn compute_status(&self, now_ms: i64) -> Status {
+    /// Status from the facts alone, at time `now_ms`. Staleness counts from the later of
+    /// its last live message and `live_floor_ms`, when fleetop's own link to its broker
+    /// last came up: time fleetop could not see is not the device's fault.
+    pub fn compute_status(&self, now_ms: i64, live_floor_ms: i64) -> Status {
         if self.available == Some(false) || self.group_offline {
             return Status::Offline;
         }
         let stale_after = (self.expected_interval.as_millis() as i64).saturating_mul(2);
         match self.last_live_ms {
-            Some(live) if now_ms.saturating_sub(live) > stale_after => Status::Stale,
+            // Its rhythm is unknown yet: its silence says nothing about it.
+            Some(live)
+                if self.guessed
+                    && self.live_messages < GUESSED_REPORTS_BEFORE_JUDGED
+                    && now_ms.saturating_sub(live) > stale_after =>
+            {
+                Status::Unknown
+            }
+            Some(live) if now_ms.saturating_sub(live.max(live_floor_ms)) > stale_after => {
+                Status::Stale
+            }
             Some(_) => Status::Online,
             None if self.available == Some(true) => Status::Online,
             None => Status::Unknown,

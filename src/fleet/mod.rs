@@ -40,6 +40,9 @@ pub type Labels = Vec<(Box<str>, Box<str>)>;
 
 /// How long a device may stay quiet, when its fleet does not say.
 pub const DEFAULT_EXPECTED_INTERVAL: Duration = Duration::from_secs(60);
+/// How far back "devices with payload errors" looks: long enough to notice a device that
+/// fails every few minutes, short enough that a fixed one drops out of the count.
+pub const RECENT_ERRORS: Duration = Duration::from_secs(10 * 60);
 /// How often the per-minute tier is held to its budget; it grows a minute at a time.
 const COARSE_CHECK_EVERY_MS: i64 = 10_000;
 
@@ -108,6 +111,9 @@ pub struct Connection {
     pub name: String,
     pub state: LinkState,
     pub since_ms: i64,
+    /// When the link last came up after being down (or first came up): staleness of its
+    /// devices counts from here, not from before an outage fleetop could not see through.
+    pub up_since_ms: Option<i64>,
     pub messages: u64,
     /// Dropped before reaching the core (queue full); mirrored from the source's counter.
     pub dropped: u64,
@@ -116,6 +122,28 @@ pub struct Connection {
     pub broker_dropped: Option<u64>,
     /// The latest notice about this connection (a refused subscription, a bad line).
     pub notice: Option<(i64, String)>,
+}
+
+impl Connection {
+    /// True while fleetop cannot see this connection's devices: it was up and is not now
+    /// (down, or connecting again). A finished replay is not blind: it has said all it had.
+    pub fn is_blind(&self) -> bool {
+        self.up_since_ms.is_some()
+            && matches!(
+                self.state,
+                LinkState::Connecting | LinkState::Down { .. } | LinkState::Failed(_)
+            )
+    }
+
+    /// Where staleness of its devices counts from (see [`Connection::up_since_ms`]).
+    pub fn live_floor_ms(&self) -> i64 {
+        self.up_since_ms.unwrap_or(i64::MIN)
+    }
+}
+
+/// A link that delivers messages now.
+fn is_up(state: &LinkState) -> bool {
+    matches!(state, LinkState::Connected | LinkState::Replaying)
 }
 
 /// A topic no fleet maps, kept so a user can see what to map.
@@ -211,6 +239,7 @@ impl FleetState {
                     name: n.clone(),
                     state: LinkState::Connecting,
                     since_ms: 0,
+                    up_since_ms: None,
                     messages: 0,
                     dropped: 0,
                     broker_dropped: None,
@@ -319,6 +348,9 @@ impl FleetState {
     /// Records a connection's new state.
     pub fn link_changed(&mut self, conn: ConnId, state: LinkState, at_ms: i64) {
         if let Some(c) = self.connections.get_mut(conn.index()) {
+            if is_up(&state) && (!is_up(&c.state) || c.up_since_ms.is_none()) {
+                c.up_since_ms = Some(at_ms);
+            }
             c.state = state.clone();
             c.since_ms = at_ms;
             self.events
@@ -352,10 +384,16 @@ impl FleetState {
         }
     }
 
-    /// Re-evaluates every device's status at `now_ms` (stale by expected interval).
+    /// Re-evaluates every device's status at `now_ms` (stale by expected interval). The
+    /// devices of a connection that is down keep the status they had: fleetop cannot see
+    /// them, which says nothing about them.
     pub fn tick(&mut self, now_ms: i64) {
         self.now_ms = self.now_ms.max(now_ms);
         for i in 0..self.devices.len() {
+            let conn = (self.devices[i].conn).index();
+            if self.connections.get(conn).is_some_and(Connection::is_blind) {
+                continue;
+            }
             self.refresh_status(i as DeviceId);
         }
         if now_ms - self.coarse_checked_ms >= COARSE_CHECK_EVERY_MS {
@@ -458,6 +496,16 @@ impl FleetState {
             c[d.status as usize] += 1;
         }
         c
+    }
+
+    /// Devices whose payloads failed to decode (or were refused under a cap) within
+    /// [`RECENT_ERRORS`] of `now_ms`: how many devices are in trouble now, not how many
+    /// bad payloads there ever were.
+    pub fn devices_with_recent_errors(&self, now_ms: i64) -> usize {
+        self.devices
+            .iter()
+            .filter(|d| d.has_recent_error(now_ms))
+            .count()
     }
 
     /// Finds a device by name (first match across brokers and fleets).

@@ -209,6 +209,7 @@ impl FleetState {
             let expected = self.mapper.fleets[fleet as usize].expected_interval;
             let d = &mut self.devices[id as usize];
             let from = std::mem::replace(&mut d.fleet, fleet);
+            d.guessed = false;
             d.expected_interval = expected.unwrap_or(DEFAULT_EXPECTED_INTERVAL);
             add_labels(d, labels);
             // A gateway the convention knows may have it offline already.
@@ -238,6 +239,7 @@ impl FleetState {
             .get(fleet as usize)
             .and_then(|f| f.expected_interval)
             .unwrap_or(DEFAULT_EXPECTED_INTERVAL);
+        let guessed = self.is_guessed(fleet);
         let device = Device {
             id,
             name: name.into(),
@@ -259,12 +261,14 @@ impl FleetState {
             last_payload: Vec::new(),
             expected_interval,
             facts: None,
+            guessed,
+            live_messages: 0,
         };
         match slot {
             Some(evicted) => self.devices[evicted as usize] = device,
             None => self.devices.push(device),
         }
-        if self.is_guessed(fleet) {
+        if guessed {
             self.guessed.push_back(id);
         }
         self.device_index.insert(key, id);

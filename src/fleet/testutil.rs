@@ -28,6 +28,8 @@ pub fn device(name: &str, metrics: &[(&str, f64)]) -> Device {
         last_payload: Vec::new(),
         expected_interval: Duration::from_secs(60),
         facts: None,
+        guessed: false,
+        live_messages: 1,
     };
     for &(m, v) in metrics {
         set(&mut d, m, 0, v);

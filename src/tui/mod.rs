@@ -241,8 +241,9 @@ fn frame(
         screen.tty.skip();
         return Ok(false);
     }
-    app.refresh(&engine.state);
+    // Alerts first: the table sorts alerting devices to the top.
     app.refresh_alerts(&engine.alerts);
+    app.refresh(&engine.state);
     let size = screen.term.size().map_err(|e| e.to_string())?;
     app.page = size.height.saturating_sub(12).max(1) as usize;
     // Synchronized output: the terminal shows the frame whole, never half-drawn.

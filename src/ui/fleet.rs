@@ -9,7 +9,7 @@ use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let events_height = if area.height >= 30 { 9 } else { 6 };
@@ -142,34 +142,40 @@ fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
                     .filter(|_| spark_width > 0)
                     .map(|m| widgets::sparkline(m, spark_width))
                     .unwrap_or_default();
-                let errors = if d.decode_errors > 0 {
-                    Span::styled(format!("{}", d.decode_errors), t.warn)
-                } else {
-                    Span::styled("", t.dim)
+                // Errors stand out while recent (the header's window), then fade.
+                let errors = match d.decode_errors {
+                    0 => Span::styled("", t.dim),
+                    n if d.has_recent_error(now) => Span::styled(n.to_string(), t.warn),
+                    n => Span::styled(n.to_string(), t.dim),
                 };
-                // The worst raised alert marks the row: `!` plus colour, never colour alone.
-                let (mark, mark_style) = match view.alerts.worst_for(*id) {
-                    Some(sev) if sev.rank() <= 1 => ("!", t.crit),
-                    Some(_) => ("!", t.warn),
-                    None => (status_symbol(d.status), status_style(t, d.status)),
+                // The status glyph always shows (offline, stale and unknown look apart); the
+                // worst raised alert adds `!` beside it, in its severity's colour.
+                let alert = match view.alerts.worst_for(*id) {
+                    Some(sev) if sev.rank() <= 1 => Span::styled("!", t.crit),
+                    Some(_) => Span::styled("!", t.warn),
+                    None => Span::raw(" "),
                 };
+                let mark = Line::from(vec![
+                    Span::styled(status_symbol(d.status), status_style(t, d.status)),
+                    alert,
+                ]);
                 let name = if app.marked.contains(id) {
                     Span::styled(format!("+{}", sanitize::text(&d.name)), t.accent)
                 } else {
                     Span::styled(sanitize::text(&d.name).into_owned(), t.text)
                 };
                 let mut cells = vec![
-                    Span::styled(mark, mark_style),
-                    name,
-                    Span::styled(fleet.map_or("?", |f| f.name.as_str()).to_string(), t.dim),
-                    Span::styled(labels.join("/"), t.dim),
-                    Span::styled(age(now - d.last_seen_ms), t.text),
-                    Span::styled(metrics.join(metrics_sep), t.text),
+                    Cell::from(mark),
+                    name.into(),
+                    Span::styled(fleet.map_or("?", |f| f.name.as_str()).to_string(), t.dim).into(),
+                    Span::styled(labels.join("/"), t.dim).into(),
+                    Span::styled(age(now - d.last_seen_ms), t.text).into(),
+                    Span::styled(metrics.join(metrics_sep), t.text).into(),
                 ];
                 if spark_width > 0 {
-                    cells.push(Span::styled(spark, t.accent));
+                    cells.push(Span::styled(spark, t.accent).into());
                 }
-                cells.push(errors);
+                cells.push(errors.into());
                 Row::new(cells)
             }
         })
@@ -181,7 +187,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         .unwrap_or(5)
         .clamp(5, 10) as u16;
     let mut widths = vec![
-        Constraint::Length(1),
+        Constraint::Length(2),
         Constraint::Length(if wide { 20 } else { 15 }),
         Constraint::Length(fleet_width),
         Constraint::Length(if wide { 16 } else { 7 }),

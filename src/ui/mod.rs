@@ -65,7 +65,7 @@ pub fn draw(frame: &mut Frame, app: &App, view: &CoreView) {
         View::Topics => topics::draw(frame, body, app, view),
         View::Alerts => alerts::draw(frame, body, app, view),
     }
-    bottom_bar(frame, bar, app);
+    bottom_bar(frame, bar, app, view);
     if app.mode == Mode::Help {
         help(frame, body, app);
     }
@@ -93,31 +93,18 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         Span::styled(format!("? {unknown} "), t.dim),
         Span::styled(format!("│ {:.0} msg/s ", view.msg_rate), t.text),
     ];
-    let alerts = view.alerts.counts();
-    if alerts.iter().any(|&n| n > 0) {
-        spans.push(Span::styled("│ ", t.dim));
-        for sev in crate::vocab::Severity::ALL {
-            let n = alerts[sev.rank()];
-            if n > 0 {
-                let style = if sev.rank() <= 1 { t.crit } else { t.warn };
-                let short = match sev {
-                    crate::vocab::Severity::Critical => "crit",
-                    crate::vocab::Severity::Major => "maj",
-                    crate::vocab::Severity::Minor => "min",
-                    crate::vocab::Severity::Warning => "warn",
-                    crate::vocab::Severity::Info => "info",
-                };
-                spans.push(Span::styled(format!("!{n} {short} "), style));
-            }
-        }
-    }
+    alert_spans(&mut spans, app, view);
     let dropped = view.dropped;
     if dropped > 0 {
         spans.push(Span::styled(format!("{dropped} dropped "), t.crit));
     }
-    let errors = s.counters.decode_errors;
-    if errors > 0 {
-        spans.push(Span::styled(format!("{errors} bad "), t.warn));
+    let bad = s.devices_with_recent_errors(view.now_ms);
+    if bad > 0 {
+        let minutes = crate::fleet::RECENT_ERRORS.as_secs() / 60;
+        spans.push(Span::styled(
+            format!("{bad} dev bad payloads ({minutes}m) "),
+            t.warn,
+        ));
     }
     for c in &s.connections {
         let style = match c.state {
@@ -141,6 +128,67 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// The raised alerts: unhandled ones by severity (what needs someone), then those already
+/// acked, silenced or held. While a link is down it says so, with what it holds: statuses
+/// stay as they were and liveness alerts wait for the reconnect.
+fn alert_spans(spans: &mut Vec<Span<'static>>, app: &App, view: &CoreView) {
+    use crate::vocab::Severity;
+    let t = &app.theme;
+    let tally = view.alerts.tally();
+    let blind = view
+        .state
+        .connections
+        .iter()
+        .filter(|c| c.is_blind())
+        .count();
+    if tally.is_empty() && blind == 0 {
+        return;
+    }
+    spans.push(Span::styled("│ ", t.dim));
+    if blind > 0 {
+        spans.push(Span::styled(
+            format!(
+                "{} down: statuses and {} held ",
+                plural(blind, "link"),
+                plural(tally.held, "alert")
+            ),
+            t.crit,
+        ));
+    }
+    for sev in Severity::ALL {
+        let n = tally.unhandled[sev.rank()];
+        if n > 0 {
+            let style = if sev.rank() <= 1 { t.crit } else { t.warn };
+            let short = match sev {
+                Severity::Critical => "crit",
+                Severity::Major => "maj",
+                Severity::Minor => "min",
+                Severity::Warning => "warn",
+                Severity::Info => "info",
+            };
+            spans.push(Span::styled(format!("!{n} {short} "), style));
+        }
+    }
+    for (n, what) in [(tally.acked, "acked"), (tally.silenced, "silenced")] {
+        if n > 0 {
+            spans.push(Span::styled(format!("{n} {what} "), t.dim));
+        }
+    }
+    if tally.held > 0 && blind == 0 {
+        // Held by an offline gateway: the gateway's own alert speaks for them.
+        spans.push(Span::styled(format!("{} held ", tally.held), t.dim));
+    }
+}
+
+/// `1 alert`, `3 alerts`.
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 /// `down: reason, retry in 0.4s` counted down from when it was said.
 fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     match &c.state {
@@ -156,7 +204,7 @@ fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     }
 }
 
-fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
+fn bottom_bar(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
     let line = match &app.mode {
         Mode::Filter(text) => Line::from(vec![
@@ -168,18 +216,32 @@ fn bottom_bar(frame: &mut Frame, area: Rect, app: &App) {
                 t.dim,
             ),
         ]),
-        Mode::Command(text) => Line::from(vec![
-            Span::styled(":", t.accent),
-            Span::styled(crate::sanitize::text(text).into_owned(), t.text),
-            Span::styled("▏", t.accent),
-            Span::styled(
+        Mode::Command(text) => {
+            let mut spans = vec![
+                Span::styled(":", t.accent),
+                Span::styled(crate::sanitize::text(text).into_owned(), t.text),
+                Span::styled("▏", t.accent),
+            ];
+            // A silence says what it would cover before Enter sets it.
+            if let Some(args) = text.strip_prefix("silence ") {
+                let matchers = crate::alerts::matchers_so_far(args);
+                if !matchers.is_empty() {
+                    let n = view.alerts.count_matching(&matchers);
+                    spans.push(Span::styled(
+                        format!("   matches {} ", plural(n, "active alert")),
+                        if n > 0 { t.warn } else { t.dim },
+                    ));
+                }
+            }
+            spans.push(Span::styled(
                 match &app.command_hint {
                     Some(hint) => format!("   {hint}"),
                     None => "   Tab complete · Enter run · Esc cancel".into(),
                 },
                 t.dim,
-            ),
-        ]),
+            ));
+            Line::from(spans)
+        }
         _ => match &app.message {
             Some(m) => Line::from(Span::styled(m.clone(), t.warn)),
             None => {

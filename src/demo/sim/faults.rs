@@ -5,8 +5,13 @@
 //! The first six faults show one of each kind (in a seed-shuffled order) within the first
 //! minute or so, so a short demo has something for alerts to catch; after that they come at
 //! random, more often in bigger fleets.
+//!
+//! Every fault lasts long enough for the demo config's rules to see it: a device dies for
+//! at least three of its reporting intervals (so it goes stale, if it has no last will), a
+//! gateway stays down past `gateway_offline`'s 30 s `for`, a stuck or drifting sensor keeps
+//! at it for at least six of its reports (a stuck-sensor window needs several equal ones).
 
-use super::fleets::fault_menu;
+use super::fleets::{fault_menu, interval_ms};
 use super::layout::Layout;
 use crate::demo::topics::Kind;
 
@@ -47,6 +52,20 @@ pub enum FaultKind {
     },
     /// One truncated message.
     Malformed { device: usize },
+}
+
+impl FaultKind {
+    /// The device a fault is about; `None` for a gateway's.
+    pub fn device(&self) -> Option<usize> {
+        match *self {
+            FaultKind::Dies { device, .. }
+            | FaultKind::Stuck { device, .. }
+            | FaultKind::Drift { device, .. }
+            | FaultKind::Spike { device, .. }
+            | FaultKind::Malformed { device } => Some(device),
+            FaultKind::GatewayDrops { .. } => None,
+        }
+    }
 }
 
 impl Fault {
@@ -200,20 +219,21 @@ impl FaultPlan {
         let (kind, range) = self.fleets[self.rng.usize(..self.fleets.len())].clone();
         let device = self.rng.usize(range);
         let menu = fault_menu(kind);
+        let reports = |n: u64| n * interval_ms(kind);
         let rng = &mut self.rng;
         let kind = match sort {
             Sort::Dies => FaultKind::Dies {
                 device,
-                back_after_ms: (rng.f64() < 0.6).then(|| rng.u64(60_000..240_000)),
+                back_after_ms: (rng.f64() < 0.6).then(|| rng.u64(60_000..240_000).max(reports(3))),
             },
             Sort::Gateway => FaultKind::GatewayDrops {
                 gateway: rng.usize(..self.gateways),
-                back_after_ms: rng.u64(20_000..60_000),
+                back_after_ms: rng.u64(45_000..120_000),
             },
             Sort::Stuck => FaultKind::Stuck {
                 device,
                 metric: menu.stuck[rng.usize(..menu.stuck.len())],
-                for_ms: rng.u64(90_000..300_000),
+                for_ms: rng.u64(240_000..480_000).max(reports(6)),
             },
             Sort::Drift => {
                 let (metric, per_s) = menu.drifts[rng.usize(..menu.drifts.len())];
@@ -221,7 +241,7 @@ impl FaultPlan {
                     device,
                     metric,
                     per_s,
-                    for_ms: rng.u64(240_000..480_000),
+                    for_ms: rng.u64(240_000..480_000).max(reports(6)),
                 }
             }
             Sort::Spike => {

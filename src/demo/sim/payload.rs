@@ -201,8 +201,9 @@ pub(crate) fn number(fx: &mut Effects, metric: &str, v: f64, dp: usize, now_ms: 
     let v = fx.apply(metric, v, now_ms);
     let v = if v.is_finite() { v } else { 0.0 };
     if fx.take_malformed() {
-        // A firmware bug that appends the unit: not a number any more.
-        return format!("{v:.dp$}ug/m3");
+        // A firmware update that starts wrapping the value in JSON, cut short: fleetop
+        // counts it as a payload that does not decode.
+        return format!("{{\"value\":{v:.dp$}");
     }
     format!("{v:.dp$}")
 }

@@ -21,8 +21,9 @@ pub(crate) const FULL_EVERY: u32 = 4;
 const MANUAL_S: f64 = 300.0;
 
 pub(crate) const STUCK: &[&str] = &["pm2_5", "no2"];
-/// NO2 creeping up past 100 ppb in a few minutes: a sensor ageing, or a real pollution event.
-pub(crate) const DRIFTS: &[(&str, f64)] = &[("no2", 0.35), ("pm2_5", 0.25)];
+/// NO2 past 100 ppb or PM2.5 past 75 µg/m³ within four minutes, from any starting point: a
+/// sensor ageing, or a real pollution event.
+pub(crate) const DRIFTS: &[(&str, f64)] = &[("no2", 0.5), ("pm2_5", 0.4)];
 pub(crate) const SPIKES: &[(&str, f64)] = &[("pm10", 950.0), ("pm2_5", 480.0)];
 
 #[derive(Debug, Clone)]
@@ -121,7 +122,7 @@ impl Pole {
         let values = [
             (PM2_5, number(ctx.fx, METRICS[PM2_5], pm25, 1, now)),
             (PM10, number(ctx.fx, METRICS[PM10], pm10, 1, now)),
-            (NO2, number(ctx.fx, METRICS[NO2], self.no2, 0, now)),
+            (NO2, number(ctx.fx, METRICS[NO2], self.no2, 1, now)),
         ];
         for (topic, payload) in values {
             ctx.send(topic, payload, false);

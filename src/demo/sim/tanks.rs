@@ -14,8 +14,9 @@ const PUMP_ON_BELOW: f64 = 25.0;
 const PUMP_OFF_ABOVE: f64 = 90.0;
 
 pub(crate) const STUCK: &[&str] = &["level_pct", "temp_c"];
-/// (metric, change per simulated second): the battery sags past 3.4 V in about three minutes.
-pub(crate) const DRIFTS: &[(&str, f64)] = &[("battery_v", -0.003), ("level_pct", 0.25)];
+/// (metric, change per simulated second): the battery sags past 3.4 V within two minutes;
+/// the level reads past 100 % within three and a half, whatever it started at.
+pub(crate) const DRIFTS: &[(&str, f64)] = &[("battery_v", -0.006), ("level_pct", 0.5)];
 pub(crate) const SPIKES: &[(&str, f64)] = &[("level_pct", 187.5), ("temp_c", 96.0)];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -94,7 +95,9 @@ impl Tank {
         let sun = (day * std::f64::consts::TAU).sin().max(0.0);
         let draw = if self.pump_on { 0.0002 } else { 0.00005 };
         self.battery_v = (self.battery_v + (sun * 0.0004 - draw) * dt_s).clamp(3.3, 4.2);
-        self.temp_c += (14.0 + 6.0 * sun - self.temp_c) * 0.05 + (rng.f64() - 0.5) * 0.2;
+        // A sensor's noise (±0.3 °C) is more than its 0.1 °C resolution: a healthy one never
+        // repeats itself for long, so a stuck one shows.
+        self.temp_c += (14.0 + 6.0 * sun - self.temp_c) * 0.05 + (rng.f64() - 0.5) * 0.6;
     }
 
     pub fn emit(&mut self, ctx: &mut Ctx<'_>) {

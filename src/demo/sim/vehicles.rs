@@ -7,9 +7,11 @@ use super::payload::Json;
 
 pub(crate) const INTERVAL_MS: u64 = 5_000;
 
-pub(crate) const STUCK: &[&str] = &["fuel_pct", "lat"];
-/// Engine temperature creeping past 110 °C: a failing thermostat or coolant leak.
-pub(crate) const DRIFTS: &[(&str, f64)] = &[("engine_temp_c", 0.12)];
+/// A GPS fix that stops moving while the van drives; an engine sensor that repeats itself.
+pub(crate) const STUCK: &[&str] = &["lat", "engine_temp_c"];
+/// Engine temperature creeping past 110 °C within four minutes even from cold: a failing
+/// thermostat or a coolant leak.
+pub(crate) const DRIFTS: &[(&str, f64)] = &[("engine_temp_c", 0.4)];
 pub(crate) const SPIKES: &[(&str, f64)] = &[("speed_kmh", 312.0), ("engine_temp_c", 151.0)];
 
 /// The depot the vans circle (Munich; any city would do).

@@ -8,8 +8,9 @@ use std::f64::consts::TAU;
 
 pub(crate) const INTERVAL_MS: u64 = 15_000;
 
-pub(crate) const STUCK: &[&str] = &["wind.speed_ms", "air.humidity_pct"];
-pub(crate) const DRIFTS: &[(&str, f64)] = &[("battery_v", -0.003), ("air.pressure_hpa", -0.2)];
+/// A seized anemometer or a frozen wind vane: both move on every report when healthy.
+pub(crate) const STUCK: &[&str] = &["wind.speed_ms", "wind.dir_deg"];
+pub(crate) const DRIFTS: &[(&str, f64)] = &[("battery_v", -0.006), ("air.pressure_hpa", -0.2)];
 pub(crate) const SPIKES: &[(&str, f64)] = &[("air.temp_c", 85.3), ("wind.gust_ms", 96.0)];
 
 /// Soil layers, shallow to deep; deeper layers react to rain later and less.

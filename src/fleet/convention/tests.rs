@@ -579,3 +579,29 @@ mod fuzz {
         }
     }
 }
+
+/// With no config, a flood of one-off topics makes guessed devices whose rhythm nobody
+/// knows: they are unknown once quiet, not stale (and so raise no `device_stale`), until a
+/// device has reported a few times.
+#[test]
+fn guessed_devices_are_judged_only_after_regular_reports() {
+    let mut s = state(ConventionsConfig::default());
+    for i in 0..50 {
+        s.apply(&msg(&format!("flood/dev-{i}/state"), br#"{"v":1}"#, 1_000));
+    }
+    assert!(s.devices.len() >= 50, "{} devices", s.devices.len());
+    assert!(s.devices.iter().all(|d| d.guessed));
+    let regular = "flood/dev-0/state";
+    for t in [11_000, 21_000] {
+        s.apply(&msg(regular, br#"{"v":2}"#, t));
+    }
+    s.tick(30 * 60_000);
+    let regular = s
+        .devices
+        .iter()
+        .find(|d| d.live_messages == 3)
+        .expect("dev-0");
+    assert_eq!(regular.status, Status::Stale, "three reports, then silence");
+    let [_, stale, _, unknown] = s.status_counts();
+    assert_eq!((stale, unknown), (1, s.devices.len() - 1));
+}

@@ -1,10 +1,11 @@
 //! What happens to devices between reports: scheduled faults, gateways coming back, and
 //! commands (with the field's delays, failures and losses).
 
-use super::{Engine, Ev, Life, MIN_GATEWAY_DOWN, REBOOT_MS};
+use super::{Dev, Engine, Ev, Life, MIN_GATEWAY_DOWN, REBOOT_MS};
 use crate::demo::sim::commands::{self, Fate, Outcome};
 use crate::demo::sim::faults::{Fault, FaultKind};
 use crate::demo::sim::link::{Link, with_will};
+use crate::demo::sim::payload::Msg;
 use crate::demo::topics::{self, OFFLINE, ONLINE};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Publish, PublishProperties};
@@ -12,55 +13,46 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 impl Engine {
+    /// Applies a scheduled fault, if it can happen now; only those that do are announced
+    /// and counted, so the log never names an incident nobody could see.
     pub(super) async fn apply_fault(&mut self, f: Fault, now: u64) {
+        let max_down = max_gateways_down(self.gateways.len());
+        let can = match &f.kind {
+            FaultKind::GatewayDrops { gateway, .. } => {
+                self.gateways_down < max_down && self.gateways[*gateway].link.is_some()
+            }
+            other => other.device().is_some_and(|d| self.reachable(d)),
+        };
+        if !can {
+            tracing::debug!(
+                "simulator: skipped (cannot happen now): {}",
+                f.describe(&self.layout)
+            );
+            return;
+        }
         tracing::info!("simulator fault: {}", f.describe(&self.layout));
         self.stats.faults.fetch_add(1, Relaxed);
         match f.kind {
-            FaultKind::Dies {
-                device,
-                back_after_ms,
-            } => {
-                if self.take_down(device, Life::Dead)
-                    && let Some(back) = back_after_ms
-                {
-                    self.schedule(now + back, Ev::Revive(device));
-                }
-                self.flush(device).await;
-            }
             FaultKind::GatewayDrops {
                 gateway,
                 back_after_ms,
             } => {
-                // Keep most of the fleet reachable even when faults come fast.
-                let max_down = (self.gateways.len() / 8).max(1);
-                if self.gateways_down < max_down
-                    && let Some(link) = self.gateways[gateway].link.take()
-                {
+                if let Some(link) = self.gateways[gateway].link.take() {
                     link.kill();
                     self.gateways_down += 1;
                     let back = back_after_ms.max(self.clock.sim_of(MIN_GATEWAY_DOWN));
                     self.schedule(now + back, Ev::GatewayBack(gateway));
                 }
             }
-            FaultKind::Stuck {
-                device,
-                metric,
-                for_ms,
-            } => self.devs[device].fx.stick(metric, now + for_ms),
-            FaultKind::Drift {
-                device,
-                metric,
-                per_s,
-                for_ms,
-            } => self.devs[device].fx.drift(metric, per_s, now, now + for_ms),
-            FaultKind::Spike {
-                device,
-                metric,
-                value,
-            } => self.devs[device].fx.spike(metric, value),
-            FaultKind::Malformed { device } => {
-                self.devs[device].fx.malform();
-                self.stats.malformed.fetch_add(1, Relaxed);
+            kind => {
+                let Some(device) = kind.device() else { return };
+                if matches!(kind, FaultKind::Malformed { .. }) {
+                    self.stats.malformed.fetch_add(1, Relaxed);
+                }
+                if let Some(back) = self.devs[device].suffer(&kind, now, &mut self.out) {
+                    self.schedule(back, Ev::Revive(device));
+                }
+                self.flush(device).await;
             }
         }
     }
@@ -184,5 +176,34 @@ impl Engine {
             self.emit(i, now.max(self.devs[i].last_ms), true);
             self.flush(i).await;
         }
+    }
+}
+
+/// Gateways down at once, at most: most of the fleet stays reachable when faults come fast.
+pub(super) fn max_gateways_down(gateways: usize) -> usize {
+    (gateways / 8).max(1)
+}
+
+impl Dev {
+    /// A fault of this device's own (not its gateway's): a sensor effect, or it dies (its
+    /// last will into `out`). Returns when it is back, for a death with a return.
+    pub(super) fn suffer(&mut self, kind: &FaultKind, now: u64, out: &mut Vec<Msg>) -> Option<u64> {
+        match *kind {
+            FaultKind::Dies { back_after_ms, .. } => {
+                let died = self.take_down(Life::Dead, out);
+                return back_after_ms.filter(|_| died).map(|b| now + b);
+            }
+            FaultKind::Stuck { metric, for_ms, .. } => self.fx.stick(metric, now + for_ms),
+            FaultKind::Drift {
+                metric,
+                per_s,
+                for_ms,
+                ..
+            } => self.fx.drift(metric, per_s, now, now + for_ms),
+            FaultKind::Spike { metric, value, .. } => self.fx.spike(metric, value),
+            FaultKind::Malformed { .. } => self.fx.malform(),
+            FaultKind::GatewayDrops { .. } => {}
+        }
+        None
     }
 }

@@ -6,6 +6,8 @@
 //! the command client's event loop and are handled between reports.
 
 mod clock;
+#[cfg(test)]
+mod fault_alerts;
 mod incidents;
 mod lifecycle;
 
@@ -57,6 +59,77 @@ struct Dev {
     topics: Vec<String>,
     status: Option<String>,
     commands: u64,
+}
+
+impl Dev {
+    /// Steps the device's physics to `at` and, if it can be heard, writes its report into
+    /// `out` (after an `online` status when it has just come up). True when a flaky device
+    /// garbled this report on its own, besides any scheduled fault.
+    fn report(&mut self, at: u64, full: bool, reachable: bool, out: &mut Vec<Msg>) -> bool {
+        let dt = at.saturating_sub(self.last_ms) as f64 / 1000.0;
+        self.last_ms = self.last_ms.max(at);
+        self.model.advance(dt, at as f64 / 1000.0, &mut self.rng);
+        self.fx.expire(at);
+        if !reachable {
+            return false;
+        }
+        let mut full = full;
+        if !self.announced {
+            if let Some(status) = &self.status {
+                out.push(Msg {
+                    topic: status.clone(),
+                    payload: ONLINE.into(),
+                    retain: true,
+                });
+            }
+            self.announced = true;
+            self.retained = true;
+            full = true;
+        }
+        let garbled = self.flaky && self.rng.f64() < 0.05;
+        if garbled {
+            self.fx.malform();
+        }
+        let mut ctx = Ctx {
+            now_ms: at,
+            uptime_s: self.uptime_base_s + at.saturating_sub(self.boot_ms) / 1000,
+            rng: &mut self.rng,
+            fx: &mut self.fx,
+            topics: &self.topics,
+            out,
+        };
+        self.model.emit(&mut ctx, full);
+        garbled
+    }
+
+    /// Stops the device (`Dead` or `Rebooting`); its last will goes into `out` if it has
+    /// one and had said `online`. False when it was not up.
+    fn take_down(&mut self, life: Life, out: &mut Vec<Msg>) -> bool {
+        if self.life != Life::Up {
+            return false;
+        }
+        self.life = life;
+        if self.announced
+            && let Some(status) = &self.status
+        {
+            out.push(Msg {
+                topic: status.clone(),
+                payload: OFFLINE.into(),
+                retain: true,
+            });
+        }
+        self.announced = false;
+        true
+    }
+
+    /// Back up after dying or rebooting, with a fresh uptime.
+    fn revive(&mut self, at: u64) {
+        if self.life != Life::Up {
+            self.life = Life::Up;
+            self.boot_ms = at;
+            self.uptime_base_s = 0;
+        }
+    }
 }
 
 struct Gateway {
@@ -283,14 +356,7 @@ impl Engine {
                 self.emit(i, at, false);
                 self.flush(i).await;
             }
-            Ev::Revive(i) => {
-                let d = &mut self.devs[i];
-                if d.life != Life::Up {
-                    d.life = Life::Up;
-                    d.boot_ms = at;
-                    d.uptime_base_s = 0;
-                }
-            }
+            Ev::Revive(i) => self.devs[i].revive(at),
             Ev::Reboot(i) => {
                 if self.take_down(i, Life::Rebooting) {
                     self.schedule(at + REBOOT_MS, Ev::Revive(i));
@@ -311,40 +377,9 @@ impl Engine {
     /// Steps device `i` to `at` and writes its report into `self.out` if it can be heard.
     fn emit(&mut self, i: usize, at: u64, full: bool) {
         let reachable = self.reachable(i);
-        let d = &mut self.devs[i];
-        let dt = at.saturating_sub(d.last_ms) as f64 / 1000.0;
-        d.last_ms = d.last_ms.max(at);
-        d.model.advance(dt, at as f64 / 1000.0, &mut d.rng);
-        d.fx.expire(at);
-        if !reachable {
-            return;
-        }
-        let mut full = full;
-        if !d.announced {
-            if let Some(status) = &d.status {
-                self.out.push(Msg {
-                    topic: status.clone(),
-                    payload: ONLINE.into(),
-                    retain: true,
-                });
-            }
-            d.announced = true;
-            d.retained = true;
-            full = true;
-        }
-        if d.flaky && d.rng.f64() < 0.05 {
-            d.fx.malform();
+        if self.devs[i].report(at, full, reachable, &mut self.out) {
             self.stats.malformed.fetch_add(1, Relaxed);
         }
-        let mut ctx = Ctx {
-            now_ms: at,
-            uptime_s: d.uptime_base_s + at.saturating_sub(d.boot_ms) / 1000,
-            rng: &mut d.rng,
-            fx: &mut d.fx,
-            topics: &d.topics,
-            out: &mut self.out,
-        };
-        d.model.emit(&mut ctx, full);
     }
 
     /// Publishes `self.out` on the pool connection that carries device `i`.
@@ -397,21 +432,6 @@ impl Engine {
 
     /// Marks a device down; if it had said `online`, says `offline` for it (its LWT).
     fn take_down(&mut self, i: usize, life: Life) -> bool {
-        let d = &mut self.devs[i];
-        if d.life != Life::Up {
-            return false;
-        }
-        d.life = life;
-        if d.announced
-            && let Some(status) = &d.status
-        {
-            self.out.push(Msg {
-                topic: status.clone(),
-                payload: OFFLINE.into(),
-                retain: true,
-            });
-        }
-        d.announced = false;
-        true
+        self.devs[i].take_down(life, &mut self.out)
     }
 }
