@@ -98,6 +98,19 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     if dropped > 0 {
         spans.push(Span::styled(format!("{dropped} dropped "), t.crit));
     }
+    // Loss outside fleetop, where the broker counts it (Mosquitto's $SYS, all clients).
+    let broker_dropped: u64 = view
+        .state
+        .connections
+        .iter()
+        .filter_map(|c| c.broker_dropped)
+        .sum();
+    if broker_dropped > 0 {
+        spans.push(Span::styled(
+            format!("broker dropped {broker_dropped} "),
+            t.warn,
+        ));
+    }
     let bad = s.devices_with_recent_errors(view.now_ms);
     if bad > 0 {
         let minutes = crate::fleet::RECENT_ERRORS.as_secs() / 60;
