@@ -37,7 +37,26 @@ pub struct ConnLabel {
 }
 
 /// Index of a device in the fleet state; stable for the life of the process.
-pub type DeviceId = u32;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct DeviceId(pub u32);
+
+impl DeviceId {
+    /// The device at position `i` of the fleet state's list (bounded by `max_devices`).
+    pub fn nth(i: usize) -> DeviceId {
+        DeviceId(u32::try_from(i).unwrap_or(u32::MAX))
+    }
+
+    /// Where this device sits in the fleet state's list.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for DeviceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// One message as the broker delivered it.
 #[derive(Debug, Clone)]

@@ -50,7 +50,7 @@ fn acks_and_silences_survive_a_restart() {
     let mut first = engine(&log);
     assert_eq!(check_summary(&first.alerts).code, 2);
     let msg = first
-        .alert_op(&AlertOp::AckDevice(0), "noc@host")
+        .alert_op(&AlertOp::AckDevice(fleetop::vocab::DeviceId(0)), "noc@host")
         .expect("ack");
     assert!(msg.contains("acknowledged 1"), "{msg}");
     let msg = first

@@ -70,7 +70,7 @@ fn deliver(state: &mut FleetState, book: &mut AlertBook, m: RawMessage) {
     let touched = state
         .devices
         .iter()
-        .filter(|d| d.last_seen_ms == m.at_ms || d.id as usize >= before);
+        .filter(|d| d.last_seen_ms == m.at_ms || d.id.index() >= before);
     for d in touched {
         book.evaluate_device(d, m.at_ms);
     }
@@ -121,7 +121,10 @@ fn messages_raise_inhibit_log_and_survive_a_restart() {
 
     // The operator acks and silences; the engine appends the entries to the log.
     let mut log: Vec<String> = fired.iter().map(|t| LogEntry::from(t).to_line()).collect();
-    let d = state.find_device("tank-01").map(|d| d.id).unwrap_or(0);
+    let d = state
+        .find_device("tank-01")
+        .map(|d| d.id)
+        .unwrap_or(fleetop::vocab::DeviceId(0));
     let rule = book.rules().find("low_level").unwrap_or(0);
     let ack = book.ack(d, rule, "ann@ops", Some("truck booked"), T0 + 130_000);
     log.push(ack.expect("ack").to_line());

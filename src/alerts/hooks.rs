@@ -154,7 +154,7 @@ mod tests {
     fn transition(from: AlertState, to: AlertState, silenced: bool) -> Transition {
         Transition {
             rule: 0,
-            device: 0,
+            device: crate::vocab::DeviceId(0),
             rule_name: "low".into(),
             device_name: "tank-01".into(),
             fleet: "tanks".into(),

@@ -48,7 +48,7 @@ impl DeviceMemo {
     /// Brings scopes, metric registration and decode bookkeeping up to date.
     pub(crate) fn refresh(&mut self, rules: &RuleSet, d: &Device, now: i64) {
         if !self.seen {
-            self.cache = WindowCache::new(d.id as u8);
+            self.cache = WindowCache::new(d.id.0 as u8);
         }
         // Labels only ever grow, so their count tells whether scopes need a new look.
         if !self.seen || self.labels_len != d.labels.len() || self.fleet != d.fleet {

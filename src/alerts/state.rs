@@ -273,12 +273,12 @@ impl AlertBook {
 /// The alert id of group `i` (gateways count down from the top of the id range, far
 /// above any device id).
 pub fn group_alert_id(i: usize) -> DeviceId {
-    DeviceId::MAX - i as DeviceId
+    DeviceId(u32::MAX - u32::try_from(i).unwrap_or(u32::MAX / 2))
 }
 
 /// True for an id [`group_alert_id`] made: the alert is about a gateway, not a device.
 pub fn is_group_alert(id: DeviceId) -> bool {
-    id > DeviceId::MAX / 2
+    id.0 > u32::MAX / 2
 }
 
 fn key_of(a: &Alert) -> AlertKey {

@@ -270,7 +270,7 @@ fn an_offline_gateway_raises_one_alert_and_inhibits_its_devices_liveness_alerts(
         device("tank-01", &[("level_pct", 50.0)]),
         device("tank-02", &[("level_pct", 50.0)]),
     ];
-    devices[1].id = 1;
+    devices[1].id = crate::vocab::DeviceId(1);
     for d in &mut devices {
         d.labels.push(("gateway".into(), "gw-1".into()));
         d.group_offline = true;
@@ -479,12 +479,17 @@ fn restart_restores_acks_and_silences_from_log_lines() {
     assert_eq!(b2.silences().iter().map(|s| s.id).collect::<Vec<_>>(), [1]);
     assert_eq!(b2.silences()[0].reason, "pump");
     let mut d2 = device("tank-01", &[]);
-    d2.id = 7;
+    d2.id = crate::vocab::DeviceId(7);
     feed(&mut b2, &mut d2, "level_pct", 10.0, 11 * MIN);
     feed(&mut b2, &mut d2, "temp", 40.0, 11 * MIN);
-    let ack = b2.get(7, low).and_then(|a| a.ack.clone());
+    let ack = b2
+        .get(crate::vocab::DeviceId(7), low)
+        .and_then(|a| a.ack.clone());
     assert_eq!(ack.and_then(|a| a.comment), Some("refill booked".into()));
-    assert!(b2.get(7, hot).is_some_and(|a| a.ack.is_none()));
+    assert!(
+        b2.get(crate::vocab::DeviceId(7), hot)
+            .is_some_and(|a| a.ack.is_none())
+    );
     assert_eq!(b2.compact().len(), 2);
     // New silence ids continue after the restored ones.
     let LogEntry::Silence(s) = b2

@@ -103,7 +103,7 @@ mod tests {
         let mut b = book();
         for i in 0..3 {
             let mut d = device(&format!("tank-{i}"), &[]);
-            d.id = i;
+            d.id = crate::vocab::DeviceId(i);
             set(&mut d, "level_pct", 1000, 5.0);
             set(&mut d, "temp_c", 1000, 95.0);
             b.evaluate_device(&d, 1000);
@@ -113,7 +113,8 @@ mod tests {
         assert_eq!((all.acked, all.silenced, all.held), (0, 0, 0));
 
         let low = b.rules().find("low").expect("rule low");
-        b.ack(1, low, "ann@ops", None, 2000).expect("ack");
+        b.ack(crate::vocab::DeviceId(1), low, "ann@ops", None, 2000)
+            .expect("ack");
         let req = parse_silence_command("device=tank-2 1h \"refill booked\"").expect("silence");
         b.silence(req, "ann@ops", 2000).expect("silence");
         let t = b.tally();

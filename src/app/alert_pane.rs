@@ -33,7 +33,7 @@ impl App {
         rule: Option<&str>,
         state: &FleetState,
     ) {
-        match device.and_then(|id| state.devices.get(id as usize)) {
+        match device.and_then(|id| state.devices.get(id.index())) {
             Some(d) => {
                 self.mode = Mode::Command(alerts::silence_prefill(d, rule));
                 self.command_hint = Some(alerts::silence_hint(d));

@@ -203,7 +203,7 @@ impl App {
         };
         let Some(m) = state
             .devices
-            .get(id as usize)
+            .get(id.index())
             .and_then(|d| d.metrics.get(self.metric))
         else {
             self.message = Some("this device has no metric to export".into());

@@ -75,7 +75,7 @@ impl Composer {
                         .then(|| {
                             self.targets
                                 .first()
-                                .and_then(|d| state.devices.get(*d as usize))
+                                .and_then(|d| state.devices.get((*d).index()))
                         })
                         .flatten()
                         .map(|d| d.name.to_string())
@@ -93,7 +93,7 @@ impl Composer {
         let mut lists = self
             .targets
             .iter()
-            .filter_map(|d| state.devices.get(*d as usize))
+            .filter_map(|d| state.devices.get((*d).index()))
             .map(|d| set.for_device(state.fleet_name(d), d.facts.as_deref()));
         let Some(mut valid) = lists.next() else {
             return Vec::new();
@@ -128,7 +128,7 @@ impl Composer {
         state: &FleetState,
         command: &str,
     ) -> Option<CommandTemplate> {
-        let d = state.devices.get(*self.targets.first()? as usize)?;
+        let d = state.devices.get((*self.targets.first()?).index())?;
         set.for_device(state.fleet_name(d), d.facts.as_deref())
             .into_iter()
             .find(|c| c.name == command)
@@ -157,7 +157,7 @@ impl Composer {
             _ => return None,
         };
         let template = self.template(set, state, command)?;
-        let d = state.devices.get(*self.targets.first()? as usize)?;
+        let d = state.devices.get((*self.targets.first()?).index())?;
         let target = Target {
             device: &d.name,
             fleet: state.fleet_name(d),

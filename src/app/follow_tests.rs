@@ -45,7 +45,7 @@ fn app() -> App {
 
 fn name_at_cursor(a: &App, s: &FleetState) -> String {
     a.selected_device()
-        .map(|id| s.devices[id as usize].name.to_string())
+        .map(|id| s.devices[id.index()].name.to_string())
         .unwrap_or_default()
 }
 
@@ -127,7 +127,7 @@ fn alerting_devices_sort_first_and_the_cursor_starts_at_the_top() {
         .rows
         .iter()
         .filter_map(|r| match r {
-            Row::Device(id) => Some(s.devices[*id as usize].name.to_string()),
+            Row::Device(id) => Some(s.devices[(*id).index()].name.to_string()),
             Row::Group { .. } => None,
         })
         .take(2)

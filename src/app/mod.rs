@@ -153,7 +153,7 @@ impl CommandOp {
                 device: Some(d), ..
             } => state
                 .devices
-                .get(*d as usize)
+                .get((*d).index())
                 .map_or(crate::vocab::ConnId(0), |d| d.conn),
             _ => crate::vocab::ConnId(0),
         }
@@ -369,7 +369,7 @@ impl App {
                 to,
                 at_ms,
             } if *from != Status::Unknown || *to != Status::Online => {
-                let d = &state.devices[*device as usize];
+                let d = &state.devices[(*device).index()];
                 let what = match to {
                     Status::Offline => "went offline",
                     Status::Stale => "went quiet (stale)",

@@ -197,7 +197,7 @@ impl App {
     }
 
     fn navigate_device(&mut self, action: Action, id: DeviceId, state: &FleetState) -> Vec<Effect> {
-        let Some(d) = state.devices.get(id as usize) else {
+        let Some(d) = state.devices.get(id.index()) else {
             self.view = View::Fleet;
             return Vec::new();
         };

@@ -180,7 +180,7 @@ pub fn build(state: &FleetState, spec: &TableSpec<'_>) -> Vec<Row> {
     for (key, members) in groups {
         let mut counts = [0; 4];
         for &id in &members {
-            counts[state.devices[id as usize].status as usize] += 1;
+            counts[state.devices[id.index()].status as usize] += 1;
         }
         let collapsed = spec.collapsed.contains(&key);
         rows.push(Row::Group {

@@ -41,7 +41,7 @@ fn names(app: &App, s: &FleetState) -> Vec<String> {
     app.rows
         .iter()
         .map(|r| match r {
-            Row::Device(id) => s.devices[*id as usize].name.to_string(),
+            Row::Device(id) => s.devices[(*id).index()].name.to_string(),
             Row::Group { key, devices, .. } => format!("[{key}:{devices}]"),
         })
         .collect()
@@ -410,7 +410,7 @@ fn alert_pane_lists_by_severity_and_enter_opens_the_device_and_escape_returns() 
         .iter()
         .position(|d| &*d.name == "tank-02")
         .unwrap();
-    assert_eq!(a.view, View::Device(tank02 as DeviceId));
+    assert_eq!(a.view, View::Device(DeviceId::nth(tank02)));
     a.update(Action::Back, &s);
     assert_eq!(a.view, View::Alerts, "Esc goes back where Enter came from");
     a.update(Action::Back, &s);

@@ -29,7 +29,7 @@ impl App {
             .find(|&i| match self.rows[i] {
                 Row::Device(id) => state
                     .devices
-                    .get(id as usize)
+                    .get(id.index())
                     .is_some_and(|d| self.in_trouble(d, now)),
                 Row::Group { .. } => false,
             });

@@ -172,7 +172,7 @@ fn prepared(set: &CommandSet, name: &str, fleet: &str, a: &str, tag: &str) -> Pr
 fn opening(wait: Wait) -> Opening {
     Opening {
         conn: crate::vocab::ConnId(0),
-        device_id: Some(0),
+        device_id: Some(crate::vocab::DeviceId(0)),
         by: "op@host".into(),
         wait,
         queued: false,

@@ -92,7 +92,7 @@ impl Engine {
         let d = self
             .state
             .devices
-            .get(device as usize)
+            .get(device.index())
             .ok_or_else(|| "no such device".to_string())?;
         let fleet = self.state.fleet_name(d);
         let commands = self.desk.set.for_device(fleet, d.facts.as_deref());
@@ -197,7 +197,7 @@ impl Engine {
     fn conn_of(&self, device: DeviceId) -> Result<ConnId, String> {
         self.state
             .devices
-            .get(device as usize)
+            .get(device.index())
             .map(|d| d.conn)
             .ok_or_else(|| "no such device".to_string())
     }

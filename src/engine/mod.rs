@@ -319,7 +319,7 @@ impl Engine {
         if !self.desk.is_inbox(&msg.topic) {
             self.state.apply(msg);
             if let Some(id) = self.state.take_touched()
-                && let Some(d) = self.state.devices.get(id as usize)
+                && let Some(d) = self.state.devices.get(id.index())
             {
                 self.alerts.evaluate_device(d, msg.at_ms);
                 self.desk.tracker.device_updated(d, msg.at_ms);

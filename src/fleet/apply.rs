@@ -22,7 +22,7 @@ impl FleetState {
         let limits_payload = self.limits.max_payload_bytes;
         let history = self.limits.history;
         let max_metrics = self.limits.max_metrics_per_device;
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         note_arrival(d, msg, topic_idx);
         if msg.payload.len() > limits_payload {
             record_error(
@@ -44,7 +44,7 @@ impl FleetState {
             self.store_shape_values(msg, id, timestamp);
             return;
         }
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         let fleet = &self.mapper.fleets[d.fleet as usize];
         let mut shape = self.shapes.get_mut(shape as usize);
         let metric_name = metric
@@ -92,7 +92,7 @@ impl FleetState {
     fn read_shape(&mut self, payload: &[u8], id: DeviceId, shape: u32) -> Option<Option<i64>> {
         let shape = self.shapes.get(shape as usize)?;
         let timestamp = shape.read(payload, &mut self.shape_values).ok()?;
-        let metrics = self.devices.get(id as usize)?.metrics.len();
+        let metrics = self.devices.get(id.index())?.metrics.len();
         self.shape_values
             .iter()
             .all(|&(i, _)| (i as usize) < metrics)
@@ -102,7 +102,7 @@ impl FleetState {
     /// Stores what [`FleetState::read_shape`] read straight into the metric slots.
     fn store_shape_values(&mut self, msg: &RawMessage, id: DeviceId, timestamp: Option<i64>) {
         let at = sample_time(timestamp, msg.at_ms);
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         for &(i, leaf) in &self.shape_values {
             let value = match leaf {
                 Leaf::Number(n) => Value::Number(n),
@@ -134,7 +134,7 @@ impl FleetState {
         let Some(timestamp) = self.read_shape(&msg.payload, id, shape) else {
             return false;
         };
-        note_arrival(&mut self.devices[id as usize], msg, topic_idx);
+        note_arrival(&mut self.devices[id.index()], msg, topic_idx);
         self.store_shape_values(msg, id, timestamp);
         true
     }
@@ -171,7 +171,7 @@ impl FleetState {
         match target {
             RouteTarget::Device(id) => {
                 self.touched = Some(id);
-                let d = &mut self.devices[id as usize];
+                let d = &mut self.devices[id.index()];
                 note_arrival(d, msg, u16::MAX);
                 match online {
                     Some(v) => d.available = Some(v),
@@ -215,7 +215,7 @@ impl FleetState {
                         if was_offline && !d.group_offline && !msg.retain {
                             d.last_live_ms = Some(d.last_live_ms.unwrap_or(0).max(msg.at_ms));
                         }
-                        self.refresh_status(i as DeviceId);
+                        self.refresh_status(DeviceId::nth(i));
                     }
                 }
             }
@@ -263,7 +263,7 @@ impl FleetState {
     }
 
     pub(super) fn refresh_status(&mut self, id: DeviceId) {
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         let floor = self
             .connections
             .get(d.conn.index())

@@ -135,7 +135,7 @@ impl FleetState {
     /// Forgets a guessed device so its slot can hold another: its index entry, the routes
     /// that point to it (their topics are classified afresh) and its fleet's count.
     fn evict(&mut self, id: DeviceId) {
-        let Some(d) = self.devices.get(id as usize) else {
+        let Some(d) = self.devices.get(id.index()) else {
             return;
         };
         let (conn, fleet, name) = (d.conn, d.fleet, d.name.clone());

@@ -69,7 +69,7 @@ impl FleetState {
     /// The device a convention says this one reaches the broker through.
     pub fn gateway_of(&self, d: &Device) -> Option<&Device> {
         let id = d.facts.as_ref()?.gateway?;
-        self.devices.get(id as usize)
+        self.devices.get(id.index())
     }
 
     pub(super) fn apply_convention(
@@ -123,7 +123,7 @@ impl FleetState {
         let id = r.device;
         self.touched = Some(id);
         if !out.request {
-            note_arrival(&mut self.devices[id as usize], msg, r.topic);
+            note_arrival(&mut self.devices[id.index()], msg, r.topic);
         }
         if oversize {
             self.payload_too_big(msg, id);
@@ -134,7 +134,7 @@ impl FleetState {
         }
         let (history, max_metrics) = (self.limits.history, self.limits.max_metrics_per_device);
         let at = sample_time(out.values.timestamp_ms, msg.at_ms);
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         let mut refused = 0u64;
         let mut slots = std::mem::take(&mut self.leaf_metrics);
         slots.clear();
@@ -170,7 +170,7 @@ impl FleetState {
         node: Option<DeviceId>,
     ) -> Option<Resolved> {
         let id = self.convention_device(msg.conn, convention, key, labels)?;
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         let topic = String::from_utf8_lossy(&msg.topic);
         let topic_idx = d.topic_index(&topic);
         let shape = if convention == Convention::Generic {
@@ -212,7 +212,7 @@ impl FleetState {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         let id = self.device_for(conn, fleet, key, labels)?;
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         if d.facts.is_none() {
             d.facts = Some(Box::new(DeviceFacts::new(convention)));
         }
@@ -228,11 +228,11 @@ impl FleetState {
     ) {
         match event {
             Event::Name(name) => {
-                facts(&mut self.devices[id as usize], convention).display_name =
+                facts(&mut self.devices[id.index()], convention).display_name =
                     Some(capped(&name, MAX_NAME_CHARS));
             }
             Event::Gateway(key) => {
-                if facts(&mut self.devices[id as usize], convention)
+                if facts(&mut self.devices[id.index()], convention)
                     .gateway
                     .is_none()
                     && let Some(gw) = self.convention_device(msg.conn, convention, &key, &[])
@@ -243,9 +243,9 @@ impl FleetState {
             Event::Online(online) => self.set_online(id, online),
             Event::MetricFacts(m) => {
                 let max = self.limits.max_metrics_per_device;
-                merge_metric(facts(&mut self.devices[id as usize], convention), m, max);
+                merge_metric(facts(&mut self.devices[id.index()], convention), m, max);
             }
-            Event::Command(c) => add_command(facts(&mut self.devices[id as usize], convention), c),
+            Event::Command(c) => add_command(facts(&mut self.devices[id.index()], convention), c),
             Event::Child {
                 key,
                 name,
@@ -257,7 +257,7 @@ impl FleetState {
                 };
                 self.set_gateway(child, id);
                 let max = self.limits.max_metrics_per_device;
-                let f = facts(&mut self.devices[child as usize], convention);
+                let f = facts(&mut self.devices[child.index()], convention);
                 if let Some(name) = name {
                     f.display_name = Some(capped(&name, MAX_NAME_CHARS));
                 }
@@ -269,7 +269,7 @@ impl FleetState {
                 }
             }
             Event::Error(message) => record_error(
-                &mut self.devices[id as usize],
+                &mut self.devices[id.index()],
                 &mut self.counters,
                 msg.at_ms,
                 &msg.topic,
@@ -284,9 +284,9 @@ impl FleetState {
         if id == gateway {
             return;
         }
-        let gw_name = self.devices[gateway as usize].name.clone();
-        let gw_offline = self.devices[gateway as usize].available == Some(false);
-        let d = &mut self.devices[id as usize];
+        let gw_name = self.devices[gateway.index()].name.clone();
+        let gw_offline = self.devices[gateway.index()].available == Some(false);
+        let d = &mut self.devices[id.index()];
         if let Some(f) = d.facts.as_mut() {
             f.gateway = Some(gateway);
         }
@@ -298,13 +298,13 @@ impl FleetState {
 
     /// Records a device's own online state; its devices (if it is a gateway) follow.
     fn set_online(&mut self, id: DeviceId, online: bool) {
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         let changed = d.available != Some(online);
         d.available = Some(online);
         self.refresh_status(id);
         if changed {
             for child in self.children(id) {
-                self.devices[child as usize].group_offline = !online;
+                self.devices[child.index()].group_offline = !online;
                 self.refresh_status(child);
             }
         }
@@ -322,7 +322,7 @@ impl FleetState {
         self.refuse(Cap::PayloadSize, msg.conn, 1);
         let cap = self.limits.max_payload_bytes;
         record_error(
-            &mut self.devices[id as usize],
+            &mut self.devices[id.index()],
             &mut self.counters,
             msg.at_ms,
             &msg.topic,
@@ -340,7 +340,7 @@ impl FleetState {
         }
         let max = self.limits.max_metrics_per_device;
         self.refuse(Cap::Metrics, msg.conn, refused);
-        self.devices[id as usize].last_error = Some(LastError {
+        self.devices[id.index()].last_error = Some(LastError {
             at_ms: msg.at_ms,
             topic: String::from_utf8_lossy(&msg.topic).into_owned(),
             message: format!(

@@ -394,7 +394,7 @@ impl FleetState {
             if self.connections.get(conn).is_some_and(Connection::is_blind) {
                 continue;
             }
-            self.refresh_status(i as DeviceId);
+            self.refresh_status(DeviceId::nth(i));
         }
         if now_ms - self.coarse_checked_ms >= COARSE_CHECK_EVERY_MS {
             self.coarse_checked_ms = now_ms;

@@ -78,7 +78,7 @@ impl FleetState {
                     return None;
                 }
                 let id = self.device_for(conn, fleet, &device, labels)?;
-                let topic_idx = self.devices[id as usize].topic_index(topic);
+                let topic_idx = self.devices[id.index()].topic_index(topic);
                 let metric =
                     metric.map(|m| match self.metric_names.iter().position(|n| **n == *m) {
                         Some(i) => i as u32,
@@ -198,16 +198,16 @@ impl FleetState {
     ) -> Option<DeviceId> {
         let key = (conn, fleet, Box::<str>::from(name));
         if let Some(&id) = self.device_index.get(&key) {
-            add_labels(&mut self.devices[id as usize], labels);
+            add_labels(&mut self.devices[id.index()], labels);
             return Some(id);
         }
         if let Some(id) = self.kin_of_convention(conn, fleet, name) {
             // The convention saw it first: it joins the configured fleet.
-            let old = (conn, self.devices[id as usize].fleet, key.2.clone());
+            let old = (conn, self.devices[id.index()].fleet, key.2.clone());
             self.device_index.remove(&old);
             self.device_index.insert(key, id);
             let expected = self.mapper.fleets[fleet as usize].expected_interval;
-            let d = &mut self.devices[id as usize];
+            let d = &mut self.devices[id.index()];
             let from = std::mem::replace(&mut d.fleet, fleet);
             d.guessed = false;
             d.expected_interval = expected.unwrap_or(DEFAULT_EXPECTED_INTERVAL);
@@ -227,7 +227,7 @@ impl FleetState {
             return Some(id);
         }
         let slot = self.admit(conn, fleet)?;
-        let id = slot.unwrap_or(self.devices.len() as DeviceId);
+        let id = slot.unwrap_or(DeviceId::nth(self.devices.len()));
         let labels = boxed(labels);
         let group_offline = self
             .offline_groups
@@ -265,7 +265,7 @@ impl FleetState {
             live_messages: 0,
         };
         match slot {
-            Some(evicted) => self.devices[evicted as usize] = device,
+            Some(evicted) => self.devices[evicted.index()] = device,
             None => self.devices.push(device),
         }
         if guessed {

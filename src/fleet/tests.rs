@@ -62,7 +62,10 @@ fn telemetry_creates_device_with_labels_and_metrics() {
     let events: Vec<_> = s.drain_events().collect();
     assert!(matches!(
         events[0],
-        FleetEvent::DeviceAppeared { device: 0, .. }
+        FleetEvent::DeviceAppeared {
+            device: crate::vocab::DeviceId(0),
+            ..
+        }
     ));
     assert!(matches!(
         events[1],

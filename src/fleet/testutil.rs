@@ -8,7 +8,7 @@ use std::time::Duration;
 /// A live device of fleet 0 on connection 0 with the given numeric metrics at time 0.
 pub fn device(name: &str, metrics: &[(&str, f64)]) -> Device {
     let mut d = Device {
-        id: 0,
+        id: crate::vocab::DeviceId(0),
         name: name.into(),
         fleet: 0,
         conn: crate::vocab::ConnId(0),

@@ -15,7 +15,7 @@ pub fn event(view: &CoreView, ev: &FleetEvent) -> Value {
     let state = view.state;
     match ev {
         FleetEvent::DeviceAppeared { device, at_ms } => {
-            let d = &state.devices[*device as usize];
+            let d = &state.devices[(*device).index()];
             json!({
                 "type": "device_appeared",
                 "at": rfc3339(*at_ms),
@@ -30,7 +30,7 @@ pub fn event(view: &CoreView, ev: &FleetEvent) -> Value {
             from,
             at_ms,
         } => {
-            let d = &state.devices[*device as usize];
+            let d = &state.devices[(*device).index()];
             json!({
                 "type": "device_joined",
                 "at": rfc3339(*at_ms),
@@ -46,7 +46,7 @@ pub fn event(view: &CoreView, ev: &FleetEvent) -> Value {
             to,
             at_ms,
         } => {
-            let d = &state.devices[*device as usize];
+            let d = &state.devices[(*device).index()];
             json!({
                 "type": "status_changed",
                 "at": rfc3339(*at_ms),

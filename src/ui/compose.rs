@@ -14,10 +14,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, c: &Compo
     let t = &app.theme;
     let state = view.state;
     let set = &app.commands;
-    let name_of = |id: &u32| {
+    let name_of = |id: &crate::vocab::DeviceId| {
         state
             .devices
-            .get(*id as usize)
+            .get(id.index())
             .map_or_else(String::new, |d| sanitize::text(&d.name).into_owned())
     };
     let who = match c.targets.as_slice() {

@@ -17,7 +17,7 @@ use ratatui::widgets::{
 };
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, id: DeviceId) {
-    let Some(d) = view.state.devices.get(id as usize) else {
+    let Some(d) = view.state.devices.get(id.index()) else {
         return;
     };
     let [left, right] =

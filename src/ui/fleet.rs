@@ -118,7 +118,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
                 ),
             ]),
             TableRow::Device(id) => {
-                let d = &state.devices[*id as usize];
+                let d = &state.devices[(*id).index()];
                 let fleet = state.mapper.fleets.get(d.fleet as usize);
                 let labels: Vec<String> = d
                     .labels

@@ -10,7 +10,7 @@ impl AlertBook {
     pub fn evaluate_device(&mut self, d: &Device, now_ms: i64) {
         let b = &mut self.book;
         if b.coalesce_ms > 0
-            && let Some(m) = b.memo.get_mut(d.id as usize)
+            && let Some(m) = b.memo.get_mut(d.id.index())
             && m.evaluated_ms
                 .is_some_and(|t| now_ms.saturating_sub(t) < b.coalesce_ms)
         {
@@ -24,12 +24,7 @@ impl AlertBook {
     /// are none; the engine calls it on every tick (and [`AlertBook::tick`] does).
     pub fn evaluate_deferred(&mut self, devices: &[Device], now_ms: i64) {
         for d in devices {
-            if self
-                .book
-                .memo
-                .get(d.id as usize)
-                .is_some_and(|m| m.deferred)
-            {
+            if self.book.memo.get(d.id.index()).is_some_and(|m| m.deferred) {
                 self.evaluate_now(d, now_ms);
             }
         }
@@ -40,7 +35,7 @@ impl AlertBook {
         b.now_ms = b.now_ms.max(now_ms);
         let fleet_before = b
             .memo
-            .get(d.id as usize)
+            .get(d.id.index())
             .and_then(|m| m.seen.then_some(m.fleet));
         let scoped = b.refresh_memo(&self.rules, d, now_ms);
         if fleet_before.is_some_and(|f| f != d.fleet) {
@@ -48,7 +43,7 @@ impl AlertBook {
         }
         let mut todo = std::mem::take(&mut b.todo);
         todo.clear();
-        let m = &mut b.memo[d.id as usize];
+        let m = &mut b.memo[d.id.index()];
         m.note_changes(&self.rules, d, &mut todo);
         if std::mem::take(&mut m.rescoped) {
             todo.clear();
@@ -62,7 +57,7 @@ impl AlertBook {
         for &r in &todo {
             b.check(&self.rules, r, d, now_ms);
         }
-        let m = &mut b.memo[d.id as usize];
+        let m = &mut b.memo[d.id.index()];
         m.scoped = scoped;
         m.evaluated_ms = Some(now_ms);
         m.deferred = false;
@@ -92,7 +87,7 @@ impl AlertBook {
                     b.check(&self.rules, r, d, now_ms);
                 }
             }
-            b.memo[d.id as usize].scoped = scoped;
+            b.memo[d.id.index()].scoped = scoped;
         }
         let Book {
             alerts,
@@ -112,7 +107,7 @@ impl AlertBook {
             let keep_ms =
                 RESOLVED_KEEP_MS.max(self.rules.get(a.rule).map_or(0, |r| r.flap.window_ms));
             let idle = a.is_idle(now_ms, keep_ms);
-            if idle && let Some(m) = memo.get_mut(a.device as usize) {
+            if idle && let Some(m) = memo.get_mut(a.device.index()) {
                 m.alerts = m.alerts.saturating_sub(1);
             }
             !idle
@@ -255,7 +250,7 @@ impl Book {
     }
 
     fn refresh_memo(&mut self, rules: &RuleSet, d: &Device, now: i64) -> Vec<RuleIdx> {
-        let i = d.id as usize;
+        let i = d.id.index();
         if self.memo.len() <= i {
             self.memo.resize_with(i + 1, DeviceMemo::default);
         }
@@ -272,7 +267,7 @@ impl Book {
         }
         let link = self.links.get(d.conn.index()).copied().unwrap_or_default();
         let inhibited = rule.is_liveness() && (link.down || d.group_offline);
-        let Some(memo) = self.memo.get_mut(d.id as usize) else {
+        let Some(memo) = self.memo.get_mut(d.id.index()) else {
             return;
         };
         let ctx = EvalCtx {

@@ -103,7 +103,13 @@ fn topics() {
 #[test]
 fn birth_defines_aliases_units_and_datatypes() {
     let mut s = Sessions::new(256);
-    let (r, got) = run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(3));
+    let (r, got) = run(
+        &mut s,
+        "spBv1.0/g/NBIRTH/n",
+        crate::vocab::DeviceId(0),
+        None,
+        &nbirth(3),
+    );
     assert_eq!(r.online, Some(true));
     assert_eq!(
         got,
@@ -131,7 +137,13 @@ fn birth_defines_aliases_units_and_datatypes() {
             PValue::Double(21.0),
         )],
     );
-    let (r, got) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &data);
+    let (r, got) = run(
+        &mut s,
+        "spBv1.0/g/NDATA/n",
+        crate::vocab::DeviceId(0),
+        None,
+        &data,
+    );
     assert_eq!(got, ["Temperature=Number(21.0)"]);
     assert_eq!(r.rebirth, None);
 
@@ -145,7 +157,13 @@ fn birth_defines_aliases_units_and_datatypes() {
             PValue::Double(1.0),
         )],
     );
-    let (r, got) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &data);
+    let (r, got) = run(
+        &mut s,
+        "spBv1.0/g/NDATA/n",
+        crate::vocab::DeviceId(0),
+        None,
+        &data,
+    );
     assert!(got.is_empty());
     assert_eq!(r.unknown_aliases, 1);
     assert!(r.rebirth.is_some());
@@ -154,7 +172,13 @@ fn birth_defines_aliases_units_and_datatypes() {
 #[test]
 fn sequence_gaps_and_deaths() {
     let mut s = Sessions::new(256);
-    run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(3));
+    run(
+        &mut s,
+        "spBv1.0/g/NBIRTH/n",
+        crate::vocab::DeviceId(0),
+        None,
+        &nbirth(3),
+    );
     let dbirth = payload(
         Some(1),
         vec![metric(
@@ -164,13 +188,25 @@ fn sequence_gaps_and_deaths() {
             PValue::Int(1200),
         )],
     );
-    let (r, _) = run(&mut s, "spBv1.0/g/DBIRTH/n/d", 0, Some(1), &dbirth);
+    let (r, _) = run(
+        &mut s,
+        "spBv1.0/g/DBIRTH/n/d",
+        crate::vocab::DeviceId(0),
+        Some(crate::vocab::DeviceId(1)),
+        &dbirth,
+    );
     assert_eq!((r.online, r.seq_gap), (Some(true), false));
     let skip = payload(
         Some(5),
         vec![metric(None, Some(5), datatype::UINT32, PValue::Int(1300))],
     );
-    let (r, got) = run(&mut s, "spBv1.0/g/DDATA/n/d", 0, Some(1), &skip);
+    let (r, got) = run(
+        &mut s,
+        "spBv1.0/g/DDATA/n/d",
+        crate::vocab::DeviceId(0),
+        Some(crate::vocab::DeviceId(1)),
+        &skip,
+    );
     assert!(r.seq_gap);
     assert_eq!(got, ["rpm=Number(1300.0)"]);
 
@@ -184,7 +220,13 @@ fn sequence_gaps_and_deaths() {
             PValue::Long(2),
         )],
     );
-    let (r, _) = run(&mut s, "spBv1.0/g/NDEATH/n", 0, None, &old_death);
+    let (r, _) = run(
+        &mut s,
+        "spBv1.0/g/NDEATH/n",
+        crate::vocab::DeviceId(0),
+        None,
+        &old_death,
+    );
     assert!(r.stale_death);
     assert_eq!(r.online, None);
     let death = payload(
@@ -196,14 +238,20 @@ fn sequence_gaps_and_deaths() {
             PValue::Long(3),
         )],
     );
-    let (r, _) = run(&mut s, "spBv1.0/g/NDEATH/n", 0, None, &death);
+    let (r, _) = run(
+        &mut s,
+        "spBv1.0/g/NDEATH/n",
+        crate::vocab::DeviceId(0),
+        None,
+        &death,
+    );
     assert_eq!((r.online, r.node_death), (Some(false), true));
 
     let (r, _) = run(
         &mut s,
         "spBv1.0/g/DDEATH/n/d",
-        0,
-        Some(1),
+        crate::vocab::DeviceId(0),
+        Some(crate::vocab::DeviceId(1)),
         &payload(Some(6), vec![]),
     );
     assert_eq!(r.online, Some(false));
@@ -220,7 +268,13 @@ fn data_before_birth_is_counted_named_data_still_shown() {
             metric(None, Some(3), datatype::FLOAT, PValue::Float(1.5)),
         ],
     );
-    let (r, got) = run(&mut s, "spBv1.0/g/DDATA/n/d", 0, Some(1), &data);
+    let (r, got) = run(
+        &mut s,
+        "spBv1.0/g/DDATA/n/d",
+        crate::vocab::DeviceId(0),
+        Some(crate::vocab::DeviceId(1)),
+        &data,
+    );
     assert!(r.before_birth);
     assert_eq!(r.unknown_aliases, 1);
     assert_eq!(got, ["flow=Number(1.5)"]);
@@ -247,7 +301,13 @@ fn spb_wrapper_data_folder_is_shown_by_bare_name() {
             ),
         ],
     );
-    let (r, got) = run(&mut s, "spBv1.0/g/DBIRTH/n/d", 0, Some(1), &birth);
+    let (r, got) = run(
+        &mut s,
+        "spBv1.0/g/DBIRTH/n/d",
+        crate::vocab::DeviceId(0),
+        Some(crate::vocab::DeviceId(1)),
+        &birth,
+    );
     assert_eq!(got, ["pressure_bar=Number(2.5)", "CMD/reset=Bool(false)"]);
     assert!(
         r.commands
@@ -263,7 +323,13 @@ fn spb_wrapper_data_folder_is_shown_by_bare_name() {
             PValue::Double(2.7),
         )],
     );
-    let (r, got) = run(&mut s, "spBv1.0/g/DDATA/n/d", 0, Some(1), &data);
+    let (r, got) = run(
+        &mut s,
+        "spBv1.0/g/DDATA/n/d",
+        crate::vocab::DeviceId(0),
+        Some(crate::vocab::DeviceId(1)),
+        &data,
+    );
     assert_eq!(got, ["pressure_bar=Number(2.7)"]);
     assert!(!r.before_birth);
 }
@@ -271,19 +337,37 @@ fn spb_wrapper_data_folder_is_shown_by_bare_name() {
 #[test]
 fn malformed_payloads_and_host_state() {
     let mut s = Sessions::new(256);
-    let (r, _) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, b"\xff\xff\xff");
+    let (r, _) = run(
+        &mut s,
+        "spBv1.0/g/NDATA/n",
+        crate::vocab::DeviceId(0),
+        None,
+        b"\xff\xff\xff",
+    );
     assert!(r.error.unwrap().contains("malformed Sparkplug B payload"));
     let (r, _) = run(
         &mut s,
         "spBv1.0/STATE/scada",
-        5,
+        crate::vocab::DeviceId(5),
         None,
         br#"{"online":true,"timestamp":1}"#,
     );
     assert_eq!(r.online, Some(true));
-    let (r, _) = run(&mut s, "STATE/scada", 5, None, b"OFFLINE");
+    let (r, _) = run(
+        &mut s,
+        "STATE/scada",
+        crate::vocab::DeviceId(5),
+        None,
+        b"OFFLINE",
+    );
     assert_eq!(r.online, Some(false));
-    let (r, _) = run(&mut s, "STATE/scada", 5, None, b"maybe");
+    let (r, _) = run(
+        &mut s,
+        "STATE/scada",
+        crate::vocab::DeviceId(5),
+        None,
+        b"maybe",
+    );
     assert!(r.error.is_some());
 }
 
@@ -295,7 +379,13 @@ fn command_payloads_round_trip() {
     assert_eq!(p.metrics[0].value, Some(PValue::Boolean(true)));
     let bytes = command_payload("setpoint", datatype::INT16, "-3", 5).unwrap();
     let mut s = Sessions::new(8);
-    let (_, got) = run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &bytes);
+    let (_, got) = run(
+        &mut s,
+        "spBv1.0/g/NDATA/n",
+        crate::vocab::DeviceId(0),
+        None,
+        &bytes,
+    );
     assert_eq!(got, ["setpoint=Number(-3.0)"]);
     assert!(command_payload("x", datatype::BOOLEAN, "maybe", 5).is_err());
     assert!(command_payload("x", 16, "1", 5).is_err());
@@ -311,9 +401,9 @@ mod fuzz {
             let topics = ["spBv1.0/g/NBIRTH/n", "spBv1.0/g/NDATA/n", "spBv1.0/g/NDEATH/n",
                           "spBv1.0/g/DBIRTH/n/d", "spBv1.0/g/DDATA/n/d", "spBv1.0/STATE/h"];
             let mut s = Sessions::new(256);
-            run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &nbirth(1));
-            let device = topics[kind].ends_with("/d").then_some(1);
-            run(&mut s, topics[kind], 0, device, &bytes);
+            run(&mut s, "spBv1.0/g/NBIRTH/n", crate::vocab::DeviceId(0), None, &nbirth(1));
+            let device = topics[kind].ends_with("/d").then_some(crate::vocab::DeviceId(1));
+            run(&mut s, topics[kind], crate::vocab::DeviceId(0), device, &bytes);
         }
 
         #[test]
@@ -324,8 +414,8 @@ mod fuzz {
                 bytes[at] = b;
             }
             let mut s = Sessions::new(256);
-            run(&mut s, "spBv1.0/g/NBIRTH/n", 0, None, &bytes);
-            run(&mut s, "spBv1.0/g/NDATA/n", 0, None, &bytes);
+            run(&mut s, "spBv1.0/g/NBIRTH/n", crate::vocab::DeviceId(0), None, &bytes);
+            run(&mut s, "spBv1.0/g/NDATA/n", crate::vocab::DeviceId(0), None, &bytes);
         }
     }
 }

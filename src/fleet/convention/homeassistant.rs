@@ -39,7 +39,7 @@ impl FleetState {
         let (history, max_metrics) = (self.limits.history, self.limits.max_metrics_per_device);
         for b in bindings {
             self.touched = Some(b.device);
-            let d = &mut self.devices[b.device as usize];
+            let d = &mut self.devices[b.device.index()];
             note_arrival(d, msg, b.topic);
             match b.kind {
                 HaKind::Availability { online, offline } => {
@@ -116,7 +116,7 @@ impl FleetState {
             Err((device, why)) => {
                 match device.and_then(|d| self.convention_device(msg.conn, conv, &d, &[])) {
                     Some(id) => record_error(
-                        &mut self.devices[id as usize],
+                        &mut self.devices[id.index()],
                         &mut self.counters,
                         msg.at_ms,
                         &msg.topic,
@@ -132,7 +132,7 @@ impl FleetState {
         };
         self.touched = Some(id);
         let max = self.limits.max_metrics_per_device;
-        let f = facts(&mut self.devices[id as usize], conv);
+        let f = facts(&mut self.devices[id.index()], conv);
         if let Some(name) = entity.device_name {
             f.display_name = Some(capped(&name, MAX_NAME_CHARS));
         }
@@ -188,7 +188,7 @@ impl FleetState {
             self.refuse(Cap::UnmappedTopics, conn, 1);
             return;
         }
-        let d = &mut self.devices[id as usize];
+        let d = &mut self.devices[id.index()];
         let topic_idx = d.topic_index(&topic);
         let same = |b: &HaBinding| {
             b.device == id

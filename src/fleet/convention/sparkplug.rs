@@ -26,7 +26,7 @@ impl FleetState {
         if matches!(t.kind, Kind::NCmd | Kind::DCmd) {
             return;
         }
-        note_arrival(&mut self.devices[r.device as usize], msg, r.topic);
+        note_arrival(&mut self.devices[r.device.index()], msg, r.topic);
         if msg.payload.len() > self.limits.max_payload_bytes {
             self.payload_too_big(msg, r.device);
             return;
@@ -36,7 +36,7 @@ impl FleetState {
         let device = (r.device != r.node && t.kind != Kind::State).then_some(r.device);
         let mut refused = 0u64;
         {
-            let d = &mut self.devices[r.device as usize];
+            let d = &mut self.devices[r.device.index()];
             self.sparkplug.apply(
                 &t,
                 r.node,
@@ -98,14 +98,14 @@ impl FleetState {
         c.sparkplug_stale_deaths += u64::from(report.stale_death);
         if let Some(e) = report.error.take() {
             record_error(
-                &mut self.devices[r.device as usize],
+                &mut self.devices[r.device.index()],
                 &mut self.counters,
                 msg.at_ms,
                 &msg.topic,
                 e,
             );
         }
-        let node = facts(&mut self.devices[r.node as usize], Convention::Sparkplug);
+        let node = facts(&mut self.devices[r.node.index()], Convention::Sparkplug);
         node.sequence_gaps += u64::from(report.seq_gap);
         if t.kind == Kind::NBirth {
             node.rebirth_needed = None;
@@ -114,7 +114,7 @@ impl FleetState {
             node.rebirth_needed = Some(why.into());
         }
         let max = self.limits.max_metrics_per_device;
-        let f = facts(&mut self.devices[r.device as usize], Convention::Sparkplug);
+        let f = facts(&mut self.devices[r.device.index()], Convention::Sparkplug);
         for m in report.facts.drain(..) {
             merge_metric(f, m, max);
         }
@@ -128,7 +128,7 @@ impl FleetState {
             // Sparkplug devices stay offline until their next DBIRTH, even once the node
             // is born again.
             for child in self.children(r.node) {
-                self.devices[child as usize].available = Some(false);
+                self.devices[child.index()].available = Some(false);
                 self.refresh_status(child);
             }
         }

@@ -173,7 +173,7 @@ impl Field {
                 at_ms,
             });
             if let Some(id) = self.state.take_touched()
-                && let Some(d) = self.state.devices.get(id as usize)
+                && let Some(d) = self.state.devices.get(id.index())
             {
                 self.book.evaluate_device(d, at_ms);
             }
