@@ -4,10 +4,22 @@
 //!
 //! Homie: `<root>/<id>/$homie` (3.x/4.x, the version) or `<root>/5/<id>/$description`
 //! (Homie 5, a JSON document with `"homie": "5…"`); the root is any number of levels.
+//!
+//! Tasmota: a FullTopic places the prefix word (`tele`, `stat`, `cmnd`) and the device's
+//! topic anywhere among literal levels, so one device's topics tell nothing about
+//! another's; what every device does publish is its LWT, `Online`/`Offline` on the
+//! FullTopic with `tele` + `LWT`. Each device's stem (`site/%prefix%/pump`) is learned
+//! from it, and only `tele`/`stat` topics on a learned stem are that device's.
+
+use super::Convention;
+use crate::config::conventions::ConventionsConfig;
 
 /// Roots kept: enough for the installations one broker carries, bounded against a device
 /// that announces itself under a new root every message.
 const MAX_ROOTS: usize = 32;
+/// Tasmota stems kept, one per device under a FullTopic other than the default: a large
+/// installation's worth, bounded against a publisher that invents a device a message.
+const MAX_TASMOTA_STEMS: usize = 8192;
 
 /// What was learned so far, per connection's traffic alike (roots are topic prefixes).
 #[derive(Debug, Clone, PartialEq)]
@@ -15,12 +27,52 @@ pub struct Layouts {
     /// Homie roots, the default `homie` among them, longest first so the most specific
     /// root wins (`site/homie` before `site`).
     homie: Vec<Box<str>>,
+    /// Tasmota devices' stems (`super::tasmota::stem`); the default FullTopic's devices
+    /// need none.
+    tasmota: std::collections::HashSet<Box<str>>,
 }
 
 impl Default for Layouts {
     fn default() -> Self {
         Layouts {
             homie: vec!["homie".into()],
+            tasmota: Default::default(),
+        }
+    }
+}
+
+/// What one topic taught.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Learned {
+    HomieRoot(Box<str>),
+    TasmotaStem(Box<str>),
+}
+
+impl Learned {
+    pub fn convention(&self) -> Convention {
+        match self {
+            Learned::HomieRoot(_) => Convention::Homie,
+            Learned::TasmotaStem(_) => Convention::Tasmota,
+        }
+    }
+
+    /// Whether a topic lies in what was learned, so what was routed before can be routed
+    /// afresh.
+    pub fn covers(&self, topic: &str) -> bool {
+        match self {
+            Learned::HomieRoot(root) => topic
+                .strip_prefix(&**root)
+                .is_some_and(|rest| rest.starts_with('/')),
+            Learned::TasmotaStem(stem) => super::tasmota::on_stem(topic, stem),
+        }
+    }
+}
+
+impl std::fmt::Display for Learned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Learned::HomieRoot(root) => write!(f, "Homie root {root}"),
+            Learned::TasmotaStem(stem) => write!(f, "Tasmota FullTopic {stem}/"),
         }
     }
 }
@@ -31,15 +83,37 @@ impl Layouts {
         self.homie.iter().map(|r| &**r)
     }
 
-    /// Learns a root from a topic that announces a Homie device; the root if it is new.
-    pub fn learn(&mut self, topic: &str, payload: &[u8]) -> Option<Box<str>> {
-        let root = homie_root(topic, payload)?;
-        if self.homie.iter().any(|r| **r == *root) || self.homie.len() >= MAX_ROOTS {
-            return None;
+    /// Whether a Tasmota device announced itself on this stem.
+    pub fn tasmota_stem(&self, stem: &str) -> bool {
+        self.tasmota.contains(stem)
+    }
+
+    /// Learns from a topic that announces a device of an enabled convention; what it
+    /// taught, if that is new.
+    pub fn learn(
+        &mut self,
+        config: &ConventionsConfig,
+        topic: &str,
+        payload: &[u8],
+    ) -> Option<Learned> {
+        if config.homie
+            && let Some(root) = homie_root(topic, payload)
+        {
+            if self.homie.iter().any(|r| **r == *root) || self.homie.len() >= MAX_ROOTS {
+                return None;
+            }
+            self.homie.push(root.into());
+            self.homie.sort_by_key(|r| std::cmp::Reverse(r.len()));
+            return Some(Learned::HomieRoot(root.into()));
         }
-        self.homie.push(root.into());
-        self.homie.sort_by_key(|r| std::cmp::Reverse(r.len()));
-        Some(root.into())
+        if config.tasmota
+            && let Some(stem) = super::tasmota::announced_stem(topic, payload)
+            && self.tasmota.len() < MAX_TASMOTA_STEMS
+            && self.tasmota.insert(stem.as_str().into())
+        {
+            return Some(Learned::TasmotaStem(stem.into()));
+        }
+        None
     }
 }
 
@@ -74,16 +148,23 @@ fn homie_root<'t>(topic: &'t str, payload: &[u8]) -> Option<&'t str> {
 mod tests {
     use super::*;
 
+    fn learn(l: &mut Layouts, topic: &str, payload: &[u8]) -> Option<Box<str>> {
+        match l.learn(&ConventionsConfig::default(), topic, payload)? {
+            Learned::HomieRoot(r) | Learned::TasmotaStem(r) => Some(r),
+        }
+    }
+
     #[test]
     fn a_homie_root_is_learned_from_the_announcement_alone() {
         let mut l = Layouts::default();
         assert_eq!(
-            l.learn("devices/lamp/$homie", b"4.0.0").as_deref(),
+            learn(&mut l, "devices/lamp/$homie", b"4.0.0").as_deref(),
             Some("devices")
         );
-        assert_eq!(l.learn("devices/fan/$homie", b"4.0.0"), None, "known");
+        assert_eq!(learn(&mut l, "devices/fan/$homie", b"4.0.0"), None, "known");
         assert_eq!(
-            l.learn(
+            learn(
+                &mut l,
                 "site/a/5/bulb/$description",
                 br#"{"homie":"5.0","nodes":{}}"#
             )
@@ -102,7 +183,7 @@ mod tests {
             ("x/5/bulb/$description", b"\xff{"),
             ("x/lamp/$state", b"ready"),
         ] {
-            assert_eq!(l.learn(topic, payload), None, "{topic}");
+            assert_eq!(learn(&mut l, topic, payload), None, "{topic}");
         }
     }
 
@@ -110,7 +191,7 @@ mod tests {
     fn roots_are_bounded() {
         let mut l = Layouts::default();
         for i in 0..2 * MAX_ROOTS {
-            l.learn(&format!("r{i}/d/$homie"), b"4.0.0");
+            learn(&mut l, &format!("r{i}/d/$homie"), b"4.0.0");
         }
         assert_eq!(l.homie_roots().count(), MAX_ROOTS);
     }

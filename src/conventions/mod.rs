@@ -20,7 +20,7 @@ pub mod zigbee2mqtt;
 
 use crate::config::conventions::ConventionsConfig;
 use crate::decode::Scratch;
-pub use layout::Layouts;
+pub use layout::{Layouts, Learned};
 
 /// A device convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -278,7 +278,7 @@ pub fn claim(
                 Convention::Sparkplug => sparkplug::claims(topic),
                 Convention::Homie => homie::claims(topic, layouts),
                 Convention::Zigbee2Mqtt => zigbee2mqtt::claims(topic, &config.zigbee2mqtt_base),
-                Convention::Tasmota => tasmota::claims(topic),
+                Convention::Tasmota => tasmota::claims(topic, layouts),
                 Convention::Shelly => shelly::claims(topic),
                 Convention::HomeAssistant => homeassistant::claims(topic),
                 Convention::Generic => generic::claims(topic, payload),
@@ -301,7 +301,7 @@ pub fn decode(
         Convention::Zigbee2Mqtt => {
             zigbee2mqtt::decode(&config.zigbee2mqtt_base, topic, payload, out)
         }
-        Convention::Tasmota => tasmota::decode(topic, payload, out),
+        Convention::Tasmota => tasmota::decode(topic, layouts, payload, out),
         Convention::Shelly => shelly::decode(topic, payload, out),
         Convention::Generic => generic::decode(topic, payload, out),
         // Stateful: applied by the fleet state.

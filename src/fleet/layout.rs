@@ -1,6 +1,6 @@
 //! Layouts learned from traffic (`conventions::layout`) applied to what was already
-//! routed: topics under a newly learned root that went to the unmapped list or the
-//! generic fallback are classified afresh, and the unmapped ones' last payloads (retained
+//! routed: topics a newly learned root or stem covers that went to the unmapped list or
+//! the generic fallback are classified afresh, and the unmapped ones' last payloads (retained
 //! attributes a device publishes once, like Homie's `$name`) are applied again.
 
 use super::apply::LAST_PAYLOAD_CAP;
@@ -9,30 +9,27 @@ use super::*;
 
 impl FleetState {
     pub(super) fn learn_layout(&mut self, conn: ConnId, topic: &str, payload: &[u8]) {
-        let Some(root) = self.layouts.learn(topic, payload) else {
+        let Some(learned) = self.layouts.learn(&self.conventions, topic, payload) else {
             return;
         };
-        let under = format!("{root}/");
+        let convention = learned.convention();
+        let covers = |t: &[u8]| std::str::from_utf8(t).is_ok_and(|t| learned.covers(t));
         let Some(routes) = self.routes.get_mut(conn.index()) else {
             return;
         };
         // Configured fleets keep their topics: explicit configuration wins.
         routes.retain(|t, r| {
-            !t.starts_with(under.as_bytes())
-                || matches!(
-                    r,
-                    Route::Telemetry { .. }
-                        | Route::Availability { .. }
-                        | Route::Convention {
-                            convention: Convention::Homie,
-                            ..
-                        }
-                )
+            !covers(t)
+                || match r {
+                    Route::Telemetry { .. } | Route::Availability { .. } => true,
+                    Route::Convention { convention: c, .. } => *c == convention,
+                    Route::Unmapped(_) => false,
+                }
         });
         for u in &mut self.unmapped {
             // A payload cut at the cap is not what the device sent.
             if u.conn != conn
-                || !u.topic.starts_with(&under)
+                || !covers(u.topic.as_bytes())
                 || u.messages == 0
                 || u.last_payload.len() >= LAST_PAYLOAD_CAP
             {
@@ -55,9 +52,9 @@ impl FleetState {
 mod tests {
     use super::*;
 
-    /// `tests/fixtures/homie-custom-root.jsonl`: a Homie 4 device under `site/homie`,
-    /// published by paho-mqtt and recorded through Mosquitto (`tests/paho/record_homie_root.py`).
-    fn recording() -> Vec<RawMessage> {
+    /// A fixture of `tests/fixtures`, recorded through Mosquitto from paho-mqtt publishers
+    /// (the scripts in `tests/paho`).
+    fn recording(fixture: &str) -> Vec<RawMessage> {
         #[derive(serde::Deserialize)]
         struct Line {
             topic: String,
@@ -65,7 +62,8 @@ mod tests {
             payload_hex: String,
         }
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/homie-custom-root.jsonl");
+            .join("tests/fixtures")
+            .join(fixture);
         let text = std::fs::read_to_string(path).expect("fixture");
         text.lines()
             .enumerate()
@@ -80,6 +78,11 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    /// A Homie 4 device under `site/homie` (`record_homie_root.py`).
+    fn homie() -> Vec<RawMessage> {
+        recording("homie-custom-root.jsonl")
     }
 
     fn check(s: &FleetState) {
@@ -109,7 +112,7 @@ mod tests {
     #[test]
     fn homie_under_a_custom_root_needs_no_config() {
         let mut s = state();
-        for m in recording() {
+        for m in homie() {
             s.apply(&m);
         }
         check(&s);
@@ -118,7 +121,7 @@ mod tests {
     #[test]
     fn what_came_before_the_announcement_is_applied_once_the_root_is_known() {
         let mut s = state();
-        let mut messages = recording();
+        let mut messages = homie();
         // Retained topics arrive in the broker's order, not the device's.
         let announcement = messages.remove(0);
         messages.push(announcement);
@@ -133,5 +136,83 @@ mod tests {
             before.map(|n| n + 1),
             "its topics are routed to it now"
         );
+    }
+
+    /// Tasmota devices under `%topic%/%prefix%/` and `site/%prefix%/%topic%/`, and a
+    /// look-alike with no LWT (`record_tasmota_fulltopic.py`).
+    fn tasmota() -> Vec<RawMessage> {
+        recording("tasmota-fulltopic.jsonl")
+    }
+
+    fn commands(d: &Device) -> Vec<&str> {
+        d.facts
+            .iter()
+            .flat_map(|f| &f.commands)
+            .map(|c| &*c.topic)
+            .collect()
+    }
+
+    fn number(d: &Device, metric: &str) -> Option<f64> {
+        match d.metric(metric).map(|m| &m.value) {
+            Some(MetricValue::Number(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    fn check_tasmota(s: &FleetState) {
+        let kitchen = s.find_device("kitchen").expect("kitchen is a device");
+        assert_eq!(s.fleet_name(kitchen), "tasmota");
+        assert_eq!(kitchen.status, Status::Online);
+        assert_eq!(number(kitchen, "ENERGY.Power"), Some(40.0));
+        assert_eq!(s.unit(kitchen, "ENERGY.Power"), Some("W"));
+        assert_eq!(commands(kitchen), ["kitchen/cmnd/POWER"]);
+        assert_eq!(kitchen.messages, 8, "every message of the kitchen's");
+        let pump = s.find_device("site/pump").expect("the pump is a device");
+        assert_eq!(s.fleet_name(pump), "tasmota");
+        assert_eq!(pump.status, Status::Offline, "its will was published");
+        assert_eq!(number(pump, "DS18B20.Temperature"), Some(21.3));
+        assert_eq!(s.unit(pump, "DS18B20.Temperature"), Some("°C"));
+        assert_eq!(commands(pump), ["site/cmnd/pump/POWER"]);
+        let tasmota: Vec<&str> = s
+            .devices
+            .iter()
+            .filter(|d| s.fleet_name(d) == "tasmota")
+            .map(|d| &*d.name)
+            .collect();
+        assert_eq!(tasmota.len(), 2, "the well sent no LWT: {tasmota:?}");
+    }
+
+    #[test]
+    fn tasmota_under_any_full_topic_needs_no_config() {
+        let mut s = state();
+        for m in tasmota() {
+            s.apply(&m);
+        }
+        check_tasmota(&s);
+        let well = s.find_device("well").expect("the look-alike is a guess");
+        assert_eq!(s.fleet_name(well), "generic");
+    }
+
+    #[test]
+    fn a_tasmota_device_is_whole_when_its_lwt_comes_after_its_retained_state() {
+        let mut s = state();
+        let mut messages = tasmota();
+        let lwt = messages
+            .iter()
+            .position(|m| &m.topic[..] == b"kitchen/tele/LWT")
+            .expect("the kitchen's LWT");
+        let lwt = messages.remove(lwt);
+        // The broker holds POWER retained (PowerRetain 1) and sends it first.
+        let power = messages
+            .iter()
+            .position(|m| &m.topic[..] == b"kitchen/stat/POWER")
+            .expect("the kitchen's POWER");
+        let power = messages.remove(power);
+        messages.splice(0..0, [power, lwt]);
+        for m in &messages {
+            s.apply(m);
+        }
+        // The kitchen's count of 8 holds the POWER that came before its LWT.
+        check_tasmota(&s);
     }
 }

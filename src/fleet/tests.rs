@@ -469,17 +469,37 @@ mod shapes {
     fn a_guessed_devices_repeated_shape_is_read_through_the_cache() {
         let mut s = no_config(256, true);
         let topic = "site/north/tank-7/telemetry";
-        s.apply(&msg(topic, br#"{"device":"tank-7","level_pct":57.5,"pump":"ON"}"#, T0));
-        assert!(s.shapes[0].is_learned(), "the convention decoder taught the shape");
-        s.apply(&msg(topic, br#"{"device":"tank-7","level_pct":58,"pump":"idle"}"#, T0 + 1000));
+        s.apply(&msg(
+            topic,
+            br#"{"device":"tank-7","level_pct":57.5,"pump":"ON"}"#,
+            T0,
+        ));
+        assert!(
+            s.shapes[0].is_learned(),
+            "the convention decoder taught the shape"
+        );
+        s.apply(&msg(
+            topic,
+            br#"{"device":"tank-7","level_pct":58,"pump":"idle"}"#,
+            T0 + 1000,
+        ));
         let d = s.find_device("tank-7").unwrap();
-        assert_eq!(d.metric("level_pct").unwrap().value, MetricValue::Number(58.0));
-        assert_eq!(d.metric("pump").unwrap().value, MetricValue::Text("idle".into()));
+        assert_eq!(
+            d.metric("level_pct").unwrap().value,
+            MetricValue::Number(58.0)
+        );
+        assert_eq!(
+            d.metric("pump").unwrap().value,
+            MetricValue::Text("idle".into())
+        );
         assert_eq!((d.messages, d.metrics.len()), (2, 3));
         // Another shape goes through the decoder and is learnt in its turn.
         s.apply(&msg(topic, br#"{"level_pct":59}"#, T0 + 2000));
         let d = s.find_device("tank-7").unwrap();
-        assert_eq!(d.metric("level_pct").unwrap().value, MetricValue::Number(59.0));
+        assert_eq!(
+            d.metric("level_pct").unwrap().value,
+            MetricValue::Number(59.0)
+        );
         assert_eq!(d.messages, 3);
         assert!(s.shapes[0].is_learned());
     }
