@@ -12,6 +12,7 @@
 //! from it, and only `tele`/`stat` topics on a learned stem are that device's.
 
 use super::Convention;
+use super::zigbee2mqtt::Evidence;
 use crate::config::conventions::ConventionsConfig;
 
 /// Roots kept: enough for the installations one broker carries, bounded against a device
@@ -20,6 +21,12 @@ const MAX_ROOTS: usize = 32;
 /// Tasmota stems kept, one per device under a FullTopic other than the default: a large
 /// installation's worth, bounded against a publisher that invents a device a message.
 const MAX_TASMOTA_STEMS: usize = 8192;
+/// Zigbee2MQTT bases with half their evidence: a few bridges starting at once, bounded
+/// against topics that only look like a bridge's (the oldest is forgotten).
+const MAX_PENDING_BASES: usize = 8;
+/// A bridge's device list held until its base is known, up to this size: it is published
+/// once, retained, and may come before `bridge/state`.
+const MAX_HELD_LIST: usize = 1 << 20;
 
 /// What was learned so far, per connection's traffic alike (roots are topic prefixes).
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +37,21 @@ pub struct Layouts {
     /// Tasmota devices' stems (`super::tasmota::stem`); the default FullTopic's devices
     /// need none.
     tasmota: std::collections::HashSet<Box<str>>,
+    /// Zigbee2MQTT bases learned, longest first; the configured one is not among them.
+    zigbee2mqtt: Vec<Box<str>>,
+    /// Bases a bridge has shown half of itself under.
+    pending: std::collections::VecDeque<Pending>,
+}
+
+/// A base with some of a bridge's evidence seen.
+#[derive(Debug, Clone, PartialEq)]
+struct Pending {
+    base: Box<str>,
+    state: bool,
+    /// `bridge/devices` or `bridge/info`.
+    described: bool,
+    /// The `bridge/devices` payload, applied once the base is known.
+    devices: Option<Vec<u8>>,
 }
 
 impl Default for Layouts {
@@ -37,6 +59,8 @@ impl Default for Layouts {
         Layouts {
             homie: vec!["homie".into()],
             tasmota: Default::default(),
+            zigbee2mqtt: Vec::new(),
+            pending: Default::default(),
         }
     }
 }
@@ -46,6 +70,11 @@ impl Default for Layouts {
 pub enum Learned {
     HomieRoot(Box<str>),
     TasmotaStem(Box<str>),
+    /// A Zigbee2MQTT base, with its bridge's device list if that came first.
+    Zigbee2MqttBase {
+        base: Box<str>,
+        devices: Option<Vec<u8>>,
+    },
 }
 
 impl Learned {
@@ -53,6 +82,7 @@ impl Learned {
         match self {
             Learned::HomieRoot(_) => Convention::Homie,
             Learned::TasmotaStem(_) => Convention::Tasmota,
+            Learned::Zigbee2MqttBase { .. } => Convention::Zigbee2Mqtt,
         }
     }
 
@@ -60,7 +90,7 @@ impl Learned {
     /// afresh.
     pub fn covers(&self, topic: &str) -> bool {
         match self {
-            Learned::HomieRoot(root) => topic
+            Learned::HomieRoot(root) | Learned::Zigbee2MqttBase { base: root, .. } => topic
                 .strip_prefix(&**root)
                 .is_some_and(|rest| rest.starts_with('/')),
             Learned::TasmotaStem(stem) => super::tasmota::on_stem(topic, stem),
@@ -73,6 +103,7 @@ impl std::fmt::Display for Learned {
         match self {
             Learned::HomieRoot(root) => write!(f, "Homie root {root}"),
             Learned::TasmotaStem(stem) => write!(f, "Tasmota FullTopic {stem}/"),
+            Learned::Zigbee2MqttBase { base, .. } => write!(f, "Zigbee2MQTT base {base}"),
         }
     }
 }
@@ -81,6 +112,17 @@ impl Layouts {
     /// Homie roots, longest first.
     pub fn homie_roots(&self) -> impl Iterator<Item = &str> {
         self.homie.iter().map(|r| &**r)
+    }
+
+    /// Zigbee2MQTT bases: the configured one, then those learned, longest first.
+    pub fn zigbee2mqtt_bases<'a>(
+        &'a self,
+        config: &'a ConventionsConfig,
+    ) -> impl Iterator<Item = &'a str> {
+        self.zigbee2mqtt
+            .iter()
+            .map(|b| &**b)
+            .chain(std::iter::once(config.zigbee2mqtt_base.as_str()))
     }
 
     /// Whether a Tasmota device announced itself on this stem.
@@ -113,7 +155,63 @@ impl Layouts {
         {
             return Some(Learned::TasmotaStem(stem.into()));
         }
+        if config.zigbee2mqtt
+            && let Some((base, shown)) = super::zigbee2mqtt::evidence(topic, payload)
+        {
+            return self.bridge_evidence(config, base, shown, payload);
+        }
         None
+    }
+
+    /// One piece of a bridge's evidence; the base once both are seen.
+    fn bridge_evidence(
+        &mut self,
+        config: &ConventionsConfig,
+        base: &str,
+        shown: Evidence,
+        payload: &[u8],
+    ) -> Option<Learned> {
+        if self.zigbee2mqtt_bases(config).any(|b| b == base) || self.zigbee2mqtt.len() >= MAX_ROOTS
+        {
+            return None;
+        }
+        let at = match self.pending.iter().position(|p| *p.base == *base) {
+            Some(at) => at,
+            None => {
+                if self.pending.len() >= MAX_PENDING_BASES {
+                    self.pending.pop_front();
+                }
+                self.pending.push_back(Pending {
+                    base: base.into(),
+                    state: false,
+                    described: false,
+                    devices: None,
+                });
+                self.pending.len() - 1
+            }
+        };
+        let p = &mut self.pending[at];
+        match shown {
+            Evidence::State => p.state = true,
+            Evidence::Info => p.described = true,
+            Evidence::Devices => {
+                p.described = true;
+                if payload.len() <= MAX_HELD_LIST {
+                    p.devices = Some(payload.to_vec());
+                }
+            }
+        }
+        if !(p.state && p.described) {
+            return None;
+        }
+        let p = self.pending.remove(at)?;
+        self.zigbee2mqtt.push(p.base.clone());
+        self.zigbee2mqtt.sort_by_key(|b| std::cmp::Reverse(b.len()));
+        Some(Learned::Zigbee2MqttBase {
+            base: p.base,
+            // The list that completes the evidence is applied as it is routed.
+            devices: p.devices.filter(|_| shown != Evidence::Devices),
+        })
     }
 }
 
@@ -150,7 +248,9 @@ mod tests {
 
     fn learn(l: &mut Layouts, topic: &str, payload: &[u8]) -> Option<Box<str>> {
         match l.learn(&ConventionsConfig::default(), topic, payload)? {
-            Learned::HomieRoot(r) | Learned::TasmotaStem(r) => Some(r),
+            Learned::HomieRoot(r)
+            | Learned::TasmotaStem(r)
+            | Learned::Zigbee2MqttBase { base: r, .. } => Some(r),
         }
     }
 
@@ -194,5 +294,45 @@ mod tests {
             learn(&mut l, &format!("r{i}/d/$homie"), b"4.0.0");
         }
         assert_eq!(l.homie_roots().count(), MAX_ROOTS);
+    }
+
+    #[test]
+    fn a_zigbee2mqtt_base_needs_the_state_and_a_description() {
+        let c = ConventionsConfig::default();
+        let info = br#"{"version":"2.1.3","coordinator":{}}"#;
+        let mut l = Layouts::default();
+        assert_eq!(l.learn(&c, "lab/bridge/state", b"online"), None);
+        assert_eq!(
+            l.learn(&c, "lab/bridge/state", b"online"),
+            None,
+            "twice is once"
+        );
+        assert_eq!(
+            l.learn(&c, "zigbee2mqtt/bridge/info", info),
+            None,
+            "configured"
+        );
+        assert_eq!(l.learn(&c, "z/bridge/info", info), None);
+        assert_eq!(
+            l.learn(&c, "z/bridge/state", b"offline"),
+            Some(Learned::Zigbee2MqttBase {
+                base: "z".into(),
+                devices: None
+            })
+        );
+        assert_eq!(
+            l.zigbee2mqtt_bases(&c).collect::<Vec<_>>(),
+            ["z", "zigbee2mqtt"]
+        );
+        assert_eq!(l.learn(&c, "z/bridge/info", info), None, "known");
+        // Half-seen bases are bounded: the oldest is forgotten.
+        for i in 0..MAX_PENDING_BASES {
+            l.learn(&c, &format!("p{i}/bridge/state"), b"online");
+        }
+        assert_eq!(
+            l.learn(&c, "lab/bridge/info", info),
+            None,
+            "lab was forgotten"
+        );
     }
 }

@@ -277,7 +277,9 @@ pub fn claim(
             && match c {
                 Convention::Sparkplug => sparkplug::claims(topic),
                 Convention::Homie => homie::claims(topic, layouts),
-                Convention::Zigbee2Mqtt => zigbee2mqtt::claims(topic, &config.zigbee2mqtt_base),
+                Convention::Zigbee2Mqtt => layouts
+                    .zigbee2mqtt_bases(config)
+                    .any(|base| zigbee2mqtt::claims(topic, base)),
                 Convention::Tasmota => tasmota::claims(topic, layouts),
                 Convention::Shelly => shelly::claims(topic),
                 Convention::HomeAssistant => homeassistant::claims(topic),
@@ -299,7 +301,12 @@ pub fn decode(
     match convention {
         Convention::Homie => homie::decode(topic, layouts, payload, out),
         Convention::Zigbee2Mqtt => {
-            zigbee2mqtt::decode(&config.zigbee2mqtt_base, topic, payload, out)
+            if let Some(base) = layouts
+                .zigbee2mqtt_bases(config)
+                .find(|base| zigbee2mqtt::claims(topic, base))
+            {
+                zigbee2mqtt::decode(base, topic, payload, out)
+            }
         }
         Convention::Tasmota => tasmota::decode(topic, layouts, payload, out),
         Convention::Shelly => shelly::decode(topic, payload, out),

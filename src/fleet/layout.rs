@@ -6,6 +6,7 @@
 use super::apply::LAST_PAYLOAD_CAP;
 use super::route::Route;
 use super::*;
+use crate::conventions::Learned;
 
 impl FleetState {
     pub(super) fn learn_layout(&mut self, conn: ConnId, topic: &str, payload: &[u8]) {
@@ -26,8 +27,29 @@ impl FleetState {
                     Route::Unmapped(_) => false,
                 }
         });
+        let mut held = None;
+        if let Learned::Zigbee2MqttBase {
+            base,
+            devices: Some(list),
+        } = &learned
+        {
+            let topic = format!("{base}/bridge/devices");
+            self.replays.push(RawMessage {
+                conn,
+                topic: bytes::Bytes::copy_from_slice(topic.as_bytes()),
+                payload: bytes::Bytes::copy_from_slice(list),
+                retain: true,
+                at_ms: self.now_ms,
+            });
+            held = Some(topic);
+        }
         for u in &mut self.unmapped {
-            // A payload cut at the cap is not what the device sent.
+            // A payload cut at the cap is not what the device sent; a held one is already
+            // on its way.
+            if held.as_deref() == Some(&*u.topic) {
+                u.messages = 0;
+                continue;
+            }
             if u.conn != conn
                 || !covers(u.topic.as_bytes())
                 || u.messages == 0
@@ -214,5 +236,78 @@ mod tests {
         }
         // The kitchen's count of 8 holds the POWER that came before its LWT.
         check_tasmota(&s);
+    }
+
+    /// A Zigbee2MQTT bridge under `site/zigbee`, and a look-alike `lab/bridge/state` with
+    /// neither info nor device list (`record_zigbee2mqtt_base.py`).
+    fn zigbee() -> Vec<RawMessage> {
+        recording("zigbee2mqtt-base.jsonl")
+    }
+
+    fn check_zigbee(s: &FleetState) {
+        let bridge = s
+            .find_device("site/zigbee")
+            .expect("the bridge is a device");
+        assert_eq!(s.fleet_name(bridge), "zigbee2mqtt");
+        assert_eq!(bridge.status, Status::Online);
+        let thermometer = s.find_device("living/thermometer").expect("thermometer");
+        assert_eq!(s.fleet_name(thermometer), "zigbee2mqtt");
+        assert_eq!(number(thermometer, "temperature"), Some(21.4));
+        assert_eq!(
+            s.unit(thermometer, "temperature"),
+            Some("°C"),
+            "from the list"
+        );
+        assert_eq!(
+            s.gateway_of(thermometer).map(|g| &*g.name),
+            Some("site/zigbee")
+        );
+        let outlet = s.find_device("0x0017880104e45517").expect("outlet");
+        let facts = outlet.facts.as_ref().expect("facts");
+        assert_eq!(
+            facts.display_name.as_deref(),
+            Some("TRADFRI control outlet")
+        );
+        assert_eq!(commands(outlet), ["site/zigbee/0x0017880104e45517/set"]);
+        let zigbee = s
+            .devices
+            .iter()
+            .filter(|d| s.fleet_name(d) == "zigbee2mqtt")
+            .count();
+        assert_eq!(zigbee, 3 + 12, "lab showed a state and nothing else");
+    }
+
+    #[test]
+    fn zigbee2mqtt_under_any_base_needs_no_config() {
+        let mut s = state();
+        for m in zigbee() {
+            s.apply(&m);
+        }
+        check_zigbee(&s);
+        let lab = s.find_device("lab").expect("lab/thing is a guess");
+        assert_eq!(s.fleet_name(lab), "generic");
+    }
+
+    #[test]
+    fn a_device_list_that_comes_before_the_bridge_state_is_applied_once_the_base_is_known() {
+        let mut s = state();
+        let mut messages: Vec<RawMessage> = zigbee()
+            .into_iter()
+            .filter(|m| !m.topic.ends_with(b"/bridge/info"))
+            .collect();
+        let devices = messages
+            .iter()
+            .position(|m| m.topic.ends_with(b"zigbee/bridge/devices"))
+            .expect("the device list");
+        let devices = messages.remove(devices);
+        assert!(
+            devices.payload.len() > LAST_PAYLOAD_CAP,
+            "held, not replayed"
+        );
+        messages.insert(0, devices);
+        for m in &messages {
+            s.apply(m);
+        }
+        check_zigbee(&s);
     }
 }
