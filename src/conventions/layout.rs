@@ -37,6 +37,9 @@ pub struct Layouts {
     /// Tasmota devices' stems (`super::tasmota::stem`); the default FullTopic's devices
     /// need none.
     tasmota: std::collections::HashSet<Box<str>>,
+    /// Home Assistant discovery prefixes, the default `homeassistant` among them, longest
+    /// first.
+    homeassistant: Vec<Box<str>>,
     /// Zigbee2MQTT bases learned, longest first; the configured one is not among them.
     zigbee2mqtt: Vec<Box<str>>,
     /// Bases a bridge has shown half of itself under.
@@ -59,6 +62,7 @@ impl Default for Layouts {
         Layouts {
             homie: vec!["homie".into()],
             tasmota: Default::default(),
+            homeassistant: vec!["homeassistant".into()],
             zigbee2mqtt: Vec::new(),
             pending: Default::default(),
         }
@@ -70,6 +74,7 @@ impl Default for Layouts {
 pub enum Learned {
     HomieRoot(Box<str>),
     TasmotaStem(Box<str>),
+    HomeAssistantPrefix(Box<str>),
     /// A Zigbee2MQTT base, with its bridge's device list if that came first.
     Zigbee2MqttBase {
         base: Box<str>,
@@ -82,6 +87,7 @@ impl Learned {
         match self {
             Learned::HomieRoot(_) => Convention::Homie,
             Learned::TasmotaStem(_) => Convention::Tasmota,
+            Learned::HomeAssistantPrefix(_) => Convention::HomeAssistant,
             Learned::Zigbee2MqttBase { .. } => Convention::Zigbee2Mqtt,
         }
     }
@@ -90,7 +96,9 @@ impl Learned {
     /// afresh.
     pub fn covers(&self, topic: &str) -> bool {
         match self {
-            Learned::HomieRoot(root) | Learned::Zigbee2MqttBase { base: root, .. } => topic
+            Learned::HomieRoot(root)
+            | Learned::HomeAssistantPrefix(root)
+            | Learned::Zigbee2MqttBase { base: root, .. } => topic
                 .strip_prefix(&**root)
                 .is_some_and(|rest| rest.starts_with('/')),
             Learned::TasmotaStem(stem) => super::tasmota::on_stem(topic, stem),
@@ -103,6 +111,7 @@ impl std::fmt::Display for Learned {
         match self {
             Learned::HomieRoot(root) => write!(f, "Homie root {root}"),
             Learned::TasmotaStem(stem) => write!(f, "Tasmota FullTopic {stem}/"),
+            Learned::HomeAssistantPrefix(p) => write!(f, "Home Assistant discovery prefix {p}"),
             Learned::Zigbee2MqttBase { base, .. } => write!(f, "Zigbee2MQTT base {base}"),
         }
     }
@@ -112,6 +121,11 @@ impl Layouts {
     /// Homie roots, longest first.
     pub fn homie_roots(&self) -> impl Iterator<Item = &str> {
         self.homie.iter().map(|r| &**r)
+    }
+
+    /// Home Assistant discovery prefixes, longest first.
+    pub fn homeassistant_prefixes(&self) -> impl Iterator<Item = &str> {
+        self.homeassistant.iter().map(|p| &**p)
     }
 
     /// Zigbee2MQTT bases: the configured one, then those learned, longest first.
@@ -154,6 +168,19 @@ impl Layouts {
             && self.tasmota.insert(stem.as_str().into())
         {
             return Some(Learned::TasmotaStem(stem.into()));
+        }
+        if config.homeassistant
+            && let Some(prefix) = super::homeassistant::announced_prefix(topic, payload)
+        {
+            if self.homeassistant.iter().any(|p| **p == *prefix)
+                || self.homeassistant.len() >= MAX_ROOTS
+            {
+                return None;
+            }
+            self.homeassistant.push(prefix.into());
+            self.homeassistant
+                .sort_by_key(|p| std::cmp::Reverse(p.len()));
+            return Some(Learned::HomeAssistantPrefix(prefix.into()));
         }
         if config.zigbee2mqtt
             && let Some((base, shown)) = super::zigbee2mqtt::evidence(topic, payload)
@@ -250,6 +277,7 @@ mod tests {
         match l.learn(&ConventionsConfig::default(), topic, payload)? {
             Learned::HomieRoot(r)
             | Learned::TasmotaStem(r)
+            | Learned::HomeAssistantPrefix(r)
             | Learned::Zigbee2MqttBase { base: r, .. } => Some(r),
         }
     }

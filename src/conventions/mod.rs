@@ -282,7 +282,7 @@ pub fn claim(
                     .any(|base| zigbee2mqtt::claims(topic, base)),
                 Convention::Tasmota => tasmota::claims(topic, layouts),
                 Convention::Shelly => shelly::claims(topic),
-                Convention::HomeAssistant => homeassistant::claims(topic),
+                Convention::HomeAssistant => homeassistant::claims(topic, layouts),
                 Convention::Generic => generic::claims(topic, payload),
             }
     })

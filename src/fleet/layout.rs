@@ -310,4 +310,28 @@ mod tests {
         }
         check_zigbee(&s);
     }
+
+    /// Home Assistant discovery under `site/ha` and a look-alike config with no topic
+    /// (`record_homeassistant_prefix.py`).
+    #[test]
+    fn home_assistant_discovery_under_any_prefix_needs_no_config() {
+        let mut s = state();
+        for m in recording("homeassistant-prefix.jsonl") {
+            s.apply(&m);
+        }
+        let d = s.find_device("greenhouse-5c2f").expect("the greenhouse");
+        assert_eq!(s.fleet_name(d), "homeassistant");
+        assert_eq!(d.status, Status::Online);
+        let f = d.facts.as_ref().expect("facts");
+        assert_eq!(f.display_name.as_deref(), Some("Greenhouse"));
+        assert_eq!(number(d, "temperature"), Some(23.7));
+        assert_eq!(s.unit(d, "temperature"), Some("°C"));
+        assert_eq!(commands(d), ["greenhouse/switch/fan/command"]);
+        let ha = s
+            .devices
+            .iter()
+            .filter(|d| s.fleet_name(d) == "homeassistant")
+            .count();
+        assert_eq!(ha, 1, "the probe's config names no topic");
+    }
 }
