@@ -27,6 +27,10 @@ const MAX_PENDING_BASES: usize = 8;
 /// A bridge's device list held until its base is known, up to this size: it is published
 /// once, retained, and may come before `bridge/state`.
 const MAX_HELD_LIST: usize = 1 << 20;
+/// Shelly prefixes kept (one per device, as Tasmota's stems), and those half-seen: a
+/// broker's retained `online`s arrive all at once, before any status.
+const MAX_SHELLY_PREFIXES: usize = 8192;
+const MAX_SHELLY_PENDING: usize = 1024;
 
 /// What was learned so far, per connection's traffic alike (roots are topic prefixes).
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +44,10 @@ pub struct Layouts {
     /// Home Assistant discovery prefixes, the default `homeassistant` among them, longest
     /// first.
     homeassistant: Vec<Box<str>>,
+    /// Shelly prefixes of more than one level (a one-level prefix is the default form).
+    shelly: std::collections::HashSet<Box<str>>,
+    /// Shelly prefixes with an `online` or a status seen (`true` for the status).
+    shelly_pending: std::collections::VecDeque<(Box<str>, bool)>,
     /// Zigbee2MQTT bases learned, longest first; the configured one is not among them.
     zigbee2mqtt: Vec<Box<str>>,
     /// Bases a bridge has shown half of itself under.
@@ -63,6 +71,8 @@ impl Default for Layouts {
             homie: vec!["homie".into()],
             tasmota: Default::default(),
             homeassistant: vec!["homeassistant".into()],
+            shelly: Default::default(),
+            shelly_pending: Default::default(),
             zigbee2mqtt: Vec::new(),
             pending: Default::default(),
         }
@@ -75,6 +85,7 @@ pub enum Learned {
     HomieRoot(Box<str>),
     TasmotaStem(Box<str>),
     HomeAssistantPrefix(Box<str>),
+    ShellyPrefix(Box<str>),
     /// A Zigbee2MQTT base, with its bridge's device list if that came first.
     Zigbee2MqttBase {
         base: Box<str>,
@@ -88,6 +99,7 @@ impl Learned {
             Learned::HomieRoot(_) => Convention::Homie,
             Learned::TasmotaStem(_) => Convention::Tasmota,
             Learned::HomeAssistantPrefix(_) => Convention::HomeAssistant,
+            Learned::ShellyPrefix(_) => Convention::Shelly,
             Learned::Zigbee2MqttBase { .. } => Convention::Zigbee2Mqtt,
         }
     }
@@ -102,6 +114,7 @@ impl Learned {
                 .strip_prefix(&**root)
                 .is_some_and(|rest| rest.starts_with('/')),
             Learned::TasmotaStem(stem) => super::tasmota::on_stem(topic, stem),
+            Learned::ShellyPrefix(prefix) => super::shelly::prefix_of(topic) == Some(&**prefix),
         }
     }
 }
@@ -112,6 +125,7 @@ impl std::fmt::Display for Learned {
             Learned::HomieRoot(root) => write!(f, "Homie root {root}"),
             Learned::TasmotaStem(stem) => write!(f, "Tasmota FullTopic {stem}/"),
             Learned::HomeAssistantPrefix(p) => write!(f, "Home Assistant discovery prefix {p}"),
+            Learned::ShellyPrefix(p) => write!(f, "Shelly topic prefix {p}"),
             Learned::Zigbee2MqttBase { base, .. } => write!(f, "Zigbee2MQTT base {base}"),
         }
     }
@@ -137,6 +151,11 @@ impl Layouts {
             .iter()
             .map(|b| &**b)
             .chain(std::iter::once(config.zigbee2mqtt_base.as_str()))
+    }
+
+    /// Whether a Shelly showed itself under this prefix.
+    pub fn shelly_prefix(&self, prefix: &str) -> bool {
+        self.shelly.contains(prefix)
     }
 
     /// Whether a Tasmota device announced itself on this stem.
@@ -182,12 +201,44 @@ impl Layouts {
                 .sort_by_key(|p| std::cmp::Reverse(p.len()));
             return Some(Learned::HomeAssistantPrefix(prefix.into()));
         }
+        if config.shelly
+            && let Some((prefix, kind)) = super::shelly::evidence(topic, payload)
+        {
+            return self.shelly_evidence(prefix, kind);
+        }
         if config.zigbee2mqtt
             && let Some((base, shown)) = super::zigbee2mqtt::evidence(topic, payload)
         {
             return self.bridge_evidence(config, base, shown, payload);
         }
         None
+    }
+
+    /// What a topic shows of a Shelly under `prefix`; the prefix once it is enough.
+    fn shelly_evidence(&mut self, prefix: &str, kind: super::shelly::Kind) -> Option<Learned> {
+        use super::shelly::Kind;
+        if self.shelly.contains(prefix) || self.shelly.len() >= MAX_SHELLY_PREFIXES {
+            return None;
+        }
+        let status = matches!(kind, Kind::Status(_));
+        if kind != Kind::Rpc {
+            match self.shelly_pending.iter().position(|(p, _)| **p == *prefix) {
+                Some(at) if self.shelly_pending[at].1 != status => {
+                    self.shelly_pending.remove(at);
+                }
+                Some(_) => return None,
+                None => {
+                    if self.shelly_pending.len() >= MAX_SHELLY_PENDING {
+                        self.shelly_pending.pop_front();
+                    }
+                    self.shelly_pending.push_back((prefix.into(), status));
+                    return None;
+                }
+            }
+        }
+        self.shelly_pending.retain(|(p, _)| **p != *prefix);
+        self.shelly.insert(prefix.into());
+        Some(Learned::ShellyPrefix(prefix.into()))
     }
 
     /// One piece of a bridge's evidence; the base once both are seen.
@@ -278,6 +329,7 @@ mod tests {
             Learned::HomieRoot(r)
             | Learned::TasmotaStem(r)
             | Learned::HomeAssistantPrefix(r)
+            | Learned::ShellyPrefix(r)
             | Learned::Zigbee2MqttBase { base: r, .. } => Some(r),
         }
     }

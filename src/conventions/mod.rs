@@ -281,7 +281,7 @@ pub fn claim(
                     .zigbee2mqtt_bases(config)
                     .any(|base| zigbee2mqtt::claims(topic, base)),
                 Convention::Tasmota => tasmota::claims(topic, layouts),
-                Convention::Shelly => shelly::claims(topic),
+                Convention::Shelly => shelly::claims(topic, layouts),
                 Convention::HomeAssistant => homeassistant::claims(topic, layouts),
                 Convention::Generic => generic::claims(topic, payload),
             }
@@ -309,7 +309,7 @@ pub fn decode(
             }
         }
         Convention::Tasmota => tasmota::decode(topic, layouts, payload, out),
-        Convention::Shelly => shelly::decode(topic, payload, out),
+        Convention::Shelly => shelly::decode(topic, layouts, payload, out),
         Convention::Generic => generic::decode(topic, payload, out),
         // Stateful: applied by the fleet state.
         Convention::Sparkplug | Convention::HomeAssistant => {}
@@ -370,19 +370,6 @@ pub(crate) mod testutil {
                 (p.to_string(), v)
             })
             .collect()
-    }
-
-    /// Runs a convention's decoder on one message whose topic it must claim.
-    pub fn run(
-        claims: fn(&str) -> bool,
-        decode: fn(&str, &[u8], &mut Output),
-        topic: &str,
-        payload: &[u8],
-    ) -> Output {
-        let mut out = Output::default();
-        assert!(claims(topic), "{topic}");
-        decode(topic, payload, &mut out);
-        out
     }
 
     pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -334,4 +334,29 @@ mod tests {
             .count();
         assert_eq!(ha, 1, "the probe's config names no topic");
     }
+
+    /// Shelly Gen2 devices under `home/plug` and `barn/pump`, and a look-alike status
+    /// with nothing else (`record_shelly_prefix.py`).
+    #[test]
+    fn shelly_under_a_custom_prefix_needs_no_config() {
+        let mut s = state();
+        for m in recording("shelly-prefix.jsonl") {
+            s.apply(&m);
+        }
+        let plug = s.find_device("home/plug").expect("the plug");
+        assert_eq!(s.fleet_name(plug), "shelly");
+        assert_eq!(plug.status, Status::Online);
+        assert_eq!(number(plug, "apower"), Some(12.5));
+        assert_eq!(s.unit(plug, "apower"), Some("W"));
+        assert_eq!(commands(plug), ["home/plug/rpc"]);
+        let pump = s.find_device("barn/pump").expect("the pump");
+        assert_eq!(s.fleet_name(pump), "shelly");
+        assert_eq!(number(pump, "apower"), Some(640.2));
+        let shelly = s
+            .devices
+            .iter()
+            .filter(|d| s.fleet_name(d) == "shelly")
+            .count();
+        assert_eq!(shelly, 2, "lab/box showed a status and nothing else");
+    }
 }
