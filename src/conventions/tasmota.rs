@@ -93,9 +93,12 @@ pub fn on_stem(topic: &str, stem: &str) -> bool {
 /// FullTopic is not the default. Tasmota publishes exactly `Online` and `Offline` there,
 /// always with the `tele` prefix: one `tele` level, so the prefix's place is certain.
 pub fn announced_stem(topic: &str, payload: &[u8]) -> Option<String> {
-    let (levels, kind) = levels(topic)?;
-    if kind != "LWT"
-        || !matches!(payload, b"Online" | b"Offline")
+    // Asked of every new topic: the cheap test first.
+    if !topic.ends_with("/LWT") {
+        return None;
+    }
+    let (levels, _) = levels(topic)?;
+    if !matches!(payload, b"Online" | b"Offline")
         || levels.len() < 2
         || levels.len() > MAX_STEM_LEVELS
         || levels[0].starts_with('$')
