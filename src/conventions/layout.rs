@@ -119,19 +119,52 @@ impl Learned {
     }
 }
 
-impl std::fmt::Display for Learned {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Learned::HomieRoot(root) => write!(f, "Homie root {root}"),
-            Learned::TasmotaStem(stem) => write!(f, "Tasmota FullTopic {stem}/"),
-            Learned::HomeAssistantPrefix(p) => write!(f, "Home Assistant discovery prefix {p}"),
-            Learned::ShellyPrefix(p) => write!(f, "Shelly topic prefix {p}"),
-            Learned::Zigbee2MqttBase { base, .. } => write!(f, "Zigbee2MQTT base {base}"),
-        }
-    }
-}
-
 impl Layouts {
+    /// What was learned beyond the conventions' defaults, a line each, for `discover`:
+    /// roots, prefixes and bases by name; per-device Tasmota stems and Shelly prefixes
+    /// counted, with a few examples.
+    pub fn describe(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        let named = |what: &str, items: &[Box<str>], default: &str, lines: &mut Vec<String>| {
+            for item in items.iter().filter(|i| ***i != *default) {
+                lines.push(format!("{what} {item}"));
+            }
+        };
+        named("Homie root", &self.homie, "homie", &mut lines);
+        named("Zigbee2MQTT base", &self.zigbee2mqtt, "", &mut lines);
+        named(
+            "Home Assistant discovery prefix",
+            &self.homeassistant,
+            "homeassistant",
+            &mut lines,
+        );
+        let counted =
+            |what: &str, set: &std::collections::HashSet<Box<str>>, lines: &mut Vec<String>| {
+                if set.is_empty() {
+                    return;
+                }
+                let mut examples: Vec<&str> = set.iter().map(|s| &**s).collect();
+                examples.sort_unstable();
+                examples.truncate(3);
+                lines.push(format!(
+                    "{what}: {} device(s), e.g. {}",
+                    set.len(),
+                    examples.join(", ")
+                ));
+            };
+        counted(
+            "Tasmota FullTopic other than %prefix%/%topic%/",
+            &self.tasmota,
+            &mut lines,
+        );
+        counted(
+            "Shelly topic_prefix of more than one level",
+            &self.shelly,
+            &mut lines,
+        );
+        lines
+    }
+
     /// Homie roots, longest first.
     pub fn homie_roots(&self) -> impl Iterator<Item = &str> {
         self.homie.iter().map(|r| &**r)
@@ -413,6 +446,23 @@ mod tests {
             l.learn(&c, "lab/bridge/info", info),
             None,
             "lab was forgotten"
+        );
+    }
+
+    #[test]
+    fn what_was_learned_is_described_beyond_the_defaults() {
+        let c = ConventionsConfig::default();
+        let mut l = Layouts::default();
+        assert!(l.describe().is_empty());
+        l.learn(&c, "site/homie/lamp/$homie", b"4.0.0");
+        l.learn(&c, "a/tele/b/LWT", b"Online");
+        l.learn(&c, "tele/plug/LWT", b"Online");
+        assert_eq!(
+            l.describe(),
+            [
+                "Homie root site/homie",
+                "Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. a/%prefix%/b"
+            ]
         );
     }
 }
