@@ -4,9 +4,15 @@
 
 use super::Output;
 
-/// A JSON object payload on a topic with a non-empty device level.
+/// A JSON object payload on a topic with a non-empty device level. A Zigbee2MQTT
+/// bridge's `bridge/state` and `bridge/info` under a base not learned yet are left
+/// unmapped, to be applied once it is (`super::layout`), rather than make a guessed
+/// `bridge` that would outlive it.
 pub fn claims(topic: &str, payload: &[u8]) -> bool {
-    payload.trim_ascii_start().starts_with(b"{") && !device_level(topic).0.is_empty()
+    payload.trim_ascii_start().starts_with(b"{")
+        && !device_level(topic).0.is_empty()
+        && !topic.ends_with("/bridge/state")
+        && !topic.ends_with("/bridge/info")
 }
 
 /// The device level and the levels before it.
@@ -49,5 +55,7 @@ mod tests {
         assert_eq!(device_level("solo"), ("solo", ""));
         assert!(!claims("a/b", b"42"));
         assert!(!claims("/x", b"{}"));
+        assert!(!claims("site/z2m/bridge/state", br#"{"state":"online"}"#));
+        assert!(claims("site/z2m/bridge/health", br#"{"healthy":true}"#));
     }
 }

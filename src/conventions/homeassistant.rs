@@ -7,21 +7,110 @@
 //! `{{ value_json['a'] }}`, optionally piped through `float`, `int` or `round(n)`, which
 //! change nothing fleetop shows); anything else is refused and shown as the device's last
 //! error, never evaluated.
+//!
+//! Any other discovery prefix is learned (`super::layout`) from a config under it: one
+//! of Home Assistant's MQTT components in its place and a JSON object naming the topics
+//! an entity is read or driven on, so a `…/config` topic alone is not enough.
 
+use super::layout::Layouts;
 use serde::Deserialize;
 
 /// Path segments a template may walk into a JSON payload.
 const MAX_TEMPLATE_DEPTH: usize = 8;
+/// Home Assistant's MQTT discovery components (the `<component>` level).
+const COMPONENTS: &[&str] = &[
+    "alarm_control_panel",
+    "binary_sensor",
+    "button",
+    "camera",
+    "climate",
+    "cover",
+    "device_automation",
+    "device_tracker",
+    "event",
+    "fan",
+    "humidifier",
+    "image",
+    "lawn_mower",
+    "light",
+    "lock",
+    "notify",
+    "number",
+    "scene",
+    "select",
+    "sensor",
+    "siren",
+    "switch",
+    "tag",
+    "text",
+    "update",
+    "vacuum",
+    "valve",
+    "water_heater",
+];
 
-pub fn claims(topic: &str) -> bool {
-    parse_topic(topic).is_some()
+pub fn claims(topic: &str, layouts: &Layouts) -> bool {
+    parse_topic(topic, layouts).is_some()
 }
 
-/// `(node_id, object_id)` of a discovery config topic.
-fn parse_topic(topic: &str) -> Option<(Option<&str>, &str)> {
-    let rest = topic
-        .strip_prefix("homeassistant/")?
-        .strip_suffix("/config")?;
+/// The discovery prefix of a config topic whose payload has a discovery config's shape.
+/// A topic that reads two ways (`a/sensor/light/x/config`: is `light` a node or the
+/// component?) teaches nothing.
+pub fn announced_prefix<'t>(topic: &'t str, payload: &[u8]) -> Option<&'t str> {
+    let rest = topic.strip_suffix("/config")?;
+    let levels: Vec<&str> = rest.split('/').collect();
+    if levels.iter().any(|l| l.is_empty()) || levels[0].starts_with('$') {
+        return None;
+    }
+    let n = levels.len();
+    // The prefix's length when levels[at] is the component.
+    let reading = |at: usize| (at >= 1 && COMPONENTS.contains(&levels[at])).then_some(at);
+    let at = match (
+        n.checked_sub(2).and_then(reading),
+        n.checked_sub(3).and_then(reading),
+    ) {
+        (Some(at), None) | (None, Some(at)) => at,
+        _ => return None,
+    };
+    #[derive(Deserialize)]
+    struct Shape {
+        #[serde(default, alias = "stat_t")]
+        state_topic: Option<String>,
+        #[serde(default, alias = "cmd_t")]
+        command_topic: Option<String>,
+        #[serde(default, alias = "json_attr_t")]
+        json_attributes_topic: Option<String>,
+        /// Device triggers and tags.
+        #[serde(default)]
+        topic: Option<String>,
+    }
+    let shape: Shape = serde_json::from_slice(payload).ok()?;
+    let named = [
+        shape.state_topic,
+        shape.command_topic,
+        shape.json_attributes_topic,
+        shape.topic,
+    ];
+    if !named.iter().flatten().any(|t| !t.is_empty()) {
+        return None;
+    }
+    let prefix_len = levels[..at].iter().map(|l| l.len() + 1).sum::<usize>() - 1;
+    Some(&topic[..prefix_len])
+}
+
+/// `(node_id, object_id)` of a discovery config topic under a known prefix.
+fn parse_topic<'t>(topic: &'t str, layouts: &Layouts) -> Option<(Option<&'t str>, &'t str)> {
+    layouts.homeassistant_prefixes().find_map(|prefix| {
+        under(
+            topic
+                .strip_prefix(prefix)?
+                .strip_prefix('/')?
+                .strip_suffix("/config")?,
+        )
+    })
+}
+
+fn under(rest: &str) -> Option<(Option<&str>, &str)> {
     let levels: Vec<&str> = rest.split('/').collect();
     match levels[..] {
         [component, object] if !component.is_empty() && !object.is_empty() => Some((None, object)),
@@ -112,8 +201,13 @@ struct AvailabilityConfig {
 }
 
 /// Reads a discovery config. An `Err` carries the device (when known) and why.
-pub fn parse_config(topic: &str, payload: &[u8]) -> Result<Entity, (Option<String>, String)> {
-    let (node, object) = parse_topic(topic).ok_or((None, "not a discovery topic".to_string()))?;
+pub fn parse_config(
+    topic: &str,
+    layouts: &Layouts,
+    payload: &[u8],
+) -> Result<Entity, (Option<String>, String)> {
+    let (node, object) =
+        parse_topic(topic, layouts).ok_or((None, "not a discovery topic".to_string()))?;
     let c: Config = serde_json::from_slice(payload).map_err(|e| {
         (
             node.map(str::to_string),
@@ -259,6 +353,7 @@ mod tests {
     fn config_with_abbreviations_and_device_grouping() {
         let e = parse_config(
             "homeassistant/sensor/plug1/power/config",
+            &Layouts::default(),
             br#"{"~":"tele/plug1","name":"Power","stat_t":"~/SENSOR","val_tpl":"{{ value_json.ENERGY.Power | float }}",
                 "unit_of_meas":"W","dev_cla":"power","dev":{"ids":["plug-abc"],"name":"Plug 1"},"avty_t":"~/LWT",
                 "pl_avail":"Online","pl_not_avail":"Offline"}"#,
@@ -303,6 +398,7 @@ mod tests {
         }
         let err = parse_config(
             "homeassistant/sensor/x/config",
+            &Layouts::default(),
             br#"{"stat_t":"x/state","val_tpl":"{{ cycler.__init__.__globals__.os }}","dev":{"ids":"dev1"}}"#,
         )
         .unwrap_err();
@@ -316,7 +412,41 @@ mod tests {
         let path: Vec<String> = ["a", "b", "1", "c"].iter().map(|s| s.to_string()).collect();
         assert_eq!(extract(&path, &v), Some(&serde_json::json!(2.5)));
         assert!(extract(&["zz".to_string()], &v).is_none());
-        assert!(!claims("homeassistant/sensor/config"));
-        assert!(claims("homeassistant/binary_sensor/node/obj/config"));
+        let l = Layouts::default();
+        assert!(!claims("homeassistant/sensor/config", &l));
+        assert!(claims("homeassistant/binary_sensor/node/obj/config", &l));
+    }
+
+    #[test]
+    fn a_prefix_is_learned_from_a_config_of_the_right_shape() {
+        let config = br#"{"stat_t":"x/state","dev":{"ids":"d"}}"#;
+        assert_eq!(announced_prefix("a/b/sensor/x/config", config), Some("a/b"));
+        assert_eq!(
+            announced_prefix("ha/light/node/x/config", config),
+            Some("ha")
+        );
+        assert_eq!(
+            announced_prefix("ha/device_automation/n/t/config", br#"{"topic":"n/t"}"#),
+            Some("ha")
+        );
+        for (topic, payload) in [
+            ("ha/sensor/light/x/config", &config[..]),
+            ("ha/widget/x/config", config),
+            ("sensor/x/config", config),
+            ("ha/sensor/x/state", config),
+            ("ha//sensor/x/config", config),
+            ("$SYS/sensor/x/config", config),
+            ("ha/sensor/x/config", br#"{"name":"x","unit":"C"}"#),
+            ("ha/sensor/x/config", br#"{"stat_t":""}"#),
+            ("ha/sensor/x/config", br#"{"stat_t":5}"#),
+            ("ha/sensor/x/config", b"online"),
+        ] {
+            assert_eq!(announced_prefix(topic, payload), None, "{topic}");
+        }
+        let mut l = Layouts::default();
+        assert!(!claims("a/b/sensor/x/config", &l));
+        l.learn(&Default::default(), "a/b/sensor/x/config", config);
+        assert!(claims("a/b/switch/y/config", &l));
+        assert!(claims("homeassistant/switch/y/config", &l));
     }
 }

@@ -194,7 +194,7 @@ mod tests {
     fn any_learned_root() {
         let mut layouts = Layouts::default();
         assert!(!claims("site/homie/lamp/$state", &layouts));
-        layouts.learn("site/homie/lamp/$homie", b"4.0.0");
+        layouts.learn(&Default::default(), "site/homie/lamp/$homie", b"4.0.0");
         let out = run_in(&layouts, "site/homie/lamp/light/power/$settable", b"true");
         assert_eq!(out.device, "lamp");
         assert!(

@@ -20,7 +20,7 @@ pub mod zigbee2mqtt;
 
 use crate::config::conventions::ConventionsConfig;
 use crate::decode::Scratch;
-pub use layout::Layouts;
+pub use layout::{Layouts, Learned};
 
 /// A device convention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -277,10 +277,12 @@ pub fn claim(
             && match c {
                 Convention::Sparkplug => sparkplug::claims(topic),
                 Convention::Homie => homie::claims(topic, layouts),
-                Convention::Zigbee2Mqtt => zigbee2mqtt::claims(topic, &config.zigbee2mqtt_base),
-                Convention::Tasmota => tasmota::claims(topic),
-                Convention::Shelly => shelly::claims(topic),
-                Convention::HomeAssistant => homeassistant::claims(topic),
+                Convention::Zigbee2Mqtt => layouts
+                    .zigbee2mqtt_bases(config)
+                    .any(|base| zigbee2mqtt::claims(topic, base)),
+                Convention::Tasmota => tasmota::claims(topic, layouts),
+                Convention::Shelly => shelly::claims(topic, layouts),
+                Convention::HomeAssistant => homeassistant::claims(topic, layouts),
                 Convention::Generic => generic::claims(topic, payload),
             }
     })
@@ -299,10 +301,15 @@ pub fn decode(
     match convention {
         Convention::Homie => homie::decode(topic, layouts, payload, out),
         Convention::Zigbee2Mqtt => {
-            zigbee2mqtt::decode(&config.zigbee2mqtt_base, topic, payload, out)
+            if let Some(base) = layouts
+                .zigbee2mqtt_bases(config)
+                .find(|base| zigbee2mqtt::claims(topic, base))
+            {
+                zigbee2mqtt::decode(base, topic, payload, out)
+            }
         }
-        Convention::Tasmota => tasmota::decode(topic, payload, out),
-        Convention::Shelly => shelly::decode(topic, payload, out),
+        Convention::Tasmota => tasmota::decode(topic, layouts, payload, out),
+        Convention::Shelly => shelly::decode(topic, layouts, payload, out),
         Convention::Generic => generic::decode(topic, payload, out),
         // Stateful: applied by the fleet state.
         Convention::Sparkplug | Convention::HomeAssistant => {}
@@ -363,19 +370,6 @@ pub(crate) mod testutil {
                 (p.to_string(), v)
             })
             .collect()
-    }
-
-    /// Runs a convention's decoder on one message whose topic it must claim.
-    pub fn run(
-        claims: fn(&str) -> bool,
-        decode: fn(&str, &[u8], &mut Output),
-        topic: &str,
-        payload: &[u8],
-    ) -> Output {
-        let mut out = Output::default();
-        assert!(claims(topic), "{topic}");
-        decode(topic, payload, &mut out);
-        out
     }
 
     pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

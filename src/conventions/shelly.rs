@@ -6,38 +6,106 @@
 //! (`apower`, `temperature.tC`); other components are prefixed (`switch:1.apower`,
 //! `sys.uptime`) so two switches never share a metric.
 
+//!
+//! A custom `mqtt.topic_prefix` may span levels (`home/plug`); such a prefix is learned
+//! (`super::layout`) from an `events/rpc` notification (`src`, a `Notify…` method), or
+//! from its `online` (`true`/`false`) together with a component's JSON status, and the
+//! prefix is the device's key as the default one (the device id) is.
+
+use super::layout::Layouts;
 use super::{CommandDescriptor, CommandKind, Event, Output, online_word, quote};
 
-pub fn claims(topic: &str) -> bool {
-    let levels: Vec<&str> = topic.splitn(4, '/').collect();
-    match levels[..] {
-        [id, "online"] => !id.is_empty(),
-        [id, "status", component] => !id.is_empty() && !component.is_empty(),
-        [id, "events", "rpc"] => !id.is_empty(),
-        _ => false,
-    }
+/// What follows a device's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'t> {
+    Online,
+    Status(&'t str),
+    Rpc,
 }
 
-pub fn decode(topic: &str, payload: &[u8], out: &mut Output) {
-    let levels: Vec<&str> = topic.splitn(4, '/').collect();
-    let Some(&id) = levels.first() else { return };
+/// A topic's prefix and kind, if it has one of a Shelly's forms.
+fn parts(topic: &str) -> Option<(&str, Kind<'_>)> {
+    let (prefix, kind) = if let Some(p) = topic.strip_suffix("/online") {
+        (p, Kind::Online)
+    } else if let Some(p) = topic.strip_suffix("/events/rpc") {
+        (p, Kind::Rpc)
+    } else {
+        let (p, component) = topic.rsplit_once("/status/")?;
+        if component.is_empty() || component.contains('/') {
+            return None;
+        }
+        (p, Kind::Status(component))
+    };
+    (!prefix.split('/').any(str::is_empty)).then_some((prefix, kind))
+}
+
+/// A device's message: under a one-level prefix (the default, the device id) or a
+/// learned one.
+fn split<'t>(topic: &'t str, layouts: &Layouts) -> Option<(&'t str, Kind<'t>)> {
+    let (prefix, kind) = parts(topic)?;
+    (!prefix.contains('/') || layouts.shelly_prefix(prefix)).then_some((prefix, kind))
+}
+
+/// What a topic under a prefix of more than one level shows of a Shelly: a notification
+/// is enough (`Rpc`); `online` and a status each show half.
+pub fn evidence<'t>(topic: &'t str, payload: &[u8]) -> Option<(&'t str, Kind<'t>)> {
+    let (prefix, kind) = parts(topic)?;
+    if !prefix.contains('/') || prefix.starts_with('$') {
+        return None;
+    }
+    let shown = match kind {
+        Kind::Online => matches!(payload, b"true" | b"false"),
+        Kind::Status(component) => {
+            let (name, n) = component.split_once(':').unwrap_or((component, "0"));
+            !name.is_empty()
+                && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(payload)
+                    .is_ok()
+        }
+        Kind::Rpc => {
+            #[derive(serde::Deserialize)]
+            struct Notification {
+                src: String,
+                method: String,
+            }
+            serde_json::from_slice::<Notification>(payload)
+                .is_ok_and(|n| !n.src.is_empty() && n.method.starts_with("Notify"))
+        }
+    };
+    shown.then_some((prefix, kind))
+}
+
+/// The prefix of a topic in one of a Shelly's forms.
+pub fn prefix_of(topic: &str) -> Option<&str> {
+    parts(topic).map(|(prefix, _)| prefix)
+}
+
+pub fn claims(topic: &str, layouts: &Layouts) -> bool {
+    split(topic, layouts).is_some()
+}
+
+pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) {
+    let Some((id, kind)) = split(topic, layouts) else {
+        return;
+    };
     out.device.push_str(id);
-    match levels[..] {
-        [_, "online"] => match online_word(payload) {
+    match kind {
+        Kind::Online => match online_word(payload) {
             Some(online) => out.events.push(Event::Online(online)),
             None => out.events.push(Event::Error(format!(
                 "online payload `{}` is neither true nor false",
                 quote(payload)
             ))),
         },
-        [_, "status", component] => {
+        Kind::Status(component) => {
             out.json(payload, prefix(component));
             if component.starts_with("switch:") && !out.values.is_empty() {
                 out.events.push(switch_command(id));
             }
         }
-        [_, "events", "rpc"] => notify_status(payload, out),
-        _ => {}
+        Kind::Rpc => notify_status(payload, out),
     }
 }
 
@@ -155,7 +223,49 @@ mod tests {
     use crate::conventions::testutil::{pairs, values};
 
     fn run(topic: &str, payload: &[u8]) -> Output {
-        crate::conventions::testutil::run(claims, decode, topic, payload)
+        run_in(&Layouts::default(), topic, payload)
+    }
+
+    fn run_in(layouts: &Layouts, topic: &str, payload: &[u8]) -> Output {
+        let mut out = Output::default();
+        assert!(claims(topic, layouts), "{topic}");
+        decode(topic, layouts, payload, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_custom_prefix_is_learned_from_what_a_shelly_shows() {
+        let c = Default::default();
+        let mut l = Layouts::default();
+        assert!(!claims("home/plug/online", &l));
+        assert_eq!(l.learn(&c, "home/plug/online", b"true"), None, "half");
+        assert!(
+            l.learn(&c, "home/plug/status/sys", br#"{"uptime":5}"#)
+                .is_some()
+        );
+        let out = run_in(&l, "home/plug/status/switch:0", br#"{"id":0,"apower":3.5}"#);
+        assert_eq!(out.device, "home/plug");
+        assert!(matches!(&out.events[..], [Event::Command(c)] if &*c.topic == "home/plug/rpc"));
+        let rpc =
+            br#"{"src":"shellyplus1pm-a8","dst":"x/y/events","method":"NotifyStatus","params":{}}"#;
+        assert!(
+            l.learn(&c, "x/y/events/rpc", rpc).is_some(),
+            "a notification is enough"
+        );
+        assert!(claims("x/y/online", &l));
+        for (topic, payload) in [
+            ("a/b/online", &b"online"[..]),
+            ("a/b/status/Switch:0", br#"{}"#),
+            ("a/b/status/switch:x", br#"{}"#),
+            ("a/b/status/sys", b"42"),
+            ("a/b/events/rpc", br#"{"src":"s","method":"Switch.Set"}"#),
+            ("a/b/events/rpc", br#"{"method":"NotifyStatus"}"#),
+            ("$SYS/b/online", b"true"),
+            ("a//online", b"true"),
+        ] {
+            assert_eq!(evidence(topic, payload), None, "{topic}");
+        }
+        assert!(!claims("a/b/status/sys", &l));
     }
 
     #[test]
@@ -223,8 +333,13 @@ mod tests {
 
     #[test]
     fn other_topics_are_not_shelly() {
-        assert!(!claims("a/b/c"));
-        assert!(!claims("/online"));
-        assert!(!claims("a/status/x/y"));
+        let l = Layouts::default();
+        assert!(!claims("a/b/c", &l));
+        assert!(!claims("/online", &l));
+        assert!(!claims("a/status/x/y", &l));
+        assert!(
+            !claims("a/b/online", &l),
+            "a prefix of two levels is learned"
+        );
     }
 }

@@ -1,31 +1,151 @@
 //! Tasmota: `tele/<dev>/LWT` (`Online`/`Offline`), `tele/<dev>/SENSOR` and `STATE` (JSON,
 //! nested: `ENERGY.Power`), `stat/<dev>/RESULT` (JSON) and `stat/<dev>/POWER` (plain).
 //! Commands are `cmnd/<dev>/<Command>` with the reply in `stat/<dev>/RESULT`.
+//!
+//! That is the default FullTopic, `%prefix%/%topic%/`. Any other places the prefix word
+//! and the topic among literal levels (`%topic%/%prefix%/`, `site/%prefix%/%topic%/`);
+//! its devices are learned one by one from their LWTs (`super::layout`), and a device is
+//! keyed by its stem's levels other than the prefix (`site/pump`), which are unique to it
+//! whichever of them is `%topic%`.
 
+use super::layout::Layouts;
 use super::{CommandDescriptor, CommandKind, Event, Output, online_word, quote};
 
 /// Keys of a state or result payload that are also commands of the same name.
 const SETTABLE: &[&str] = &[
     "POWER", "POWER1", "POWER2", "POWER3", "POWER4", "Dimmer", "CT", "Color", "HSBColor",
 ];
+/// Where a stem has its prefix word.
+const PREFIX: &str = "%prefix%";
+/// Levels a FullTopic spans, with the prefix and the topic: deeper ones are not learned.
+const MAX_STEM_LEVELS: usize = 8;
 
-/// `tele/<dev>/<kind>` or `stat/<dev>/<kind>`.
-pub fn claims(topic: &str) -> bool {
-    let mut levels = topic.split('/');
-    matches!(levels.next(), Some("tele" | "stat"))
-        && levels.next().is_some_and(|d| !d.is_empty())
-        && levels.next().is_some_and(|k| !k.is_empty())
-        && levels.next().is_none()
+/// A device's message: the FullTopic's levels, the prefix word's place among them, and
+/// the level after them (`SENSOR`, `RESULT`...).
+struct Split<'t> {
+    levels: Vec<&'t str>,
+    prefix_at: usize,
+    kind: &'t str,
 }
 
-pub fn decode(topic: &str, payload: &[u8], out: &mut Output) {
-    let mut levels = topic.split('/');
-    let (Some(prefix), Some(device), Some(kind)) = (levels.next(), levels.next(), levels.next())
-    else {
+impl Split<'_> {
+    /// The device's key: its levels other than the prefix.
+    fn device(&self, out: &mut String) {
+        for (i, level) in self.levels.iter().enumerate() {
+            if i == self.prefix_at {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push('/');
+            }
+            out.push_str(level);
+        }
+    }
+
+    /// The topic of one of the device's commands: its FullTopic with the `cmnd` prefix.
+    fn command_topic(&self, command: &str) -> String {
+        let mut topic = String::new();
+        for (i, level) in self.levels.iter().enumerate() {
+            topic.push_str(if i == self.prefix_at { "cmnd" } else { level });
+            topic.push('/');
+        }
+        topic.push_str(command);
+        topic
+    }
+}
+
+/// The levels before the last, and the last, if none is empty.
+fn levels(topic: &str) -> Option<(Vec<&str>, &str)> {
+    let (head, kind) = topic.rsplit_once('/')?;
+    let levels: Vec<&str> = head.split('/').collect();
+    (!kind.is_empty() && levels.iter().all(|l| !l.is_empty())).then_some((levels, kind))
+}
+
+/// `levels` with the one at `at` written as the prefix placeholder.
+fn stem_of(levels: &[&str], at: usize) -> String {
+    let mut stem = String::new();
+    for (i, level) in levels.iter().enumerate() {
+        if i > 0 {
+            stem.push('/');
+        }
+        stem.push_str(if i == at { PREFIX } else { level });
+    }
+    stem
+}
+
+/// Whether a topic is one level below `stem`, with a prefix word at its placeholder.
+/// Checked against every known topic when a stem is learned, so it allocates nothing.
+pub fn on_stem(topic: &str, stem: &str) -> bool {
+    let mut topic_levels = topic.split('/');
+    let same = stem.split('/').all(|s| {
+        topic_levels.next().is_some_and(|t| {
+            if s == PREFIX {
+                matches!(t, "tele" | "stat" | "cmnd")
+            } else {
+                t == s
+            }
+        })
+    });
+    same && topic_levels.next().is_some_and(|k| !k.is_empty()) && topic_levels.next().is_none()
+}
+
+/// The stem a device announces with its LWT (`site/tele/pump/LWT`, `Online`), when its
+/// FullTopic is not the default. Tasmota publishes exactly `Online` and `Offline` there,
+/// always with the `tele` prefix: one `tele` level, so the prefix's place is certain.
+pub fn announced_stem(topic: &str, payload: &[u8]) -> Option<String> {
+    // Asked of every new topic: the cheap test first.
+    if !topic.ends_with("/LWT") {
+        return None;
+    }
+    let (levels, _) = levels(topic)?;
+    if !matches!(payload, b"Online" | b"Offline")
+        || levels.len() < 2
+        || levels.len() > MAX_STEM_LEVELS
+        || levels[0].starts_with('$')
+    {
+        return None;
+    }
+    let mut tele = levels.iter().enumerate().filter(|(_, l)| **l == "tele");
+    let (at, _) = tele.next()?;
+    if tele.next().is_some() || (at == 0 && levels.len() == 2) {
+        return None;
+    }
+    Some(stem_of(&levels, at))
+}
+
+/// A device's message under the default FullTopic or a learned stem. Only `tele` and
+/// `stat` are the device's own; `cmnd` topics are requests to it.
+fn split<'t>(topic: &'t str, layouts: &Layouts) -> Option<Split<'t>> {
+    let (levels, kind) = levels(topic)?;
+    let own = |l: &str| matches!(l, "tele" | "stat");
+    if levels.len() == 2 && own(levels[0]) {
+        return Some(Split {
+            levels,
+            prefix_at: 0,
+            kind,
+        });
+    }
+    let prefix_at = (0..levels.len())
+        .find(|&i| own(levels[i]) && layouts.tasmota_stem(&stem_of(&levels, i)))?;
+    Some(Split {
+        levels,
+        prefix_at,
+        kind,
+    })
+}
+
+/// `tele/<dev>/<kind>` or `stat/<dev>/<kind>`, or the same on a learned device's stem.
+pub fn claims(topic: &str, layouts: &Layouts) -> bool {
+    split(topic, layouts).is_some()
+}
+
+pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) {
+    let Some(split) = split(topic, layouts) else {
         return;
     };
-    out.device.push_str(device);
-    if prefix == "tele" && kind == "LWT" {
+    split.device(&mut out.device);
+    let kind = split.kind;
+    if split.levels[split.prefix_at] == "tele" && kind == "LWT" {
         match online_word(payload) {
             Some(online) => out.events.push(Event::Online(online)),
             None => out.events.push(Event::Error(format!(
@@ -49,7 +169,7 @@ pub fn decode(topic: &str, payload: &[u8], out: &mut Output) {
     for name in settable {
         out.events.push(Event::Command(CommandDescriptor {
             name: name.into(),
-            topic: format!("cmnd/{device}/{name}").into(),
+            topic: split.command_topic(name).into(),
             kind: CommandKind::Text { datatype: None },
         }));
     }
@@ -132,7 +252,106 @@ mod tests {
     use crate::conventions::testutil::{pairs, values};
 
     fn run(topic: &str, payload: &[u8]) -> Output {
-        crate::conventions::testutil::run(claims, decode, topic, payload)
+        run_in(&Layouts::default(), topic, payload)
+    }
+
+    fn run_in(layouts: &Layouts, topic: &str, payload: &[u8]) -> Output {
+        let mut out = Output::default();
+        assert!(claims(topic, layouts), "{topic}");
+        decode(topic, layouts, payload, &mut out);
+        out
+    }
+
+    fn commands(out: &Output) -> Vec<(&str, &str)> {
+        out.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Command(c) => Some((&*c.name, &*c.topic)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn learned(lwts: &[&str]) -> Layouts {
+        let mut l = Layouts::default();
+        for t in lwts {
+            assert!(l.learn(&Default::default(), t, b"Online").is_some(), "{t}");
+        }
+        l
+    }
+
+    #[test]
+    fn a_custom_full_topic_is_learned_per_device_from_its_lwt() {
+        let l = learned(&["kitchen/tele/LWT", "site/tele/pump/LWT", "a/b/tele/c/d/LWT"]);
+        let out = run_in(&l, "kitchen/stat/RESULT", br#"{"POWER":"ON"}"#);
+        assert_eq!(out.device, "kitchen");
+        assert_eq!(commands(&out), [("POWER", "kitchen/cmnd/POWER")]);
+        let out = run_in(&l, "site/tele/pump/LWT", b"Offline");
+        assert_eq!(
+            (&*out.device, &out.events[..]),
+            ("site/pump", &[Event::Online(false)][..])
+        );
+        let out = run_in(&l, "a/b/stat/c/d/POWER", b"ON");
+        assert_eq!(out.device, "a/b/c/d");
+        assert_eq!(commands(&out), [("POWER", "a/b/cmnd/c/d/POWER")]);
+        // Other devices under the same literal levels said nothing: not Tasmota's.
+        for topic in [
+            "site/tele/well/SENSOR",
+            "site/stat/other/RESULT",
+            "kitchen/tele/x/SENSOR",
+            "hall/tele/SENSOR",
+            "kitchen/cmnd/POWER",
+            "site/tele/pump/SENSOR/extra",
+        ] {
+            assert!(!claims(topic, &l), "{topic}");
+        }
+    }
+
+    #[test]
+    fn a_stem_covers_its_own_topics_only() {
+        let stem = "site/%prefix%/pump";
+        for topic in [
+            "site/tele/pump/SENSOR",
+            "site/stat/pump/RESULT",
+            "site/cmnd/pump/POWER",
+        ] {
+            assert!(on_stem(topic, stem), "{topic}");
+        }
+        for topic in [
+            "site/tele/pump",
+            "site/tele/pump/",
+            "site/tele/pump/a/b",
+            "site/info/pump/SENSOR",
+            "site/tele/well/SENSOR",
+            "other/tele/pump/SENSOR",
+        ] {
+            assert!(!on_stem(topic, stem), "{topic}");
+        }
+    }
+
+    #[test]
+    fn only_a_tasmota_lwt_teaches_a_stem() {
+        let mut l = Layouts::default();
+        let c = Default::default();
+        for (topic, payload) in [
+            ("site/tele/pump/LWT", &b"online"[..]),
+            ("site/tele/pump/LWT", b"1"),
+            ("site/tele/pump/STATE", b"Online"),
+            ("site/stat/pump/LWT", b"Online"),
+            ("tele/tele/pump/LWT", b"Online"),
+            ("tele/pump/LWT", b"Online"),
+            ("site//tele/LWT", b"Online"),
+            ("$SYS/tele/LWT", b"Online"),
+            ("a/b/c/d/e/f/g/tele/h/LWT", b"Online"),
+        ] {
+            assert_eq!(l.learn(&c, topic, payload), None, "{topic}");
+        }
+        let off = crate::config::conventions::ConventionsConfig {
+            tasmota: false,
+            ..Default::default()
+        };
+        assert_eq!(l.learn(&off, "site/tele/pump/LWT", b"Online"), None);
+        assert!(!claims("site/tele/pump/LWT", &l));
     }
 
     #[test]
@@ -201,16 +420,8 @@ mod tests {
     fn results_and_plain_stat_topics_name_commands() {
         let out = run("stat/plug0/RESULT", br#"{"POWER":"ON","Dimmer":40}"#);
         assert_eq!(values(&out), pairs(&[("POWER", "true"), ("Dimmer", "40")]));
-        let names: Vec<_> = out
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Command(c) => Some((&*c.name, &*c.topic)),
-                _ => None,
-            })
-            .collect();
         assert_eq!(
-            names,
+            commands(&out),
             [
                 ("POWER", "cmnd/plug0/POWER"),
                 ("Dimmer", "cmnd/plug0/Dimmer")
@@ -222,10 +433,17 @@ mod tests {
 
     #[test]
     fn other_topics_are_not_tasmota() {
-        assert!(!claims("cmnd/plug0/POWER"));
-        assert!(!claims("tele/plug0"));
-        assert!(!claims("tele/plug0/SENSOR/x"));
-        assert!(!claims("tele//SENSOR"));
+        let l = Layouts::default();
+        for topic in [
+            "cmnd/plug0/POWER",
+            "tele/plug0",
+            "tele/plug0/SENSOR/x",
+            "tele//SENSOR",
+            "tele/plug0/",
+            "plug0/tele/SENSOR",
+        ] {
+            assert!(!claims(topic, &l), "{topic}");
+        }
     }
 
     #[test]

@@ -2,12 +2,73 @@
 //! `bridge/devices` (the bridge is its devices' gateway), `<friendly>/availability` (JSON
 //! `{"state":"online"}` or the legacy plain word) and `<friendly>` (flat JSON state).
 //! Commands are `<friendly>/set` with a JSON object. Friendly names may contain `/`.
+//!
+//! Any other base is learned (`super::layout`) once a bridge has shown itself under it
+//! twice over: its `bridge/state` and its `bridge/devices` or `bridge/info`, each in the
+//! shape the bridge publishes, so one look-alike topic is not enough.
 
 use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, online_word, quote};
 use serde::Deserialize;
 
 /// Exposes deeper than this (composite features of features) are not read.
 const MAX_EXPOSE_DEPTH: usize = 3;
+
+/// What a bridge topic shows of a bridge under a base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// `bridge/state`: `online`/`offline`, or `{"state":"online"}` since 1.29.
+    State,
+    /// `bridge/info`: an object with the bridge's `version` and `coordinator`.
+    Info,
+    /// `bridge/devices`: an array of devices, each with an IEEE address and a friendly
+    /// name (the coordinator among them).
+    Devices,
+}
+
+/// The base a bridge topic is under and what its payload shows, if it is the bridge's.
+pub fn evidence<'t>(topic: &'t str, payload: &[u8]) -> Option<(&'t str, Evidence)> {
+    let (base, what) = topic.rsplit_once("/bridge/")?;
+    if base.is_empty() || base.starts_with('$') || base.split('/').any(str::is_empty) {
+        return None;
+    }
+    let shown = match what {
+        "state" => {
+            #[derive(Deserialize)]
+            struct State {
+                state: String,
+            }
+            let word = match serde_json::from_slice::<State>(payload) {
+                Ok(s) => s.state,
+                Err(_) => String::from_utf8_lossy(payload).into_owned(),
+            };
+            matches!(&*word, "online" | "offline").then_some(Evidence::State)
+        }
+        "info" => {
+            #[derive(Deserialize)]
+            struct Info {
+                version: String,
+                // Required, never read: only a bridge's info has it.
+                #[serde(rename = "coordinator")]
+                _coordinator: serde::de::IgnoredAny,
+            }
+            let info: Info = serde_json::from_slice(payload).ok()?;
+            (!info.version.is_empty()).then_some(Evidence::Info)
+        }
+        "devices" => {
+            #[derive(Deserialize)]
+            struct Listed {
+                #[serde(rename = "ieee_address")]
+                _ieee: String,
+                #[serde(rename = "friendly_name")]
+                _friendly: String,
+            }
+            let list: Vec<Listed> = serde_json::from_slice(payload).ok()?;
+            (!list.is_empty()).then_some(Evidence::Devices)
+        }
+        _ => None,
+    }?;
+    Some((base, shown))
+}
 
 pub fn claims(topic: &str, base: &str) -> bool {
     topic
@@ -273,6 +334,38 @@ mod tests {
     fn malformed_device_list_is_an_error() {
         let out = run("zigbee2mqtt/bridge/devices", b"[{\"friendly_name\":");
         assert!(matches!(out.events[..], [Event::Error(_)]));
+    }
+
+    #[test]
+    fn only_the_bridge_s_own_payloads_are_evidence() {
+        let info = br#"{"version":"2.1.3","coordinator":{"type":"zStack3x0"},"config":{}}"#;
+        let list = br#"[{"ieee_address":"0x00124b0","friendly_name":"Coordinator"}]"#;
+        assert_eq!(
+            evidence("a/b/bridge/state", br#"{"state":"online"}"#),
+            Some(("a/b", Evidence::State))
+        );
+        assert_eq!(
+            evidence("z/bridge/state", b"offline"),
+            Some(("z", Evidence::State))
+        );
+        assert_eq!(evidence("z/bridge/info", info), Some(("z", Evidence::Info)));
+        assert_eq!(
+            evidence("z/bridge/devices", list),
+            Some(("z", Evidence::Devices))
+        );
+        for (topic, payload) in [
+            ("z/bridge/state", &br#"{"state":"up"}"#[..]),
+            ("z/bridge/state", b"1"),
+            ("z/bridge/info", br#"{"version":"1.0"}"#),
+            ("z/bridge/devices", b"[]"),
+            ("z/bridge/devices", br#"[{"friendly_name":"x"}]"#),
+            ("z/bridge/health", b"online"),
+            ("bridge/state", b"online"),
+            ("$SYS/bridge/state", b"online"),
+            ("a//bridge/state", b"online"),
+        ] {
+            assert_eq!(evidence(topic, payload), None, "{topic}");
+        }
     }
 
     #[test]

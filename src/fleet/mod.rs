@@ -509,6 +509,11 @@ impl FleetState {
     }
 
     /// Finds a device by name (first match across brokers and fleets).
+    /// Where the conventions that live under any root were found (`discover`).
+    pub fn layouts(&self) -> &conventions::Layouts {
+        &self.layouts
+    }
+
     pub fn find_device(&self, name: &str) -> Option<&Device> {
         self.devices.iter().find(|d| &*d.name == name)
     }

@@ -62,9 +62,7 @@ impl Route {
 impl FleetState {
     /// Classifies a new topic and caches the answer; `None` if it was refused.
     pub(super) fn route(&mut self, conn: ConnId, topic: &str, payload: &[u8]) -> Option<RouteRef> {
-        if self.conventions.homie {
-            self.learn_layout(conn, topic, payload);
-        }
+        self.learn_layout(conn, topic, payload);
         let broker = self.connections[conn.index()].name.clone();
         let route = match self.mapper.classify(&broker, topic) {
             Classified::Telemetry {

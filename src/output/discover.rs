@@ -18,6 +18,8 @@ pub struct Discovery {
     /// Devices of configured `[[fleet]]`s.
     pub configured_devices: usize,
     pub unmapped_topics: usize,
+    /// Layouts learned from the traffic (custom roots, prefixes, FullTopics), a line each.
+    pub layouts: Vec<String>,
     /// A config for the guessed devices (empty when nothing was guessed).
     pub snippet: String,
 }
@@ -76,6 +78,7 @@ pub fn build(state: &FleetState) -> Discovery {
         conventions: found.into_values().collect(),
         configured_devices,
         unmapped_topics: state.unmapped.len(),
+        layouts: state.layouts().describe(),
         snippet: snippet(guessed),
     }
 }
@@ -165,6 +168,9 @@ pub fn text(d: &Discovery, source: &str) -> String {
             }
         );
     }
+    for layout in &d.layouts {
+        let _ = writeln!(out, "  learned: {}", sanitize::text(layout));
+    }
     if !d.snippet.is_empty() {
         out.push_str("\n# Config for what was only guessed: edit names and metrics, then save it as\n# ~/.config/fleetop/config.toml or pass it with --config.\n");
         out.push_str(&d.snippet);
@@ -199,6 +205,7 @@ mod tests {
         apply(&mut s, "site/tanks/t1/telemetry", r#"{"level":1}"#);
         apply(&mut s, "site/tanks/t2/telemetry", r#"{"level":2,"temp":3}"#);
         apply(&mut s, "junk/\"q/data", r#"{"v":1}"#);
+        apply(&mut s, "site/tele/pump/LWT", "Online");
         let d = build(&s);
         let names: Vec<_> = d
             .conventions
@@ -209,7 +216,7 @@ mod tests {
             names,
             [
                 ("homie", 1, 0, 1),
-                ("tasmota", 1, 1, 0),
+                ("tasmota", 2, 2, 0),
                 ("generic", 3, 3, 0)
             ]
         );
@@ -230,5 +237,9 @@ mod tests {
         crate::mapping::Mapper::from_config(&config).unwrap();
         let t = text(&d, "mqtt://x");
         assert!(t.contains("tasmota"), "{t}");
+        assert!(
+            t.contains("learned: Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. site/%prefix%/pump"),
+            "{t}"
+        );
     }
 }

@@ -30,7 +30,7 @@ impl FleetState {
             self.refuse(Cap::PayloadSize, msg.conn, 1);
             return;
         }
-        if ha::claims(topic) {
+        if ha::claims(topic, &self.layouts) {
             return self.homeassistant_config(msg, topic);
         }
         let Some(bindings) = self.ha_bindings.get(topic).cloned() else {
@@ -111,7 +111,7 @@ impl FleetState {
     /// A discovery config: the entity's device, facts, and the topics to read it from.
     fn homeassistant_config(&mut self, msg: &RawMessage, topic: &str) {
         let conv = Convention::HomeAssistant;
-        let entity = match ha::parse_config(topic, &msg.payload) {
+        let entity = match ha::parse_config(topic, &self.layouts, &msg.payload) {
             Ok(e) => e,
             Err((device, why)) => {
                 match device.and_then(|d| self.convention_device(msg.conn, conv, &d, &[])) {
