@@ -478,54 +478,79 @@ mod shapes {
         s
     }
 
+    /// Key templates: which keys a payload has, in which order, spaced or not.
+    fn templates() -> impl Strategy<Value = Vec<Vec<(usize, bool)>>> {
+        proptest::collection::vec(
+            proptest::collection::vec((0..KEYS.len(), any::<bool>()), 1..5),
+            1..4,
+        )
+    }
+
+    /// Messages: device, template, value choices, and now and then another payload.
+    type Plays = Vec<(usize, usize, Vec<usize>, Option<usize>)>;
+
+    fn plays() -> impl Strategy<Value = Plays> {
+        proptest::collection::vec(
+            (
+                0..3usize,
+                0..4usize,
+                proptest::collection::vec(prop_oneof![4 => 0..4usize, 1 => 0..VALUES.len()], 5),
+                proptest::option::weighted(0.1, 0..OTHERS.len()),
+            ),
+            1..60,
+        )
+    }
+
+    /// Feeds the same messages to both states, device `d` on `topic(d)`.
+    fn play(
+        mut states: [&mut FleetState; 2],
+        templates: &[Vec<(usize, bool)>],
+        plays: &Plays,
+        topic: impl Fn(usize) -> String,
+    ) {
+        for (i, (device, template, values, other)) in plays.iter().enumerate() {
+            let keys = &templates[template % templates.len()];
+            let m = msg(
+                &topic(*device),
+                &payload(keys, values, *other),
+                T0 + 1000 * i as i64,
+            );
+            for s in states.iter_mut() {
+                s.apply(&m);
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(400))]
         #[test]
         fn shapes_change_nothing_but_speed(
-            templates in proptest::collection::vec(
-                proptest::collection::vec((0..KEYS.len(), any::<bool>()), 1..5), 1..4),
-            messages in proptest::collection::vec(
-                (0..3usize, 0..4usize, proptest::collection::vec(
-                    prop_oneof![4 => 0..4usize, 1 => 0..VALUES.len()], 5),
-                    proptest::option::weighted(0.1, 0..OTHERS.len())),
-                1..60),
+            templates in templates(),
+            plays in plays(),
             max_metrics in prop_oneof![Just(3usize), Just(256)],
         ) {
             let mut with = state(max_metrics, true);
             let mut without = state(max_metrics, false);
-            for (i, (device, template, values, other)) in messages.iter().enumerate() {
-                let keys = &templates[template % templates.len()];
-                let topic = format!("tanks/north/gw-1/tank-{device}/telemetry");
-                let m = msg(&topic, &payload(keys, values, *other), T0 + 1000 * i as i64);
-                with.apply(&m);
-                without.apply(&m);
-            }
+            play([&mut with, &mut without], &templates, &plays, |d| {
+                format!("tanks/north/gw-1/tank-{d}/telemetry")
+            });
             prop_assert_eq!(format!("{:?}", with.devices), format!("{:?}", without.devices));
             prop_assert_eq!(&with.counters, &without.counters);
         }
 
         #[test]
         fn shapes_change_nothing_for_guessed_devices_either(
-            templates in proptest::collection::vec(
-                proptest::collection::vec((0..KEYS.len(), any::<bool>()), 1..5), 1..4),
-            messages in proptest::collection::vec(
-                (0..3usize, 0..4usize, proptest::collection::vec(
-                    prop_oneof![4 => 0..4usize, 1 => 0..VALUES.len()], 5),
-                    proptest::option::weighted(0.1, 0..OTHERS.len())),
-                1..60),
+            templates in templates(),
+            plays in plays(),
             max_metrics in prop_oneof![Just(3usize), Just(256)],
         ) {
             // The generic path reads a resolved topic through its shape; without shapes,
             // through the convention decoder: the devices must come out the same.
             let mut with = no_config(max_metrics, true);
             let mut without = no_config(max_metrics, false);
-            for (i, (device, template, values, other)) in messages.iter().enumerate() {
-                let keys = &templates[template % templates.len()];
-                let topic = format!("site/north/tank-{device}/telemetry");
-                let m = msg(&topic, &payload(keys, values, *other), T0 + 1000 * i as i64);
-                with.apply(&m);
-                without.apply(&m);
-            }
+            play([&mut with, &mut without], &templates, &plays, |d| {
+                format!("site/north/tank-{d}/telemetry")
+            });
             // The same errors at the same times; the wording may differ (the fast path
             // says an empty payload is likely a retained message being cleared).
             let seen = |s: &FleetState| -> Vec<String> {
