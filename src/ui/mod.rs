@@ -266,7 +266,24 @@ fn bottom_bar(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
                         t.warn,
                     ));
                 }
-                for (key, what) in keys::hints(app) {
+                // `?` and `q` always show: the other hints give way, whole, when the
+                // terminal is narrow, rather than cutting the way out off the end.
+                let width = |(key, what): &(&str, &str)| {
+                    key.chars().count() + what.chars().count() + usize::from(!what.is_empty()) + 2
+                };
+                let hints = keys::hints(app);
+                let (last, rest): (Vec<_>, Vec<_>) = hints
+                    .into_iter()
+                    .partition(|(key, _)| matches!(*key, "?" | "q"));
+                let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+                let mut room = (area.width as usize)
+                    .saturating_sub(used + last.iter().map(width).sum::<usize>());
+                let shown = rest.into_iter().take_while(|h| {
+                    let fits = width(h) <= room;
+                    room = room.saturating_sub(width(h));
+                    fits
+                });
+                for (key, what) in shown.chain(last) {
                     spans.push(Span::styled(key, t.accent));
                     if !what.is_empty() {
                         spans.push(Span::styled(format!(" {what}"), t.dim));
