@@ -190,9 +190,11 @@ pub async fn check(config: &Config, input: Input, wait: Option<Duration>) -> Exi
         && let Ok(text) = std::fs::read_to_string(path)
     {
         let now = engine.clock.now_ms();
-        engine
-            .alerts
-            .restore(crate::alerts::parse_log(&text).0, now);
+        engine.alerts.restore(
+            crate::alerts::parse_log(&text).0,
+            now,
+            crate::alerts::Resume::OperatorState,
+        );
     }
     let wait = wait.unwrap_or_else(|| crate::alerts::default_wait(engine.alerts.rules()));
     collect(&mut engine, patience(&kind, wait)).await;

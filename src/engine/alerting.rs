@@ -64,6 +64,9 @@ impl Engine {
                 .map(crate::alerts::LogEntry::from)
                 .collect();
             log.append(&entries);
+            if log.needs_compaction() {
+                log.compact(&self.alerts.compact(), self.clock.now_ms());
+            }
         }
         transitions
     }
@@ -134,6 +137,9 @@ impl Engine {
         };
         if let Some(log) = &mut self.alert_log {
             log.append(&entries);
+            if log.needs_compaction() {
+                log.compact(&self.alerts.compact(), self.clock.now_ms());
+            }
         }
         Ok(match (op, entries.first()) {
             (AlertOp::Silence(_), Some(crate::alerts::LogEntry::Silence(silence))) => {
