@@ -220,6 +220,7 @@ pub async fn headless(
         Ok(e) => e,
         Err(code) => return code,
     };
+    engine.keep_known_devices(place);
     engine.keep_alert_log(place);
     engine.keep_audit_log();
     let core = Running::spawn(engine);
@@ -367,6 +368,7 @@ pub async fn live(
         Ok(e) => e,
         Err(code) => return code,
     };
+    engine.keep_known_devices(place);
     engine.keep_alert_log(place);
     engine.keep_audit_log();
     match crate::tui::run(engine, options).await {

@@ -45,6 +45,35 @@ impl Engine {
         }
     }
 
+    /// Brings back the devices `place` knew when fleetop last stopped (with their status:
+    /// one that died silently is still stale) and keeps them for the next run. Only for
+    /// brokers watched live: a recording has its own time.
+    pub fn keep_known_devices(&mut self, place: &crate::output::alert_log::Place) {
+        if !matches!(self.clock, crate::source::Clock::Wall) {
+            return;
+        }
+        let Some(file) = crate::output::known_devices::KnownDevicesFile::of(place) else {
+            return;
+        };
+        if let Some(known) = file.load() {
+            let stopped = known.saved_at_ms;
+            let n = self.state.restore_known(known);
+            self.alerts.held_since_stop(self.conns.len(), stopped);
+            tracing::info!("{n} devices known from the last run");
+        }
+        self.known = Some(file);
+    }
+
+    /// Saves the known devices when a save is due (off this thread).
+    fn save_known_devices(&mut self) {
+        let now = self.clock.now_ms();
+        if let Some(file) = &mut self.known
+            && file.due(now)
+        {
+            file.save(self.state.known(now));
+        }
+    }
+
     /// Alert transitions since the last call, recorded in the alert log if one is kept;
     /// their hooks are started (and run on their own).
     pub fn drain_alerts(&mut self) -> Vec<crate::alerts::Transition> {
@@ -80,6 +109,7 @@ impl Engine {
     /// published transitions) and keeps what a front end shows of it in the feed. The
     /// core does this on its own schedule, whether or not a front end is looking.
     pub fn settle(&mut self) {
+        self.save_known_devices();
         let transitions = self.drain_alerts();
         let reports = self.hooks.drain();
         let feed = &mut self.feed;
@@ -165,4 +195,14 @@ pub fn alert_book(rules: RuleSet) -> AlertBook {
     let mut book = AlertBook::new(rules);
     book.coalesce(ALERT_EVAL_EVERY_MS);
     book
+}
+
+impl Drop for Engine {
+    /// The last save of the known devices, so the next run starts where this one ended.
+    fn drop(&mut self) {
+        let now = self.clock.now_ms();
+        if let Some(file) = &mut self.known {
+            file.save_now(self.state.known(now));
+        }
+    }
 }

@@ -55,6 +55,8 @@ pub struct Engine {
     alerts_ticked_ms: i64,
     /// What the core did that a front end shows: alert transitions, hook reports.
     feed: Feed,
+    /// Where the devices it knows are kept for the next run, when the front end keeps them.
+    known: Option<crate::output::known_devices::KnownDevicesFile>,
 }
 
 /// What the sources hand over, waiting to be applied.
@@ -171,6 +173,7 @@ impl Engine {
             rate: RateMeter::default(),
             alerts_ticked_ms: 0,
             feed: Feed::default(),
+            known: None,
         })
     }
 
@@ -208,6 +211,7 @@ impl Engine {
             rate: RateMeter::default(),
             alerts_ticked_ms: 0,
             feed: Feed::default(),
+            known: None,
         };
         (engine, outlets)
     }

@@ -14,12 +14,14 @@ mod caps;
 mod convention;
 pub mod device;
 pub mod history;
+mod known;
 mod layout;
 mod route;
 #[cfg(test)]
 pub(crate) mod testutil;
 
 pub use device::{Device, LastError, Metric, MetricValue, Status};
+pub use known::{KnownDevice, KnownFleet};
 
 use crate::config::conventions::ConventionsConfig;
 use crate::config::{Limits, PayloadFormat};
@@ -114,6 +116,9 @@ pub struct Connection {
     /// When the link last came up after being down (or first came up): staleness of its
     /// devices counts from here, not from before an outage fleetop could not see through.
     pub up_since_ms: Option<i64>,
+    /// When it last went blind: its link went down, or fleetop stopped (known devices
+    /// restored from an earlier run).
+    pub blind_from_ms: Option<i64>,
     pub messages: u64,
     /// Dropped before reaching the core (queue full); mirrored from the source's counter.
     pub dropped: u64,
@@ -128,16 +133,19 @@ impl Connection {
     /// True while fleetop cannot see this connection's devices: it was up and is not now
     /// (down, or connecting again). A finished replay is not blind: it has said all it had.
     pub fn is_blind(&self) -> bool {
-        self.up_since_ms.is_some()
+        (self.up_since_ms.is_some() || self.blind_from_ms.is_some())
             && matches!(
                 self.state,
                 LinkState::Connecting | LinkState::Down { .. } | LinkState::Failed(_)
             )
     }
 
-    /// Where staleness of its devices counts from (see [`Connection::up_since_ms`]).
-    pub fn live_floor_ms(&self) -> i64 {
-        self.up_since_ms.unwrap_or(i64::MIN)
+    /// The latest stretch its devices could not be seen (see [`Connection::up_since_ms`]).
+    pub fn blind(&self) -> crate::vocab::Blind {
+        crate::vocab::Blind {
+            from_ms: self.blind_from_ms.unwrap_or(i64::MIN),
+            until_ms: self.up_since_ms.unwrap_or(i64::MIN),
+        }
     }
 }
 
@@ -240,6 +248,7 @@ impl FleetState {
                     state: LinkState::Connecting,
                     since_ms: 0,
                     up_since_ms: None,
+                    blind_from_ms: None,
                     messages: 0,
                     dropped: 0,
                     broker_dropped: None,
@@ -350,6 +359,9 @@ impl FleetState {
         if let Some(c) = self.connections.get_mut(conn.index()) {
             if is_up(&state) && (!is_up(&c.state) || c.up_since_ms.is_none()) {
                 c.up_since_ms = Some(at_ms);
+            }
+            if !is_up(&state) && is_up(&c.state) {
+                c.blind_from_ms = Some(at_ms);
             }
             c.state = state.clone();
             c.since_ms = at_ms;

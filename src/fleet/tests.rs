@@ -228,7 +228,7 @@ fn fleetops_own_outage_leaves_statuses_alone_and_staleness_counts_from_the_recon
 }
 
 #[test]
-fn a_device_stale_before_the_outage_stays_stale_through_it() {
+fn a_device_stale_before_the_outage_stays_stale_through_it_and_after() {
     let mut s = state();
     s.link_changed(crate::vocab::ConnId(0), LinkState::Connected, T0);
     s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));
@@ -241,12 +241,22 @@ fn a_device_stale_before_the_outage_stays_stale_through_it() {
     s.link_changed(crate::vocab::ConnId(0), down, T0 + 31_000);
     s.tick(T0 + 40_000);
     assert_eq!(s.devices[0].status, Status::Stale);
-    // Back: the device gets the same grace as any other, then is stale again.
+    // Back: it was stale before fleetop went blind, and nothing since says otherwise.
     s.link_changed(crate::vocab::ConnId(0), LinkState::Connected, T0 + 41_000);
     s.tick(T0 + 42_000);
-    assert_eq!(s.devices[0].status, Status::Online);
-    s.tick(T0 + 62_000);
     assert_eq!(s.devices[0].status, Status::Stale);
+    let changes: Vec<_> = s
+        .drain_events()
+        .filter_map(|e| match e {
+            FleetEvent::StatusChanged { to, at_ms, .. } => Some((to, at_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [(Status::Online, T0), (Status::Stale, T0 + 30_000)],
+        "stale once, never online again in between"
+    );
 }
 
 #[test]

@@ -199,6 +199,20 @@ impl AlertBook {
         }
     }
 
+    /// Fleetop stopped at `stopped_ms` and starts again with devices it knew: until each
+    /// of the `conns` links comes up, their liveness alerts are held, and once up, a
+    /// device silent since before the stop is judged by its silence then.
+    pub fn held_since_stop(&mut self, conns: usize, stopped_ms: i64) {
+        let links = &mut self.book.links;
+        if links.len() < conns {
+            links.resize(conns, Link::default());
+        }
+        for l in links.iter_mut().filter(|l| l.up_since.is_none()) {
+            l.down = true;
+            l.down_since = Some(stopped_ms);
+        }
+    }
+
     /// A broker link went up (`Connected`, `Replaying`) or down. While down, liveness
     /// alerts of its devices are held; once up, staleness counts from the reconnect.
     pub fn link_changed(&mut self, conn: ConnId, up: bool, at_ms: i64) {
@@ -213,6 +227,9 @@ impl AlertBook {
             }
             l.down = false;
         } else {
+            if !l.down {
+                l.down_since = Some(at_ms);
+            }
             l.down = true;
         }
     }
@@ -279,7 +296,7 @@ impl Book {
         };
         let ctx = EvalCtx {
             now_ms: now,
-            live_floor_ms: link.up_since.unwrap_or(i64::MIN),
+            blind: link.blind(),
             cache: Some(&memo.cache),
             slots: &memo.slots,
         };
