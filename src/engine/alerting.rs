@@ -79,12 +79,12 @@ impl Engine {
     pub fn drain_alerts(&mut self) -> Vec<crate::alerts::Transition> {
         let transitions: Vec<_> = self.alerts.drain().collect();
         self.publish_alerts(&transitions);
+        let now = self.clock.now_ms();
         for t in &transitions {
-            if let Some(run) = self.alerts.rules().hook_for(t) {
-                let mut stdin = crate::output::headless::alert(t).to_string();
-                stdin.push('\n');
-                let alert = format!("{} on {}", t.rule_name, t.device_name);
-                self.hooks.start(run, alert, stdin.into_bytes());
+            if let Some(run) = self.alerts.rules().hook_for(t)
+                && let Some(group) = self.hook_groups.offer(run, t.clone(), now)
+            {
+                self.run_hooks(group);
             }
         }
         if let Some(log) = &mut self.alert_log {
@@ -100,6 +100,22 @@ impl Engine {
         transitions
     }
 
+    /// Runs a group's hook with the alerts' JSON lines on its stdin.
+    fn run_hooks(&self, group: crate::alerts::hooks::GroupRun) {
+        let mut stdin = String::new();
+        for t in &group.alerts {
+            stdin.push_str(&crate::output::headless::alert(t).to_string());
+            stdin.push('\n');
+        }
+        let alert = match &group.alerts[..] {
+            [t] => format!("{} on {}", t.rule_name, t.device_name),
+            [t, ..] => format!("{} on {} devices", t.rule_name, group.alerts.len()),
+            [] => return,
+        };
+        let n = group.alerts.len();
+        self.hooks.start(group.run, alert, stdin.into_bytes(), n);
+    }
+
     /// Hook runs that failed, timed out or were skipped since the last call, in words.
     pub fn drain_hook_reports(&mut self) -> Vec<String> {
         self.hooks.drain()
@@ -111,6 +127,9 @@ impl Engine {
     pub fn settle(&mut self) {
         self.save_known_devices();
         let transitions = self.drain_alerts();
+        for group in self.hook_groups.due(self.clock.now_ms()) {
+            self.run_hooks(group);
+        }
         let reports = self.hooks.drain();
         let feed = &mut self.feed;
         Feed::keep(&mut feed.transitions, transitions, &mut feed.missed);

@@ -39,6 +39,8 @@ pub struct Engine {
     pub alert_log: Option<crate::output::alert_log::AlertLog>,
     /// Runs `on_fire`/`on_resolve` hooks off this thread.
     pub hooks: crate::output::hooks::HookRunner,
+    /// Alerts of one rule that come together run their hook together.
+    pub hook_groups: crate::alerts::hooks::HookGroups,
     /// Where alert transitions are published, if anywhere (`[hooks] publish_topic`).
     alert_publish: Option<crate::alerts::hooks::AlertPublish>,
     pub clock: Clock,
@@ -164,6 +166,7 @@ impl Engine {
                     .max_running
                     .unwrap_or(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
             ),
+            hook_groups: crate::alerts::hooks::HookGroups::from_config(&config.hooks),
             alert_publish: crate::alerts::hooks::AlertPublish::from_config(&config.hooks),
             ever_connected: vec![false; conns.len()],
             clock,
@@ -195,6 +198,9 @@ impl Engine {
             alerts: alert_book(rules),
             alert_log: None,
             hooks: crate::output::hooks::HookRunner::new(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
+            hook_groups: crate::alerts::hooks::HookGroups::new(
+                crate::alerts::hooks::DEFAULT_GROUP_INTERVAL,
+            ),
             alert_publish: None,
             state: FleetState::new(mapper, limits, names),
             clock: Clock::Wall,
