@@ -337,3 +337,34 @@ fn command_dialog() {
     let _ = a.update(Action::Input('0'), &e.state);
     insta::assert_snapshot!("command_params_120x40", render(&mut a, &mut e, 120, 40));
 }
+
+/// Ten minutes of silence from every tank: a storm of `device_stale`, folded into one row
+/// with its count, unfolded by Enter.
+#[test]
+fn an_alert_storm_folds_into_one_row() {
+    let mut e = engine();
+    for i in 0..6 {
+        e.apply(&RawMessage {
+            conn: fleetop::vocab::ConnId(0),
+            topic: format!("tanks/east/tank-east-{i:03}/telemetry")
+                .into_bytes()
+                .into(),
+            payload: br#"{"level_pct":40,"battery_v":3.8}"#.to_vec().into(),
+            retain: false,
+            at_ms: T0 + 59_000,
+        });
+    }
+    e.clock = Clock::Fixed(T0 + 600_000);
+    e.tick();
+    let mut a = app();
+    let _ = a.update(Action::Alerts, &e.state);
+    let folded = render(&mut a, &mut e, 80, 24);
+    assert!(folded.contains("▸ 9 devices"), "{folded}");
+    insta::assert_snapshot!("alerts_storm_folded_80x24", folded);
+    let _ = a.update(Action::Down, &e.state);
+    let _ = a.update(Action::Enter, &e.state);
+    insta::assert_snapshot!(
+        "alerts_storm_unfolded_120x40",
+        mask_clock(render(&mut a, &mut e, 120, 40))
+    );
+}

@@ -55,6 +55,9 @@ impl App {
             }
             return Vec::new();
         };
+        if row.members > 0 {
+            return self.folded_action(action, &row);
+        }
         match action {
             Action::Ack => {
                 return vec![Effect::Alert(AlertOp::Ack {
@@ -79,6 +82,25 @@ impl App {
         Vec::new()
     }
 
+    /// Ack and silence on a folded rule's head act on the whole group.
+    fn folded_action(&mut self, action: Action, row: &AlertRowKind) -> Vec<Effect> {
+        match action {
+            Action::Ack => return vec![Effect::Alert(AlertOp::AckRule(row.rule))],
+            Action::Silence => {
+                self.mode = Mode::Command(format!("silence rule={} ", row.rule_name));
+                self.command_hint = Some(format!(
+                    "{} alerts of {}: add matchers to narrow it, then DURATION \"reason\"",
+                    row.members, row.rule_name
+                ));
+            }
+            Action::Unsilence => {
+                self.message = Some("Enter unfolds the group: u lifts one alert's silence".into())
+            }
+            _ => self.cycle_alert_filter(),
+        }
+        Vec::new()
+    }
+
     fn cycle_alert_filter(&mut self) {
         self.alerts.filter = self.alerts.filter.next();
         self.alerts.selected = 0;
@@ -93,6 +115,8 @@ impl App {
                     group: Some(labels),
                     ..
                 }) => self.apply_filter(&labels),
+                // A folded rule's head opens (or closes) its group.
+                Some(r) if r.members > 0 => toggle(&mut self.alerts.unfolded, r.rule),
                 Some(r) => {
                     self.view = View::Device(r.device);
                     self.device_return = View::Alerts;
@@ -115,5 +139,15 @@ impl App {
                 )
             }
         }
+    }
+}
+
+/// Adds `rule` to the set, or takes it out if it was there.
+fn toggle(
+    set: &mut std::collections::HashSet<crate::alerts::RuleIdx>,
+    rule: crate::alerts::RuleIdx,
+) {
+    if !set.remove(&rule) {
+        set.insert(rule);
     }
 }

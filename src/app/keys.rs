@@ -150,7 +150,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ],
         (_, Pane::Main, View::Alerts) => vec![
             ("↑↓", "move"),
-            ("Enter", "device"),
+            ("Enter", "open"),
             ("a", "ack"),
             ("S", "silence"),
             ("u", "unsilence"),

@@ -182,6 +182,8 @@ pub enum CommandOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertOp {
     AckDevice(DeviceId),
+    /// Every unacknowledged active alert of a rule: a folded group, from the alert pane.
+    AckRule(crate::alerts::RuleIdx),
     /// One alert, from the alert pane.
     Ack {
         device: DeviceId,
@@ -575,6 +577,8 @@ fn step(pos: usize, action: &Action, len: usize, page: usize) -> usize {
     }
 }
 
+#[cfg(test)]
+mod fold_tests;
 #[cfg(test)]
 mod follow_tests;
 #[cfg(test)]

@@ -141,28 +141,37 @@ impl Engine {
         std::mem::take(&mut self.feed)
     }
 
+    /// Acknowledges every active, unacknowledged alert `pick` chooses.
+    fn ack_where(
+        &mut self,
+        pick: impl Fn(&crate::alerts::Alert) -> bool,
+        by: &str,
+        now: i64,
+    ) -> Result<Vec<crate::alerts::LogEntry>, String> {
+        let keys: Vec<_> = self
+            .alerts
+            .active()
+            .into_iter()
+            .filter(|a| a.ack.is_none() && pick(a))
+            .map(|a| (a.device, a.rule))
+            .collect();
+        if keys.is_empty() {
+            return Err("no unacknowledged alert there".into());
+        }
+        Ok(keys
+            .into_iter()
+            .filter_map(|(d, r)| self.alerts.ack(d, r, by, None, now).ok())
+            .collect())
+    }
+
     /// Carries out an operator action on alerts and records it; the message says what
     /// happened, for the status bar.
     pub fn alert_op(&mut self, op: &crate::app::AlertOp, by: &str) -> Result<String, String> {
         use crate::app::AlertOp;
         let now = self.clock.now_ms();
         let entries: Vec<crate::alerts::LogEntry> = match op {
-            AlertOp::AckDevice(id) => {
-                let rules: Vec<_> = self
-                    .alerts
-                    .active()
-                    .into_iter()
-                    .filter(|a| a.device == *id && a.ack.is_none())
-                    .map(|a| a.rule)
-                    .collect();
-                if rules.is_empty() {
-                    return Err("no unacknowledged alert on this device".into());
-                }
-                rules
-                    .into_iter()
-                    .filter_map(|r| self.alerts.ack(*id, r, by, None, now).ok())
-                    .collect()
-            }
+            AlertOp::AckDevice(id) => self.ack_where(|a| a.device == *id, by, now)?,
+            AlertOp::AckRule(rule) => self.ack_where(|a| a.rule == *rule, by, now)?,
             AlertOp::Ack { device, rule } => vec![
                 self.alerts
                     .ack(*device, *rule, by, None, now)
@@ -197,7 +206,9 @@ impl Engine {
                     silence.id, silence.id
                 )
             }
-            (AlertOp::AckDevice(_), _) => format!("acknowledged {} alert(s)", entries.len()),
+            (AlertOp::AckDevice(_) | AlertOp::AckRule(_), _) => {
+                format!("acknowledged {} alert(s)", entries.len())
+            }
             (AlertOp::Ack { .. }, _) => "acknowledged".into(),
             (AlertOp::Unsilence(id), _) => format!("silence {id} lifted"),
             _ => "done".into(),
