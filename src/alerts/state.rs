@@ -127,11 +127,23 @@ impl AlertBook {
 
     /// The worst raised, unsilenced alert of a device, for its row in the fleet table.
     pub fn worst_for(&self, device: DeviceId) -> Option<Severity> {
+        self.worst_where(device, |_| true)
+    }
+
+    /// The worst raised, unsilenced alert of a device whose rule reads `metric`: the
+    /// severity its value is drawn in, so the number in trouble stands out.
+    pub fn metric_severity(&self, device: DeviceId, metric: &str) -> Option<Severity> {
+        self.worst_where(device, |a| {
+            self.rules.get(a.rule).is_some_and(|r| r.reads(metric))
+        })
+    }
+
+    fn worst_where(&self, device: DeviceId, pick: impl Fn(&Alert) -> bool) -> Option<Severity> {
         self.book
             .alerts
             .range((device, 0)..=(device, RuleIdx::MAX))
             .map(|(_, a)| a)
-            .filter(|a| self.counts_as_raised(a))
+            .filter(|a| self.counts_as_raised(a) && pick(a))
             .map(|a| a.severity)
             .max()
     }
@@ -346,3 +358,7 @@ mod tests;
 #[cfg(test)]
 #[path = "state/resume_tests.rs"]
 mod resume_tests;
+
+#[cfg(test)]
+#[path = "state/metric_tests.rs"]
+mod metric_tests;
