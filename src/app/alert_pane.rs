@@ -35,7 +35,7 @@ impl App {
     ) {
         match device.and_then(|id| state.devices.get(id.index())) {
             Some(d) => {
-                self.mode = Mode::Command(alerts::silence_prefill(d, rule));
+                self.mode = Mode::Command(alerts::silence_prefill(d, rule).into());
                 self.command_hint = Some(alerts::silence_hint(d));
             }
             None => self.message = Some(
@@ -67,7 +67,8 @@ impl App {
             }
             Action::Silence => match &row.group {
                 Some(labels) => {
-                    self.mode = Mode::Command(format!("silence {labels} rule={} ", row.rule_name));
+                    self.mode =
+                        Mode::Command(format!("silence {labels} rule={} ", row.rule_name).into());
                     self.command_hint =
                         Some("add DURATION \"reason\", e.g. 2h \"gateway swap\"".into());
                 }
@@ -87,7 +88,7 @@ impl App {
         match action {
             Action::Ack => return vec![Effect::Alert(AlertOp::AckRule(row.rule))],
             Action::Silence => {
-                self.mode = Mode::Command(format!("silence rule={} ", row.rule_name));
+                self.mode = Mode::Command(format!("silence rule={} ", row.rule_name).into());
                 self.command_hint = Some(format!(
                     "{} alerts of {}: add matchers to narrow it, then DURATION \"reason\"",
                     row.members, row.rule_name

@@ -95,15 +95,14 @@ impl App {
     pub(super) fn edit_command(
         &mut self,
         action: Action,
-        mut text: String,
+        mut text: super::prompt::Prompt,
         state: &FleetState,
     ) -> Vec<Effect> {
         match action {
-            Action::Input(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
-            Action::Complete => text = keys::complete(&text),
+            Action::Input(c) => text.edit(super::prompt::Edit::InsertChar(c)),
+            Action::Backspace => text.edit(super::prompt::Edit::DeletePrevChar),
+            Action::Edit(e) => text.edit(e),
+            Action::Complete => text.replace(keys::complete(text.text())),
             Action::Cancel => {
                 self.mode = Mode::Normal;
                 self.command_hint = None;
@@ -112,7 +111,7 @@ impl App {
             Action::Submit => {
                 self.mode = Mode::Normal;
                 self.command_hint = None;
-                return self.run_command(&text, state);
+                return self.run_command(text.text(), state);
             }
             _ => {}
         }

@@ -3,33 +3,51 @@
 use super::{Action, App, Mode, Pane, View};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
+/// What a key does in the `/` and `:` lines: it edits them as a shell line would, and a
+/// key they do not use is ignored there, never passed on as a command key.
+fn prompt_action(code: KeyCode, control: bool) -> Option<Action> {
+    use super::prompt::Edit;
+    let edit = |e| Some(Action::Edit(e));
+    match (code, control) {
+        (KeyCode::Char('c'), true) => Some(Action::Quit),
+        (KeyCode::Char('u'), true) => edit(Edit::DeleteFromStart),
+        (KeyCode::Char('w'), true) | (KeyCode::Backspace, true) => edit(Edit::DeletePrevWord),
+        (KeyCode::Char('k'), true) => edit(Edit::DeleteTillEnd),
+        (KeyCode::Char('a'), true) | (KeyCode::Home, _) => edit(Edit::GoToStart),
+        (KeyCode::Char('e'), true) | (KeyCode::End, _) => edit(Edit::GoToEnd),
+        (KeyCode::Char('b'), true) => edit(Edit::GoToPrevChar),
+        (KeyCode::Char('f'), true) => edit(Edit::GoToNextChar),
+        (KeyCode::Left, true) => edit(Edit::GoToPrevWord),
+        (KeyCode::Right, true) => edit(Edit::GoToNextWord),
+        (KeyCode::Left, false) => edit(Edit::GoToPrevChar),
+        (KeyCode::Right, false) => edit(Edit::GoToNextChar),
+        (KeyCode::Delete, _) => edit(Edit::DeleteNextChar),
+        (KeyCode::Enter, _) => Some(Action::Submit),
+        (KeyCode::Esc, _) => Some(Action::Cancel),
+        (KeyCode::Backspace, false) => Some(Action::Backspace),
+        (KeyCode::Tab, _) => Some(Action::Complete),
+        (KeyCode::Char(c), false) => Some(Action::Input(c)),
+        _ => None,
+    }
+}
+
 /// The action a key means in the current mode, if any.
 pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    if matches!(app.mode, Mode::Filter(_) | Mode::Command(_)) {
+        return prompt_action(key.code, control);
+    }
+    if control {
         return match key.code {
             KeyCode::Char('c') | KeyCode::Char('q') => Some(Action::Quit),
             KeyCode::Char('f') => Some(Action::PageDown),
             KeyCode::Char('b') => Some(Action::PageUp),
-            KeyCode::Char('u')
-                if matches!(
-                    app.mode,
-                    Mode::Filter(_) | Mode::Command(_) | Mode::Compose(_)
-                ) =>
-            {
-                Some(Action::Cancel)
-            }
+            KeyCode::Char('u') if matches!(app.mode, Mode::Compose(_)) => Some(Action::Cancel),
             _ => None,
         };
     }
     match app.mode {
-        Mode::Filter(_) | Mode::Command(_) => Some(match key.code {
-            KeyCode::Enter => Action::Submit,
-            KeyCode::Esc => Action::Cancel,
-            KeyCode::Backspace => Action::Backspace,
-            KeyCode::Tab => Action::Complete,
-            KeyCode::Char(c) => Action::Input(c),
-            _ => return None,
-        }),
+        Mode::Filter(_) | Mode::Command(_) => None,
         Mode::Compose(_) => Some(match key.code {
             KeyCode::Enter => Action::Submit,
             KeyCode::Esc => Action::Cancel,

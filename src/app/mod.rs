@@ -11,6 +11,7 @@ pub mod compose;
 pub mod filter;
 pub mod keys;
 mod navigate;
+pub mod prompt;
 pub mod rows;
 pub mod topics;
 mod trouble;
@@ -48,8 +49,8 @@ pub enum Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Normal,
-    Filter(String),
-    Command(String),
+    Filter(prompt::Prompt),
+    Command(prompt::Prompt),
     Help,
     /// The device-command dialog.
     Compose(Composer),
@@ -117,6 +118,8 @@ pub enum Action {
     Copy,
     Input(char),
     Backspace,
+    /// Cursor moves and cuts in the `/` and `:` lines.
+    Edit(prompt::Edit),
     Submit,
     Complete,
     Cancel,
@@ -259,6 +262,8 @@ pub struct App {
     pub alerts: alerts::AlertPane,
     /// Shown under the `:` line while it is open (what a pre-filled `:silence` needs).
     pub command_hint: Option<String>,
+    /// Why the filter being typed does not hold (shown in its line until fixed).
+    pub filter_error: Option<String>,
     /// Devices with a raised alert nobody silenced, with the worst one's severity, as of
     /// the last frame: they sort first, and `n`/`N` stop at them.
     pub alerting: HashMap<DeviceId, crate::vocab::Severity>,
@@ -299,6 +304,7 @@ impl App {
             bell: false,
             alerts: alerts::AlertPane::default(),
             command_hint: None,
+            filter_error: None,
             alerting: HashMap::new(),
             cursor_chosen: false,
             device_return: View::Fleet,
@@ -537,7 +543,7 @@ impl App {
                 self.mode = Mode::Normal;
                 Vec::new()
             }
-            Mode::Filter(text) => self.edit_filter(action, text),
+            Mode::Filter(text) => self.edit_filter(action, text, state),
             Mode::Command(text) => self.edit_command(action, text, state),
             Mode::Compose(c) => {
                 let set = self.commands.clone();

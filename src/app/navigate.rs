@@ -9,8 +9,11 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.mode = Mode::Help,
-            Action::OpenFilter => self.mode = Mode::Filter(self.filter.source.clone()),
-            Action::OpenCommand => self.mode = Mode::Command(String::new()),
+            Action::OpenFilter => {
+                self.filter_error = None;
+                self.mode = Mode::Filter(self.filter.source.as_str().into());
+            }
+            Action::OpenCommand => self.mode = Mode::Command(Default::default()),
             // The alert pane fills the screen: there is no events pane to switch to.
             Action::NextPane if self.view == View::Alerts => {}
             Action::NextPane => {
@@ -219,28 +222,45 @@ impl App {
         Vec::new()
     }
 
-    pub(super) fn edit_filter(&mut self, action: Action, mut text: String) -> Vec<Effect> {
+    pub(super) fn edit_filter(
+        &mut self,
+        action: Action,
+        mut text: super::prompt::Prompt,
+        state: &FleetState,
+    ) -> Vec<Effect> {
+        use super::prompt::Edit;
         match action {
-            Action::Input(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
+            Action::Input(c) => text.edit(Edit::InsertChar(c)),
+            Action::Backspace => text.edit(Edit::DeletePrevChar),
+            Action::Edit(e) => text.edit(e),
             Action::Cancel => {
                 self.mode = Mode::Normal;
+                self.filter_error = None;
                 return Vec::new();
             }
             Action::Submit => {
+                // A filter that is wrong stays open with the reason, to be fixed.
+                if let Err(e) = Filter::parse(text.text()).and_then(|f| f.check(state)) {
+                    self.filter_error = Some(e);
+                    self.mode = Mode::Filter(text);
+                    return Vec::new();
+                }
                 self.mode = Mode::Normal;
-                self.apply_filter(&text);
+                self.filter_error = None;
+                self.apply_filter(text.text());
                 return Vec::new();
             }
             _ => {}
         }
-        // Filter as you type when the text parses; keep the old filter otherwise.
-        if let Ok(f) = Filter::parse(&text) {
-            self.filter = f;
-            self.rows_dirty = true;
-            self.selected = 0;
+        // Filter as you type while the text holds; say why when it does not.
+        match Filter::parse(text.text()).and_then(|f| f.check(state).map(|()| f)) {
+            Ok(f) => {
+                self.filter = f;
+                self.filter_error = None;
+                self.rows_dirty = true;
+                self.selected = 0;
+            }
+            Err(e) => self.filter_error = Some(e),
         }
         self.mode = Mode::Filter(text);
         Vec::new()

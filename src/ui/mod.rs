@@ -217,26 +217,51 @@ fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     }
 }
 
+/// A prompt's text with its cursor: the character under it reversed, or a bar at the end.
+fn prompt_spans(
+    prompt: &crate::app::prompt::Prompt,
+    t: &crate::theme::Theme,
+) -> Vec<Span<'static>> {
+    let text = prompt.text();
+    let at = text
+        .char_indices()
+        .nth(prompt.cursor())
+        .map_or(text.len(), |(i, _)| i);
+    let (before, after) = text.split_at(at);
+    let mut rest = after.chars();
+    let under = rest.next();
+    let shown = |s: &str| crate::sanitize::text(s).into_owned();
+    let mut spans = vec![Span::styled(shown(before), t.text)];
+    match under {
+        Some(c) => {
+            spans.push(Span::styled(shown(&c.to_string()), t.selection));
+            spans.push(Span::styled(shown(rest.as_str()), t.text));
+        }
+        None => spans.push(Span::styled("▏", t.accent)),
+    }
+    spans
+}
+
 fn bottom_bar(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
     let line = match &app.mode {
-        Mode::Filter(text) => Line::from(vec![
-            Span::styled("/", t.accent),
-            Span::styled(crate::sanitize::text(text).into_owned(), t.text),
-            Span::styled("▏", t.accent),
-            Span::styled(
-                "   Enter apply · Esc cancel · text /regex/ level_pct<20 status=offline",
-                t.dim,
-            ),
-        ]),
-        Mode::Command(text) => {
-            let mut spans = vec![
-                Span::styled(":", t.accent),
-                Span::styled(crate::sanitize::text(text).into_owned(), t.text),
-                Span::styled("▏", t.accent),
-            ];
+        Mode::Filter(prompt) => {
+            let mut spans = vec![Span::styled("/", t.accent)];
+            spans.extend(prompt_spans(prompt, t));
+            spans.push(match &app.filter_error {
+                Some(e) => Span::styled(format!("   {e}"), t.warn),
+                None => Span::styled(
+                    "   Enter apply · Esc cancel · text /regex/ level_pct<20 and status=offline, or, not",
+                    t.dim,
+                ),
+            });
+            Line::from(spans)
+        }
+        Mode::Command(prompt) => {
+            let mut spans = vec![Span::styled(":", t.accent)];
+            spans.extend(prompt_spans(prompt, t));
             // A silence says what it would cover before Enter sets it.
-            if let Some(args) = text.strip_prefix("silence ") {
+            if let Some(args) = prompt.text().strip_prefix("silence ") {
                 let matchers = crate::alerts::matchers_so_far(args);
                 if !matchers.is_empty() {
                     let n = view.alerts.count_matching(&matchers);
