@@ -5,6 +5,8 @@ pub mod alerts;
 pub mod compose;
 pub mod device;
 pub mod fleet;
+pub mod map;
+pub mod overview;
 pub mod topics;
 pub mod widgets;
 
@@ -64,6 +66,8 @@ pub fn draw(frame: &mut Frame, app: &App, view: &CoreView) {
         View::Device(id) => device::draw(frame, body, app, view, id),
         View::Topics => topics::draw(frame, body, app, view),
         View::Alerts => alerts::draw(frame, body, app, view),
+        View::Map => map::draw(frame, body, app, view),
+        View::Overview => overview::draw(frame, body, app, view),
     }
     bottom_bar(frame, bar, app, view);
     if app.mode == Mode::Help {

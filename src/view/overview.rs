@@ -6,7 +6,7 @@
 use super::CoreView;
 use crate::alerts::rules::Condition;
 use crate::expr::EvalCtx;
-use crate::fleet::{Device, MetricValue, Status};
+use crate::fleet::{Device, FleetState, MetricValue, Status};
 use crate::mapping::FleetIdx;
 use crate::vocab::{DeviceId, Severity};
 use std::sync::Arc;
@@ -61,7 +61,15 @@ pub struct Trouble {
 
 /// The summary of every fleet that has devices, in configuration order.
 pub fn fleets(view: &CoreView) -> Vec<FleetSummary> {
-    let state = view.state;
+    members(view.state)
+        .iter()
+        .map(|(fleet, devices)| summarise(view, *fleet, devices))
+        .collect()
+}
+
+/// The fleets that have devices, in configuration order (the overview's rows), with
+/// their devices.
+pub fn members(state: &FleetState) -> Vec<(FleetIdx, Vec<&Device>)> {
     let mut members: Vec<Vec<&Device>> = vec![Vec::new(); state.mapper.fleets.len()];
     for d in &state.devices {
         if let Some(m) = members.get_mut(d.fleet as usize) {
@@ -69,10 +77,10 @@ pub fn fleets(view: &CoreView) -> Vec<FleetSummary> {
         }
     }
     members
-        .iter()
+        .into_iter()
         .enumerate()
         .filter(|(_, devices)| !devices.is_empty())
-        .map(|(i, devices)| summarise(view, i as FleetIdx, devices))
+        .map(|(i, devices)| (i as FleetIdx, devices))
         .collect()
 }
 

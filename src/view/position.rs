@@ -153,12 +153,14 @@ const MARGIN: f64 = 0.1;
 const MAX_LAT: f64 = 85.0;
 
 /// How the operator moved the map: `zoom` 1 is the fleet fitted, 2 shows half as much;
-/// `pan_x`/`pan_y` move the centre by that many window widths/heights.
+/// `pan_x`/`pan_y` move the centre by that many widths/heights of the fitted window.
+/// Zoomed in, the window centres on `centre` (the device being followed) when there is one.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Camera {
     pub zoom: f64,
     pub pan_x: f64,
     pub pan_y: f64,
+    pub centre: Option<Position>,
 }
 
 impl Default for Camera {
@@ -167,6 +169,7 @@ impl Default for Camera {
             zoom: 1.0,
             pan_x: 0.0,
             pan_y: 0.0,
+            centre: None,
         }
     }
 }
@@ -196,13 +199,18 @@ pub fn fit(points: &[Position], cols: u16, rows: u16, camera: Camera) -> Option<
     } else {
         lat_span = lon_span * squash / want;
     }
+    let (mid_lat, mid_lon) = match camera.centre {
+        Some(c) if camera.zoom > 1.0 => (c.lat, c.lon),
+        _ => (mid_lat, mid_lon),
+    };
+    // Pan counts in fitted windows, so zooming keeps the same centre.
+    let mid_lat = (mid_lat + camera.pan_y * lat_span).clamp(-MAX_LAT, MAX_LAT);
+    let mid_lon = mid_lon + camera.pan_x * lon_span;
     let zoom = camera.zoom.clamp(1.0 / 64.0, 4096.0);
     let (lat_span, lon_span) = (
         (lat_span / zoom).min(2.0 * MAX_LAT),
         (lon_span / zoom).min(360.0),
     );
-    let mid_lat = (mid_lat + camera.pan_y * lat_span).clamp(-MAX_LAT, MAX_LAT);
-    let mid_lon = mid_lon + camera.pan_x * lon_span;
     Some(Bounds {
         west: mid_lon - lon_span / 2.0,
         east: mid_lon + lon_span / 2.0,

@@ -168,9 +168,7 @@ fn the_worst_devices_come_offline_first_then_stale_and_at_most_three() {
     let w = tanks();
     // Minutes later every device but the offline one is stale.
     let mut state_later = w;
-    state_later
-        .state
-        .tick(T0 + 600_000);
+    state_later.state.tick(T0 + 600_000);
     let all = fleets(&state_later.view(T0 + 600_000));
     let worst: Vec<(&str, Status)> = all[0]
         .worst
@@ -179,7 +177,10 @@ fn the_worst_devices_come_offline_first_then_stale_and_at_most_three() {
         .collect();
     assert_eq!(worst.len(), WORST);
     assert_eq!(worst[0], ("t5", Status::Offline));
-    assert!(worst[1..].iter().all(|(_, s)| *s == Status::Stale), "{worst:?}");
+    assert!(
+        worst[1..].iter().all(|(_, s)| *s == Status::Stale),
+        "{worst:?}"
+    );
     // Fresh, only the offline one is in trouble.
     let fresh = tanks();
     let all = fleets(&fresh.view(T0 + 1_000));
