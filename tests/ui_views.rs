@@ -230,3 +230,32 @@ fn enter_on_a_fleet_opens_its_table() {
     assert!(screen.contains("3 shown"), "{screen}");
     assert!(!screen.contains("van-01"), "{screen}");
 }
+
+#[test]
+fn broker_pane_and_header_show_what_the_broker_says_about_itself() {
+    use fleetop::broker::parse;
+    let mut e = engine();
+    let mut a = app();
+    let before = render(&mut a, &mut e, 120, 40);
+    assert!(!before.contains("clients"), "{before}");
+    for (topic, payload) in [
+        ("$SYS/broker/version", "mosquitto version 2.0.18"),
+        ("$SYS/broker/clients/connected", "42"),
+        ("$SYS/broker/load/messages/received/1min", "600.00"),
+        ("$SYS/broker/load/messages/sent/1min", "90.00"),
+        ("$SYS/broker/publish/messages/dropped", "7"),
+    ] {
+        let reading = parse(topic.as_bytes(), payload.as_bytes()).expect("a reading");
+        e.state
+            .broker_reading(fleetop::vocab::ConnId(0), reading, T0 + 58_000);
+    }
+    let _ = a.update(Action::Broker, &e.state);
+    assert_eq!(a.view, View::Broker);
+    let screen = render(&mut a, &mut e, 120, 40);
+    let header = screen.lines().next().unwrap_or_default();
+    assert!(header.contains("42 clients ↓10 ↑1.5/s"), "{header}");
+    assert!(header.contains("broker dropped 7"), "{header}");
+    insta::assert_snapshot!("broker_80x24", render(&mut a, &mut e, 80, 24));
+    let _ = a.update(Action::Back, &e.state);
+    assert_eq!(a.view, View::Fleet);
+}

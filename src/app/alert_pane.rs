@@ -13,7 +13,7 @@ impl App {
             (_, View::Fleet) => self.selected_device(),
             (_, View::Alerts) => self.alerts.selected_row().map(|r| r.device),
             (_, View::Map) => self.map.selected,
-            (_, View::Topics | View::Overview) => None,
+            (_, View::Topics | View::Overview | View::Broker) => None,
         }
     }
 

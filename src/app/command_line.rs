@@ -133,6 +133,7 @@ impl App {
             "map" if self.view != View::Map => self.toggle_map(state),
             "map" => {}
             "overview" => self.open_view(View::Overview),
+            "broker" => self.open_view(View::Broker),
             "alerts" => match rest.first().map(|f| alerts::StateFilter::parse(f)) {
                 None => self.open_alerts(None),
                 Some(Some(f)) => self.open_alerts(Some(f)),
@@ -187,7 +188,7 @@ impl App {
             },
             other => {
                 self.message = Some(format!(
-                    "unknown command `:{}`; try :map, :overview, :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
+                    "unknown command `:{}`; try :map, :overview, :broker, :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
                     crate::sanitize::text(other)
                 ))
             }

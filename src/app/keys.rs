@@ -77,6 +77,7 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('n') => Action::NextProblem,
             KeyCode::Char('N') => Action::PrevProblem,
             KeyCode::Char('m') => Action::Map,
+            KeyCode::Char('b') => Action::Broker,
             KeyCode::Char('+') | KeyCode::Char('=') => Action::ZoomIn,
             KeyCode::Char('-') => Action::ZoomOut,
             KeyCode::Char('0') => Action::ZoomReset,
@@ -96,10 +97,11 @@ pub fn mouse_action(ev: MouseEvent, top: u16) -> Option<Action> {
     }
 }
 
-const COMMANDS: [&str; 14] = [
+const COMMANDS: [&str; 15] = [
     "cmd",
     "map",
     "overview",
+    "broker",
     "publish",
     "silence",
     "sort",
@@ -181,6 +183,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("c", "command"),
             ("Space", "mark"),
             ("t", "topics"),
+            ("m", "map"),
             ("!", "alerts"),
             ("Tab", "events"),
             ("?", "help"),
@@ -214,6 +217,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("?", "help"),
             ("q", "quit"),
         ],
+        (_, _, View::Broker) => vec![("Esc b", "back"), ("?", "help"), ("q", "quit")],
         (_, _, View::Topics) => vec![
             ("↑↓", "move"),
             ("Esc", "back"),
@@ -232,8 +236,8 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
         ("/", "filter: text  /regex/  level_pct<20  status=offline"),
         (":", "sort filter group theme alerts silence export q; Tab"),
         (
-            "m / :overview",
-            "map of devices with a position / all fleets at a glance",
+            "m / b / :overview",
+            "map / broker health ($SYS) / all fleets at a glance",
         ),
         ("a", "acknowledge the device's active alerts"),
         ("!", "alert pane (S silences the device at hand)"),
@@ -276,6 +280,7 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
             ("Esc / ←", "back to the fleet"),
         ]),
         View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
+        View::Broker => keys.extend([("Esc / b", "back to the fleet")]),
         View::Map => {
             keys.retain(|(k, _)| !matches!(*k, "↑↓ / j k" | "Tab" | "PgUp PgDn, g G"));
             keys.extend([

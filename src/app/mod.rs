@@ -44,6 +44,8 @@ pub enum View {
     Map,
     /// Every fleet at a glance (`:overview`).
     Overview,
+    /// What each broker says about itself on `$SYS` (`b`, `:broker`).
+    Broker,
 }
 
 impl View {
@@ -55,12 +57,13 @@ impl View {
             "overview" => View::Overview,
             "alerts" => View::Alerts,
             "topics" => View::Topics,
+            "broker" => View::Broker,
             _ => return None,
         })
     }
 
     /// The names [`View::parse`] takes.
-    pub const NAMES: [&str; 5] = ["fleet", "map", "overview", "alerts", "topics"];
+    pub const NAMES: [&str; 6] = ["fleet", "map", "overview", "alerts", "topics", "broker"];
 }
 
 /// Which pane Tab has focused.
@@ -139,6 +142,8 @@ pub enum Action {
     ZoomIn,
     ZoomOut,
     ZoomReset,
+    /// Open or close the broker pane (`b`).
+    Broker,
 }
 
 impl CommandOp {
@@ -470,7 +475,7 @@ impl App {
             View::Fleet => self.selected_device(),
             View::Alerts => self.alerts.selected_row().map(|r| r.device),
             View::Map => self.map.selected,
-            View::Topics | View::Overview => None,
+            View::Topics | View::Overview | View::Broker => None,
         }
     }
 

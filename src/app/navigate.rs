@@ -30,7 +30,8 @@ impl App {
             Action::OpenCommand => self.mode = Mode::Command(String::new()),
             // The alert pane and the overview fill the screen: there is no events pane to
             // switch to. On the map, Tab walks its devices.
-            Action::NextPane if matches!(self.view, View::Alerts | View::Overview) => {}
+            Action::NextPane
+                if matches!(self.view, View::Alerts | View::Overview | View::Broker) => {}
             Action::NextPane if self.view == View::Map => self.navigate_map(action, state),
             Action::Map => self.toggle_map(state),
             Action::NextPane => {
@@ -43,6 +44,13 @@ impl App {
                     }
                     Pane::Events => Pane::Main,
                 }
+            }
+            Action::Broker => {
+                self.view = match self.view {
+                    View::Broker => View::Fleet,
+                    _ => View::Broker,
+                };
+                self.pane = Pane::Main;
             }
             Action::Topics => {
                 self.view = match self.view {
@@ -166,6 +174,11 @@ impl App {
             View::Device(id) => return self.navigate_device(action, id, state),
             View::Map => self.navigate_map(action, state),
             View::Overview => self.navigate_overview(action, state),
+            View::Broker => {
+                if action == Action::Back {
+                    self.view = View::Fleet;
+                }
+            }
             View::Topics => {
                 let n = topics::lines(state).len();
                 self.topic_selected = step(self.topic_selected, &action, n, self.page);

@@ -122,7 +122,7 @@ pub fn build(view: &CoreView) -> Snapshot {
                 state: c.state.to_string(),
                 messages: c.messages,
                 dropped: c.dropped,
-                broker_dropped: c.broker_dropped,
+                broker_dropped: c.broker.dropped(),
                 notice: c.notice.as_ref().map(|(_, m)| m.clone()),
             })
             .collect(),
