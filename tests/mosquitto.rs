@@ -236,23 +236,12 @@ async fn a_stalled_core_keeps_the_link_and_shows_what_mosquitto_dropped() {
         return;
     }
     let prefix = common::unique_prefix("stall");
-    let text = format!(
-        "[limits]\nqueue = 256\n\
-         [[broker]]\nname = \"mosquitto\"\nurl = \"mqtt://{}\"\nprotocol = \"3.1.1\"\nkeepalive = \"1s\"\n\
-         subscribe = [\"{prefix}/#\"]\n",
-        common::MOSQUITTO
-    );
-    let config = fleetop::config::Config::parse(&text, None).expect("config");
-    let spec = fleetop::source::mqtt::ConnectionSpec::from_config(
-        &config.brokers[0],
-        vec![(format!("{prefix}/#"), 0)],
-        true,
+    let mut engine = watching_mosquitto(
+        &prefix,
+        "[limits]\nqueue = 256\n",
+        "protocol = \"3.1.1\"\nkeepalive = \"1s\"\n",
     )
-    .expect("spec");
-    let mut engine =
-        fleetop::engine::Engine::start(&config, fleetop::engine::Input::Brokers(vec![spec]))
-            .expect("engine");
-    common::connected(&mut engine).await;
+    .await;
     // Whatever Mosquitto counted before (its retained value, if it has dropped before).
     engine.pump_ready();
     let before = engine.state.connections[0].broker.dropped().unwrap_or(0);
@@ -316,21 +305,7 @@ async fn mosquitto_says_how_many_clients_and_messages_it_has() {
         return;
     }
     let prefix = common::unique_prefix("sys");
-    let text = format!(
-        "[[broker]]\nname = \"mosquitto\"\nurl = \"mqtt://{}\"\nsubscribe = [\"{prefix}/#\"]\n",
-        common::MOSQUITTO
-    );
-    let config = fleetop::config::Config::parse(&text, None).expect("config");
-    let spec = fleetop::source::mqtt::ConnectionSpec::from_config(
-        &config.brokers[0],
-        vec![(format!("{prefix}/#"), 0)],
-        true,
-    )
-    .expect("spec");
-    let mut engine =
-        fleetop::engine::Engine::start(&config, fleetop::engine::Input::Brokers(vec![spec]))
-            .expect("engine");
-    common::connected(&mut engine).await;
+    let mut engine = watching_mosquitto(&prefix, "", "").await;
     // Retained, so they come as soon as the stats connection subscribes.
     common::wait_for(&mut engine, "Mosquitto's $SYS figures", |e| {
         let h = &e.state.connections[0].broker;
@@ -349,4 +324,26 @@ async fn mosquitto_says_how_many_clients_and_messages_it_has() {
     assert!(h.received_per_s().is_some_and(|r| r >= 0.0), "{h:?}");
     let screen = fleetop::ui::broker::summary(h).expect("a summary");
     assert!(screen.contains("clients ↓"), "{screen}");
+}
+
+/// An engine watching `prefix/#` on Mosquitto, read-only and connected, with `head` before
+/// the `[[broker]]` table and `broker` keys inside it.
+async fn watching_mosquitto(prefix: &str, head: &str, broker: &str) -> fleetop::engine::Engine {
+    let text = format!(
+        "{head}[[broker]]\nname = \"mosquitto\"\nurl = \"mqtt://{}\"\n{broker}\
+         subscribe = [\"{prefix}/#\"]\n",
+        common::MOSQUITTO
+    );
+    let config = fleetop::config::Config::parse(&text, None).expect("config");
+    let spec = fleetop::source::mqtt::ConnectionSpec::from_config(
+        &config.brokers[0],
+        vec![(format!("{prefix}/#"), 0)],
+        true,
+    )
+    .expect("spec");
+    let mut engine =
+        fleetop::engine::Engine::start(&config, fleetop::engine::Input::Brokers(vec![spec]))
+            .expect("engine");
+    common::connected(&mut engine).await;
+    engine
 }

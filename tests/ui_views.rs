@@ -1,6 +1,8 @@
 //! Snapshots of the map and the fleet overview on a fixed fleet, at 80×24 and 120×40, and
 //! the keys that move through them (zoom, pan, Tab, Enter).
 
+mod common;
+
 use fleetop::alerts::{AlertBook, RuleSet};
 use fleetop::app::{Action, App, View};
 use fleetop::config::Config;
@@ -8,9 +10,6 @@ use fleetop::engine::Engine;
 use fleetop::mapping::Mapper;
 use fleetop::source::Clock;
 use fleetop::theme::Theme;
-use fleetop::vocab::RawMessage;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const T0: i64 = 1_764_000_000_000;
 
@@ -64,13 +63,7 @@ fn engine() -> Engine {
     engine.alerts = AlertBook::new(RuleSet::from_config(&config).expect("rules"));
     engine.clock = Clock::Fixed(T0 + 60_000);
     let mut send = |topic: &str, payload: String, at: i64| {
-        engine.apply(&RawMessage {
-            conn: fleetop::vocab::ConnId(0),
-            topic: topic.as_bytes().to_vec().into(),
-            payload: payload.into_bytes().into(),
-            retain: false,
-            at_ms: at,
-        })
+        common::feed(&mut engine, topic, payload.as_bytes(), at)
     };
     // Four vans in Munich, each reporting its position its own way; one drives east.
     for i in 0..12 {
@@ -120,21 +113,7 @@ fn engine() -> Engine {
 }
 
 fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
-    app.fleet_changed();
-    app.refresh_alerts(&engine.alerts);
-    app.refresh(&engine.state);
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| fleetop::ui::draw(f, app, &engine.view()))
-        .expect("draw");
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    common::screen(app, engine, w, h)
 }
 
 fn app() -> App {

@@ -282,7 +282,7 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
         View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
         View::Broker => keys.extend([("Esc / b", "back to the fleet")]),
         View::Map => {
-            keys.retain(|(k, _)| !matches!(*k, "↑↓ / j k" | "Tab" | "PgUp PgDn, g G"));
+            keys.retain(|(k, _)| !matches!(*k, "↑↓ / j k" | "Tab" | "PgUp PgDn, g G" | "/"));
             keys.extend([
                 ("h j k l, arrows", "pan west, south, north, east"),
                 ("+ / -, 0", "zoom in / out, fit the whole fleet again"),

@@ -23,6 +23,12 @@ use ratatui::widgets::{Paragraph, Wrap};
 /// Positions of the selected device's trail (its history ring holds more).
 const TRAIL: usize = 60;
 
+/// The devices on the map and the one selected.
+struct OnMap<'a> {
+    placed: &'a [(DeviceId, Position)],
+    current: Option<DeviceId>,
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let side_width = if area.width >= 110 { 34 } else { 28 };
     let [map_area, side_area] =
@@ -32,6 +38,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let placed = placed(view.state, &app.filter);
     let current = app.map.current(&placed);
     let points: Vec<Position> = placed.iter().map(|(_, p)| *p).collect();
+    let on_map = OnMap {
+        placed: &placed,
+        current,
+    };
     // The block takes the top line for its title.
     let rows = map_area.height.saturating_sub(1);
     let camera = position::Camera {
@@ -42,10 +52,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         ..app.map.camera
     };
     match position::fit(&points, map_area.width, rows, camera) {
-        Some(bounds) => canvas(frame, map_area, app, view, &placed, current, bounds),
+        Some(bounds) => canvas(frame, map_area, app, view, &on_map, bounds),
         None => empty(frame, map_area, app, view),
     }
-    side(frame, side_area, app, view, &placed, current);
+    side(frame, side_area, app, view, &on_map);
 }
 
 fn empty(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
@@ -77,8 +87,7 @@ fn canvas(
     area: Rect,
     app: &App,
     view: &CoreView,
-    placed: &[(DeviceId, Position)],
-    current: Option<DeviceId>,
+    &OnMap { placed, current }: &OnMap,
     b: Bounds,
 ) {
     let t = &app.theme;
@@ -180,8 +189,7 @@ fn side(
     area: Rect,
     app: &App,
     view: &CoreView,
-    placed: &[(DeviceId, Position)],
-    current: Option<DeviceId>,
+    &OnMap { placed, current }: &OnMap,
 ) {
     let t = &app.theme;
     let devices = &view.state.devices;
