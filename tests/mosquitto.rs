@@ -331,6 +331,14 @@ async fn mosquitto_says_how_many_clients_and_messages_it_has() {
     assert!(h.received_per_s().is_some_and(|r| r >= 0.0), "{h:?}");
     let screen = fleetop::ui::broker::summary(h).expect("a summary");
     assert!(screen.contains("clients ↓"), "{screen}");
+    // `fleetop snapshot` says the same.
+    let snap = fleetop::output::snapshot::build(&engine.view());
+    let c = &snap.connections[0];
+    assert!(c.broker_clients.is_some_and(|n| n >= 2), "{c:?}");
+    assert!(
+        c.broker_received_per_s.is_some() && c.broker_sent_per_s.is_some(),
+        "{c:?}"
+    );
 }
 
 /// An engine watching `prefix/#` on Mosquitto, read-only and connected, with `head` before
