@@ -55,7 +55,7 @@ pub struct UiArgs {
     /// Ring the terminal bell when a critical alert starts firing (the config's [ui] bell).
     #[arg(long, global = true)]
     pub bell: bool,
-    /// The view to start in: fleet (the table), overview, map, alerts, topics.
+    /// The view to start in: fleet (the table), overview, map, alerts, topics, broker.
     #[arg(long, global = true, value_name = "VIEW",
           value_parser = clap::builder::PossibleValuesParser::new(crate::app::View::NAMES))]
     pub view: Option<String>,
