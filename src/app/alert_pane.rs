@@ -12,7 +12,8 @@ impl App {
             (_, View::Device(id)) => Some(id),
             (_, View::Fleet) => self.selected_device(),
             (_, View::Alerts) => self.alerts.selected_row().map(|r| r.device),
-            (_, View::Topics) => None,
+            (_, View::Map) => self.map.selected,
+            (_, View::Topics | View::Overview | View::Broker) => None,
         }
     }
 

@@ -129,6 +129,10 @@ impl App {
             "q" | "quit" => self.quit = true,
             "help" => self.mode = Mode::Help,
             "topics" => self.view = View::Topics,
+            "map" if self.view != View::Map => self.toggle_map(state),
+            "map" => {}
+            "overview" => self.open_view(View::Overview),
+            "broker" => self.open_view(View::Broker),
             "alerts" => match rest.first().map(|f| alerts::StateFilter::parse(f)) {
                 None => self.open_alerts(None),
                 Some(Some(f)) => self.open_alerts(Some(f)),
@@ -183,7 +187,7 @@ impl App {
             },
             other => {
                 self.message = Some(format!(
-                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
+                    "unknown command `:{}`; try :map, :overview, :broker, :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
                     crate::sanitize::text(other)
                 ))
             }

@@ -94,6 +94,11 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('u') => Action::Unsilence,
             KeyCode::Char('n') => Action::NextProblem,
             KeyCode::Char('N') => Action::PrevProblem,
+            KeyCode::Char('m') => Action::Map,
+            KeyCode::Char('b') => Action::Broker,
+            KeyCode::Char('+') | KeyCode::Char('=') => Action::ZoomIn,
+            KeyCode::Char('-') => Action::ZoomOut,
+            KeyCode::Char('0') => Action::ZoomReset,
             _ => return None,
         }),
     }
@@ -110,8 +115,11 @@ pub fn mouse_action(ev: MouseEvent, top: u16) -> Option<Action> {
     }
 }
 
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 15] = [
     "cmd",
+    "map",
+    "overview",
+    "broker",
     "publish",
     "silence",
     "sort",
@@ -193,6 +201,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("c", "command"),
             ("Space", "mark"),
             ("t", "topics"),
+            ("m", "map"),
             ("!", "alerts"),
             ("Tab", "events"),
             ("?", "help"),
@@ -208,6 +217,25 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("?", "help"),
             ("q", "quit"),
         ],
+        (_, _, View::Map) => vec![
+            ("hjkl ←→", "pan"),
+            ("+ -", "zoom"),
+            ("0", "fit"),
+            ("Tab n", "next device"),
+            ("Enter", "open"),
+            ("/", "filter"),
+            ("Esc m", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        (_, _, View::Overview) => vec![
+            ("↑↓", "fleet"),
+            ("Enter", "its table"),
+            ("Esc", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        (_, _, View::Broker) => vec![("Esc b", "back"), ("?", "help"), ("q", "quit")],
         (_, _, View::Topics) => vec![
             ("↑↓", "move"),
             ("Esc", "back"),
@@ -221,11 +249,14 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
 pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
     let mut keys = vec![
         ("↑↓ / j k", "move"),
-        ("PgUp PgDn, ^B ^F", "page"),
-        ("g / G, Home End", "first / last"),
+        ("PgUp PgDn, g G", "page, first / last (^B ^F, Home End)"),
         ("Tab", "switch between the table and the events pane"),
         ("/", "filter: text  /regex/  level_pct<20  status=offline"),
         (":", "sort filter group theme alerts silence export q; Tab"),
+        (
+            "m / b / :overview",
+            "map / broker health ($SYS) / all fleets at a glance",
+        ),
         ("a", "acknowledge the device's active alerts"),
         ("!", "alert pane (S silences the device at hand)"),
         (
@@ -267,6 +298,26 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
             ("Esc / ←", "back to the fleet"),
         ]),
         View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
+        View::Broker => keys.extend([("Esc / b", "back to the fleet")]),
+        View::Map => {
+            keys.retain(|(k, _)| !matches!(*k, "↑↓ / j k" | "Tab" | "PgUp PgDn, g G" | "/"));
+            keys.extend([
+                ("h j k l, arrows", "pan west, south, north, east"),
+                ("+ / -, 0", "zoom in / out, fit the whole fleet again"),
+                ("Tab / n, N", "label the next / previous device on the map"),
+                ("Enter", "open the labelled device (Esc comes back)"),
+                ("/", "filter: the map shows the devices the table would"),
+                ("Esc / m", "back to the fleet"),
+            ])
+        }
+        View::Overview => {
+            keys.retain(|(k, _)| *k != "Tab" && *k != "a");
+            keys.extend([
+                ("↑↓", "select a fleet"),
+                ("Enter", "the fleet table, filtered to that fleet"),
+                ("Esc", "back to the fleet"),
+            ])
+        }
         View::Alerts => {
             // The pane's own `a` acts on one alert, not the device.
             keys.retain(|(k, _)| *k != "a" && *k != "Tab");

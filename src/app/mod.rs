@@ -10,11 +10,16 @@ mod command_line;
 pub mod compose;
 pub mod filter;
 pub mod keys;
+pub mod map;
 mod navigate;
+pub mod overview;
 pub mod prompt;
 pub mod rows;
 pub mod topics;
 mod trouble;
+mod window;
+
+pub use window::Window;
 
 use crate::commands::CommandSet;
 use crate::fleet::{FleetEvent, FleetState, Status};
@@ -36,6 +41,30 @@ pub enum View {
     Topics,
     /// The alert pane: every alert, most severe first.
     Alerts,
+    /// Devices that report a position, on a map (`m`, `:map`).
+    Map,
+    /// Every fleet at a glance (`:overview`).
+    Overview,
+    /// What each broker says about itself on `$SYS` (`b`, `:broker`).
+    Broker,
+}
+
+impl View {
+    /// The view `--view NAME` starts in, by the name its `:` command has.
+    pub fn parse(name: &str) -> Option<View> {
+        Some(match name {
+            "fleet" => View::Fleet,
+            "map" => View::Map,
+            "overview" => View::Overview,
+            "alerts" => View::Alerts,
+            "topics" => View::Topics,
+            "broker" => View::Broker,
+            _ => return None,
+        })
+    }
+
+    /// The names [`View::parse`] takes.
+    pub const NAMES: [&str; 6] = ["fleet", "map", "overview", "alerts", "topics", "broker"];
 }
 
 /// Which pane Tab has focused.
@@ -54,42 +83,6 @@ pub enum Mode {
     Help,
     /// The device-command dialog.
     Compose(Composer),
-}
-
-/// Chart window in the device view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    Min1,
-    Min10,
-    Hour1,
-    Day1,
-}
-
-impl Window {
-    pub fn millis(self) -> i64 {
-        match self {
-            Window::Min1 => 60_000,
-            Window::Min10 => 600_000,
-            Window::Hour1 => 3_600_000,
-            Window::Day1 => 86_400_000,
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Window::Min1 => "1m",
-            Window::Min10 => "10m",
-            Window::Hour1 => "1h",
-            Window::Day1 => "24h",
-        }
-    }
-    fn next(self) -> Window {
-        match self {
-            Window::Min1 => Window::Min10,
-            Window::Min10 => Window::Hour1,
-            Window::Hour1 => Window::Day1,
-            Window::Day1 => Window::Min1,
-        }
-    }
 }
 
 /// Something the user asked for.
@@ -146,6 +139,14 @@ pub enum Action {
     NextProblem,
     /// Move to the previous one (`N`).
     PrevProblem,
+    /// Open or close the map (`m`).
+    Map,
+    /// Zoom the map in (`+`), out (`-`), back to the whole fleet (`0`).
+    ZoomIn,
+    ZoomOut,
+    ZoomReset,
+    /// Open or close the broker pane (`b`).
+    Broker,
 }
 
 impl CommandOp {
@@ -260,6 +261,10 @@ pub struct App {
     pub bell: bool,
     /// The alert pane's filter, list and cursor.
     pub alerts: alerts::AlertPane,
+    /// The map's camera and selected device.
+    pub map: map::MapState,
+    /// The fleet the overview's cursor is on (index into its list of fleets).
+    pub overview_selected: usize,
     /// Shown under the `:` line while it is open (what a pre-filled `:silence` needs).
     pub command_hint: Option<String>,
     /// Why the filter being typed does not hold (shown in its line until fixed).
@@ -303,6 +308,8 @@ impl App {
             marked: HashSet::new(),
             bell: false,
             alerts: alerts::AlertPane::default(),
+            map: map::MapState::default(),
+            overview_selected: 0,
             command_hint: None,
             filter_error: None,
             alerting: HashMap::new(),
@@ -475,7 +482,8 @@ impl App {
             View::Device(id) => Some(id),
             View::Fleet => self.selected_device(),
             View::Alerts => self.alerts.selected_row().map(|r| r.device),
-            View::Topics => None,
+            View::Map => self.map.selected,
+            View::Topics | View::Overview | View::Broker => None,
         }
     }
 

@@ -4,6 +4,23 @@
 use super::*;
 
 impl App {
+    /// Opens a device's view; Esc goes back to `from`.
+    pub(super) fn open_device(&mut self, id: DeviceId, from: View) {
+        self.view = View::Device(id);
+        self.device_return = from;
+        self.metric = 0;
+        self.pane = Pane::Main;
+    }
+
+    /// Opens a view (`:map`, `:overview`, `--view`).
+    pub fn open_view(&mut self, view: View) {
+        match view {
+            View::Alerts => self.open_alerts(None),
+            other => self.view = other,
+        }
+        self.pane = Pane::Main;
+    }
+
     pub(super) fn normal(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
         let in_alert_pane = self.view == View::Alerts && self.pane == Pane::Main;
         match action {
@@ -14,8 +31,12 @@ impl App {
                 self.mode = Mode::Filter(self.filter.source.as_str().into());
             }
             Action::OpenCommand => self.mode = Mode::Command(Default::default()),
-            // The alert pane fills the screen: there is no events pane to switch to.
-            Action::NextPane if self.view == View::Alerts => {}
+            // The alert pane and the overview fill the screen: there is no events pane to
+            // switch to. On the map, Tab walks its devices.
+            Action::NextPane
+                if matches!(self.view, View::Alerts | View::Overview | View::Broker) => {}
+            Action::NextPane if self.view == View::Map => self.navigate_map(action, state),
+            Action::Map => self.toggle_map(state),
             Action::NextPane => {
                 self.pane = match self.pane {
                     // Entering the pane starts at the newest event; from there the cursor
@@ -26,6 +47,13 @@ impl App {
                     }
                     Pane::Events => Pane::Main,
                 }
+            }
+            Action::Broker => {
+                self.view = match self.view {
+                    View::Broker => View::Fleet,
+                    _ => View::Broker,
+                };
+                self.pane = Pane::Main;
             }
             Action::Topics => {
                 self.view = match self.view {
@@ -147,6 +175,13 @@ impl App {
             View::Fleet => self.navigate_fleet(action),
             View::Alerts => self.navigate_alerts(action),
             View::Device(id) => return self.navigate_device(action, id, state),
+            View::Map => self.navigate_map(action, state),
+            View::Overview => self.navigate_overview(action, state),
+            View::Broker => {
+                if action == Action::Back {
+                    self.view = View::Fleet;
+                }
+            }
             View::Topics => {
                 let n = topics::lines(state).len();
                 self.topic_selected = step(self.topic_selected, &action, n, self.page);

@@ -306,9 +306,11 @@ impl Engine {
                 }
                 self.audit_settled();
             }
-            SourceEvent::BrokerDropped { conn, dropped, .. } => {
-                self.state.set_broker_dropped(conn, dropped)
-            }
+            SourceEvent::Broker {
+                conn,
+                reading,
+                at_ms,
+            } => self.state.broker_reading(conn, reading, at_ms),
             SourceEvent::Reply {
                 conn,
                 correlation,

@@ -122,9 +122,9 @@ pub struct Connection {
     pub messages: u64,
     /// Dropped before reaching the core (queue full); mirrored from the source's counter.
     pub dropped: u64,
-    /// The broker's own count of messages it dropped (for all its clients), where it
-    /// publishes one (Mosquitto's `$SYS/broker/publish/messages/dropped`).
-    pub broker_dropped: Option<u64>,
+    /// What the broker says about itself on `$SYS` (clients, rates, its own drop count
+    /// for all its clients), where it publishes that and lets fleetop read it.
+    pub broker: crate::broker::BrokerHealth,
     /// The latest notice about this connection (a refused subscription, a bad line).
     pub notice: Option<(i64, String)>,
 }
@@ -251,7 +251,7 @@ impl FleetState {
                     blind_from_ms: None,
                     messages: 0,
                     dropped: 0,
-                    broker_dropped: None,
+                    broker: Default::default(),
                     notice: None,
                 })
                 .collect(),
@@ -389,10 +389,10 @@ impl FleetState {
         }
     }
 
-    /// Records the broker's own drop counter for connection `conn`.
-    pub fn set_broker_dropped(&mut self, conn: ConnId, dropped: u64) {
+    /// Takes in what connection `conn`'s broker said about itself on `$SYS`.
+    pub fn broker_reading(&mut self, conn: ConnId, reading: crate::broker::Reading, at_ms: i64) {
         if let Some(c) = self.connections.get_mut(conn.index()) {
-            c.broker_dropped = Some(dropped);
+            c.broker.apply(reading, at_ms);
         }
     }
 

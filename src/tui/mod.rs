@@ -30,6 +30,8 @@ pub struct TuiOptions {
     pub theme: Option<String>,
     /// Ring the bell on a new critical alert.
     pub bell: bool,
+    /// The view it starts in (`--view`).
+    pub view: View,
 }
 
 /// Frames are rendered into memory, then handed to the terminal writer whole.
@@ -105,6 +107,7 @@ pub async fn run(engine: Engine, options: TuiOptions) -> Result<(), String> {
     app.commands = std::sync::Arc::new(engine.desk.set.clone());
     app.read_only = engine.desk.read_only();
     app.bell = options.bell;
+    app.open_view(options.view);
     // Signal handlers first: a SIGTERM right after the screen is taken must still restore it.
     let stop = crate::signals::shutdown();
     let core = Running::spawn(engine);

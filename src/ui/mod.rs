@@ -2,9 +2,12 @@
 //! state; every device-provided string passes through [`crate::sanitize`] first.
 
 pub mod alerts;
+pub mod broker;
 pub mod compose;
 pub mod device;
 pub mod fleet;
+pub mod map;
+pub mod overview;
 pub mod topics;
 pub mod widgets;
 
@@ -64,6 +67,9 @@ pub fn draw(frame: &mut Frame, app: &App, view: &CoreView) {
         View::Device(id) => device::draw(frame, body, app, view, id),
         View::Topics => topics::draw(frame, body, app, view),
         View::Alerts => alerts::draw(frame, body, app, view),
+        View::Map => map::draw(frame, body, app, view),
+        View::Overview => overview::draw(frame, body, app, view),
+        View::Broker => broker::draw(frame, body, app, view),
     }
     bottom_bar(frame, bar, app, view);
     if app.mode == Mode::Help {
@@ -103,7 +109,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         .state
         .connections
         .iter()
-        .filter_map(|c| c.broker_dropped)
+        .filter_map(|c| c.broker.dropped())
         .sum();
     if broker_dropped > 0 {
         spans.push(Span::styled(
@@ -136,6 +142,9 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
             ),
             style,
         ));
+        if let Some(figures) = broker::summary(&c.broker) {
+            spans.push(Span::styled(format!(" · {figures}"), t.dim));
+        }
         spans.push(Span::raw(" "));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
