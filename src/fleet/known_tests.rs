@@ -1,4 +1,4 @@
-//! A fleet remembered across a restart, and silence fleetop could not see.
+//! A fleet remembered across a restart, and silence fleetop could not see (its own outages).
 
 use super::*;
 use crate::config::{Config, Limits};
@@ -123,36 +123,82 @@ fn devices_of_a_fleet_or_broker_no_longer_configured_are_skipped() {
 }
 
 #[test]
-fn a_device_stale_before_an_outage_stays_stale_after_the_reconnect() {
+fn a_device_stale_before_the_outage_stays_stale_through_it_and_after() {
     let mut s = state();
     s.link_changed(ConnId(0), LinkState::Connected, T0);
     s.apply(&msg(
-        "tanks/north/quiet/telemetry",
-        r#"{"level_pct":1}"#,
+        "tanks/north/tank-01/telemetry",
+        r#"{"level_pct":50}"#,
         T0,
     ));
-    s.apply(&msg(
-        "tanks/north/chatty/telemetry",
-        r#"{"level_pct":1}"#,
-        T0 + 50_000,
-    ));
-    s.tick(T0 + 55_000);
-    assert_eq!(status(&s, "quiet"), Some(Status::Stale));
+    s.tick(T0 + 30_000);
+    assert_eq!(s.devices[0].status, Status::Stale);
     let down = LinkState::Down {
-        reason: "broker gone".into(),
+        reason: "timeout".into(),
         retry_in: std::time::Duration::from_secs(1),
     };
-    s.link_changed(ConnId(0), down, T0 + 55_000);
-    s.link_changed(ConnId(0), LinkState::Connected, T0 + 300_000);
-    s.tick(T0 + 301_000);
+    s.link_changed(ConnId(0), down, T0 + 31_000);
+    s.tick(T0 + 40_000);
+    assert_eq!(s.devices[0].status, Status::Stale);
+    // Back: it was stale before fleetop went blind, and nothing since says otherwise.
+    s.link_changed(ConnId(0), LinkState::Connected, T0 + 41_000);
+    s.tick(T0 + 42_000);
+    assert_eq!(s.devices[0].status, Status::Stale);
+    let changes: Vec<_> = s
+        .drain_events()
+        .filter_map(|e| match e {
+            FleetEvent::StatusChanged { to, at_ms, .. } => Some((to, at_ms)),
+            _ => None,
+        })
+        .collect();
     assert_eq!(
-        status(&s, "quiet"),
-        Some(Status::Stale),
-        "silent before the outage"
+        changes,
+        [(Status::Online, T0), (Status::Stale, T0 + 30_000)],
+        "stale once, never online again in between"
     );
+}
+
+#[test]
+fn fleetops_own_outage_leaves_statuses_alone_and_staleness_counts_from_the_reconnect() {
+    let mut s = state();
+    s.link_changed(ConnId(0), LinkState::Connected, T0);
+    s.apply(&msg(
+        "tanks/north/tank-01/telemetry",
+        r#"{"level_pct":50}"#,
+        T0 + 1_000,
+    ));
+    s.drain_events().for_each(drop);
+    let down = LinkState::Down {
+        reason: "connection refused".into(),
+        retry_in: std::time::Duration::from_secs(1),
+    };
+    s.link_changed(ConnId(0), down, T0 + 5_000);
+    s.link_changed(ConnId(0), LinkState::Connecting, T0 + 6_000);
+    // A 45 s outage is more than twice the 10 s interval: the device is not stale for it.
+    s.tick(T0 + 50_000);
+    assert_eq!(s.devices[0].status, Status::Online);
+    assert!(s.connections[0].is_blind());
+    let back = T0 + 50_000;
+    s.link_changed(ConnId(0), LinkState::Connected, back);
+    assert!(!s.connections[0].is_blind());
+    s.tick(back + 20_000);
     assert_eq!(
-        status(&s, "chatty"),
-        Some(Status::Online),
-        "a fresh allowance"
+        s.devices[0].status,
+        Status::Online,
+        "20 s after the reconnect"
     );
+    s.tick(back + 20_001);
+    assert_eq!(
+        s.devices[0].status,
+        Status::Stale,
+        "silent since the reconnect"
+    );
+    let changes: Vec<_> = s
+        .drain_events()
+        .filter_map(|e| match e {
+            FleetEvent::StatusChanged { to, at_ms, .. } => Some((to, at_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes, [(Status::Stale, back + 20_001)]);
 }
