@@ -8,6 +8,7 @@ mod alert_pane;
 pub mod alerts;
 mod command_line;
 pub mod compose;
+pub mod events;
 pub mod filter;
 pub mod keys;
 pub mod map;
@@ -17,12 +18,14 @@ pub mod prompt;
 pub mod rows;
 pub mod topics;
 mod trouble;
+
+pub use events::EventLine;
 mod window;
 
 pub use window::Window;
 
 use crate::commands::CommandSet;
-use crate::fleet::{FleetEvent, FleetState, Status};
+use crate::fleet::FleetState;
 use crate::theme::Theme;
 use crate::vocab::DeviceId;
 use alerts::AlertRow as AlertRowKind;
@@ -217,17 +220,6 @@ pub enum Effect {
     LoadTheme(String),
 }
 
-/// A line of the events pane.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventLine {
-    pub at_ms: i64,
-    pub device: Option<DeviceId>,
-    pub text: String,
-    pub status: Option<Status>,
-    /// Set for alert transitions.
-    pub severity: Option<crate::vocab::Severity>,
-}
-
 /// The whole UI state.
 pub struct App {
     pub view: View,
@@ -375,107 +367,6 @@ impl App {
         }
     }
 
-    /// Takes in what the fleet reported: status changes go to the events pane.
-    pub fn observe(&mut self, state: &FleetState, ev: &FleetEvent) {
-        let line = match ev {
-            FleetEvent::StatusChanged {
-                device,
-                from,
-                to,
-                at_ms,
-            } if *from != Status::Unknown || *to != Status::Online => {
-                let d = &state.devices[(*device).index()];
-                let what = match to {
-                    Status::Offline => "went offline",
-                    Status::Stale => "went quiet (stale)",
-                    Status::Online => "is back online",
-                    Status::Unknown => "is unknown",
-                };
-                EventLine {
-                    at_ms: *at_ms,
-                    device: Some(*device),
-                    text: format!("{} {what}", crate::sanitize::text(&d.name)),
-                    status: Some(*to),
-                    severity: None,
-                }
-            }
-            FleetEvent::LinkChanged {
-                conn,
-                state: link,
-                at_ms,
-            } => EventLine {
-                at_ms: *at_ms,
-                device: None,
-                text: format!(
-                    "broker {}: {link}",
-                    state
-                        .connections
-                        .get((*conn).index())
-                        .map_or("?", |c| c.name.as_str())
-                ),
-                status: None,
-                severity: None,
-            },
-            FleetEvent::Notice {
-                conn,
-                message,
-                at_ms,
-            } => EventLine {
-                at_ms: *at_ms,
-                device: None,
-                text: format!(
-                    "broker {}: {}",
-                    state
-                        .connections
-                        .get((*conn).index())
-                        .map_or("?", |c| c.name.as_str()),
-                    crate::sanitize::text(message)
-                ),
-                status: None,
-                severity: None,
-            },
-            _ => return,
-        };
-        self.push_event(line);
-    }
-
-    /// Adds the newest event on top. The cursor stays on the event it was on (one row
-    /// further down), so Enter or `a` act on the event the operator chose, not on whatever
-    /// arrived above it.
-    fn push_event(&mut self, line: EventLine) {
-        self.events.push_front(line);
-        self.events.truncate(EVENTS_KEPT);
-        self.event_selected = (self.event_selected + 1).min(self.events.len().saturating_sub(1));
-    }
-
-    /// Takes in an alert transition (names in it are already sanitised).
-    pub fn observe_alert(&mut self, t: &crate::alerts::Transition) {
-        let state = format!("{:?}", t.to).to_lowercase();
-        let mut text = format!(
-            "{} {} on {}: {state}",
-            t.severity.as_str(),
-            t.rule_name,
-            t.device_name
-        );
-        if !t.message.is_empty() {
-            text.push_str(" · ");
-            text.push_str(&t.message);
-        }
-        if t.silenced {
-            text.push_str(" (silenced)");
-        }
-        if t.is_resurfaced() {
-            text.push_str(" (its silence ended)");
-        }
-        self.push_event(EventLine {
-            at_ms: t.at_ms,
-            device: Some(t.device),
-            text,
-            status: None,
-            severity: Some(t.severity),
-        });
-    }
-
     /// The device the operator is looking at: the open one, or the selected row.
     pub fn device_at_hand(&self) -> Option<DeviceId> {
         match self.view {
@@ -509,17 +400,6 @@ impl App {
         }
         self.mode = Mode::Compose(composer);
         true
-    }
-
-    /// Takes in a hook that failed, timed out or was skipped.
-    pub fn observe_hook(&mut self, text: String, at_ms: i64) {
-        self.push_event(EventLine {
-            at_ms,
-            device: None,
-            text,
-            status: None,
-            severity: None,
-        });
     }
 
     /// The bell, once per batch, when the bell is on and a critical alert nobody

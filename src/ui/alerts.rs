@@ -194,14 +194,7 @@ fn since(a: &Alert, now: i64, wide: bool) -> String {
     if !wide {
         return ago;
     }
-    let clock = chrono::DateTime::from_timestamp_millis(a.since_ms)
-        .map(|d| {
-            d.with_timezone(&chrono::Local)
-                .format("%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default();
-    format!("{ago:>3} {clock}")
+    format!("{ago:>3} {}", crate::text::clock(a.since_ms))
 }
 
 /// The selected alert in words: its message, who acked it, which silence covers it.

@@ -259,13 +259,7 @@ fn events(frame: &mut Frame, area: Rect, app: &App) {
         .skip(offset)
         .take(height)
         .map(|(i, e)| {
-            let time = chrono::DateTime::from_timestamp_millis(e.at_ms)
-                .map(|d| {
-                    d.with_timezone(&chrono::Local)
-                        .format("%H:%M:%S")
-                        .to_string()
-                })
-                .unwrap_or_default();
+            let time = crate::text::clock(e.at_ms);
             let (sym, style) = match (e.severity, e.status) {
                 (Some(sev), _) => ("!", if sev.rank() <= 1 { t.crit } else { t.warn }),
                 (None, Some(s)) => (status_symbol(s), status_style(t, s)),

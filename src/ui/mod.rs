@@ -358,13 +358,7 @@ fn help(frame: &mut Frame, area: Rect, app: &App) {
 /// One request as a line: time, device, command, state, latency, reason.
 pub fn command_line<'a>(t: &Theme, r: &crate::commands::Request, with_device: bool) -> Line<'a> {
     use crate::commands::RequestState as S;
-    let time = chrono::DateTime::from_timestamp_millis(r.created_ms)
-        .map(|d| {
-            d.with_timezone(&chrono::Local)
-                .format("%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let time = crate::text::clock(r.created_ms);
     let (sym, style) = match &r.state {
         S::Succeeded(_) => ("✓", t.ok),
         S::Failed(_) => ("✗", t.crit),
