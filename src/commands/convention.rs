@@ -7,7 +7,7 @@ use super::params::{ParamKind, ParamSpec, ParamValue};
 use super::placeholders::Placeholders;
 use super::template::{CommandTemplate, DEFAULT_TIMEOUT, Payload, ReplySpec};
 use crate::conventions::sparkplug::proto::datatype;
-use crate::conventions::{CommandKind, DeviceFacts};
+use crate::conventions::{Accepts, CommandKind, DeviceFacts};
 
 /// Longest value typed for a convention command.
 const MAX_VALUE: usize = 256;
@@ -20,17 +20,16 @@ pub fn templates(facts: &DeviceFacts) -> Vec<CommandTemplate> {
         .filter_map(|c| {
             // The topic is the device's own: a literal, braces escaped.
             let topic = Placeholders::parse(&c.topic.replace('{', "{{").replace('}', "}}")).ok()?;
-            let (kind, default) = value_kind(&c.kind);
             Some(CommandTemplate {
                 name: c.name.to_string(),
                 fleet: None,
                 description: format!("{} command", facts.convention.name()),
                 topic,
-                payload: Payload::Convention(c.kind.clone()),
+                payload: Payload::Convention(c.kind.clone(), c.accepts.clone()),
                 params: vec![ParamSpec {
                     name: "value".into(),
-                    kind,
-                    default,
+                    kind: value_kind(&c.accepts),
+                    default: default_value(c),
                     description: String::new(),
                 }],
                 qos: 1,
@@ -50,54 +49,33 @@ pub fn templates(facts: &DeviceFacts) -> Vec<CommandTemplate> {
         .collect()
 }
 
-/// What the `value` parameter accepts, by what the device declared.
-fn value_kind(kind: &CommandKind) -> (ParamKind, Option<ParamValue>) {
-    let text = ParamKind::String { max_len: MAX_VALUE };
-    match kind {
-        CommandKind::Text { datatype } => match datatype.as_deref() {
-            Some("boolean") => (ParamKind::Bool, None),
-            Some("integer") => (
-                ParamKind::Int {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            Some("float") => (
-                ParamKind::Float {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            _ => (text, None),
+/// What the `value` parameter accepts: what the device declared.
+fn value_kind(accepts: &Accepts) -> ParamKind {
+    match accepts {
+        Accepts::Text => ParamKind::String { max_len: MAX_VALUE },
+        Accepts::Switch { .. } => ParamKind::Bool,
+        Accepts::Integer { min, max } => ParamKind::Int {
+            min: *min,
+            max: *max,
         },
-        CommandKind::JsonProperty { .. } => (text, None),
-        CommandKind::ShellyRpc { .. } => (ParamKind::Bool, None),
-        CommandKind::Sparkplug {
-            metric,
-            datatype: dt,
-        } => match *dt {
-            datatype::BOOLEAN => {
-                let rebirth = metric.ends_with("/Rebirth") || metric.ends_with("/Reboot");
-                (ParamKind::Bool, rebirth.then_some(ParamValue::Bool(true)))
-            }
-            datatype::INT8..=datatype::UINT64 => (
-                ParamKind::Int {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            datatype::FLOAT | datatype::DOUBLE => (
-                ParamKind::Float {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            _ => (text, None),
+        Accepts::Number { min, max } => ParamKind::Float {
+            min: *min,
+            max: *max,
         },
+        Accepts::OneOf(words) => ParamKind::Enum(words.iter().map(|w| w.to_string()).collect()),
+    }
+}
+
+/// A Sparkplug rebirth or reboot needs no value: asking is `true`.
+fn default_value(c: &crate::conventions::CommandDescriptor) -> Option<ParamValue> {
+    match &c.kind {
+        CommandKind::Sparkplug { metric, datatype }
+            if *datatype == datatype::BOOLEAN
+                && (metric.ends_with("/Rebirth") || metric.ends_with("/Reboot")) =>
+        {
+            Some(ParamValue::Bool(true))
+        }
+        _ => None,
     }
 }
 
@@ -109,11 +87,23 @@ pub fn reply_topic(kind: &CommandKind, tag: &str) -> Option<String> {
     }
 }
 
-/// The payload for `value`, as the convention wants it.
-pub fn payload(kind: &CommandKind, value: &str, tag: &str, now_ms: i64) -> Result<Vec<u8>, String> {
+/// The payload for a checked `value`, as the convention wants it: a switch's `true` and
+/// `false` become the device's own words.
+pub fn payload(
+    kind: &CommandKind,
+    accepts: &Accepts,
+    value: &str,
+    tag: &str,
+    now_ms: i64,
+) -> Result<Vec<u8>, String> {
+    let value = match (accepts, value) {
+        (Accepts::Switch { on, .. }, "true") => on,
+        (Accepts::Switch { off, .. }, "false") => off,
+        _ => value,
+    };
     let json = |v: serde_json::Value| serde_json::to_vec(&v).map_err(|e| e.to_string());
     match kind {
-        CommandKind::Text { .. } => Ok(value.as_bytes().to_vec()),
+        CommandKind::Text => Ok(value.as_bytes().to_vec()),
         CommandKind::JsonProperty { property } => {
             json(serde_json::json!({ property.as_ref(): typed(value) }))
         }
@@ -158,6 +148,7 @@ mod tests {
                 kind: CommandKind::JsonProperty {
                     property: "brightness".into(),
                 },
+                accepts: Accepts::Text,
             },
             CommandDescriptor {
                 name: "Node Control/Rebirth".into(),
@@ -166,6 +157,7 @@ mod tests {
                     metric: "Node Control/Rebirth".into(),
                     datatype: datatype::BOOLEAN,
                 },
+                accepts: Accepts::boolean(),
             },
         ]);
         let t = templates(&f);
@@ -191,6 +183,7 @@ mod tests {
             &CommandKind::ShellyRpc {
                 method: "Switch.Set".into(),
             },
+            &Accepts::boolean(),
             "true",
             "fo-3",
             0,
@@ -199,5 +192,52 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&shelly).unwrap();
         assert_eq!(v["params"]["on"], true);
         assert_eq!(v["id"], "fo-3");
+    }
+
+    #[test]
+    fn values_are_checked_against_what_the_device_declared_and_sent_in_its_words() {
+        let command = |kind, accepts| CommandDescriptor {
+            name: "x".into(),
+            topic: "n/x/command".into(),
+            kind,
+            accepts,
+        };
+        let light = CommandKind::JsonProperty {
+            property: "state".into(),
+        };
+        let f = facts(vec![
+            command(CommandKind::Text, Accepts::on_off()),
+            command(light, Accepts::on_off()),
+            command(
+                CommandKind::Text,
+                Accepts::Integer {
+                    min: Some(0),
+                    max: Some(100),
+                },
+            ),
+            command(CommandKind::Text, Accepts::one_of(&["OPEN", "CLOSE"])),
+        ]);
+        let t = templates(&f);
+        let target = Target {
+            device: "n",
+            fleet: "esphome",
+            labels: &[],
+            now_ms: 1,
+        };
+        let send = |i: usize, value: &str| {
+            t[i].prepare(target, &[("value".into(), value.into())], "fo-1")
+                .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        };
+        assert_eq!(send(0, "on").as_deref(), Ok("ON"));
+        assert_eq!(send(0, "false").as_deref(), Ok("OFF"));
+        assert!(send(0, "maybe").is_err());
+        assert_eq!(send(1, "true").as_deref(), Ok(r#"{"state":"ON"}"#));
+        assert_eq!(send(2, "40").as_deref(), Ok("40"));
+        assert_eq!(
+            send(2, "140").unwrap_err(),
+            "value must be between 0 and 100, got 140"
+        );
+        assert_eq!(send(3, "CLOSE").as_deref(), Ok("CLOSE"));
+        assert!(send(3, "turbo").unwrap_err().contains("one of OPEN, CLOSE"));
     }
 }

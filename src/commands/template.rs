@@ -21,8 +21,8 @@ pub enum Payload {
     /// A TOML table or array sent as JSON; a string that is exactly `"{param}"` takes the
     /// parameter's type, other strings have placeholders filled in (and JSON-escaped).
     Json(toml::Value),
-    /// A device convention's own encoding of the `value` parameter.
-    Convention(crate::conventions::CommandKind),
+    /// A device convention's own encoding of the `value` parameter, and what it accepts.
+    Convention(crate::conventions::CommandKind, crate::conventions::Accepts),
 }
 
 /// How the result of a command is known, as configured.
@@ -154,13 +154,13 @@ impl CommandTemplate {
                 let json = to_json(v, &values, &|n| lookup(n, false))?;
                 serde_json::to_vec(&json).map_err(|e| format!("cannot encode the payload: {e}"))?
             }
-            Payload::Convention(kind) => {
+            Payload::Convention(kind, accepts) => {
                 let value = values
                     .iter()
                     .find(|(n, _)| n == "value")
                     .map(|(_, v)| v.to_string())
                     .unwrap_or_default();
-                super::convention::payload(kind, &value, tag, target.now_ms)?
+                super::convention::payload(kind, accepts, &value, tag, target.now_ms)?
             }
         };
         if payload.len() > MAX_PAYLOAD {
@@ -170,7 +170,7 @@ impl CommandTemplate {
             ));
         }
         let convention_reply = match &self.payload {
-            Payload::Convention(kind) => super::convention::reply_topic(kind, tag),
+            Payload::Convention(kind, _) => super::convention::reply_topic(kind, tag),
             _ => None,
         };
         let reply =

@@ -268,6 +268,7 @@ fn shelly_rpc_answers_on_the_runs_own_topic_and_its_errors_fail_the_command() {
         kind: CommandKind::ShellyRpc {
             method: "Switch.Set".into(),
         },
+        accepts: crate::conventions::Accepts::boolean(),
     }];
     let templates = convention::templates(&facts);
     let target = Target {

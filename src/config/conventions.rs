@@ -15,6 +15,8 @@ pub struct ConventionsConfig {
     pub zigbee2mqtt_base: String,
     pub tasmota: bool,
     pub shelly: bool,
+    /// Native ESPHome MQTT (`<node>/status`, `<node>/<component>/<id>/state`).
+    pub esphome: bool,
     /// Home Assistant MQTT discovery (`homeassistant/…/config`).
     pub homeassistant: bool,
     /// Default: on when no `[[fleet]]` is configured.
@@ -30,6 +32,7 @@ impl Default for ConventionsConfig {
             zigbee2mqtt_base: "zigbee2mqtt".into(),
             tasmota: true,
             shelly: true,
+            esphome: true,
             homeassistant: true,
             generic: None,
         }
@@ -45,6 +48,7 @@ impl ConventionsConfig {
             zigbee2mqtt: false,
             tasmota: false,
             shelly: false,
+            esphome: false,
             homeassistant: false,
             generic: Some(false),
             ..ConventionsConfig::default()

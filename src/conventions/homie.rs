@@ -5,7 +5,7 @@
 //! commands on `<node>/<property>/set`.
 
 use super::layout::Layouts;
-use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, quote};
+use super::{Accepts, CommandDescriptor, CommandKind, Event, MetricFacts, Output, quote};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -85,7 +85,8 @@ pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) 
                 "$settable" if value == "true" => out.events.push(Event::Command(CommandDescriptor {
                     topic: format!("{prefix}/{node}/{property}/set").into(),
                     name: name.into(),
-                    kind: CommandKind::Text { datatype: None },
+                    kind: CommandKind::Text,
+                    accepts: Accepts::Text,
                 })),
                 _ => {}
             }
@@ -99,6 +100,22 @@ pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) 
         [node, _, "set"] if !node.starts_with('$') => out.request = true,
         // Device and node attributes ($homie, $nodes, $properties, $stats…) carry no values.
         _ => {}
+    }
+}
+
+/// What a settable property takes, by its `$datatype`.
+fn accepts(datatype: Option<&str>) -> Accepts {
+    match datatype {
+        Some("boolean") => Accepts::boolean(),
+        Some("integer") => Accepts::Integer {
+            min: None,
+            max: None,
+        },
+        Some("float") => Accepts::Number {
+            min: None,
+            max: None,
+        },
+        _ => Accepts::Text,
     }
 }
 
@@ -160,9 +177,8 @@ fn description(prefix: &str, payload: &[u8], out: &mut Output) {
                 out.events.push(Event::Command(CommandDescriptor {
                     name: name.as_str().into(),
                     topic: format!("{prefix}/{node}/{property}/set").into(),
-                    kind: CommandKind::Text {
-                        datatype: p.datatype.as_deref().map(Into::into),
-                    },
+                    kind: CommandKind::Text,
+                    accepts: accepts(p.datatype.as_deref()),
                 }));
             }
             out.events.push(Event::MetricFacts(MetricFacts {

@@ -13,7 +13,7 @@
 //! prefix is the device's key as the default one (the device id) is.
 
 use super::layout::Layouts;
-use super::{CommandDescriptor, CommandKind, Event, Output, online_word, quote};
+use super::{Accepts, CommandDescriptor, CommandKind, Event, Output, online_word, quote};
 
 /// What follows a device's prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +176,7 @@ fn switch_command(id: &str) -> Event {
         kind: CommandKind::ShellyRpc {
             method: "Switch.Set".into(),
         },
+        accepts: Accepts::boolean(),
     })
 }
 

@@ -9,7 +9,7 @@
 //! whichever of them is `%topic%`.
 
 use super::layout::Layouts;
-use super::{CommandDescriptor, CommandKind, Event, Output, online_word, quote};
+use super::{Accepts, CommandDescriptor, CommandKind, Event, Output, online_word, quote};
 
 /// Keys of a state or result payload that are also commands of the same name.
 const SETTABLE: &[&str] = &[
@@ -170,7 +170,8 @@ pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) 
         out.events.push(Event::Command(CommandDescriptor {
             name: name.into(),
             topic: split.command_topic(name).into(),
-            kind: CommandKind::Text { datatype: None },
+            kind: CommandKind::Text,
+            accepts: Accepts::Text,
         }));
     }
 }

@@ -7,7 +7,9 @@
 //! twice over: its `bridge/state` and its `bridge/devices` or `bridge/info`, each in the
 //! shape the bridge publishes, so one look-alike topic is not enough.
 
-use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, online_word, quote};
+use super::{
+    Accepts, CommandDescriptor, CommandKind, Event, MetricFacts, Output, online_word, quote,
+};
 use serde::Deserialize;
 
 /// Exposes deeper than this (composite features of features) are not read.
@@ -218,6 +220,7 @@ fn collect(
                 kind: CommandKind::JsonProperty {
                     property: property.as_str().into(),
                 },
+                accepts: Accepts::Text,
             });
         }
     }

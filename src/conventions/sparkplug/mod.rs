@@ -13,7 +13,7 @@
 
 pub mod proto;
 
-use super::{CommandDescriptor, CommandKind, MetricFacts};
+use super::{Accepts, CommandDescriptor, CommandKind, MetricFacts};
 use crate::decode::Value;
 use crate::vocab::DeviceId;
 use prost::Message as _;
@@ -436,6 +436,31 @@ fn bd_seq(p: &Payload) -> Option<u64> {
         })
 }
 
+/// What a command metric of this datatype takes: the type's own range for integers.
+fn accepts(dt: u32) -> Accepts {
+    let int = |min: i64, max: i64| Accepts::Integer {
+        min: Some(min),
+        max: Some(max),
+    };
+    match dt {
+        datatype::BOOLEAN => Accepts::boolean(),
+        datatype::INT8 => int(i8::MIN.into(), i8::MAX.into()),
+        datatype::INT16 => int(i16::MIN.into(), i16::MAX.into()),
+        datatype::INT32 => int(i32::MIN.into(), i32::MAX.into()),
+        datatype::INT64 => int(i64::MIN, i64::MAX),
+        datatype::UINT8 => int(0, u8::MAX.into()),
+        datatype::UINT16 => int(0, u16::MAX.into()),
+        datatype::UINT32 => int(0, u32::MAX.into()),
+        // Typed values are i64: the top half of a UInt64 is out of reach.
+        datatype::UINT64 => int(0, i64::MAX),
+        datatype::FLOAT | datatype::DOUBLE => Accepts::Number {
+            min: None,
+            max: None,
+        },
+        _ => Accepts::Text,
+    }
+}
+
 /// Reads a birth: metric definitions, units, commands.
 fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report) -> Birth {
     let mut birth = Birth::default();
@@ -451,6 +476,7 @@ fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report)
                 metric: "Node Control/Rebirth".into(),
                 datatype: datatype::BOOLEAN,
             },
+            accepts: Accepts::boolean(),
         });
     }
     for m in p.metrics.iter().take(max_metrics) {
@@ -466,6 +492,7 @@ fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report)
                     metric: name.into(),
                     datatype: dt,
                 },
+                accepts: accepts(dt),
             });
         }
         let shown = name.strip_prefix(DATA_FOLDER).unwrap_or(name);

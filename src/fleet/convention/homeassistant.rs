@@ -151,7 +151,8 @@ impl FleetState {
                 CommandDescriptor {
                     name: entity.metric.as_str().into(),
                     topic: t.into(),
-                    kind: conventions::CommandKind::Text { datatype: None },
+                    kind: conventions::CommandKind::Text,
+                    accepts: conventions::Accepts::Text,
                 },
             );
         }
@@ -212,5 +213,7 @@ impl FleetState {
             });
         }
         self.routes[conn.index()].remove(topic.as_bytes());
+        // A retained state that came before its config (a filter brought it) is applied.
+        self.replay_unmapped(conn, |t| t == topic);
     }
 }

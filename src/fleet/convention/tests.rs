@@ -605,3 +605,17 @@ fn guessed_devices_are_judged_only_after_regular_reports() {
     let [_, stale, _, unknown] = s.status_counts();
     assert_eq!((stale, unknown), (1, s.devices.len() - 1));
 }
+
+#[test]
+fn a_home_assistant_state_retained_before_its_config_is_applied_when_the_config_comes() {
+    let mut s = state_with_fleets("[[fleet]]\nname = \"tanks\"\ntopic = \"t/{device}\"\n");
+    // A filter brought the retained state first; it was unmapped.
+    s.apply(&msg("garden-node/sensor/temperature/state", b"21.5", 1));
+    assert!(s.find_device("garden-node").is_none());
+    s.apply(&msg(
+        "homeassistant/sensor/garden-node/temperature/config",
+        br#"{"name":"Temperature","stat_t":"garden-node/sensor/temperature/state","unit_of_meas":"C","dev":{"ids":["garden-node"]}}"#,
+        2,
+    ));
+    assert_eq!(number(device(&s, "garden-node"), "temperature"), 21.5);
+}
