@@ -128,3 +128,144 @@ async fn esphome_commands_are_sent_in_its_words_and_out_of_range_values_are_refu
         )
     );
 }
+
+fn paho_or_skip() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import paho.mqtt.client"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!(
+            "SKIP described commands: needs python3 with paho-mqtt (`pip install paho-mqtt`)"
+        );
+    }
+    ok
+}
+
+/// Zigbee2MQTT exposes, a Tasmota discovery message, Homie `$datatype`/`$format` and Home
+/// Assistant number/light configs, from live paho-mqtt devices that answer their
+/// commands: every value outside what a device declared is refused with exit 2 and never
+/// reaches it; the others succeed on the device's own report of the new state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_keep_to_what_devices_declare_and_succeed_on_their_answer() {
+    use std::io::BufRead;
+    if !paho_or_skip() {
+        return;
+    }
+    let broker = EmbeddedBroker::start().expect("embedded broker starts");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/paho/described_devices.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .arg(broker.port_v311().to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.recv())
+        .await
+        .expect("the devices start");
+    assert_eq!(first.as_deref(), Some("ready"), "the paho devices failed");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = broker.url();
+    for (device, command, value, says) in [
+        ("paho-thermo", "heater.target", "40", "between 5 and 30"),
+        ("paho-thermo", "heater.boost", "maybe", "true or false"),
+        ("paho-thermo", "heater.mode", "turbo", "one of eco, comfort"),
+        ("paho_bulb", "brightness", "999", "between 0 and 254"),
+        ("paho_bulb", "state", "BLAH", "true or false"),
+        (
+            "paho_bulb",
+            "effect",
+            "disco",
+            "one of blink, breathe, okay",
+        ),
+        ("paho-ha-node", "fan_speed", "70", "between 10 and 60"),
+        ("paho_4ch", "POWER2", "maybe", "true or false"),
+    ] {
+        let value = format!("value={value}");
+        let out = cmd(dir.path(), &url, &[device, command, &value]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{device} {command} {value}: {err}"
+        );
+        assert!(err.contains(says), "{device} {command} {value}: {err}");
+    }
+    for (device, command, value, sent) in [
+        (
+            "paho_bulb",
+            "brightness",
+            "128",
+            r#"zigbee2mqtt/paho_bulb/set {"brightness":128}"#,
+        ),
+        (
+            "paho_bulb",
+            "state",
+            "on",
+            r#"zigbee2mqtt/paho_bulb/set {"state":"ON"}"#,
+        ),
+        ("paho_4ch", "POWER3", "on", "cmnd/paho_4ch/POWER3 ON"),
+        (
+            "paho-thermo",
+            "heater.target",
+            "25",
+            "homie/paho-thermo/heater/target/set 25",
+        ),
+        (
+            "paho-thermo",
+            "heater.boost",
+            "on",
+            "homie/paho-thermo/heater/boost/set true",
+        ),
+        (
+            "paho-ha-node",
+            "fan_speed",
+            "45",
+            "paho-ha/fan_speed/set 45",
+        ),
+        (
+            "paho-ha-node",
+            "lamp",
+            "on",
+            r#"paho-ha/lamp/set {"state":"ON"}"#,
+        ),
+    ] {
+        let value = format!("value={value}");
+        let out = cmd(
+            dir.path(),
+            &url,
+            &[device, command, &value, "--wait", "--json"],
+        )
+        .await;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: serde_json::Value = serde_json::from_str(text.trim())
+            .unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(out.status.code(), Some(0), "{device} {command}: {v}");
+        assert_eq!(
+            (v["state"].as_str(), v["via"].as_str()),
+            (Some("succeeded"), Some("state change")),
+            "{device} {command}: {v}"
+        );
+        // What reached the device is this command: none of the refused ones came before.
+        let got = tokio::time::timeout(Duration::from_secs(5), lines.recv())
+            .await
+            .expect("the device heard it");
+        assert_eq!(got.as_deref(), Some(format!("got {sent}").as_str()));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -258,8 +258,10 @@ fn commands(prefix: &str, component: &str, id: &str, sub: Option<&str>, out: &mu
         Some(sub) => format!("{id}.{sub}"),
         None => id.to_string(),
     };
+    // ESPHome publishes the new state where the old one came from.
     let mut push = |name: String, kind: CommandKind, accepts: Accepts| {
         out.events.push(Event::Command(CommandDescriptor {
+            confirms: Some(name.as_str().into()),
             name: name.into(),
             topic: topic.as_str().into(),
             kind,

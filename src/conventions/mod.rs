@@ -99,7 +99,11 @@ impl Convention {
             Convention::Sparkplug => vec!["spBv1.0/#".into(), "STATE/#".into()],
             Convention::Homie => vec!["homie/#".into()],
             Convention::Zigbee2Mqtt => vec![format!("{}/#", config.zigbee2mqtt_base)],
-            Convention::Tasmota => vec!["tele/#".into(), "stat/#".into()],
+            Convention::Tasmota => vec![
+                "tele/#".into(),
+                "stat/#".into(),
+                "tasmota/discovery/#".into(),
+            ],
             Convention::Shelly => vec![
                 "+/online".into(),
                 "+/status/#".into(),
@@ -168,6 +172,9 @@ pub struct MetricFacts {
     pub name: Box<str>,
     pub unit: Option<Box<str>>,
     pub datatype: Option<Box<str>>,
+    /// Homie's `$format`: the range (`5:30`), the words (`low,high`) or the colour model
+    /// (`rgb`) its values keep to.
+    pub format: Option<Box<str>>,
 }
 
 /// A command a device accepts, as its convention defines it. Building and publishing the
@@ -182,6 +189,10 @@ pub struct CommandDescriptor {
     /// What the value may be, as the device or its convention declares it: a value
     /// outside it is refused before anything is published.
     pub accepts: Accepts,
+    /// The metric in which the device reports what this command sets (a Zigbee2MQTT
+    /// property, Tasmota's `POWER1`, a Home Assistant entity's state): the command has
+    /// succeeded when the device reports the value sent, not when the broker took it.
+    pub confirms: Option<Box<str>>,
 }
 
 /// The values a command takes.
@@ -204,6 +215,10 @@ pub enum Accepts {
     },
     /// One of these words, exactly.
     OneOf(Vec<Box<str>>),
+    /// A colour as `r,g,b` (0..255 each), or `h,s,v` (0..360, 0..100, 0..100).
+    Color {
+        hsv: bool,
+    },
 }
 
 impl Accepts {
@@ -237,8 +252,9 @@ pub enum CommandKind {
     /// A JSON object `{"<property>": value}` (Zigbee2MQTT `<friendly>/set`).
     JsonProperty { property: Box<str> },
     /// A Shelly RPC request `{"id":N,"src":"<reply topic prefix>","method":…,"params":…}`
-    /// on `<id>/rpc`; the reply comes on `<src>/rpc` with the same id.
-    ShellyRpc { method: Box<str> },
+    /// on `<id>/rpc` for the component instance `channel` (`switch:<channel>`); the reply
+    /// comes on `<src>/rpc` with the same id.
+    ShellyRpc { method: Box<str>, channel: u32 },
     /// A Sparkplug NCMD/DCMD payload with one metric of this name and datatype code.
     Sparkplug { metric: Box<str>, datatype: u32 },
 }
@@ -393,6 +409,15 @@ pub fn fixed_unit<'a>(
     }
 }
 
+/// What a settable metric takes, by what its device declared about it (Homie's
+/// `$datatype` and `$format`, which may come before or after its `$settable`).
+pub fn declared_accepts(convention: Convention, m: &MetricFacts) -> Option<Accepts> {
+    match convention {
+        Convention::Homie => Some(homie::accepts(m.datatype.as_deref(), m.format.as_deref())),
+        _ => None,
+    }
+}
+
 /// Payload fields a convention repeats from elsewhere (Tasmota's local `Time`, Shelly's
 /// component `id`): not metrics.
 pub fn ignored(convention: Convention, metric: &str) -> bool {
@@ -430,6 +455,17 @@ pub(crate) mod testutil {
                     Value::Text(t) => format!("'{t}'"),
                 };
                 (p.to_string(), v)
+            })
+            .collect()
+    }
+
+    /// The commands an output announces, as `(name, topic)`.
+    pub fn commands(out: &Output) -> Vec<(&str, &str)> {
+        out.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Command(c) => Some((&*c.name, &*c.topic)),
+                _ => None,
             })
             .collect()
     }

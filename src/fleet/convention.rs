@@ -22,6 +22,7 @@ const MAX_COMMANDS: usize = 64;
 /// Characters kept of a device's own name, a unit or a datatype.
 const MAX_NAME_CHARS: usize = 128;
 const MAX_UNIT_CHARS: usize = 32;
+const MAX_FORMAT_CHARS: usize = 1024;
 
 /// A convention topic's device, resolved on its first message and cached in the route.
 #[derive(Debug, Clone, Copy)]
@@ -243,9 +244,17 @@ impl FleetState {
             Event::Online(online) => self.set_online(id, online),
             Event::MetricFacts(m) => {
                 let max = self.limits.max_metrics_per_device;
-                merge_metric(facts(&mut self.devices[id.index()], convention), m, max);
+                let f = facts(&mut self.devices[id.index()], convention);
+                let name = m.name.clone();
+                merge_metric(f, m, max);
+                declare(f, &name);
             }
-            Event::Command(c) => add_command(facts(&mut self.devices[id.index()], convention), c),
+            Event::Command(c) => {
+                let f = facts(&mut self.devices[id.index()], convention);
+                let name = c.name.clone();
+                add_command(f, c);
+                declare(f, &name);
+            }
             Event::Child {
                 key,
                 name,
@@ -367,6 +376,8 @@ fn capped(s: &str, max: usize) -> Box<str> {
 fn merge_metric(f: &mut DeviceFacts, mut m: MetricFacts, max: usize) {
     m.unit = m.unit.map(|u| capped(&u, MAX_UNIT_CHARS));
     m.datatype = m.datatype.map(|t| capped(&t, MAX_UNIT_CHARS));
+    // An enum's words are the longest format a device declares.
+    m.format = m.format.map(|t| capped(&t, MAX_FORMAT_CHARS));
     match f.metrics.iter().position(|x| x.name == m.name) {
         Some(i) => {
             let x = &mut f.metrics[i];
@@ -376,9 +387,26 @@ fn merge_metric(f: &mut DeviceFacts, mut m: MetricFacts, max: usize) {
             if m.datatype.is_some() {
                 x.datatype = m.datatype;
             }
+            if m.format.is_some() {
+                x.format = m.format;
+            }
         }
         None if f.metrics.len() < max => f.metrics.push(m),
         None => {}
+    }
+}
+
+/// Brings the command named like metric `name` to what the device declared about the
+/// metric, whichever of the two came first.
+fn declare(f: &mut DeviceFacts, name: &str) {
+    let Some(accepts) = f
+        .metric(name)
+        .and_then(|m| conventions::declared_accepts(f.convention, m))
+    else {
+        return;
+    };
+    if let Some(c) = f.commands.iter_mut().find(|c| &*c.name == name) {
+        c.accepts = accepts;
     }
 }
 

@@ -470,6 +470,7 @@ fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report)
     };
     if topic.device.is_none() {
         report.commands.push(CommandDescriptor {
+            confirms: None,
             name: "Node Control/Rebirth".into(),
             topic: cmd_topic.as_str().into(),
             kind: CommandKind::Sparkplug {
@@ -486,6 +487,7 @@ fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report)
             || (name.starts_with(NODE_CONTROL) && name != "Node Control/Rebirth")
         {
             report.commands.push(CommandDescriptor {
+                confirms: None,
                 name: name.into(),
                 topic: cmd_topic.as_str().into(),
                 kind: CommandKind::Sparkplug {
@@ -507,6 +509,7 @@ fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report)
         let unit = m.properties.as_ref().and_then(unit_of);
         if unit.is_some() || dt != 0 {
             report.facts.push(MetricFacts {
+                format: None,
                 name: shown.into(),
                 unit,
                 datatype: (dt != 0).then(|| datatype::name(dt).into()),

@@ -139,22 +139,15 @@ impl FleetState {
         merge_metric(
             f,
             MetricFacts {
+                format: None,
                 name: entity.metric.as_str().into(),
                 unit: entity.unit.map(Into::into),
                 datatype: entity.device_class.map(Into::into),
             },
             max,
         );
-        if let Some(t) = entity.command_topic {
-            add_command(
-                f,
-                CommandDescriptor {
-                    name: entity.metric.as_str().into(),
-                    topic: t.into(),
-                    kind: conventions::CommandKind::Text,
-                    accepts: conventions::Accepts::Text,
-                },
-            );
+        if let Some(c) = entity.command {
+            add_command(f, c);
         }
         if let Some(t) = entity.state_topic {
             let kind = HaKind::State {

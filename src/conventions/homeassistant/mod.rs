@@ -12,6 +12,9 @@
 //! of Home Assistant's MQTT components in its place and a JSON object naming the topics
 //! an entity is read or driven on, so a `…/config` topic alone is not enough.
 
+mod command;
+
+use super::CommandDescriptor;
 use super::layout::Layouts;
 use serde::Deserialize;
 
@@ -99,7 +102,11 @@ pub fn announced_prefix<'t>(topic: &'t str, payload: &[u8]) -> Option<&'t str> {
 }
 
 /// `(node_id, object_id)` of a discovery config topic under a known prefix.
-fn parse_topic<'t>(topic: &'t str, layouts: &Layouts) -> Option<(Option<&'t str>, &'t str)> {
+/// A config topic's component, node id (if any) and object id.
+fn parse_topic<'t>(
+    topic: &'t str,
+    layouts: &Layouts,
+) -> Option<(&'t str, Option<&'t str>, &'t str)> {
     layouts.homeassistant_prefixes().find_map(|prefix| {
         under(
             topic
@@ -110,14 +117,16 @@ fn parse_topic<'t>(topic: &'t str, layouts: &Layouts) -> Option<(Option<&'t str>
     })
 }
 
-fn under(rest: &str) -> Option<(Option<&str>, &str)> {
+fn under(rest: &str) -> Option<(&str, Option<&str>, &str)> {
     let levels: Vec<&str> = rest.split('/').collect();
     match levels[..] {
-        [component, object] if !component.is_empty() && !object.is_empty() => Some((None, object)),
+        [component, object] if !component.is_empty() && !object.is_empty() => {
+            Some((component, None, object))
+        }
         [component, node, object]
             if !component.is_empty() && !node.is_empty() && !object.is_empty() =>
         {
-            Some((Some(node), object))
+            Some((component, Some(node), object))
         }
         _ => None,
     }
@@ -146,7 +155,8 @@ pub struct Entity {
     pub device_class: Option<String>,
     /// `(topic, online payload, offline payload)`.
     pub availability: Vec<(String, String, String)>,
-    pub command_topic: Option<String>,
+    /// What the entity takes on its command topic, as its component and config say.
+    pub command: Option<CommandDescriptor>,
 }
 
 #[derive(Deserialize)]
@@ -173,6 +183,8 @@ struct Config {
     payload_not_available: Option<String>,
     #[serde(default, alias = "cmd_t")]
     command_topic: Option<String>,
+    #[serde(flatten)]
+    commands: command::CommandConfig,
 }
 
 #[derive(Deserialize)]
@@ -206,7 +218,7 @@ pub fn parse_config(
     layouts: &Layouts,
     payload: &[u8],
 ) -> Result<Entity, (Option<String>, String)> {
-    let (node, object) =
+    let (component, node, object) =
         parse_topic(topic, layouts).ok_or((None, "not a discovery topic".to_string()))?;
     let c: Config = serde_json::from_slice(payload).map_err(|e| {
         (
@@ -269,15 +281,20 @@ pub fn parse_config(
     if let Some(t) = expand(c.availability_topic.clone()) {
         availability.push((t, online, offline));
     }
+    let state_topic = expand(c.state_topic);
+    let command = expand(c.command_topic).map(|topic| {
+        c.commands
+            .descriptor(component, object, topic, state_topic.is_some())
+    });
     Ok(Entity {
         device_name: c.device.and_then(|d| d.name),
         metric: object.to_string(),
-        state_topic: expand(c.state_topic),
+        state_topic,
         template,
         unit: c.unit_of_measurement,
         device_class: c.device_class,
         availability,
-        command_topic: expand(c.command_topic),
+        command,
         device,
     })
 }
