@@ -127,7 +127,8 @@ impl FleetState {
             note_arrival(&mut self.devices[id.index()], msg, r.topic);
         }
         if oversize {
-            self.payload_too_big(msg, id);
+            let cap = self.limits.max_payload_bytes;
+            self.payload_too_big(msg, id, cap, "max_payload_bytes");
             return;
         }
         for event in out.events.drain(..) {
@@ -327,16 +328,16 @@ impl FleetState {
             .collect()
     }
 
-    fn payload_too_big(&mut self, msg: &RawMessage, id: DeviceId) {
+    /// A payload over `cap` (the `[limits]` key `key`) is refused and shown on the device.
+    fn payload_too_big(&mut self, msg: &RawMessage, id: DeviceId, cap: usize, key: &str) {
         self.refuse(Cap::PayloadSize, msg.conn, 1);
-        let cap = self.limits.max_payload_bytes;
         record_error(
             &mut self.devices[id.index()],
             &mut self.counters,
             msg.at_ms,
             &msg.topic,
             format!(
-                "payload of {} bytes exceeds the {cap} byte cap ([limits] max_payload_bytes)",
+                "payload of {} bytes exceeds the {cap} byte cap ([limits] {key})",
                 msg.payload.len()
             ),
         );

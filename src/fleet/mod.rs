@@ -208,6 +208,9 @@ pub struct FleetState {
     /// Sparkplug births and sequence numbers.
     sparkplug: conventions::sparkplug::Sessions,
     sparkplug_report: conventions::sparkplug::Report,
+    /// Sparkplug nodes to ask for a rebirth, and when each was last asked.
+    rebirths: Vec<DeviceId>,
+    rebirth_asked: Map<DeviceId, i64>,
     /// Reused decoder output of the other conventions.
     convention_out: conventions::Output,
     /// Home Assistant discovery: state and availability topics the configs named.
@@ -270,6 +273,8 @@ impl FleetState {
             conventions: ConventionsConfig::none(),
             sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
             sparkplug_report: Default::default(),
+            rebirths: Vec::new(),
+            rebirth_asked: Map::default(),
             convention_out: Default::default(),
             ha_bindings: Map::default(),
             to_follow: Vec::new(),

@@ -419,3 +419,185 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn templates_datasets_arrays_and_bytes_are_shown_and_uint64_is_exact() {
+    use super::proto::{CellValue, DataSet, DataSetValue, Row, Template};
+    let mut s = Sessions::new(1000);
+    let node = DeviceId(0);
+    run(&mut s, "spBv1.0/g/NBIRTH/n", node, None, &nbirth(0));
+    let motor = Template {
+        version: None,
+        metrics: vec![
+            metric(
+                Some("speed"),
+                None,
+                datatype::DOUBLE,
+                PValue::Double(1500.0),
+            ),
+            metric(Some("on"), None, datatype::BOOLEAN, PValue::Boolean(true)),
+        ],
+        template_ref: Some("Motor".into()),
+        is_definition: Some(false),
+    };
+    let table = DataSet {
+        num_of_columns: Some(2),
+        columns: vec!["id".into(), "name".into()],
+        types: vec![datatype::INT32, datatype::STRING],
+        rows: vec![Row {
+            elements: vec![
+                DataSetValue {
+                    value: Some(CellValue::Int(7)),
+                },
+                DataSetValue {
+                    value: Some(CellValue::String("pump".into())),
+                },
+            ],
+        }],
+    };
+    let floats: Vec<u8> = [1.5f32, -2.0]
+        .iter()
+        .flat_map(|f| f.to_le_bytes())
+        .collect();
+    let (report, got) = run(
+        &mut s,
+        "spBv1.0/g/NDATA/n",
+        node,
+        None,
+        &payload(
+            Some(1),
+            vec![
+                metric(
+                    Some("m1"),
+                    None,
+                    datatype::TEMPLATE,
+                    PValue::Template(motor),
+                ),
+                metric(
+                    Some("table"),
+                    None,
+                    datatype::DATASET,
+                    PValue::DataSet(table),
+                ),
+                metric(
+                    Some("blob"),
+                    None,
+                    datatype::BYTES,
+                    PValue::Bytes(vec![0; 1000]),
+                ),
+                metric(Some("arr"), None, 30, PValue::Bytes(floats)),
+                metric(
+                    Some("big"),
+                    None,
+                    datatype::UINT64,
+                    PValue::Long(u64::MAX - 1),
+                ),
+                metric(Some("small"), None, datatype::UINT64, PValue::Long(42)),
+                metric(
+                    Some("neg"),
+                    None,
+                    datatype::INT64,
+                    PValue::Long(-5i64 as u64),
+                ),
+            ],
+        ),
+    );
+    assert_eq!(report.error, None);
+    assert_eq!(
+        got,
+        [
+            "m1/speed=Number(1500.0)",
+            "m1/on=Bool(true)",
+            "table.rows=Number(1.0)",
+            "table.0.id=Number(7.0)",
+            "table.0.name=Text(\"pump\")",
+            "blob.bytes=Number(1000.0)",
+            "arr.length=Number(2.0)",
+            "arr.0=Number(1.5)",
+            "arr.1=Number(-2.0)",
+            "big=Text(\"18446744073709551614\")",
+            "small=Number(42.0)",
+            "neg=Number(-5.0)",
+        ]
+    );
+}
+
+#[test]
+fn a_birth_larger_than_the_metric_cap_still_places_all_its_data() {
+    let mut s = Sessions::new(2);
+    let node = DeviceId(0);
+    let metrics: Vec<Metric> = (0..10)
+        .map(|i| {
+            metric(
+                Some(&format!("m{i}")),
+                Some(i),
+                datatype::INT32,
+                PValue::Int(1),
+            )
+        })
+        .collect();
+    let (report, _) = run(
+        &mut s,
+        "spBv1.0/g/NBIRTH/n",
+        node,
+        None,
+        &payload(Some(0), metrics),
+    );
+    assert_eq!(report.facts.len(), 2, "facts for the first max_metrics");
+    let (report, got) = run(
+        &mut s,
+        "spBv1.0/g/NDATA/n",
+        node,
+        None,
+        &payload(
+            Some(1),
+            vec![metric(None, Some(9), datatype::INT32, PValue::Int(5))],
+        ),
+    );
+    assert_eq!((report.unknown_aliases, report.rebirth), (0, None));
+    assert_eq!(
+        got,
+        ["m9=Number(5.0)"],
+        "the device's metric cap decides what it keeps"
+    );
+}
+
+#[test]
+fn a_device_birth_offers_its_scalar_metrics_as_dcmd_writes() {
+    let mut s = Sessions::new(100);
+    run(&mut s, "spBv1.0/g/NBIRTH/n", DeviceId(0), None, &nbirth(0));
+    let (report, _) = run(
+        &mut s,
+        "spBv1.0/g/DBIRTH/n/pump",
+        DeviceId(0),
+        Some(DeviceId(1)),
+        &payload(
+            Some(1),
+            vec![
+                metric(Some("setpoint"), Some(1), datatype::UINT8, PValue::Int(3)),
+                metric(
+                    Some("blob"),
+                    Some(2),
+                    datatype::BYTES,
+                    PValue::Bytes(vec![1]),
+                ),
+            ],
+        ),
+    );
+    let got: Vec<(&str, &str, &Accepts)> = report
+        .commands
+        .iter()
+        .map(|c| (&*c.name, &*c.topic, &c.accepts))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "setpoint",
+            "spBv1.0/g/DCMD/n/pump",
+            &Accepts::Integer {
+                min: Some(0),
+                max: Some(255)
+            }
+        )]
+    );
+}

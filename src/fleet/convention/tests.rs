@@ -3,7 +3,7 @@ use crate::conventions::sparkplug::proto as spb_proto;
 use bytes::Bytes;
 use prost::Message as _;
 
-fn state(config: ConventionsConfig) -> FleetState {
+pub(super) fn state(config: ConventionsConfig) -> FleetState {
     FleetState::new(Mapper::default(), Limits::default(), &["local".to_string()])
         .with_conventions(config)
 }
@@ -19,7 +19,7 @@ fn state_with_fleets(toml: &str) -> FleetState {
     .with_conventions(ConventionsConfig::default())
 }
 
-fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
+pub(super) fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
     RawMessage {
         conn: crate::vocab::ConnId(0),
         topic: Bytes::copy_from_slice(topic.as_bytes()),
@@ -29,7 +29,7 @@ fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
     }
 }
 
-fn device<'a>(s: &'a FleetState, name: &str) -> &'a Device {
+pub(super) fn device<'a>(s: &'a FleetState, name: &str) -> &'a Device {
     s.find_device(name).unwrap_or_else(|| {
         panic!(
             "no device {name}: {:?}",
@@ -203,7 +203,7 @@ fn conventions_turned_off_leave_topics_unmapped_and_fleets_win() {
     );
 }
 
-fn spb_metric(
+pub(super) fn spb_metric(
     name: Option<&str>,
     alias: Option<u64>,
     dt: u32,
@@ -221,7 +221,7 @@ fn spb_metric(
     }
 }
 
-fn spb_payload(seq: Option<u64>, metrics: Vec<spb_proto::Metric>) -> Vec<u8> {
+pub(super) fn spb_payload(seq: Option<u64>, metrics: Vec<spb_proto::Metric>) -> Vec<u8> {
     spb_proto::Payload {
         timestamp: None,
         metrics,
