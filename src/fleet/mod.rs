@@ -215,6 +215,9 @@ pub struct FleetState {
     convention_out: conventions::Output,
     /// Home Assistant discovery: state and availability topics the configs named.
     ha_bindings: Map<Box<str>, Vec<convention::homeassistant::HaBinding>>,
+    /// Home Assistant devices' availability topics (by topic index) and what each said
+    /// last, for `availability_mode` all/any.
+    ha_available: Map<DeviceId, Vec<(u16, bool)>>,
     /// Topics first bound since the engine last asked: its connection may need to
     /// subscribe to them.
     to_follow: Vec<(ConnId, Box<str>)>,
@@ -277,6 +280,7 @@ impl FleetState {
             rebirth_asked: Map::default(),
             convention_out: Default::default(),
             ha_bindings: Map::default(),
+            ha_available: Map::default(),
             to_follow: Vec::new(),
             kin: Vec::new(),
             guessed: Default::default(),

@@ -61,6 +61,14 @@ fn word_of(v: &serde_json::Value) -> Option<Box<str>> {
 }
 
 impl CommandConfig {
+    /// `payload_on`/`payload_off`, `ON`/`OFF` unless given.
+    pub(super) fn on_off_words(&self) -> (String, String) {
+        (
+            self.payload_on.clone().unwrap_or_else(|| "ON".into()),
+            self.payload_off.clone().unwrap_or_else(|| "OFF".into()),
+        )
+    }
+
     /// The command of entity `object` of `component` on `topic`; with a state topic, the
     /// entity's state confirms it.
     pub(super) fn descriptor(

@@ -3,16 +3,19 @@
 //! (entities sharing `device.identifiers` are one device) and availability topics. The
 //! entity's metric is its `object_id`, read from its state topic.
 //!
-//! Only simple value templates are understood (`{{ value }}`, `{{ value_json.a.b }}`,
-//! `{{ value_json['a'] }}`, optionally piped through `float`, `int` or `round(n)`, which
-//! change nothing fleetop shows); anything else is refused and shown as the device's last
-//! error, never evaluated.
+//! Simple value templates (`{{ value }}`, `{{ value_json.a.b }}`, `{{ value_json['a'] }}`,
+//! optionally piped through `float`, `int` or `round(n)`, which change nothing fleetop
+//! shows) are read directly; others are rendered by a sandboxed Jinja engine (`jinja`),
+//! and one it refuses is shown as the device's last error, never evaluated. A
+//! binary_sensor's state is its `payload_on`/`payload_off` (`ON`/`OFF`); availability
+//! lists follow `availability_mode` (`latest`, `all`, `any`).
 //!
 //! Any other discovery prefix is learned (`super::layout`) from a config under it: one
 //! of Home Assistant's MQTT components in its place and a JSON object naming the topics
 //! an entity is read or driven on, so a `…/config` topic alone is not enough.
 
 mod command;
+pub mod jinja;
 
 use super::CommandDescriptor;
 use super::layout::Layouts;
@@ -139,6 +142,20 @@ pub enum Template {
     Value,
     /// A leaf of the JSON payload.
     Json(Vec<String>),
+    /// Anything else, rendered in the sandbox.
+    Jinja(jinja::Jinja),
+}
+
+/// How an entity's availability topics combine (`availability_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AvailabilityMode {
+    /// The last message on any of them.
+    #[default]
+    Latest,
+    /// Online only while every one says online.
+    All,
+    /// Online while any one says online.
+    Any,
 }
 
 /// One discovered entity.
@@ -155,6 +172,9 @@ pub struct Entity {
     pub device_class: Option<String>,
     /// `(topic, online payload, offline payload)`.
     pub availability: Vec<(String, String, String)>,
+    pub availability_mode: AvailabilityMode,
+    /// A binary_sensor's `(payload_on, payload_off)`: its state is a boolean.
+    pub binary: Option<(String, String)>,
     /// What the entity takes on its command topic, as its component and config say.
     pub command: Option<CommandDescriptor>,
 }
@@ -181,6 +201,8 @@ struct Config {
     payload_available: Option<String>,
     #[serde(default, alias = "pl_not_avail")]
     payload_not_available: Option<String>,
+    #[serde(default, alias = "avty_mode")]
+    availability_mode: Option<String>,
     #[serde(default, alias = "cmd_t")]
     command_topic: Option<String>,
     #[serde(flatten)]
@@ -245,16 +267,34 @@ pub fn parse_config(
     };
     let template = match &c.value_template {
         None => Template::Value,
-        Some(t) => parse_template(t).ok_or_else(|| {
-            (
+        Some(t) => match parse_template(t) {
+            Some(simple) => simple,
+            None => Template::Jinja(jinja::Jinja::compile(t).map_err(|why| {
+                (
+                    Some(device.clone()),
+                    format!(
+                        "value template `{}` of {object} refused: {why}",
+                        crate::sanitize::truncate(&crate::sanitize::text(t), 60)
+                    ),
+                )
+            })?),
+        },
+    };
+    let availability_mode = match c.availability_mode.as_deref() {
+        None | Some("latest") => AvailabilityMode::Latest,
+        Some("all") => AvailabilityMode::All,
+        Some("any") => AvailabilityMode::Any,
+        Some(other) => {
+            return Err((
                 Some(device.clone()),
                 format!(
-                    "value template `{}` of {object} is not a simple `{{{{ value_json.x }}}}`: refused",
-                    crate::sanitize::truncate(&crate::sanitize::text(t), 60)
+                    "availability_mode `{}` of {object} is none of latest, all, any",
+                    crate::sanitize::truncate(&crate::sanitize::text(other), 20)
                 ),
-            )
-        })?,
+            ));
+        }
     };
+    let binary = (component == "binary_sensor").then(|| c.commands.on_off_words());
     let online = c
         .payload_available
         .clone()
@@ -294,6 +334,8 @@ pub fn parse_config(
         unit: c.unit_of_measurement,
         device_class: c.device_class,
         availability,
+        availability_mode,
+        binary,
         command,
         device,
     })
