@@ -173,3 +173,113 @@ fn emit_dataset(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::proto::Value as PValue;
+    use super::super::tests::{metric, nbirth, payload, run};
+    use super::super::{DeviceId, Sessions};
+    use super::*;
+
+    #[test]
+    fn templates_datasets_arrays_and_bytes_are_shown_and_uint64_is_exact() {
+        use super::proto::{CellValue, DataSet, DataSetValue, Row, Template};
+        let mut s = Sessions::new(1000);
+        let node = DeviceId(0);
+        run(&mut s, "spBv1.0/g/NBIRTH/n", node, None, &nbirth(0));
+        let motor = Template {
+            version: None,
+            metrics: vec![
+                metric(
+                    Some("speed"),
+                    None,
+                    datatype::DOUBLE,
+                    PValue::Double(1500.0),
+                ),
+                metric(Some("on"), None, datatype::BOOLEAN, PValue::Boolean(true)),
+            ],
+            template_ref: Some("Motor".into()),
+            is_definition: Some(false),
+        };
+        let table = DataSet {
+            num_of_columns: Some(2),
+            columns: vec!["id".into(), "name".into()],
+            types: vec![datatype::INT32, datatype::STRING],
+            rows: vec![Row {
+                elements: vec![
+                    DataSetValue {
+                        value: Some(CellValue::Int(7)),
+                    },
+                    DataSetValue {
+                        value: Some(CellValue::String("pump".into())),
+                    },
+                ],
+            }],
+        };
+        let floats: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|f| f.to_le_bytes())
+            .collect();
+        let (report, got) = run(
+            &mut s,
+            "spBv1.0/g/NDATA/n",
+            node,
+            None,
+            &payload(
+                Some(1),
+                vec![
+                    metric(
+                        Some("m1"),
+                        None,
+                        datatype::TEMPLATE,
+                        PValue::Template(motor),
+                    ),
+                    metric(
+                        Some("table"),
+                        None,
+                        datatype::DATASET,
+                        PValue::DataSet(table),
+                    ),
+                    metric(
+                        Some("blob"),
+                        None,
+                        datatype::BYTES,
+                        PValue::Bytes(vec![0; 1000]),
+                    ),
+                    metric(Some("arr"), None, 30, PValue::Bytes(floats)),
+                    metric(
+                        Some("big"),
+                        None,
+                        datatype::UINT64,
+                        PValue::Long(u64::MAX - 1),
+                    ),
+                    metric(Some("small"), None, datatype::UINT64, PValue::Long(42)),
+                    metric(
+                        Some("neg"),
+                        None,
+                        datatype::INT64,
+                        PValue::Long(-5i64 as u64),
+                    ),
+                ],
+            ),
+        );
+        assert_eq!(report.error, None);
+        assert_eq!(
+            got,
+            [
+                "m1/speed=Number(1500.0)",
+                "m1/on=Bool(true)",
+                "table.rows=Number(1.0)",
+                "table.0.id=Number(7.0)",
+                "table.0.name=Text(\"pump\")",
+                "blob.bytes=Number(1000.0)",
+                "arr.length=Number(2.0)",
+                "arr.0=Number(1.5)",
+                "arr.1=Number(-2.0)",
+                "big=Text(\"18446744073709551614\")",
+                "small=Number(42.0)",
+                "neg=Number(-5.0)",
+            ]
+        );
+    }
+}

@@ -9,7 +9,7 @@ pub(super) fn state(config: ConventionsConfig) -> FleetState {
 }
 
 /// The fleets of `toml` plus every convention.
-fn state_with_fleets(toml: &str) -> FleetState {
+pub(super) fn state_with_fleets(toml: &str) -> FleetState {
     let config = crate::config::Config::parse(toml, None).unwrap();
     FleetState::new(
         Mapper::new(&config.fleets).unwrap(),
@@ -38,7 +38,7 @@ pub(super) fn device<'a>(s: &'a FleetState, name: &str) -> &'a Device {
     })
 }
 
-fn number(d: &Device, metric: &str) -> f64 {
+pub(super) fn number(d: &Device, metric: &str) -> f64 {
     match d.metric(metric).map(|m| &m.value) {
         Some(MetricValue::Number(n)) => *n,
         other => panic!("{metric} of {}: {other:?}", d.name),
@@ -489,54 +489,6 @@ fn homie_commands_and_bad_state() {
     assert_eq!(s.counters.decode_errors, 1);
 }
 
-#[test]
-fn home_assistant_discovery_groups_entities_and_refuses_hostile_templates() {
-    let mut s = state(ConventionsConfig::default());
-    // State published before its config: routed by the generic fallback, then re-routed.
-    s.apply(&msg("plugs/p1/state", br#"{"power":10.5,"relay":"ON"}"#, 1));
-    let dev = r#""dev":{"ids":["p1-mac"],"name":"Kitchen plug"},"avty_t":"plugs/p1/avail""#;
-    s.apply(&msg(
-        "homeassistant/sensor/p1/power/config",
-        format!(r#"{{"stat_t":"plugs/p1/state","val_tpl":"{{{{ value_json.power }}}}","unit_of_meas":"W","dev_cla":"power",{dev}}}"#).as_bytes(),
-        2,
-    ));
-    s.apply(&msg(
-        "homeassistant/switch/p1/relay/config",
-        format!(r#"{{"stat_t":"plugs/p1/state","val_tpl":"{{{{ value_json.relay }}}}","cmd_t":"plugs/p1/set",{dev}}}"#).as_bytes(),
-        3,
-    ));
-    s.apply(&msg("plugs/p1/avail", b"online", 4));
-    s.apply(&msg(
-        "plugs/p1/state",
-        br#"{"power":12.25,"relay":"OFF"}"#,
-        5,
-    ));
-    let p = device(&s, "p1-mac");
-    assert_eq!(s.fleet_name(p), "homeassistant");
-    assert_eq!(p.status, Status::Online);
-    assert_eq!(number(p, "power"), 12.25);
-    assert_eq!(
-        p.metric("relay").map(|m| &m.value),
-        Some(&MetricValue::Bool(false))
-    );
-    assert_eq!(s.unit(p, "power"), Some("W"));
-    let f = p.facts.as_ref().unwrap();
-    assert_eq!(f.display_name.as_deref(), Some("Kitchen plug"));
-    assert_eq!(&*f.commands[0].topic, "plugs/p1/set");
-    s.apply(&msg("plugs/p1/avail", b"offline", 6));
-    assert_eq!(device(&s, "p1-mac").status, Status::Offline);
-
-    // A hostile template is refused, never evaluated, and shown on the device.
-    s.apply(&msg(
-        "homeassistant/sensor/p1/evil/config",
-        br#"{"stat_t":"plugs/p1/evil","val_tpl":"{{ ''.__class__.__mro__ }}","dev":{"ids":"p1-mac"}}"#,
-        7,
-    ));
-    let p = device(&s, "p1-mac");
-    assert!(p.last_error.as_ref().unwrap().message.contains("refused"));
-    assert!(p.metric("evil").is_none());
-}
-
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
@@ -604,20 +556,6 @@ fn guessed_devices_are_judged_only_after_regular_reports() {
     assert_eq!(regular.status, Status::Stale, "three reports, then silence");
     let [_, stale, _, unknown] = s.status_counts();
     assert_eq!((stale, unknown), (1, s.devices.len() - 1));
-}
-
-#[test]
-fn a_home_assistant_state_retained_before_its_config_is_applied_when_the_config_comes() {
-    let mut s = state_with_fleets("[[fleet]]\nname = \"tanks\"\ntopic = \"t/{device}\"\n");
-    // A filter brought the retained state first; it was unmapped.
-    s.apply(&msg("garden-node/sensor/temperature/state", b"21.5", 1));
-    assert!(s.find_device("garden-node").is_none());
-    s.apply(&msg(
-        "homeassistant/sensor/garden-node/temperature/config",
-        br#"{"name":"Temperature","stat_t":"garden-node/sensor/temperature/state","unit_of_meas":"C","dev":{"ids":["garden-node"]}}"#,
-        2,
-    ));
-    assert_eq!(number(device(&s, "garden-node"), "temperature"), 21.5);
 }
 
 #[test]
