@@ -519,11 +519,14 @@ mod tests {
         l.learn(&c, "site/homie/lamp/$homie", b"4.0.0");
         l.learn(&c, "a/tele/b/LWT", b"Online");
         l.learn(&c, "tele/plug/LWT", b"Online");
+        l.learn(&c, "garden/status", b"online");
+        l.learn(&c, "garden/sensor/t/state", b"21");
         assert_eq!(
             l.describe(),
             [
                 "Homie root site/homie",
-                "Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. a/%prefix%/b"
+                "Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. a/%prefix%/b",
+                "ESPHome node (native MQTT, no discovery): 1 device(s), e.g. garden"
             ]
         );
     }
