@@ -366,6 +366,7 @@ impl Engine {
             .update(crate::source::now_ms(), self.state.counters.messages);
         self.tick_commands();
         self.follow_topics(now);
+        self.ask_rebirths();
     }
 
     /// Subscribes to the topics the fleet state learnt it needs (Home Assistant state

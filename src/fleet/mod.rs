@@ -216,10 +216,16 @@ pub struct FleetState {
     /// Sparkplug births and sequence numbers.
     sparkplug: conventions::sparkplug::Sessions,
     sparkplug_report: conventions::sparkplug::Report,
+    /// Sparkplug nodes to ask for a rebirth, and when each was last asked.
+    rebirths: Vec<DeviceId>,
+    rebirth_asked: Map<DeviceId, i64>,
     /// Reused decoder output of the other conventions.
     convention_out: conventions::Output,
     /// Home Assistant discovery: state and availability topics the configs named.
     ha_bindings: Map<Box<str>, Vec<convention::homeassistant::HaBinding>>,
+    /// Home Assistant devices' availability topics (by topic index) and what each said
+    /// last, for `availability_mode` all/any.
+    ha_available: Map<DeviceId, Vec<(u16, bool)>>,
     /// Topics first bound since the engine last asked: its connection may need to
     /// subscribe to them.
     to_follow: Vec<(ConnId, Box<str>)>,
@@ -279,8 +285,11 @@ impl FleetState {
             conventions: ConventionsConfig::none(),
             sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
             sparkplug_report: Default::default(),
+            rebirths: Vec::new(),
+            rebirth_asked: Map::default(),
             convention_out: Default::default(),
             ha_bindings: Map::default(),
+            ha_available: Map::default(),
             to_follow: Vec::new(),
             kin: Vec::new(),
             guessed: Default::default(),

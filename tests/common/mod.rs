@@ -28,6 +28,24 @@ pub fn unique_prefix(tag: &str) -> String {
     format!("fleetop-test/{tag}-{:08x}", fastrand::u32(..))
 }
 
+/// Runs the fleetop binary with `args` off the test's thread; its state, config and home
+/// directories are `state`, so nothing of the user's is read or written.
+pub async fn fleetop(state: &std::path::Path, args: Vec<String>) -> std::process::Output {
+    let state = state.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
+            .args(&args)
+            .env("XDG_STATE_HOME", &state)
+            .env("XDG_CONFIG_HOME", &state)
+            .env("HOME", &state)
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("run fleetop")
+    })
+    .await
+    .expect("join")
+}
+
 pub fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures")
