@@ -261,6 +261,8 @@ pub struct App {
     pub command_hint: Option<String>,
     /// Why the filter being typed does not hold (shown in its line until fixed).
     pub filter_error: Option<String>,
+    /// The colours the terminal shows: themes loaded later are fitted to it.
+    pub palette: crate::theme::Palette,
     /// Devices with a raised alert nobody silenced, with the worst one's severity, as of
     /// the last frame: they sort first, and `n`/`N` stop at them.
     pub alerting: HashMap<DeviceId, crate::vocab::Severity>,
@@ -304,6 +306,7 @@ impl App {
             overview_selected: 0,
             command_hint: None,
             filter_error: None,
+            palette: crate::theme::Palette::TrueColor,
             alerting: HashMap::new(),
             cursor_chosen: false,
             device_return: View::Fleet,
