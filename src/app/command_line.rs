@@ -6,8 +6,7 @@ use super::*;
 impl App {
     /// `:cmd [NAME [k=v…]]`: the dialog for the device at hand, NAME already picked.
     fn command_line_cmd(&mut self, rest: &[&str], state: &FleetState) {
-        let targets: Vec<DeviceId> = self.device_at_hand().into_iter().collect();
-        if !self.open_composer(targets, state) {
+        if !self.open_composer(self.command_targets(), state) {
             return;
         }
         let Some((name, args)) = rest.split_first() else {
@@ -85,6 +84,7 @@ impl App {
         };
         self.mode = Mode::Compose(Composer {
             targets: self.device_at_hand().into_iter().collect(),
+            chosen: compose::Chosen::AtHand,
             stage: compose::Stage::Publish {
                 op: Box::new(op),
                 typed: String::new(),

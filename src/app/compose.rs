@@ -1,6 +1,7 @@
 //! The command dialog: pick a command (fuzzy search), fill in its parameters (checked as
 //! you type, with a preview of the exact topic and payload), then confirm. Dangerous
-//! commands want the device's name typed, bulk commands the number of devices.
+//! commands want the device's name typed, bulk commands the number of devices, and a bulk
+//! command that is dangerous or spans fleets the command's name and the number.
 
 use super::{Action, CommandOp, Effect};
 use crate::commands::{CommandSet, CommandTemplate, Target};
@@ -13,7 +14,20 @@ use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 pub struct Composer {
     /// One device, or every device of a bulk command.
     pub targets: Vec<DeviceId>,
+    /// How the targets were chosen, so the dialog can say so.
+    pub chosen: Chosen,
     pub stage: Stage,
+}
+
+/// How a command's targets were chosen: one rule for `c`, `C` and `:cmd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chosen {
+    /// The device at the cursor (or open).
+    AtHand,
+    /// The rows marked with Space.
+    Marked,
+    /// Every device the filter shows (`C`).
+    Shown,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +60,10 @@ pub struct Field {
 }
 
 impl Composer {
-    pub fn new(targets: Vec<DeviceId>) -> Composer {
+    pub fn new(targets: Vec<DeviceId>, chosen: Chosen) -> Composer {
         Composer {
             targets,
+            chosen,
             stage: Stage::Pick {
                 query: String::new(),
                 selected: 0,
@@ -65,12 +80,17 @@ impl Composer {
     pub fn needed(&self, set: &CommandSet, state: &FleetState) -> Option<String> {
         match &self.stage {
             Stage::Confirm { command, .. } => {
+                let dangerous = self
+                    .template(set, state, command)
+                    .is_some_and(|c| c.dangerous);
                 if self.bulk() {
-                    Some(self.targets.len().to_string())
+                    let count = self.targets.len();
+                    Some(if dangerous || self.fleets(state) > 1 {
+                        format!("{command} {count}")
+                    } else {
+                        count.to_string()
+                    })
                 } else {
-                    let dangerous = self
-                        .template(set, state, command)
-                        .is_some_and(|c| c.dangerous);
                     dangerous
                         .then(|| {
                             self.targets
@@ -85,6 +105,33 @@ impl Composer {
                 matches!(**op, CommandOp::Publish { retain: true, .. }).then(|| "retain".into())
             }
             _ => None,
+        }
+    }
+
+    /// How many fleets the targets span.
+    pub fn fleets(&self, state: &FleetState) -> usize {
+        let mut fleets: Vec<_> = self
+            .targets
+            .iter()
+            .filter_map(|d| state.devices.get(d.index()).map(|d| d.fleet))
+            .collect();
+        fleets.sort_unstable();
+        fleets.dedup();
+        fleets.len()
+    }
+
+    /// Why a confirmation was refused: a wrong count says it was the count.
+    fn refusal(&self, typed: &str, want: &str) -> String {
+        let count = self.targets.len();
+        let typed_count = typed
+            .split_whitespace()
+            .last()
+            .and_then(|w| w.parse::<usize>().ok());
+        match typed_count {
+            Some(n) if self.bulk() && n != count => format!(
+                "you typed {n}, but this goes to {count} devices: type `{want}` to confirm, Esc to cancel"
+            ),
+            _ => format!("type `{want}` to confirm, Esc to cancel"),
         }
     }
 
@@ -279,11 +326,9 @@ impl Composer {
                         return self.send();
                     }
                     let want = needed.unwrap_or_default();
-                    return (
-                        Some(self),
-                        Vec::new(),
-                        Some(format!("type `{want}` to confirm, Esc to cancel")),
-                    );
+                    let typed = typed.clone();
+                    let refusal = self.refusal(&typed, &want);
+                    return (Some(self), Vec::new(), Some(refusal));
                 }
                 _ => {}
             },

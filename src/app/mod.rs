@@ -381,8 +381,24 @@ impl App {
         }
     }
 
+    /// What `c` and `:cmd` act on: the marked rows if any (in the table), else the device
+    /// at hand.
+    fn command_targets(&self) -> (Vec<DeviceId>, compose::Chosen) {
+        if self.view == View::Fleet && !self.marked.is_empty() {
+            let mut v: Vec<DeviceId> = self.marked.iter().copied().collect();
+            v.sort_unstable();
+            return (v, compose::Chosen::Marked);
+        }
+        let at_hand = self.device_at_hand().into_iter().collect();
+        (at_hand, compose::Chosen::AtHand)
+    }
+
     /// Opens the command dialog for `targets`, or says why it cannot.
-    fn open_composer(&mut self, targets: Vec<DeviceId>, state: &FleetState) -> bool {
+    fn open_composer(
+        &mut self,
+        (targets, chosen): (Vec<DeviceId>, compose::Chosen),
+        state: &FleetState,
+    ) -> bool {
         if self.read_only {
             self.message =
                 Some("read-only: commands are off (--read-only or read_only = true)".into());
@@ -392,7 +408,7 @@ impl App {
             self.message = Some("select a device (or mark some with Space) first".into());
             return false;
         }
-        let composer = Composer::new(targets);
+        let composer = Composer::new(targets, chosen);
         if composer.choices(&self.commands, state).is_empty() {
             self.message = Some(if self.commands.commands.is_empty() {
                 "no [[command]] in the config (see config.example.toml)".into()
@@ -478,5 +494,7 @@ fn step(pos: usize, action: &Action, len: usize, page: usize) -> usize {
 mod fold_tests;
 #[cfg(test)]
 mod follow_tests;
+#[cfg(test)]
+mod target_tests;
 #[cfg(test)]
 mod tests;

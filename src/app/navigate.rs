@@ -110,15 +110,7 @@ impl App {
                 _ => self.message = Some("Space marks device rows in the fleet table".into()),
             },
             Action::OpenCompose => {
-                let targets = match (self.view, self.marked.is_empty()) {
-                    (View::Fleet, false) => {
-                        let mut v: Vec<DeviceId> = self.marked.iter().copied().collect();
-                        v.sort_unstable();
-                        v
-                    }
-                    _ => self.device_at_hand().into_iter().collect(),
-                };
-                self.open_composer(targets, state);
+                self.open_composer(self.command_targets(), state);
             }
             Action::OpenBulkCompose => {
                 let targets: Vec<DeviceId> = self
@@ -129,7 +121,7 @@ impl App {
                         Row::Group { .. } => None,
                     })
                     .collect();
-                self.open_composer(targets, state);
+                self.open_composer((targets, super::compose::Chosen::Shown), state);
             }
             Action::CycleGroup => {
                 self.group = match &self.group {

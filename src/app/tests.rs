@@ -6,7 +6,7 @@ use crate::vocab::RawMessage;
 
 const T0: i64 = 1_764_000_000_000;
 
-fn state() -> FleetState {
+pub(super) fn state() -> FleetState {
     let c = Config::parse(
         "[[fleet]]\nname=\"tanks\"\ntopic=\"t/{site}/{device}\"\nformat=\"json\"\n\
          [[fleet]]\nname=\"poles\"\ntopic=\"p/{site}/{device}\"\nformat=\"json\"\n",
@@ -209,7 +209,7 @@ payload = "reboot"
 dangerous = true
 "#;
 
-fn commanding_app(s: &FleetState) -> App {
+pub(super) fn commanding_app(s: &FleetState) -> App {
     let mut a = app();
     a.commands = std::sync::Arc::new(
         crate::commands::CommandSet::from_config(&Config::parse(COMMANDS, None).unwrap()).unwrap(),
@@ -218,7 +218,7 @@ fn commanding_app(s: &FleetState) -> App {
     a
 }
 
-fn select(a: &mut App, s: &FleetState, name: &str) -> DeviceId {
+pub(super) fn select(a: &mut App, s: &FleetState, name: &str) -> DeviceId {
     let id = s.find_device(name).unwrap().id;
     a.selected = a.rows.iter().position(|r| *r == Row::Device(id)).unwrap();
     id
@@ -288,7 +288,7 @@ fn palette_then_parameters_then_send() {
 }
 
 #[test]
-fn dangerous_commands_want_the_device_name_and_bulk_the_count() {
+fn dangerous_commands_want_the_device_name_and_bulk_the_name_and_count() {
     let s = state();
     let mut a = commanding_app(&s);
     select(&mut a, &s, "tank-01");
@@ -314,8 +314,13 @@ fn dangerous_commands_want_the_device_name_and_bulk_the_count() {
         .collect();
     assert_eq!(names, ["reboot"]);
     a.update(Action::Submit, &s);
-    type_text(&mut a, &s, "2");
+    // Dangerous, and across two fleets: the name and the count, and a wrong count says so.
+    type_text(&mut a, &s, "reboot 2");
     assert!(a.update(Action::Submit, &s).is_empty());
+    assert_eq!(
+        a.message.as_deref(),
+        Some("you typed 2, but this goes to 3 devices: type `reboot 3` to confirm, Esc to cancel")
+    );
     a.update(Action::Backspace, &s);
     type_text(&mut a, &s, "3");
     let effects = a.update(Action::Submit, &s);

@@ -20,10 +20,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, c: &Compo
             .get(id.index())
             .map_or_else(String::new, |d| sanitize::text(&d.name).into_owned())
     };
-    let who = match c.targets.as_slice() {
-        [one] => name_of(one),
-        [] => "no device".into(),
-        many => format!("{} devices (bulk)", many.len()),
+    let who = match (c.targets.as_slice(), c.chosen) {
+        ([], _) => "no device".into(),
+        ([one], crate::app::compose::Chosen::AtHand) => name_of(one),
+        ([one], crate::app::compose::Chosen::Marked) => format!("{} (marked)", name_of(one)),
+        (many, crate::app::compose::Chosen::Marked) => format!("{} marked devices", many.len()),
+        (many, _) => format!("{} devices the filter shows", many.len()),
     };
     let mut lines: Vec<Line> = Vec::new();
     let title = match &c.stage {
@@ -99,8 +101,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, c: &Compo
             match c.needed(set, state) {
                 Some(need) => {
                     let why = if c.bulk() {
+                        let fleets = match c.fleets(state) {
+                            1 => String::new(),
+                            n => format!(" in {n} fleets"),
+                        };
                         format!(
-                            "This goes to {} devices. Type {need} to confirm:",
+                            "This goes to {} devices{fleets}. Type `{need}` to confirm:",
                             c.targets.len()
                         )
                     } else {
