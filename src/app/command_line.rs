@@ -18,6 +18,7 @@ impl App {
         c.stage = compose::Stage::Pick {
             query: (*name).to_string(),
             selected: 0,
+            on: None,
         };
         let set = self.commands.clone();
         let (next, _, message) = c.update(Action::Submit, &set, state);

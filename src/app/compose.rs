@@ -35,6 +35,9 @@ pub enum Stage {
     Pick {
         query: String,
         selected: usize,
+        /// The command the cursor is on, by name: commands a device announces may join
+        /// the list while it is open, and the cursor stays on the one chosen.
+        on: Option<String>,
     },
     Params {
         command: String,
@@ -47,10 +50,7 @@ pub enum Stage {
         typed: String,
     },
     /// `:publish`: confirm a raw message.
-    Publish {
-        op: Box<CommandOp>,
-        typed: String,
-    },
+    Publish { op: Box<CommandOp>, typed: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +67,7 @@ impl Composer {
             stage: Stage::Pick {
                 query: String::new(),
                 selected: 0,
+                on: None,
             },
         }
     }
@@ -229,21 +230,36 @@ impl Composer {
             return (None, Vec::new(), Some("cancelled; nothing sent".into()));
         }
         let needed = self.needed(set, state);
+        let choices = match self.stage {
+            Stage::Pick { .. } => self.choices(set, state),
+            _ => Vec::new(),
+        };
+        let at = self.pick_index(&choices);
         match &mut self.stage {
-            Stage::Pick { query, selected } => match action {
+            Stage::Pick {
+                query,
+                selected,
+                on,
+            } => match action {
                 Action::Input(c) => {
                     query.push(c);
-                    *selected = 0;
+                    (*selected, *on) = (0, None);
                 }
                 Action::Backspace => {
                     query.pop();
-                    *selected = 0;
+                    (*selected, *on) = (0, None);
                 }
-                Action::Up => *selected = selected.saturating_sub(1),
-                Action::Down | Action::Complete => *selected += 1,
+                Action::Up | Action::Down | Action::Complete => {
+                    let next = if action == Action::Up {
+                        at.saturating_sub(1)
+                    } else {
+                        (at + 1).min(choices.len().saturating_sub(1))
+                    };
+                    *selected = next;
+                    *on = choices.get(next).map(|c| c.name.clone());
+                }
                 Action::Submit => {
-                    let choices = self.choices(set, state);
-                    let i = self.selected_index().min(choices.len().saturating_sub(1));
+                    let i = at;
                     let picked = choices.get(i).map(|c| {
                         (
                             c.name.clone(),
@@ -336,11 +352,16 @@ impl Composer {
         (Some(self), Vec::new(), None)
     }
 
-    fn selected_index(&self) -> usize {
-        match &self.stage {
-            Stage::Pick { selected, .. } => *selected,
-            _ => 0,
-        }
+    /// Where the cursor is among `choices`: on the command it was put on, while that is
+    /// listed, else at its place.
+    pub fn pick_index(&self, choices: &[CommandTemplate]) -> usize {
+        let Stage::Pick { selected, on, .. } = &self.stage else {
+            return 0;
+        };
+        on.as_ref()
+            .and_then(|name| choices.iter().position(|c| &c.name == name))
+            .unwrap_or(*selected)
+            .min(choices.len().saturating_sub(1))
     }
 
     /// A plain command for one device goes at once after its preview was on screen

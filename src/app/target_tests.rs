@@ -41,3 +41,22 @@ fn cmd_acts_on_the_marked_rows_like_c_and_says_so() {
         (&[pole][..], compose::Chosen::AtHand)
     );
 }
+
+#[test]
+fn the_palette_cursor_stays_on_its_command_as_the_list_changes() {
+    let s = state();
+    let mut a = commanding_app(&s);
+    select(&mut a, &s, "pole-01");
+    a.update(Action::OpenCompose, &s);
+    a.update(Action::Down, &s);
+    let Mode::Compose(c) = &a.mode else { panic!() };
+    let choices = c.choices(&a.commands, &s);
+    let names: Vec<&str> = choices.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["light-dim", "light-off", "reboot"]);
+    assert_eq!(c.pick_index(&choices), 1);
+    // A command joins above it (or one leaves): the cursor stays on light-off.
+    assert_eq!(c.pick_index(&choices[1..]), 0);
+    let mut longer = vec![choices[2].clone()];
+    longer.extend(choices.iter().cloned());
+    assert_eq!(longer[c.pick_index(&longer)].name, "light-off");
+}

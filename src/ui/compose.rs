@@ -29,14 +29,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, c: &Compo
     };
     let mut lines: Vec<Line> = Vec::new();
     let title = match &c.stage {
-        Stage::Pick { query, selected } => {
+        Stage::Pick { query, .. } => {
             lines.push(Line::from(vec![
                 Span::styled("> ", t.accent),
                 Span::styled(sanitize::text(query).into_owned(), t.text),
                 Span::styled("▏", t.accent),
             ]));
             let choices = c.choices(set, state);
-            let sel = (*selected).min(choices.len().saturating_sub(1));
+            let sel = c.pick_index(&choices);
             for (i, cmd) in choices.iter().enumerate() {
                 let mut spans = vec![
                     Span::styled(if i == sel { "▶ " } else { "  " }, t.accent),
