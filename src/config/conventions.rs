@@ -30,6 +30,15 @@ pub struct ConventionsConfig {
     pub homeassistant: bool,
     /// Default: on when no `[[fleet]]` is configured.
     pub generic: Option<bool>,
+    /// Layouts known from the start rather than learned from traffic, and subscribed to:
+    /// Homie roots besides `homie` (`site/homie`),
+    pub homie_roots: Vec<String>,
+    /// Home Assistant discovery prefixes besides `homeassistant`,
+    pub homeassistant_prefixes: Vec<String>,
+    /// Shelly Gen2 topic prefixes of more than one level (`plant/shelly-pro4pm-1`),
+    pub shelly_prefixes: Vec<String>,
+    /// and ESPHome nodes' `topic_prefix` (`plant/boiler`).
+    pub esphome_prefixes: Vec<String>,
 }
 
 impl Default for ConventionsConfig {
@@ -46,11 +55,41 @@ impl Default for ConventionsConfig {
             esphome: true,
             homeassistant: true,
             generic: None,
+            homie_roots: Vec::new(),
+            homeassistant_prefixes: Vec::new(),
+            shelly_prefixes: Vec::new(),
+            esphome_prefixes: Vec::new(),
         }
     }
 }
 
 impl ConventionsConfig {
+    /// Every pinned layout (its key and each value); the first that is not a plain topic
+    /// prefix, as `(key, value)`.
+    pub fn bad_pin(&self) -> Option<(&'static str, &str)> {
+        let pins = [
+            (
+                "zigbee2mqtt_base",
+                std::slice::from_ref(&self.zigbee2mqtt_base),
+            ),
+            ("homie_roots", &self.homie_roots[..]),
+            ("homeassistant_prefixes", &self.homeassistant_prefixes[..]),
+            ("shelly_prefixes", &self.shelly_prefixes[..]),
+            ("esphome_prefixes", &self.esphome_prefixes[..]),
+        ];
+        pins.into_iter().find_map(|(key, values)| {
+            values
+                .iter()
+                .find(|v| {
+                    v.is_empty()
+                        || v.starts_with('/')
+                        || v.ends_with('/')
+                        || v.contains(['+', '#', '\0'])
+                })
+                .map(|v| (key, v.as_str()))
+        })
+    }
+
     /// Every convention off: only configured fleets make devices.
     pub fn none() -> ConventionsConfig {
         ConventionsConfig {

@@ -417,6 +417,15 @@ impl Config {
                 }
             }
         }
+        if let Some((key, value)) = self.conventions.bad_pin() {
+            let at = self.origin.text.find(&format!("\"{value}\"")).unwrap_or(0);
+            return Err(err(
+                at..at + value.len(),
+                format!(
+                    "[conventions] {key}: `{value}` is not a topic prefix; write levels like `site/homie`, without + # or a leading or trailing /"
+                ),
+            ));
+        }
         let mut fleet_names = std::collections::HashSet::new();
         for f in &self.fleets {
             if !fleet_names.insert(f.name.as_str()) {

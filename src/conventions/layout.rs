@@ -91,6 +91,30 @@ impl Default for Layouts {
     }
 }
 
+impl Layouts {
+    /// The default layouts plus those `[conventions]` pins, known before any traffic.
+    pub fn pinned(config: &ConventionsConfig) -> Layouts {
+        let mut l = Layouts::default();
+        for root in &config.homie_roots {
+            if !l.homie.iter().any(|r| **r == **root) {
+                l.homie.push(root.as_str().into());
+            }
+        }
+        l.homie.sort_by_key(|r| std::cmp::Reverse(r.len()));
+        for prefix in &config.homeassistant_prefixes {
+            if !l.homeassistant.iter().any(|p| **p == **prefix) {
+                l.homeassistant.push(prefix.as_str().into());
+            }
+        }
+        l.homeassistant.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        l.shelly
+            .extend(config.shelly_prefixes.iter().map(|p| p.as_str().into()));
+        l.esphome
+            .extend(config.esphome_prefixes.iter().map(|p| p.as_str().into()));
+        l
+    }
+}
+
 /// What one topic taught.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Learned {
@@ -528,6 +552,74 @@ mod tests {
                 "Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. a/%prefix%/b",
                 "ESPHome node (native MQTT, no discovery): 1 device(s), e.g. garden"
             ]
+        );
+    }
+}
+
+#[cfg(test)]
+mod pinned_tests {
+    use super::*;
+    use crate::conventions::Convention;
+
+    fn pins() -> ConventionsConfig {
+        ConventionsConfig {
+            homie_roots: vec!["plant/homie".into()],
+            homeassistant_prefixes: vec!["ha".into()],
+            shelly_prefixes: vec!["plant/plug-1".into()],
+            esphome_prefixes: vec!["plant/boiler".into()],
+            ..ConventionsConfig::default()
+        }
+    }
+
+    #[test]
+    fn pinned_layouts_are_known_and_subscribed_before_any_traffic() {
+        let c = pins();
+        let l = Layouts::pinned(&c);
+        assert_eq!(
+            l.homie_roots().collect::<Vec<_>>(),
+            ["plant/homie", "homie"]
+        );
+        assert_eq!(
+            l.homeassistant_prefixes().collect::<Vec<_>>(),
+            ["homeassistant", "ha"]
+        );
+        assert!(l.shelly_prefix("plant/plug-1") && l.esphome_node("plant/boiler"));
+        assert!(
+            Convention::Homie
+                .filters(&c)
+                .contains(&"plant/homie/#".to_string())
+        );
+        assert!(
+            Convention::HomeAssistant
+                .filters(&c)
+                .contains(&"ha/#".to_string())
+        );
+        assert!(
+            Convention::Shelly
+                .filters(&c)
+                .contains(&"plant/plug-1/#".to_string())
+        );
+        assert!(
+            Convention::EspHome
+                .filters(&c)
+                .contains(&"plant/boiler/#".to_string())
+        );
+        // Learning what is pinned teaches nothing new.
+        let mut l = l;
+        assert_eq!(l.learn(&c, "plant/homie/lamp/$homie", b"4.0.0"), None);
+    }
+
+    #[test]
+    fn a_pin_that_is_not_a_topic_prefix_is_refused_with_its_line() {
+        let text = "[conventions]\nhomie_roots = [\"plant/homie\", \"site/+\"]\n";
+        let e = crate::config::Config::parse(text, Some(std::path::Path::new("f.toml")))
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert!(e.starts_with("f.toml:2:"), "{e}");
+        assert!(
+            e.contains("homie_roots: `site/+` is not a topic prefix"),
+            "{e}"
         );
     }
 }

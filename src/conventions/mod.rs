@@ -97,30 +97,37 @@ impl Convention {
     pub fn filters(self, config: &ConventionsConfig) -> Vec<String> {
         match self {
             Convention::Sparkplug => vec!["spBv1.0/#".into(), "STATE/#".into()],
-            Convention::Homie => vec!["homie/#".into()],
+            Convention::Homie => pinned("homie", &config.homie_roots),
             Convention::Zigbee2Mqtt => vec![format!("{}/#", config.zigbee2mqtt_base)],
             Convention::Tasmota => vec![
                 "tele/#".into(),
                 "stat/#".into(),
                 "tasmota/discovery/#".into(),
             ],
-            Convention::Shelly => vec![
-                "+/online".into(),
-                "+/status/#".into(),
-                "+/events/rpc".into(),
-            ],
+            Convention::Shelly => ["+/online", "+/status/#", "+/events/rpc"]
+                .into_iter()
+                .map(String::from)
+                .chain(config.shelly_prefixes.iter().map(|p| format!("{p}/#")))
+                .collect(),
             // A node under a one-level topic_prefix (its name, the default).
-            Convention::EspHome => vec![
-                "+/status".into(),
-                "+/debug".into(),
-                "+/+/+/state".into(),
-                "+/+/+/+/state".into(),
-            ],
+            Convention::EspHome => ["+/status", "+/debug", "+/+/+/state", "+/+/+/+/state"]
+                .into_iter()
+                .map(String::from)
+                .chain(config.esphome_prefixes.iter().map(|p| format!("{p}/#")))
+                .collect(),
             // State topics are wherever the configs point: `#` brings them.
-            Convention::HomeAssistant => vec!["homeassistant/#".into()],
+            Convention::HomeAssistant => pinned("homeassistant", &config.homeassistant_prefixes),
             Convention::Generic => Vec::new(),
         }
     }
+}
+
+/// `<default>/#` and `<root>/#` for each root `[conventions]` pins.
+fn pinned(default: &str, roots: &[String]) -> Vec<String> {
+    std::iter::once(default)
+        .chain(roots.iter().map(String::as_str))
+        .map(|r| format!("{r}/#"))
+        .collect()
 }
 
 impl std::fmt::Display for Convention {

@@ -326,6 +326,7 @@ impl FleetState {
                     .collect()
             })
             .collect();
+        self.layouts = conventions::Layouts::pinned(&conventions);
         self.conventions = conventions;
         self
     }
