@@ -17,6 +17,8 @@ pub struct ConventionsConfig {
     pub shelly: bool,
     /// Home Assistant MQTT discovery (`homeassistant/…/config`).
     pub homeassistant: bool,
+    /// SenML packs (RFC 8428, JSON or CBOR) on any topic: base names become devices.
+    pub senml: bool,
     /// Default: on when no `[[fleet]]` is configured.
     pub generic: Option<bool>,
 }
@@ -31,6 +33,7 @@ impl Default for ConventionsConfig {
             tasmota: true,
             shelly: true,
             homeassistant: true,
+            senml: true,
             generic: None,
         }
     }
@@ -46,6 +49,7 @@ impl ConventionsConfig {
             tasmota: false,
             shelly: false,
             homeassistant: false,
+            senml: false,
             generic: Some(false),
             ..ConventionsConfig::default()
         }

@@ -1,5 +1,5 @@
 //! Device conventions fleetop recognises with no configuration: Sparkplug B, Homie,
-//! Tasmota, Shelly Gen2+, Zigbee2MQTT and a generic JSON fallback.
+//! Tasmota, Shelly Gen2+, Zigbee2MQTT, SenML packs and a generic JSON fallback.
 //!
 //! Home Assistant MQTT discovery is also understood.
 //!
@@ -13,6 +13,7 @@ pub mod generic;
 pub mod homeassistant;
 pub mod homie;
 pub mod layout;
+pub mod senml;
 pub mod shelly;
 pub mod sparkplug;
 pub mod tasmota;
@@ -32,18 +33,20 @@ pub enum Convention {
     Tasmota,
     Shelly,
     HomeAssistant,
+    Senml,
     Generic,
 }
 
 impl Convention {
     /// In the order topics are tried: the most specific first, the fallback last.
-    pub const ALL: [Convention; 7] = [
+    pub const ALL: [Convention; 8] = [
         Convention::Sparkplug,
         Convention::Homie,
         Convention::Zigbee2Mqtt,
         Convention::Tasmota,
         Convention::Shelly,
         Convention::HomeAssistant,
+        Convention::Senml,
         Convention::Generic,
     ];
 
@@ -56,6 +59,7 @@ impl Convention {
             Convention::Tasmota => "tasmota",
             Convention::Shelly => "shelly",
             Convention::HomeAssistant => "homeassistant",
+            Convention::Senml => "senml",
             Convention::Generic => "generic",
         }
     }
@@ -68,7 +72,7 @@ impl Convention {
             Convention::Sparkplug | Convention::Zigbee2Mqtt | Convention::HomeAssistant => 3600,
             Convention::Homie | Convention::Shelly => 600,
             Convention::Tasmota => 300,
-            Convention::Generic => 60,
+            Convention::Senml | Convention::Generic => 60,
         })
     }
 
@@ -82,6 +86,7 @@ impl Convention {
             Convention::Tasmota => config.tasmota,
             Convention::Shelly => config.shelly,
             Convention::HomeAssistant => config.homeassistant,
+            Convention::Senml => config.senml,
             Convention::Generic => config.generic.unwrap_or(!has_fleets),
         }
     }
@@ -101,7 +106,8 @@ impl Convention {
             ],
             // State topics are wherever the configs point: `#` brings them.
             Convention::HomeAssistant => vec!["homeassistant/#".into()],
-            Convention::Generic => Vec::new(),
+            // Packs come on any topic: `#` brings them, like the fallback's.
+            Convention::Senml | Convention::Generic => Vec::new(),
         }
     }
 }
@@ -283,6 +289,7 @@ pub fn claim(
                 Convention::Tasmota => tasmota::claims(topic, layouts),
                 Convention::Shelly => shelly::claims(topic, layouts),
                 Convention::HomeAssistant => homeassistant::claims(topic, layouts),
+                Convention::Senml => senml::claims(topic, payload),
                 Convention::Generic => generic::claims(topic, payload),
             }
     })
@@ -311,8 +318,8 @@ pub fn decode(
         Convention::Tasmota => tasmota::decode(topic, layouts, payload, out),
         Convention::Shelly => shelly::decode(topic, layouts, payload, out),
         Convention::Generic => generic::decode(topic, payload, out),
-        // Stateful: applied by the fleet state.
-        Convention::Sparkplug | Convention::HomeAssistant => {}
+        // Stateful, or many devices a message: applied by the fleet state.
+        Convention::Sparkplug | Convention::HomeAssistant | Convention::Senml => {}
     }
 }
 

@@ -268,6 +268,25 @@ pub fn decode(
         ))),
     };
     result?;
+    check(scratch)
+}
+
+/// Decodes a protobuf payload as `message` (a `format = "protobuf"` fleet's type).
+pub fn decode_protobuf(
+    payload: &[u8],
+    message: &prost_reflect::MessageDescriptor,
+    scratch: &mut Scratch,
+) -> Result<(), DecodeError> {
+    scratch.clear();
+    if payload.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    protobuf::decode(payload, message, scratch)?;
+    check(scratch)
+}
+
+/// What every decoded payload must be: finite, and not empty.
+fn check(scratch: &Scratch) -> Result<(), DecodeError> {
     if scratch.non_finite {
         return Err(DecodeError::NotFinite("a value".into()));
     }

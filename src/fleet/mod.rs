@@ -12,13 +12,16 @@
 mod apply;
 mod caps;
 mod convention;
+pub mod delivery;
 pub mod device;
 pub mod history;
 mod layout;
 mod route;
+mod senml;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+use crate::conventions::MetricFacts;
 pub use device::{Device, LastError, Metric, MetricValue, Status};
 
 use crate::config::conventions::ConventionsConfig;
@@ -227,6 +230,8 @@ pub struct FleetState {
     layouts: conventions::Layouts,
     /// Messages seen before their layout was known, applied again once it is.
     replays: Vec<RawMessage>,
+    /// Reused: the SenML pack being applied.
+    senml_pack: crate::decode::senml::Pack,
 }
 
 impl FleetState {
@@ -278,6 +283,7 @@ impl FleetState {
             cap_notices: Default::default(),
             layouts: Default::default(),
             replays: Vec::new(),
+            senml_pack: Default::default(),
         }
     }
 

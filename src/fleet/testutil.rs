@@ -30,6 +30,7 @@ pub fn device(name: &str, metrics: &[(&str, f64)]) -> Device {
         facts: None,
         guessed: false,
         live_messages: 1,
+        delivery: Default::default(),
     };
     for &(m, v) in metrics {
         set(&mut d, m, 0, v);
