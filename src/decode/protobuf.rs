@@ -25,6 +25,12 @@ pub fn compile(proto_file: &Path, message: &str) -> Result<MessageDescriptor, St
     let Some(name) = proto_file.file_name() else {
         return Err(format!("`{}` is not a file", proto_file.display()));
     };
+    if let Err(e) = std::fs::metadata(proto_file) {
+        return Err(format!(
+            "cannot read {}: {e}; check the path (relative to the config file)",
+            proto_file.display()
+        ));
+    }
     let pool = protox::Compiler::new([dir])
         .and_then(|mut c| {
             c.include_imports(true).open_file(name)?;

@@ -48,8 +48,9 @@ impl FleetState {
         if oversize {
             self.refuse(Cap::PayloadSize, msg.conn, 1);
         }
-        // (device, topic index, newest sample time) of each device the pack spoke for.
-        let mut seen: Vec<(DeviceId, u16, i64)> = Vec::new();
+        // (device, topic index, newest sample time the pack gave) of each device the pack
+        // spoke for.
+        let mut seen: Vec<(DeviceId, u16, Option<i64>)> = Vec::new();
         let mut refused_devices = 0u64;
         let mut refused_metrics = 0u64;
         match decoded {
@@ -86,11 +87,12 @@ impl FleetState {
                         }
                     };
                     let full = seen.len() >= MAX_DEVICES_PER_PACK;
+                    let stamp = r.timed.then_some(r.time_ms);
                     match seen.iter_mut().find(|s| s.0 == id) {
-                        Some(s) => s.2 = s.2.max(r.time_ms),
+                        Some(s) => s.2 = s.2.max(stamp),
                         None if !full => {
                             note_arrival(&mut self.devices[id.index()], msg, topic_idx);
-                            seen.push((id, topic_idx, r.time_ms));
+                            seen.push((id, topic_idx, stamp));
                         }
                         None => {
                             refused_devices += 1;
@@ -118,6 +120,10 @@ impl FleetState {
                         let unit = Some(capped(unit));
                         for name in [Some(metric), r.sum.map(|_| sum_name.as_str())] {
                             let Some(name) = name else { continue };
+                            let known = d.facts.as_ref().and_then(|f| f.metric(name));
+                            if known.is_some_and(|m| m.unit == unit) {
+                                continue;
+                            }
                             let m = MetricFacts {
                                 name: name.into(),
                                 unit: unit.clone(),
@@ -133,7 +139,7 @@ impl FleetState {
         let (history, max_metrics) = (self.limits.history, self.limits.max_metrics_per_device);
         for &(id, topic_idx, newest) in &seen {
             let d = &mut self.devices[id.index()];
-            refused_metrics += note_delivery(d, msg, topic_idx, Some(newest), history, max_metrics);
+            refused_metrics += note_delivery(d, msg, topic_idx, newest, history, max_metrics);
             self.touched = Some(id);
             self.refresh_status(id);
         }
@@ -164,7 +170,7 @@ impl FleetState {
         msg: &RawMessage,
         topic: &str,
         key: &str,
-        seen: &[(DeviceId, u16, i64)],
+        seen: &[(DeviceId, u16, Option<i64>)],
     ) -> Option<(DeviceId, u16)> {
         if let Some(&(id, topic_idx, _)) = seen
             .iter()

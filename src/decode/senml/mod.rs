@@ -41,6 +41,7 @@ struct Record {
     value: Option<Stored>,
     sum: Option<f64>,
     time_ms: i64,
+    timed: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -64,6 +65,9 @@ pub struct Resolved<'a> {
     pub sum: Option<f64>,
     /// Epoch milliseconds.
     pub time_ms: i64,
+    /// Whether the pack gave this record a time (`bt` or `t`); otherwise `time_ms` is
+    /// the arrival ("roughly now", RFC 8428 4.5.3).
+    pub timed: bool,
 }
 
 impl Resolved<'_> {
@@ -88,6 +92,7 @@ impl Pack {
             }),
             sum: r.sum,
             time_ms: r.time_ms,
+            timed: r.timed,
         })
     }
 
@@ -145,6 +150,7 @@ fn resolve(raw: &[RawRecord], now_ms: i64, pack: &mut Pack) -> Result<(), Decode
     let mut base = pack.push_text("");
     let (mut base_time, mut base_value, mut base_sum) = (0.0, 0.0, 0.0);
     let mut base_unit: Option<Span> = None;
+    let mut base_timed = false;
     for (i, r) in raw.iter().enumerate() {
         let bad = |why: String| DecodeError::Senml(format!("record {}: {why}", i + 1));
         if let Some(label) = &r.must_understand {
@@ -167,6 +173,7 @@ fn resolve(raw: &[RawRecord], now_ms: i64, pack: &mut Pack) -> Result<(), Decode
             base_unit = Some(pack.push_text(bu));
         }
         base_time = r.bt.unwrap_or(base_time);
+        base_timed |= r.bt.is_some();
         base_value = r.bv.unwrap_or(base_value);
         base_sum = r.bs.unwrap_or(base_sum);
         let value = match (&r.v, &r.vs, &r.vb, &r.vd) {
@@ -207,7 +214,11 @@ fn resolve(raw: &[RawRecord], now_ms: i64, pack: &mut Pack) -> Result<(), Decode
                 "a name of {name_len} bytes (at most {MAX_NAME})"
             )));
         }
-        if !valid_name(&name()) {
+        let (base_text, own_text) = (
+            &pack.text[base.0 as usize..base.1 as usize],
+            &pack.text[own.0 as usize..own.1 as usize],
+        );
+        if !valid_name(base_text, own_text) {
             return Err(bad(format!(
                 "`{}` is not a SenML name (RFC 8428 4.5.1: letters, digits and - : . / _, \
                  starting with a letter or digit)",
@@ -228,6 +239,7 @@ fn resolve(raw: &[RawRecord], now_ms: i64, pack: &mut Pack) -> Result<(), Decode
             value,
             sum,
             time_ms: time_ms(base_time + r.t.unwrap_or(0.0), now_ms),
+            timed: base_timed || r.t.is_some(),
         });
     }
     Ok(())
@@ -247,9 +259,9 @@ fn unit_names_metric(unit: &str) -> bool {
     (1..=16).contains(&unit.len()) && unit.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// RFC 8428 4.5.1: `[A-Za-z0-9][A-Za-z0-9:./_-]*`.
-fn valid_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
+/// RFC 8428 4.5.1: `[A-Za-z0-9][A-Za-z0-9:./_-]*`, for the name `base` + `own`.
+fn valid_name(base: &str, own: &str) -> bool {
+    let mut bytes = base.bytes().chain(own.bytes());
     bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b':' | b'.' | b'/' | b'_'))
 }

@@ -46,6 +46,11 @@ fn a_pack_with_no_config_makes_devices_by_base_name_with_units() {
     assert_eq!(s.fleet_name(a), "senml");
     assert_eq!(number(&s, "2001:db8::2", "temperature"), Some(25.2));
     assert_eq!(number(&s, "2001:db8::2", "humidity"), Some(30.0));
+    assert_eq!(
+        number(&s, "2001:db8::2", "delay"),
+        None,
+        "a pack with no times has no delay"
+    );
     assert_eq!(s.unit(a, "humidity"), Some("%RH"));
     let b = s.find_device("2001:db8::1").expect("second base name");
     assert_eq!(s.unit(b, "temperature"), Some("Cel"));
