@@ -356,6 +356,13 @@ pub(crate) mod testutil {
             .collect()
     }
 
+    pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
     pub fn leaves(
         payload: &[u8],
         format: PayloadFormat,
@@ -368,15 +375,8 @@ pub(crate) mod testutil {
 
 #[cfg(test)]
 mod tests {
-    use super::testutil::leaves;
+    use super::testutil::{leaves, pairs};
     use super::*;
-
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    }
 
     #[test]
     fn json_leaves_are_dotted_paths() {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::decode::testutil::strings;
+use crate::decode::testutil::{pairs, strings};
 use prost::Message as _;
 
 const PROTO: &str = r#"
@@ -66,13 +66,6 @@ fn schema(text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let path = dir.path().join("meter.proto");
     std::fs::write(&path, text).unwrap();
     (dir, path)
-}
-
-fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
 }
 
 #[test]

@@ -2,19 +2,9 @@
 
 use super::super::*;
 use crate::config::Config;
-use bytes::Bytes;
+use crate::fleet::testutil::message as msg;
 
 const T0: i64 = 1_764_000_000_000;
-
-fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
-    RawMessage {
-        conn: crate::vocab::ConnId(0),
-        topic: Bytes::copy_from_slice(topic.as_bytes()),
-        payload: Bytes::copy_from_slice(payload),
-        retain: false,
-        at_ms,
-    }
-}
 
 /// No `[[fleet]]`: the conventions alone, as fleetop starts with no config.
 fn no_config() -> FleetState {
