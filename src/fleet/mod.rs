@@ -207,6 +207,8 @@ pub struct FleetState {
     coarse_checked_ms: i64,
     /// The device the latest message was about, for incremental alert evaluation.
     touched: Option<DeviceId>,
+    /// More devices the latest message was about (a SenML pack of several base names).
+    also_touched: Vec<DeviceId>,
     conventions: ConventionsConfig,
     /// Sparkplug births and sequence numbers.
     sparkplug: conventions::sparkplug::Sessions,
@@ -272,6 +274,7 @@ impl FleetState {
             now_ms: 0,
             coarse_checked_ms: 0,
             touched: None,
+            also_touched: Vec::new(),
             conventions: ConventionsConfig::none(),
             sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
             sparkplug_report: Default::default(),
@@ -437,9 +440,16 @@ impl FleetState {
         self.touched.take()
     }
 
+    /// The other devices the latest [`FleetState::apply`] changed (a SenML pack speaks
+    /// for several), once; empty for most messages.
+    pub fn take_also_touched(&mut self) -> Vec<DeviceId> {
+        std::mem::take(&mut self.also_touched)
+    }
+
     /// Applies one message.
     pub fn apply(&mut self, msg: &RawMessage) {
         self.touched = None;
+        self.also_touched.clear();
         self.counters.messages += 1;
         self.now_ms = self.now_ms.max(msg.at_ms);
         let Some(conn) = self.connections.get_mut(msg.conn.index()) else {

@@ -140,7 +140,11 @@ impl FleetState {
         for &(id, topic_idx, newest) in &seen {
             let d = &mut self.devices[id.index()];
             refused_metrics += note_delivery(d, msg, topic_idx, newest, history, max_metrics);
-            self.touched = Some(id);
+            match self.touched {
+                None => self.touched = Some(id),
+                Some(first) if first != id => self.also_touched.push(id),
+                Some(_) => {}
+            }
             self.refresh_status(id);
         }
         if let Some(&(id, ..)) = seen.first() {

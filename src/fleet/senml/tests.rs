@@ -50,6 +50,10 @@ fn a_pack_with_no_config_makes_devices_by_base_name_with_units() {
         "the topic names no device here"
     );
     assert!(s.unmapped.is_empty());
+    // Both devices changed: alerts are evaluated for each.
+    let ids = [a.id, b.id];
+    assert_eq!(s.take_touched(), Some(ids[0]));
+    assert_eq!(s.take_also_touched(), vec![ids[1]]);
 }
 
 #[test]
