@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod app;
 pub mod bench;
+pub mod broker;
 pub mod cli;
 pub mod commands;
 pub mod config;

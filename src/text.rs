@@ -7,6 +7,17 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The local wall-clock time of an epoch-ms time, `HH:MM:SS`.
+pub fn clock(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| {
+            d.with_timezone(&chrono::Local)
+                .format("%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// A short age: `3s`, `4m`, `2h`, `5d`.
 pub fn age(ms: i64) -> String {
     let s = (ms.max(0) / 1000) as u64;

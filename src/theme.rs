@@ -2,6 +2,9 @@
 //! built in; files in `~/.config/fleetop/themes/` add or override them. With `NO_COLOR`
 //! set, a monochrome theme uses bold, reverse and underline instead of colour.
 
+mod palette;
+
+pub use palette::Palette;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 
@@ -32,6 +35,10 @@ struct ThemeFile {
     unknown: String,
     selection_fg: String,
     selection_bg: String,
+    /// The theme to use on a 16-colour terminal (and with `--slow-link`); without one, its
+    /// colours come down to their nearest ANSI colours.
+    #[serde(default)]
+    fallback: Option<String>,
 }
 
 /// Styles by role.
@@ -50,6 +57,8 @@ pub struct Theme {
     pub offline: Style,
     pub unknown: Style,
     pub selection: Style,
+    /// Its theme for 16-colour terminals, if it names one.
+    pub fallback: Option<String>,
 }
 
 impl Theme {
@@ -73,15 +82,45 @@ impl Theme {
         }
     }
 
-    /// The theme to start with: monochrome under `NO_COLOR`, else `name`.
-    pub fn initial(name: Option<&str>, slow_link: bool) -> Result<Theme, String> {
+    /// A theme by name as a terminal with `palette` shows it: its declared fallback on 16
+    /// colours, else its colours brought down to their nearest.
+    pub fn load_for(name: &str, palette: Palette) -> Result<Theme, String> {
+        let theme = Theme::load(name)?;
+        if palette == Palette::Ansi16
+            && let Some(fallback) = theme.fallback.as_deref().filter(|f| *f != name)
+        {
+            return Ok(Theme::load(fallback)?.fit(palette));
+        }
+        Ok(theme.fit(palette))
+    }
+
+    /// The theme to start with: monochrome under `NO_COLOR`, else `name` (or `default`) for
+    /// the terminal's `palette`.
+    pub fn initial(name: Option<&str>, palette: Palette) -> Result<Theme, String> {
         if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
             return Ok(Theme::monochrome());
         }
-        // A slow link gets the ANSI-16 theme: short escape sequences.
-        let name = name.unwrap_or("default");
-        let name = if slow_link { "default" } else { name };
-        Theme::load(name)
+        Theme::load_for(name.unwrap_or("default"), palette)
+    }
+
+    /// Every style with the colours `palette` cannot show replaced by their nearest.
+    pub fn fit(self, palette: Palette) -> Theme {
+        let f = |s: Style| palette.fit(s);
+        Theme {
+            text: f(self.text),
+            dim: f(self.dim),
+            accent: f(self.accent),
+            header: f(self.header),
+            border: f(self.border),
+            ok: f(self.ok),
+            warn: f(self.warn),
+            crit: f(self.crit),
+            stale: f(self.stale),
+            offline: f(self.offline),
+            unknown: f(self.unknown),
+            selection: f(self.selection),
+            ..self
+        }
     }
 
     pub fn names() -> Vec<&'static str> {
@@ -112,6 +151,7 @@ impl Theme {
             selection: Style::new()
                 .fg(c("selection_fg", &f.selection_fg)?)
                 .bg(c("selection_bg", &f.selection_bg)?),
+            fallback: f.fallback,
         })
     }
 
@@ -132,6 +172,7 @@ impl Theme {
             offline: plain.add_modifier(Modifier::BOLD),
             unknown: plain.add_modifier(Modifier::DIM),
             selection: plain.add_modifier(Modifier::REVERSED),
+            fallback: None,
         }
     }
 }
@@ -150,6 +191,42 @@ mod tests {
             let t = Theme::parse(text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(t.name, name);
         }
+    }
+
+    #[test]
+    fn truecolour_themes_fit_the_terminal_they_are_shown_on() {
+        let on = |name, p| Theme::load_for(name, p).unwrap_or_else(|e| panic!("{e}"));
+        let styles = |t: &Theme| {
+            [
+                t.text, t.dim, t.accent, t.header, t.border, t.ok, t.warn, t.crit, t.stale,
+            ]
+            .into_iter()
+            .chain([t.offline, t.unknown, t.selection])
+            .flat_map(|s| [s.fg, s.bg])
+            .flatten()
+            .collect::<Vec<_>>()
+        };
+        for name in ["dark", "light"] {
+            let full = on(name, Palette::TrueColor);
+            assert!(styles(&full).iter().any(|c| matches!(c, Color::Rgb(..))));
+            let c256 = on(name, Palette::Ansi256);
+            assert!(
+                styles(&c256).iter().all(|c| !matches!(c, Color::Rgb(..))),
+                "{name}"
+            );
+            let c16 = on(name, Palette::Ansi16);
+            assert_eq!(c16.name, "default", "{name} names its 16-colour fallback");
+        }
+        // A theme without a fallback comes down to the nearest ANSI colours.
+        let own = BUILT_IN[1].1.replace("name = \"dark\"", "name = \"mine\"");
+        let t = Theme::parse(&own)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .fit(Palette::Ansi16);
+        assert!(
+            styles(&t)
+                .iter()
+                .all(|c| !matches!(c, Color::Rgb(..) | Color::Indexed(_)))
+        );
     }
 
     #[test]

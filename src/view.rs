@@ -35,3 +35,6 @@ impl CoreView<'_> {
             .map_or("?", |c| c.name.as_str())
     }
 }
+
+pub mod overview;
+pub mod position;

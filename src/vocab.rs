@@ -120,3 +120,60 @@ mod tests {
         assert_eq!(down(0).to_string(), "down: gone, retry in 0.1s");
     }
 }
+
+/// The latest stretch in which fleetop could not see a connection's devices: from when
+/// its link went down (or fleetop stopped) until it came up again. Silence inside it is
+/// not the devices' fault; `i64::MIN` marks an end that is not known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blind {
+    pub from_ms: i64,
+    pub until_ms: i64,
+}
+
+impl Blind {
+    /// Never blind: silence counts from the last message.
+    pub const NEVER: Blind = Blind {
+        from_ms: i64::MIN,
+        until_ms: i64::MIN,
+    };
+
+    /// Where a device's silence counts from, given its last live message at `live_ms`
+    /// and the silence it is allowed (`allowance_ms`): from the end of the blind stretch
+    /// if it began while the device was still within its allowance, else from its last
+    /// message (a device already stale when fleetop went blind stays stale).
+    pub fn silence_from(self, live_ms: i64, allowance_ms: i64) -> i64 {
+        let stale_before =
+            self.from_ms != i64::MIN && self.from_ms.saturating_sub(live_ms) > allowance_ms;
+        if live_ms >= self.until_ms || stale_before {
+            live_ms
+        } else {
+            self.until_ms
+        }
+    }
+}
+
+#[cfg(test)]
+mod blind_tests {
+    use super::Blind;
+
+    #[test]
+    fn silence_counts_from_the_reconnect_unless_the_device_was_stale_already() {
+        let outage = Blind {
+            from_ms: 100_000,
+            until_ms: 200_000,
+        };
+        // Reported 10 s before the outage, allowed 60 s: a fresh window from the reconnect.
+        assert_eq!(outage.silence_from(90_000, 60_000), 200_000);
+        // Silent 70 s when the outage began: stale then, stale still.
+        assert_eq!(outage.silence_from(30_000, 60_000), 30_000);
+        // Reported after the reconnect.
+        assert_eq!(outage.silence_from(210_000, 60_000), 210_000);
+        // No outage seen, only the first connect: counts from it.
+        let first = Blind {
+            from_ms: i64::MIN,
+            until_ms: 200_000,
+        };
+        assert_eq!(first.silence_from(30_000, 60_000), 200_000);
+        assert_eq!(Blind::NEVER.silence_from(30_000, 60_000), 30_000);
+    }
+}

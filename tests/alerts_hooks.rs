@@ -24,6 +24,7 @@ fn engine(alerts: &str) -> Engine {
     );
     engine.alerts = AlertBook::new(fleetop::alerts::RuleSet::from_config(&config).unwrap());
     engine.hooks = fleetop::output::hooks::HookRunner::new(config.hooks.max_running.unwrap_or(8));
+    engine.hook_groups = fleetop::alerts::hooks::HookGroups::from_config(&config.hooks);
     engine
 }
 
@@ -133,7 +134,7 @@ async fn a_timeout_also_ends_what_the_hook_started() {
 #[tokio::test]
 async fn an_alert_storm_runs_at_most_max_running_hooks_and_counts_the_rest() {
     let mut e = engine(
-        "[hooks]\non_fire = [\"sleep\", \"1\"]\nmax_running = 2\n\
+        "[hooks]\non_fire = [\"sleep\", \"1\"]\nmax_running = 2\ngroup_interval = \"0s\"\n\
          [[alert]]\nname = \"low\"\nwhen = \"level_pct < 15\"\n",
     );
     for i in 0..5 {
@@ -147,6 +148,49 @@ async fn an_alert_storm_runs_at_most_max_running_hooks_and_counts_the_rest() {
         ["3 hook run(s) skipped: 2 hooks were already running ([hooks] max_running)"]
     );
     assert!(e.drain_hook_reports().is_empty(), "reported once");
+}
+
+#[tokio::test]
+async fn a_storm_of_one_rule_runs_its_hook_for_the_group_not_per_device() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let hook = format!(
+        r#"["sh", "-c", "echo \"run of $FLEETOP_ALERTS\" >> \"$0\"; cat >> \"$0\"", "{}"]"#,
+        out.display()
+    );
+    let mut e = engine(&format!(
+        "[hooks]\non_fire = {hook}\ngroup_interval = \"30s\"\n\
+         [[alert]]\nname = \"low\"\nwhen = \"level_pct < 15\"\n"
+    ));
+    e.clock = fleetop::source::Clock::Fixed(T0);
+    for i in 0..40 {
+        level(&mut e, &format!("tank-{i:02}"), 10.0, T0);
+    }
+    e.settle();
+    eventually("the first alert's run", || {
+        read(&out).contains("run of 1\n")
+    })
+    .await;
+    e.clock = fleetop::source::Clock::Fixed(T0 + 30_000);
+    e.settle();
+    eventually("the group's run", || {
+        read(&out).lines().count() == 1 + 1 + 1 + 39
+    })
+    .await;
+    let text = read(&out);
+    assert_eq!(text.matches("run of").count(), 2, "{text}");
+    assert!(text.contains("run of 39\n"), "{text}");
+    let alerts: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 40, "every alert's line, once");
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["rule"] == "low" && a["to"] == "firing")
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,9 @@
 //! alert book, transitions to log lines, and a restart that keeps acks and silences.
 
 use bytes::Bytes;
-use fleetop::alerts::{AlertBook, AlertState, LogEntry, RuleSet, parse_log, parse_silence_command};
+use fleetop::alerts::{
+    AlertBook, AlertState, LogEntry, Resume, RuleSet, parse_log, parse_silence_command,
+};
 use fleetop::config::alerts::AlertRuleConfig;
 use fleetop::config::{Config, Origin};
 use fleetop::fleet::FleetState;
@@ -140,7 +142,7 @@ fn messages_raise_inhibit_log_and_survive_a_restart() {
     let (mut state, mut book) = start();
     let (entries, errors) = parse_log(&log.join("\n"));
     assert!(errors.is_empty(), "{errors:?}");
-    book.restore(entries, T0 + 200_000);
+    book.restore(entries, T0 + 200_000, Resume::Raised);
     assert_eq!(book.silences().len(), 1);
     deliver(
         &mut state,
@@ -148,10 +150,22 @@ fn messages_raise_inhibit_log_and_survive_a_restart() {
         msg(tank, r#"{"level_pct": 12}"#, T0 + 210_000),
     );
     book.tick(&state.devices, T0 + 230_000);
+    assert!(
+        book.drain().all(|t| !t.is_new_fire()),
+        "a resumed alert does not fire (nor run on_fire) again"
+    );
     let a = book.active();
     let names: Vec<_> = a.iter().map(|a| (&*a.rule_name, a.state)).collect();
     assert_eq!(names.len(), 1, "{names:?}");
     assert_eq!(a[0].state, AlertState::Firing);
+    let first_fire = fired
+        .iter()
+        .find(|t| t.rule_name == "low_level" && t.is_new_fire());
+    assert_eq!(
+        a[0].fired_ms,
+        first_fire.map(|t| t.at_ms),
+        "it resumes as firing since it first fired"
+    );
     assert_eq!(a[0].ack.as_ref().map(|k| k.by.as_str()), Some("ann@ops"));
     assert!(book.silenced_by(a[0]).is_some());
 }

@@ -24,6 +24,7 @@ const CORE: &[&str] = &[
     "text",
     "sanitize",
     "view",
+    "broker",
     "core",
 ];
 /// What the core may never import.

@@ -11,7 +11,7 @@ mod common;
 use fleetop::demo::sim::layout::Layout;
 use fleetop::demo::topics::Kind;
 use fleetop::demo::{EmbeddedBroker, SimOptions, demo_config, run};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -116,23 +116,6 @@ impl Drop for Field {
     }
 }
 
-/// Runs fleetop with `args`; its state, and any config it would look for, live in `state`.
-async fn fleetop(state: &Path, args: Vec<String>) -> Output {
-    let state = state.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
-            .args(&args)
-            .env("XDG_STATE_HOME", &state)
-            .env("XDG_CONFIG_HOME", &state)
-            .env("HOME", &state)
-            .env("RUST_LOG", "off")
-            .output()
-            .expect("run fleetop")
-    })
-    .await
-    .expect("join")
-}
-
 fn cmd_args(f: &Field, url: &str, extra: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = vec![
         "cmd".into(),
@@ -169,7 +152,7 @@ async fn until_success(
         args.extend_from_slice(command);
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--wait", "--json"]);
-        let out = fleetop(f.dir.path(), cmd_args(f, url, &args)).await;
+        let out = common::fleetop(f.dir.path(), cmd_args(f, url, &args)).await;
         if out.status.code() == Some(0) {
             return json_of(&out);
         }
@@ -220,7 +203,7 @@ async fn commands_succeed_fail_and_time_out_with_an_audit_line_each() {
     // A device's refusal, with its reason.
     let mut failed = None;
     for d in f.poles.iter().take(6) {
-        let out = fleetop(
+        let out = common::fleetop(
             f.dir.path(),
             cmd_args(&f, &f.url, &[d, "pump-start", "--wait", "--json"]),
         )
@@ -241,7 +224,7 @@ async fn commands_succeed_fail_and_time_out_with_an_audit_line_each() {
     );
 
     // Nobody answers: a timeout, exit 1.
-    let out = fleetop(
+    let out = common::fleetop(
         f.dir.path(),
         cmd_args(&f, &f.url, &[&dimmed, "ping", "--wait", "--json"]),
     )
@@ -306,7 +289,7 @@ async fn bad_arguments_exit_2_and_send_nothing() {
             "unknown device",
         ),
     ] {
-        let out = fleetop(f.dir.path(), cmd_args(&f, &f.url, &args)).await;
+        let out = common::fleetop(f.dir.path(), cmd_args(&f, &f.url, &args)).await;
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
@@ -319,13 +302,13 @@ async fn bad_arguments_exit_2_and_send_nothing() {
     // No audit log, no command: a state "directory" that is a file cannot hold one.
     let blocked = f.dir.path().join("not-a-dir");
     std::fs::write(&blocked, "").expect("write");
-    let out = fleetop(&blocked, cmd_args(&f, &f.url, &[&pole, "light-on"])).await;
+    let out = common::fleetop(&blocked, cmd_args(&f, &f.url, &[&pole, "light-on"])).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("no audit log"), "{err}");
 
     // No broker: fails fast with the reason, exit 1.
-    let out = fleetop(
+    let out = common::fleetop(
         f.dir.path(),
         cmd_args(
             &f,
@@ -344,7 +327,7 @@ async fn read_only_publishes_nothing() {
     // A subscriber on `#` sees everything published during the attempts.
     let (_watch, mut rx) = common::watcher(f._broker.port(), "#").await;
     let pole = f.poles[0].clone();
-    let out = fleetop(
+    let out = common::fleetop(
         f.dir.path(),
         cmd_args(&f, &f.url, &["--read-only", &pole, "light-off"]),
     )
@@ -359,7 +342,7 @@ async fn read_only_publishes_nothing() {
             f.url
         );
     std::fs::write(&ro, text).expect("write");
-    let out = fleetop(
+    let out = common::fleetop(
         f.dir.path(),
         vec![
             "cmd".into(),
@@ -423,7 +406,7 @@ async fn mosquitto_request_response() {
             "--wait".into(),
             "--json".into(),
         ];
-        let out = fleetop(dir.path(), args).await;
+        let out = common::fleetop(dir.path(), args).await;
         outcome.push(
             String::from_utf8_lossy(&out.stdout).into_owned()
                 + &String::from_utf8_lossy(&out.stderr),
@@ -469,7 +452,7 @@ async fn convention_commands_need_no_config() {
         "value=ON",
         "--json",
     ];
-    let out = fleetop(dir.path(), args.map(String::from).to_vec()).await;
+    let out = common::fleetop(dir.path(), args.map(String::from).to_vec()).await;
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -555,7 +538,7 @@ async fn shelly_rpc_answers_settle_the_command() {
             "--wait",
             "--json",
         ];
-        fleetop(dir.path(), args.map(String::from).to_vec())
+        common::fleetop(dir.path(), args.map(String::from).to_vec())
     };
     let on = run("value=true").await;
     let v = json_of(&on);

@@ -236,26 +236,15 @@ async fn a_stalled_core_keeps_the_link_and_shows_what_mosquitto_dropped() {
         return;
     }
     let prefix = common::unique_prefix("stall");
-    let text = format!(
-        "[limits]\nqueue = 256\n\
-         [[broker]]\nname = \"mosquitto\"\nurl = \"mqtt://{}\"\nprotocol = \"3.1.1\"\nkeepalive = \"1s\"\n\
-         subscribe = [\"{prefix}/#\"]\n",
-        common::MOSQUITTO
-    );
-    let config = fleetop::config::Config::parse(&text, None).expect("config");
-    let spec = fleetop::source::mqtt::ConnectionSpec::from_config(
-        &config.brokers[0],
-        vec![(format!("{prefix}/#"), 0)],
-        true,
+    let mut engine = watching_mosquitto(
+        &prefix,
+        "[limits]\nqueue = 256\n",
+        "protocol = \"3.1.1\"\nkeepalive = \"1s\"\n",
     )
-    .expect("spec");
-    let mut engine =
-        fleetop::engine::Engine::start(&config, fleetop::engine::Input::Brokers(vec![spec]))
-            .expect("engine");
-    common::connected(&mut engine).await;
+    .await;
     // Whatever Mosquitto counted before (its retained value, if it has dropped before).
     engine.pump_ready();
-    let before = engine.state.connections[0].broker_dropped.unwrap_or(0);
+    let before = engine.state.connections[0].broker.dropped().unwrap_or(0);
 
     // 30 MB of QoS 0, more than the sockets between Mosquitto and fleetop hold, so that
     // Mosquitto's queue for the stalled client overflows.
@@ -280,7 +269,8 @@ async fn a_stalled_core_keeps_the_link_and_shows_what_mosquitto_dropped() {
     let mut events = Vec::new();
     common::wait_for(&mut engine, "Mosquitto's drop counter to grow", |e| {
         e.state.connections[0]
-            .broker_dropped
+            .broker
+            .dropped()
             .is_some_and(|n| n > before)
     })
     .await;
@@ -305,4 +295,70 @@ async fn a_stalled_core_keeps_the_link_and_shows_what_mosquitto_dropped() {
     );
     drop(client);
     task.abort();
+}
+
+/// Mosquitto's `$SYS` figures reach the connection's broker health: its version, the
+/// clients connected (at least fleetop's two), and its message loads as rates.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_says_how_many_clients_and_messages_it_has() {
+    if !common::mosquitto_or_skip("mosquitto_says_how_many_clients_and_messages_it_has") {
+        return;
+    }
+    let prefix = common::unique_prefix("sys");
+    let mut engine = watching_mosquitto(&prefix, "", "").await;
+    // Retained, so figures come as soon as the stats connection subscribes; those count
+    // the clients of the last `sys_interval` (10 s by default), fleetop's two once it
+    // publishes again.
+    common::wait_for(
+        &mut engine,
+        "Mosquitto's $SYS figures counting fleetop",
+        |e| {
+            let h = &e.state.connections[0].broker;
+            h.clients().is_some_and(|n| n >= 2)
+                && h.received_per_s().is_some()
+                && h.sent_per_s().is_some()
+        },
+    )
+    .await;
+    let h = &engine.state.connections[0].broker;
+    assert_eq!(h.flavour, fleetop::broker::Flavour::Mosquitto, "{h:?}");
+    assert!(
+        h.version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("mosquitto version")),
+        "{h:?}"
+    );
+    assert!(h.received_per_s().is_some_and(|r| r >= 0.0), "{h:?}");
+    let screen = fleetop::ui::broker::summary(h).expect("a summary");
+    assert!(screen.contains("clients ↓"), "{screen}");
+    // `fleetop snapshot` says the same.
+    let snap = fleetop::output::snapshot::build(&engine.view());
+    let c = &snap.connections[0];
+    assert!(c.broker_clients.is_some_and(|n| n >= 2), "{c:?}");
+    assert!(
+        c.broker_received_per_s.is_some() && c.broker_sent_per_s.is_some(),
+        "{c:?}"
+    );
+}
+
+/// An engine watching `prefix/#` on Mosquitto, read-only and connected, with `head` before
+/// the `[[broker]]` table and `broker` keys inside it.
+async fn watching_mosquitto(prefix: &str, head: &str, broker: &str) -> fleetop::engine::Engine {
+    let text = format!(
+        "{head}[[broker]]\nname = \"mosquitto\"\nurl = \"mqtt://{}\"\n{broker}\
+         subscribe = [\"{prefix}/#\"]\n",
+        common::MOSQUITTO
+    );
+    let config = fleetop::config::Config::parse(&text, None).expect("config");
+    let spec = fleetop::source::mqtt::ConnectionSpec::from_config(
+        &config.brokers[0],
+        vec![(format!("{prefix}/#"), 0)],
+        true,
+    )
+    .expect("spec");
+    let mut engine =
+        fleetop::engine::Engine::start(&config, fleetop::engine::Input::Brokers(vec![spec]))
+            .expect("engine");
+    common::connected(&mut engine).await;
+    engine
 }

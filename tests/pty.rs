@@ -32,6 +32,11 @@ impl Session {
     }
 
     fn with_config(config: &str, args: &[&str]) -> Session {
+        Session::on_terminal(config, args, "xterm-256color")
+    }
+
+    /// On a terminal that calls itself `term` and says nothing of truecolour.
+    fn on_terminal(config: &str, args: &[&str], term: &str) -> Session {
         let dir = tempfile::tempdir().expect("tempdir");
         let cfg = dir.path().join("f.toml");
         std::fs::write(&cfg, config).expect("config");
@@ -49,7 +54,8 @@ impl Session {
         for a in args {
             cmd.arg(a);
         }
-        cmd.env("TERM", "xterm-256color");
+        cmd.env("TERM", term);
+        cmd.env_remove("COLORTERM");
         // Logs and state go to the temp dir, never to the user's.
         cmd.env("XDG_STATE_HOME", dir.path());
         cmd.env("HOME", dir.path());
@@ -229,6 +235,51 @@ fn the_demo_dim_a_pole_and_see_it_succeed_and_the_telemetry_follow() {
 }
 
 #[cfg(unix)]
+/// The colour escapes a session wrote: 24-bit (`38;2;`), 256-colour (`38;5;`) ones.
+fn colour_escapes(s: &Session) -> (usize, usize) {
+    let raw = s.raw.lock().expect("raw");
+    let text = String::from_utf8_lossy(&raw);
+    let count =
+        |p: &str| text.matches(&format!("[{p}")).count() + text.matches(&format!(";{p}")).count();
+    (
+        count("38;2;") + count("48;2;"),
+        count("38;5;") + count("48;5;"),
+    )
+}
+
+#[test]
+fn colours_fit_the_terminal_a_slow_link_gets_ansi_16() {
+    // A truecolour theme on a terminal that announces 256 colours: no 24-bit escapes.
+    let fixture = common::fixture("mixed-fleet.jsonl");
+    let replay = ["--replay", fixture.to_str().expect("path")];
+    let with = |more: &[&'static str]| -> Vec<&str> {
+        replay.iter().copied().chain(more.iter().copied()).collect()
+    };
+    let mut s = Session::on_terminal(TANKS, &with(&["--theme", "dark"]), "xterm-256color");
+    s.wait_for("tank-02");
+    s.keys("q");
+    s.wait_exit();
+    let (rgb, c256) = colour_escapes(&s);
+    assert_eq!(rgb, 0, "24-bit colour sent to a 256-colour terminal");
+    assert!(c256 > 0, "the 256-colour palette is used");
+    // A plain xterm, and a slow link: the 16-colour codes only.
+    for (args, term) in [
+        (&["--theme", "dark"][..], "xterm"),
+        (&["--slow-link"][..], "xterm-256color"),
+    ] {
+        let mut s = Session::on_terminal(TANKS, &with(args), term);
+        s.wait_for("tank-02");
+        s.keys("q");
+        s.wait_exit();
+        assert_eq!(colour_escapes(&s), (0, 0), "{args:?} on {term}");
+        let raw = s.raw.lock().expect("raw").clone();
+        assert!(
+            String::from_utf8_lossy(&raw).contains("\x1b[36"),
+            "cyan as an ANSI code"
+        );
+    }
+}
+
 #[test]
 fn sigterm_and_sighup_restore_the_terminal() {
     for signal in ["-TERM", "-HUP"] {

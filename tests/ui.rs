@@ -1,6 +1,8 @@
 //! Rendering snapshots of each view at 80×24 and 120×40 on a fixed fleet, and hostile
 //! topics drawn escaped.
 
+mod common;
+
 use fleetop::app::{Action, App};
 use fleetop::config::Config;
 use fleetop::engine::Engine;
@@ -8,8 +10,6 @@ use fleetop::mapping::Mapper;
 use fleetop::source::Clock;
 use fleetop::theme::Theme;
 use fleetop::vocab::RawMessage;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const T0: i64 = 1_764_000_000_000;
 
@@ -42,13 +42,7 @@ fn engine() -> Engine {
     );
     engine.clock = Clock::Fixed(T0 + 60_000);
     let mut send = |topic: &str, payload: &str, at: i64| {
-        engine.apply(&RawMessage {
-            conn: fleetop::vocab::ConnId(0),
-            topic: topic.as_bytes().to_vec().into(),
-            payload: payload.as_bytes().to_vec().into(),
-            retain: false,
-            at_ms: at,
-        })
+        common::feed(&mut engine, topic, payload.as_bytes(), at)
     };
     for i in 0..20 {
         let t = T0 + i * 3000;
@@ -85,21 +79,7 @@ fn engine() -> Engine {
 }
 
 fn render(app: &mut App, engine: &mut Engine, w: u16, h: u16) -> String {
-    app.fleet_changed();
-    app.refresh_alerts(&engine.alerts);
-    app.refresh(&engine.state);
-    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
-    term.draw(|f| fleetop::ui::draw(f, app, &engine.view()))
-        .expect("draw");
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            out.push_str(buf[(x, y)].symbol());
-        }
-        out.push('\n');
-    }
-    out
+    common::screen(app, engine, w, h)
 }
 
 fn app() -> App {
@@ -336,4 +316,35 @@ fn command_dialog() {
     let _ = a.update(Action::Submit, &e.state);
     let _ = a.update(Action::Input('0'), &e.state);
     insta::assert_snapshot!("command_params_120x40", render(&mut a, &mut e, 120, 40));
+}
+
+/// Ten minutes of silence from every tank: a storm of `device_stale`, folded into one row
+/// with its count, unfolded by Enter.
+#[test]
+fn an_alert_storm_folds_into_one_row() {
+    let mut e = engine();
+    for i in 0..6 {
+        e.apply(&RawMessage {
+            conn: fleetop::vocab::ConnId(0),
+            topic: format!("tanks/east/tank-east-{i:03}/telemetry")
+                .into_bytes()
+                .into(),
+            payload: br#"{"level_pct":40,"battery_v":3.8}"#.to_vec().into(),
+            retain: false,
+            at_ms: T0 + 59_000,
+        });
+    }
+    e.clock = Clock::Fixed(T0 + 600_000);
+    e.tick();
+    let mut a = app();
+    let _ = a.update(Action::Alerts, &e.state);
+    let folded = render(&mut a, &mut e, 80, 24);
+    assert!(folded.contains("▸ 9 devices"), "{folded}");
+    insta::assert_snapshot!("alerts_storm_folded_80x24", folded);
+    let _ = a.update(Action::Down, &e.state);
+    let _ = a.update(Action::Enter, &e.state);
+    insta::assert_snapshot!(
+        "alerts_storm_unfolded_120x40",
+        mask_clock(render(&mut a, &mut e, 120, 40))
+    );
 }

@@ -114,10 +114,10 @@ impl Builtin {
         match self {
             Builtin::DeviceOffline => "offline".into(),
             Builtin::DeviceStale => {
-                let live = d
-                    .last_live_ms
-                    .unwrap_or(d.first_seen_ms)
-                    .max(ctx.live_floor_ms);
+                let live = ctx.blind.silence_from(
+                    d.last_live_ms.unwrap_or(d.first_seen_ms),
+                    d.stale_after_ms(),
+                );
                 crate::text::age(ctx.now_ms.saturating_sub(live))
             }
             Builtin::DecodeErrors { .. } => d.last_error.as_ref().map_or_else(

@@ -8,6 +8,8 @@
 //! on_fire = ["/usr/local/bin/page", "--team", "noc"]
 //! timeout = "10s"
 //! max_running = 8                       # more at once are skipped and counted
+//! group_interval = "30s"                # alerts of one rule that follow the first are
+//!                                       # run together at the end of the interval
 //!
 //! [[alert]]
 //! name = "tank_low"
@@ -17,13 +19,16 @@
 //! hook_timeout = "30s"
 //! ```
 
+use super::rules::RuleIdx;
 use super::transition::Transition;
 use crate::commands::placeholders::Placeholders;
 use crate::config::hooks::{Argv, HooksConfig};
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_RUNNING: usize = 8;
+pub const DEFAULT_GROUP_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Where and how alert transitions go to MQTT (`[hooks] publish_topic`).
 #[derive(Debug, Clone)]
@@ -86,7 +91,7 @@ impl AlertPublish {
 }
 
 /// Which edge of an alert a hook runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HookEvent {
     Fire,
     Resolve,
@@ -143,6 +148,99 @@ pub struct HookRun {
     pub event: HookEvent,
     pub argv: Argv,
     pub timeout: Duration,
+}
+
+/// A hook run for one or more alerts of one rule (their lines go to its stdin).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRun {
+    pub run: HookRun,
+    pub alerts: Vec<Transition>,
+}
+
+/// Alerts of one rule that start (or resolve) together run their hook once, as a group,
+/// as Alertmanager groups notifications: the first runs at once, those that follow within
+/// the group interval wait for its end and run together, and so on while the storm lasts.
+/// A gateway outage that makes 500 devices stale is then a few runs, not 500. Pure: time
+/// is passed in.
+#[derive(Debug)]
+pub struct HookGroups {
+    interval_ms: i64,
+    open: HashMap<(RuleIdx, HookEvent), OpenGroup>,
+}
+
+#[derive(Debug)]
+struct OpenGroup {
+    until_ms: i64,
+    run: HookRun,
+    waiting: Vec<Transition>,
+}
+
+impl HookGroups {
+    pub fn new(interval: Duration) -> HookGroups {
+        HookGroups {
+            interval_ms: i64::try_from(interval.as_millis()).unwrap_or(i64::MAX),
+            open: HashMap::new(),
+        }
+    }
+
+    pub fn from_config(config: &HooksConfig) -> HookGroups {
+        HookGroups::new(config.group_interval.unwrap_or(DEFAULT_GROUP_INTERVAL))
+    }
+
+    /// Takes a transition whose hook is `run`: what runs now, if anything (the rest waits
+    /// for [`HookGroups::due`]).
+    pub fn offer(&mut self, run: HookRun, t: Transition, now_ms: i64) -> Option<GroupRun> {
+        if self.interval_ms == 0 {
+            return Some(GroupRun {
+                run,
+                alerts: vec![t],
+            });
+        }
+        let key = (t.rule, run.event);
+        if let Some(g) = self.open.get_mut(&key)
+            && g.until_ms > now_ms
+        {
+            g.waiting.push(t);
+            return None;
+        }
+        let group = OpenGroup {
+            until_ms: now_ms.saturating_add(self.interval_ms),
+            run: run.clone(),
+            waiting: Vec::new(),
+        };
+        self.open.insert(key, group);
+        Some(GroupRun {
+            run,
+            alerts: vec![t],
+        })
+    }
+
+    /// The groups whose interval has ended with alerts waiting, fires before resolves;
+    /// a group that ran stays open one more interval, one with nothing waiting closes.
+    pub fn due(&mut self, now_ms: i64) -> Vec<GroupRun> {
+        let interval = self.interval_ms;
+        let mut runs = Vec::new();
+        self.open.retain(|&(rule, event), g| {
+            if g.until_ms > now_ms {
+                return true;
+            }
+            if g.waiting.is_empty() {
+                return false;
+            }
+            g.until_ms = now_ms.saturating_add(interval);
+            let alerts = std::mem::take(&mut g.waiting);
+            runs.push((
+                (event != HookEvent::Fire, rule),
+                GroupRun {
+                    run: g.run.clone(),
+                    alerts,
+                },
+            ));
+            true
+        });
+        runs.sort_by_key(|(order, _)| *order);
+        runs.into_iter().map(|(_, r)| r).collect()
+    }
 }
 
 #[cfg(test)]
@@ -206,5 +304,76 @@ mod tests {
             Hooks::default().plan(&transition(AlertState::Pending, AlertState::Firing, false)),
             None
         );
+    }
+
+    fn fire(device: u32, at_ms: i64) -> Transition {
+        Transition {
+            device: crate::vocab::DeviceId(device),
+            device_name: format!("tank-{device:02}"),
+            at_ms,
+            ..transition(AlertState::Pending, AlertState::Firing, false)
+        }
+    }
+
+    fn run(event: HookEvent) -> HookRun {
+        HookRun {
+            event,
+            argv: vec!["page".to_string()].into(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    fn devices(g: &GroupRun) -> Vec<u32> {
+        g.alerts.iter().map(|t| t.device.0).collect()
+    }
+
+    #[test]
+    fn a_storm_of_one_rule_runs_its_hook_once_per_interval() {
+        let mut groups = HookGroups::new(Duration::from_secs(30));
+        let first = groups.offer(run(HookEvent::Fire), fire(1, 0), 0);
+        assert_eq!(
+            first.as_ref().map(devices),
+            Some(vec![1]),
+            "the first runs at once"
+        );
+        for d in 2..=500 {
+            assert_eq!(
+                groups.offer(run(HookEvent::Fire), fire(d, 1_000), 1_000),
+                None
+            );
+        }
+        let resolve = transition(AlertState::Firing, AlertState::Resolved, false);
+        let resolved = groups.offer(run(HookEvent::Resolve), resolve, 2_000);
+        assert!(resolved.is_some(), "resolves are a group of their own");
+        assert_eq!(groups.due(29_999), []);
+        let due = groups.due(30_000);
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].alerts.len(), 499, "the rest, together");
+        // Still storming: the next one waits for the next interval.
+        assert_eq!(
+            groups.offer(run(HookEvent::Fire), fire(501, 31_000), 31_000),
+            None
+        );
+        assert_eq!(groups.due(59_999), []);
+        assert_eq!(
+            groups.due(60_000).iter().map(devices).collect::<Vec<_>>(),
+            [vec![501]]
+        );
+        // Quiet for a whole interval: the group closes and the next alert runs at once.
+        assert_eq!(groups.due(90_000), []);
+        assert!(
+            groups
+                .offer(run(HookEvent::Fire), fire(502, 95_000), 95_000)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_zero_interval_runs_every_alert_on_its_own() {
+        let mut groups = HookGroups::new(Duration::ZERO);
+        for d in 0..3 {
+            assert!(groups.offer(run(HookEvent::Fire), fire(d, 0), 0).is_some());
+        }
+        assert_eq!(groups.due(1_000_000), []);
     }
 }

@@ -47,6 +47,18 @@ pub enum LogEntry {
         id: u64,
         by: String,
     },
+    /// Where a compacted log's state begins: what came before is history, and a replay
+    /// starts over from here (the lines after it say everything still in force).
+    Checkpoint {
+        at_ms: i64,
+    },
+    /// An alert raised when the log was compacted.
+    Raised {
+        #[serde(flatten)]
+        key: AlertKey,
+        #[serde(flatten)]
+        raised: Raised,
+    },
 }
 
 /// A line that could not be read.
@@ -89,20 +101,35 @@ pub fn parse_log(text: &str) -> (Vec<LogEntry>, Vec<LogError>) {
     (entries, errors)
 }
 
-/// What a log replay yields: the silences still in force and the acks of alerts that
-/// were still raised when the log ends.
+/// What a log replay yields: the silences still in force, the acks of alerts that were
+/// still raised when the log ends, and those alerts themselves.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Restored {
     pub silences: Vec<Silence>,
     pub acks: HashMap<AlertKey, Ack>,
+    /// Alerts raised when the log ends: they resume as raised, from when they began.
+    pub raised: HashMap<AlertKey, Raised>,
     /// Next free silence id (ids are never reused).
     pub next_silence_id: u64,
+}
+
+/// An alert that was raised when the log ends: enough to resume it as it was, so its
+/// "since" stays true and `on_fire` does not run a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Raised {
+    /// When its episode began (pending, or firing at once).
+    pub started_ms: i64,
+    /// When it fired.
+    pub fired_ms: i64,
+    pub severity: Severity,
 }
 
 /// Replays entries in order at `now_ms`.
 pub fn replay(entries: impl IntoIterator<Item = LogEntry>, now_ms: i64) -> Restored {
     let mut silences = BTreeMap::new();
     let mut acks = HashMap::new();
+    let mut raised: HashMap<AlertKey, Raised> = HashMap::new();
+    let mut began: HashMap<AlertKey, i64> = HashMap::new();
     let mut next_id = 1;
     for e in entries {
         match e {
@@ -116,13 +143,47 @@ pub fn replay(entries: impl IntoIterator<Item = LogEntry>, now_ms: i64) -> Resto
             LogEntry::Ack { key, ack } => {
                 acks.insert(key, ack);
             }
+            LogEntry::Checkpoint { .. } => {
+                silences.clear();
+                acks.clear();
+                raised.clear();
+                began.clear();
+            }
+            LogEntry::Raised { key, raised: r } => {
+                began.insert(key.clone(), r.started_ms);
+                raised.insert(key, r);
+            }
             // An ack belongs to one episode: it ends at resolve, and a new one starts
             // unacknowledged.
-            LogEntry::Transition { key, from, to, .. } => {
+            LogEntry::Transition {
+                key,
+                from,
+                to,
+                at_ms,
+                severity,
+                ..
+            } => {
                 let ended = matches!(to, AlertState::Resolved | AlertState::Inactive);
-                let began = matches!(from, AlertState::Resolved | AlertState::Inactive);
-                if ended || began {
+                let from_rest = matches!(from, AlertState::Resolved | AlertState::Inactive);
+                if ended || from_rest {
                     acks.remove(&key);
+                }
+                if from_rest {
+                    began.insert(key.clone(), at_ms);
+                }
+                if ended {
+                    began.remove(&key);
+                    raised.remove(&key);
+                } else if to.is_raised() && !raised.contains_key(&key) {
+                    let started_ms = began.get(&key).copied().unwrap_or(at_ms).min(at_ms);
+                    raised.insert(
+                        key,
+                        Raised {
+                            started_ms,
+                            fired_ms: at_ms,
+                            severity,
+                        },
+                    );
                 }
             }
         }
@@ -133,6 +194,7 @@ pub fn replay(entries: impl IntoIterator<Item = LogEntry>, now_ms: i64) -> Resto
             .filter(|s| s.expires_ms > now_ms)
             .collect(),
         acks,
+        raised,
         next_silence_id: next_id,
     }
 }

@@ -12,6 +12,7 @@
 //! alert flapping; transitions then happen silently until none has happened for a whole
 //! window, when the alert settles into whatever state it is really in.
 
+use super::log::Raised;
 use super::rules::{FlapPolicy, RuleIdx};
 use crate::expr::Truth;
 use crate::vocab::{DeviceId, Severity};
@@ -136,6 +137,18 @@ impl Alert {
             clear_since: None,
             flips: VecDeque::new(),
         }
+    }
+
+    /// Takes up where an earlier run left off: firing since it fired then, its episode
+    /// begun when it began. Nothing changed, so no transition shows and `on_fire` does
+    /// not run again; what the data says next moves it on as usual.
+    pub(crate) fn resume(&mut self, r: Raised) {
+        self.inner = AlertState::Firing;
+        self.state = AlertState::Firing;
+        self.since_ms = r.fired_ms;
+        self.started_ms = r.started_ms;
+        self.fired_ms = Some(r.fired_ms);
+        self.raise_since = Some(r.started_ms);
     }
 
     /// Records an evaluation's outcome. `clear` matters only while firing.

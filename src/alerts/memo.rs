@@ -42,6 +42,17 @@ pub(crate) struct DeviceMemo {
 pub(crate) struct Link {
     pub(crate) down: bool,
     pub(crate) up_since: Option<i64>,
+    /// When it last went down (or fleetop stopped, for devices known from a past run).
+    pub(crate) down_since: Option<i64>,
+}
+
+impl Link {
+    pub(crate) fn blind(self) -> crate::vocab::Blind {
+        crate::vocab::Blind {
+            from_ms: self.down_since.unwrap_or(i64::MIN),
+            until_ms: self.up_since.unwrap_or(i64::MIN),
+        }
+    }
 }
 
 impl DeviceMemo {

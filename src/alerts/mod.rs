@@ -28,10 +28,10 @@ pub mod transition;
 
 pub use check::{CheckSummary, check_summary, default_wait};
 pub use hooks::{HookEvent, HookRun};
-pub use log::{AlertKey, LogEntry, LogError, Restored, parse_log};
+pub use log::{AlertKey, LogEntry, LogError, Raised, Restored, parse_log};
 pub use machine::{Ack, Alert, AlertState};
 pub use rules::{Rule, RuleError, RuleIdx, RuleSet};
 pub use silence::{Matcher, Silence, SilenceRequest, matchers_so_far, parse_silence_command};
-pub use state::{AlertBook, AlertError};
+pub use state::{AlertBook, AlertError, Resume};
 pub use tally::{AlertTally, Handling};
 pub use transition::Transition;

@@ -121,6 +121,16 @@ impl Rule {
         }
     }
 
+    /// True when the rule reads `metric` (in `when` or `clear`).
+    pub fn reads(&self, metric: &str) -> bool {
+        match &self.condition {
+            Condition::Expr { when, clear } => std::iter::once(when)
+                .chain(clear)
+                .any(|e| e.metrics().iter().any(|m| &**m == metric)),
+            Condition::Builtin(_) => false,
+        }
+    }
+
     pub fn raise(&self, d: &Device, ctx: &EvalCtx<'_>, facts: &BuiltinFacts) -> Truth {
         match &self.condition {
             Condition::Expr { when, .. } => when.eval(d, ctx),

@@ -9,7 +9,7 @@
 mod evaluate;
 
 use super::builtin::{Builtin, BuiltinFacts};
-use super::log::{AlertKey, LogEntry, replay};
+use super::log::{AlertKey, LogEntry, Raised, replay};
 use super::machine::{Ack, Alert, AlertState};
 use super::memo::{DeviceMemo, Link};
 use super::rules::{Rule, RuleIdx, RuleSet};
@@ -45,6 +45,9 @@ struct Book {
     silences: Vec<Silence>,
     next_silence_id: u64,
     restored_acks: HashMap<AlertKey, Ack>,
+    /// Alerts raised when the log was last written, not yet evaluated again: each resumes
+    /// as firing when its rule is next evaluated on its device.
+    restored_raised: HashMap<AlertKey, Raised>,
     out: Vec<Transition>,
     now_ms: i64,
     /// Scratch list of rules to evaluate, kept to avoid an allocation per message.
@@ -124,11 +127,23 @@ impl AlertBook {
 
     /// The worst raised, unsilenced alert of a device, for its row in the fleet table.
     pub fn worst_for(&self, device: DeviceId) -> Option<Severity> {
+        self.worst_where(device, |_| true)
+    }
+
+    /// The worst raised, unsilenced alert of a device whose rule reads `metric`: the
+    /// severity its value is drawn in, so the number in trouble stands out.
+    pub fn metric_severity(&self, device: DeviceId, metric: &str) -> Option<Severity> {
+        self.worst_where(device, |a| {
+            self.rules.get(a.rule).is_some_and(|r| r.reads(metric))
+        })
+    }
+
+    fn worst_where(&self, device: DeviceId, pick: impl Fn(&Alert) -> bool) -> Option<Severity> {
         self.book
             .alerts
             .range((device, 0)..=(device, RuleIdx::MAX))
             .map(|(_, a)| a)
-            .filter(|a| self.counts_as_raised(a))
+            .filter(|a| self.counts_as_raised(a) && pick(a))
             .map(|a| a.severity)
             .max()
     }
@@ -234,9 +249,16 @@ impl AlertBook {
         })
     }
 
-    /// Rebuilds silences and acks from the alert log after a restart. Acks re-attach to
+    /// Rebuilds silences and acks from the alert log after a restart, and with
+    /// [`Resume::Raised`] the alerts that were raised: each resumes as firing, with its
+    /// original times, when its rule is next evaluated on its device. Acks re-attach to
     /// their alerts when those raise again (or at once, if already present).
-    pub fn restore(&mut self, entries: impl IntoIterator<Item = LogEntry>, now_ms: i64) {
+    pub fn restore(
+        &mut self,
+        entries: impl IntoIterator<Item = LogEntry>,
+        now_ms: i64,
+        resume: Resume,
+    ) {
         let r = replay(entries, now_ms);
         let b = &mut self.book;
         b.next_silence_id = b.next_silence_id.max(r.next_silence_id);
@@ -245,6 +267,9 @@ impl AlertBook {
             b.silences.push(s);
         }
         b.restored_acks = r.acks;
+        if resume == Resume::Raised {
+            b.restored_raised = r.raised;
+        }
         for a in b
             .alerts
             .values_mut()
@@ -253,21 +278,53 @@ impl AlertBook {
             if let Some(ack) = b.restored_acks.remove(&key_of(a)) {
                 a.ack = Some(ack);
             }
+            b.restored_raised.remove(&key_of(a));
         }
     }
 
-    /// The log reduced to what a restart needs (silences in force, acks of alerts held),
-    /// for rewriting a log that has grown long.
+    /// Alerts restored as raised that no evaluation has taken up yet (their device has
+    /// not been seen since the restart).
+    pub fn awaiting_resume(&self) -> usize {
+        self.book.restored_raised.len()
+    }
+
+    /// The log reduced to what a restart needs: silences in force, raised alerts (also
+    /// those restored but not yet taken up again) and their acks, for rewriting a log
+    /// that has grown long.
     pub fn compact(&self) -> Vec<LogEntry> {
         let silences = self.book.silences.iter().cloned().map(LogEntry::Silence);
-        let acks = self.alerts().filter_map(|a| {
-            a.ack.clone().map(|ack| LogEntry::Ack {
-                key: key_of(a),
-                ack,
-            })
+        let live = self.alerts().filter(|a| a.state.is_raised()).map(|a| {
+            let raised = Raised {
+                started_ms: a.started_ms,
+                fired_ms: a.fired_ms.unwrap_or(a.since_ms),
+                severity: a.severity,
+            };
+            (key_of(a), raised, a.ack.clone())
         });
-        silences.chain(acks).collect()
+        let waiting = self
+            .book
+            .restored_raised
+            .iter()
+            .map(|(k, r)| (k.clone(), *r, self.book.restored_acks.get(k).cloned()));
+        let raised = live.chain(waiting).flat_map(|(key, raised, ack)| {
+            let ack = ack.map(|ack| LogEntry::Ack {
+                key: key.clone(),
+                ack,
+            });
+            std::iter::once(LogEntry::Raised { key, raised }).chain(ack)
+        });
+        silences.chain(raised).collect()
     }
+}
+
+/// How much of the alert log [`AlertBook::restore`] brings back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Silences and acks only: what a one-off judgement (`fleetop check`) honours.
+    OperatorState,
+    /// Also the alerts that were raised, for a run that carries on where the last one
+    /// stopped.
+    Raised,
 }
 
 /// The alert id of group `i` (gateways count down from the top of the id range, far
@@ -297,3 +354,11 @@ fn note(s: &str) -> String {
 #[cfg(test)]
 #[path = "state_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "state/resume_tests.rs"]
+mod resume_tests;
+
+#[cfg(test)]
+#[path = "state/metric_tests.rs"]
+mod metric_tests;

@@ -12,7 +12,8 @@ impl App {
             (_, View::Device(id)) => Some(id),
             (_, View::Fleet) => self.selected_device(),
             (_, View::Alerts) => self.alerts.selected_row().map(|r| r.device),
-            (_, View::Topics) => None,
+            (_, View::Map) => self.map.selected,
+            (_, View::Topics | View::Overview | View::Broker) => None,
         }
     }
 
@@ -35,7 +36,7 @@ impl App {
     ) {
         match device.and_then(|id| state.devices.get(id.index())) {
             Some(d) => {
-                self.mode = Mode::Command(alerts::silence_prefill(d, rule));
+                self.mode = Mode::Command(alerts::silence_prefill(d, rule).into());
                 self.command_hint = Some(alerts::silence_hint(d));
             }
             None => self.message = Some(
@@ -55,6 +56,9 @@ impl App {
             }
             return Vec::new();
         };
+        if row.members > 0 {
+            return self.folded_action(action, &row);
+        }
         match action {
             Action::Ack => {
                 return vec![Effect::Alert(AlertOp::Ack {
@@ -64,7 +68,8 @@ impl App {
             }
             Action::Silence => match &row.group {
                 Some(labels) => {
-                    self.mode = Mode::Command(format!("silence {labels} rule={} ", row.rule_name));
+                    self.mode =
+                        Mode::Command(format!("silence {labels} rule={} ", row.rule_name).into());
                     self.command_hint =
                         Some("add DURATION \"reason\", e.g. 2h \"gateway swap\"".into());
                 }
@@ -74,6 +79,25 @@ impl App {
                 Some(id) => return vec![Effect::Alert(AlertOp::Unsilence(id))],
                 None => self.message = Some("this alert is not silenced".into()),
             },
+            _ => self.cycle_alert_filter(),
+        }
+        Vec::new()
+    }
+
+    /// Ack and silence on a folded rule's head act on the whole group.
+    fn folded_action(&mut self, action: Action, row: &AlertRowKind) -> Vec<Effect> {
+        match action {
+            Action::Ack => return vec![Effect::Alert(AlertOp::AckRule(row.rule))],
+            Action::Silence => {
+                self.mode = Mode::Command(format!("silence rule={} ", row.rule_name).into());
+                self.command_hint = Some(format!(
+                    "{} alerts of {}: add matchers to narrow it, then DURATION \"reason\"",
+                    row.members, row.rule_name
+                ));
+            }
+            Action::Unsilence => {
+                self.message = Some("Enter unfolds the group: u lifts one alert's silence".into())
+            }
             _ => self.cycle_alert_filter(),
         }
         Vec::new()
@@ -93,6 +117,8 @@ impl App {
                     group: Some(labels),
                     ..
                 }) => self.apply_filter(&labels),
+                // A folded rule's head opens (or closes) its group.
+                Some(r) if r.members > 0 => toggle(&mut self.alerts.unfolded, r.rule),
                 Some(r) => {
                     self.view = View::Device(r.device);
                     self.device_return = View::Alerts;
@@ -115,5 +141,15 @@ impl App {
                 )
             }
         }
+    }
+}
+
+/// Adds `rule` to the set, or takes it out if it was there.
+fn toggle(
+    set: &mut std::collections::HashSet<crate::alerts::RuleIdx>,
+    rule: crate::alerts::RuleIdx,
+) {
+    if !set.remove(&rule) {
+        set.insert(rule);
     }
 }

@@ -83,7 +83,23 @@ pub struct AlertRow {
     /// For a gateway's alert (not a device's): its labels as `key=value` words, which
     /// are both a fleet filter for its devices and silence matchers.
     pub group: Option<Box<str>>,
+    /// The head of a rule's alerts folded into one row: how many (0 for an alert of its
+    /// own). The head shows its worst, newest alert (`device`).
+    pub members: usize,
+    /// Listed under its rule's unfolded head.
+    pub in_group: bool,
 }
+
+impl AlertRow {
+    /// What the cursor stays on across relists: the alert, or the rule of a head.
+    fn key(&self) -> (Option<DeviceId>, RuleIdx) {
+        ((self.members == 0).then_some(self.device), self.rule)
+    }
+}
+
+/// A rule with this many listed alerts folds them into one row (Alertmanager-style
+/// grouping): a storm of one rule is one line with its count, not a screenful.
+pub const FOLD_AT: usize = 5;
 
 /// The pane: filter, rows and cursor.
 #[derive(Debug, Default)]
@@ -91,12 +107,14 @@ pub struct AlertPane {
     pub filter: StateFilter,
     pub rows: Vec<AlertRow>,
     pub selected: usize,
+    /// Rules whose folded alerts the operator opened (Enter on the head).
+    pub unfolded: std::collections::HashSet<RuleIdx>,
 }
 
 impl AlertPane {
     /// Relists the alerts, keeping the cursor on the same alert when it is still listed.
     pub fn refresh(&mut self, book: &AlertBook) {
-        let keep = self.rows.get(self.selected).map(|r| (r.device, r.rule));
+        let keep = self.rows.get(self.selected).map(AlertRow::key);
         let mut listed: Vec<(&Alert, Option<u64>)> = book
             .alerts()
             .filter(|a| a.state != AlertState::Inactive)
@@ -104,19 +122,18 @@ impl AlertPane {
             .filter(|(a, s)| self.filter.keeps(a, s.is_some(), book.handling(a)))
             .collect();
         listed.sort_by(|(a, _), (b, _)| order(a).cmp(&order(b)));
-        self.rows = listed
-            .into_iter()
-            .map(|(a, silence)| AlertRow {
-                device: a.device,
-                rule: a.rule,
-                rule_name: a.rule_name.clone(),
-                silence,
-                group: crate::alerts::state::is_group_alert(a.device)
-                    .then(|| a.device_name.clone()),
-            })
-            .collect();
+        let rows = listed.into_iter().map(|(a, silence)| AlertRow {
+            device: a.device,
+            rule: a.rule,
+            rule_name: a.rule_name.clone(),
+            silence,
+            group: crate::alerts::state::is_group_alert(a.device).then(|| a.device_name.clone()),
+            members: 0,
+            in_group: false,
+        });
+        self.rows = fold(rows.collect(), &self.unfolded);
         if let Some(key) = keep
-            && let Some(i) = self.rows.iter().position(|r| (r.device, r.rule) == key)
+            && let Some(i) = self.rows.iter().position(|r| r.key() == key)
         {
             self.selected = i;
         }
@@ -126,6 +143,49 @@ impl AlertPane {
     pub fn selected_row(&self) -> Option<&AlertRow> {
         self.rows.get(self.selected)
     }
+}
+
+/// Folds the alerts of each rule with [`FOLD_AT`] or more into a head row where its first
+/// (worst) alert stands; the members follow an unfolded head. Gateway alerts stay apart.
+fn fold(rows: Vec<AlertRow>, unfolded: &std::collections::HashSet<RuleIdx>) -> Vec<AlertRow> {
+    let mut per_rule: std::collections::HashMap<RuleIdx, usize> = Default::default();
+    for r in rows.iter().filter(|r| r.group.is_none()) {
+        *per_rule.entry(r.rule).or_default() += 1;
+    }
+    let folds =
+        |r: &AlertRow| r.group.is_none() && per_rule.get(&r.rule).is_some_and(|&n| n >= FOLD_AT);
+    let mut members: std::collections::HashMap<RuleIdx, Vec<AlertRow>> = Default::default();
+    let mut out = Vec::with_capacity(rows.len());
+    let mut heads = Vec::new();
+    for r in rows {
+        if !folds(&r) {
+            out.push(r);
+            continue;
+        }
+        let list = members.entry(r.rule).or_default();
+        if list.is_empty() {
+            heads.push(out.len());
+            out.push(AlertRow {
+                members: per_rule[&r.rule],
+                silence: None,
+                ..r.clone()
+            });
+        }
+        list.push(AlertRow {
+            in_group: true,
+            ..r
+        });
+    }
+    // Members go under their unfolded heads, last head first so positions hold.
+    for &at in heads.iter().rev() {
+        let rule = out[at].rule;
+        if unfolded.contains(&rule)
+            && let Some(list) = members.remove(&rule)
+        {
+            out.splice(at + 1..at + 1, list);
+        }
+    }
+    out
 }
 
 /// Active alerts before resolved ones; then most severe first; among equals raised

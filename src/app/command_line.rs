@@ -95,15 +95,14 @@ impl App {
     pub(super) fn edit_command(
         &mut self,
         action: Action,
-        mut text: String,
+        mut text: super::prompt::Prompt,
         state: &FleetState,
     ) -> Vec<Effect> {
         match action {
-            Action::Input(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
-            Action::Complete => text = keys::complete(&text),
+            Action::Input(c) => text.edit(super::prompt::Edit::InsertChar(c)),
+            Action::Backspace => text.edit(super::prompt::Edit::DeletePrevChar),
+            Action::Edit(e) => text.edit(e),
+            Action::Complete => text.replace(keys::complete(text.text())),
             Action::Cancel => {
                 self.mode = Mode::Normal;
                 self.command_hint = None;
@@ -112,7 +111,7 @@ impl App {
             Action::Submit => {
                 self.mode = Mode::Normal;
                 self.command_hint = None;
-                return self.run_command(&text, state);
+                return self.run_command(text.text(), state);
             }
             _ => {}
         }
@@ -130,6 +129,10 @@ impl App {
             "q" | "quit" => self.quit = true,
             "help" => self.mode = Mode::Help,
             "topics" => self.view = View::Topics,
+            "map" if self.view != View::Map => self.toggle_map(state),
+            "map" => {}
+            "overview" => self.open_view(View::Overview),
+            "broker" => self.open_view(View::Broker),
             "alerts" => match rest.first().map(|f| alerts::StateFilter::parse(f)) {
                 None => self.open_alerts(None),
                 Some(Some(f)) => self.open_alerts(Some(f)),
@@ -184,7 +187,7 @@ impl App {
             },
             other => {
                 self.message = Some(format!(
-                    "unknown command `:{}`; try :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
+                    "unknown command `:{}`; try :map, :overview, :broker, :sort, :filter, :group, :theme, :topics, :alerts, :silence, :cmd, :publish, :export csv FILE, :q",
                     crate::sanitize::text(other)
                 ))
             }

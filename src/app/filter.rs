@@ -1,11 +1,16 @@
-//! The fleet filter typed after `/`: words that must all match.
+//! The fleet filter typed after `/`: terms joined by `and` (or just spaces), `or`, and
+//! negated by `not` / `!`.
 //!
 //! - plain text: a case-insensitive substring of the name, fleet or a label value
 //! - `/regex/`: a regular expression over the name and label values
-//! - `key<20`, `key>=3.5`, `key=north`, `key!=offline`: compare a metric, a label, or one of
-//!   `status`, `fleet`, `name`, `errors`
+//! - `key<20`, `key>=3.5`, `key=north` (or `==`), `key!=offline`: compare a metric, a label,
+//!   or one of `status`, `fleet`, `name`, `errors`
+//!
+//! `and` binds tighter than `or`: `site=north and level_pct<20 or status=offline`. A key no
+//! device has, or a status that does not exist, is an error with a suggestion, checked
+//! against the fleet at hand ([`Filter::check`]).
 
-use crate::fleet::{Device, MetricValue};
+use crate::fleet::{Device, FleetState, MetricValue, Status};
 
 #[derive(Debug, Clone)]
 enum Term {
@@ -24,70 +29,195 @@ enum Op {
     Ne,
 }
 
+/// A term and whether `not` turned it around.
+#[derive(Debug, Clone)]
+struct Literal {
+    negated: bool,
+    term: Term,
+}
+
+/// Keys every device has, besides its metrics and labels.
+const BUILT_IN_KEYS: [&str; 5] = ["status", "fleet", "name", "device", "errors"];
+
 /// A parsed filter; empty matches everything.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    terms: Vec<Term>,
+    /// Alternatives (`or`), each a list of literals that must all hold (`and`).
+    any_of: Vec<Vec<Literal>>,
     pub source: String,
 }
 
 impl Filter {
     pub fn parse(text: &str) -> Result<Filter, String> {
-        let mut terms = Vec::new();
+        let mut any_of = vec![Vec::new()];
+        let mut negated = false;
         for word in text.split_whitespace() {
-            if word.len() >= 2 && word.starts_with('/') && word.ends_with('/') {
-                let re = regex::RegexBuilder::new(&word[1..word.len() - 1])
-                    .case_insensitive(true)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| format!("bad regex {word}: {e}"))?;
-                terms.push(Term::Regex(re));
-                continue;
-            }
-            let ops = [
-                ("<=", Op::Le),
-                (">=", Op::Ge),
-                ("!=", Op::Ne),
-                ("<", Op::Lt),
-                (">", Op::Gt),
-                ("=", Op::Eq),
-            ];
-            let found = ops
-                .iter()
-                .filter_map(|(s, op)| word.find(s).map(|i| (i, *s, *op)))
-                .min_by_key(|(i, s, _)| (*i, std::cmp::Reverse(s.len())));
-            match found {
-                Some((i, s, op)) if i > 0 => {
-                    let value = &word[i + s.len()..];
-                    if value.is_empty() {
-                        return Err(format!("`{word}` compares with nothing"));
+            match word.to_ascii_lowercase().as_str() {
+                "and" | "&&" => continue,
+                "or" | "||" => {
+                    if negated || any_of.last().is_none_or(Vec::is_empty) {
+                        return Err("`or` needs a term on each side".into());
                     }
-                    if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge)
-                        && value.parse::<f64>().is_err()
-                    {
-                        return Err(format!("`{word}`: {s} needs a number"));
-                    }
-                    terms.push(Term::Compare {
-                        key: word[..i].to_string(),
-                        op,
-                        value: value.to_string(),
-                    });
+                    any_of.push(Vec::new());
+                    continue;
                 }
-                _ => terms.push(Term::Text(word.to_lowercase())),
+                "not" => {
+                    negated = !negated;
+                    continue;
+                }
+                _ => {}
             }
+            let (flip, word) = match word.strip_prefix('!') {
+                Some(rest) if !rest.is_empty() && !rest.starts_with('=') => (true, rest),
+                _ => (false, word),
+            };
+            let term = parse_term(word)?;
+            if let Some(all) = any_of.last_mut() {
+                all.push(Literal {
+                    negated: negated != flip,
+                    term,
+                });
+            }
+            negated = false;
         }
+        if negated || (any_of.len() > 1 && any_of.last().is_some_and(Vec::is_empty)) {
+            return Err(
+                "the filter ends in the middle: `not` or `or` needs a term after it".into(),
+            );
+        }
+        any_of.retain(|all| !all.is_empty());
         Ok(Filter {
-            terms,
+            any_of,
             source: text.trim().to_string(),
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
+        self.any_of.is_empty()
     }
 
     pub fn matches(&self, d: &Device, fleet: &str) -> bool {
-        self.terms.iter().all(|t| term_matches(t, d, fleet))
+        self.any_of.is_empty()
+            || self.any_of.iter().any(|all| {
+                all.iter()
+                    .all(|l| term_matches(&l.term, d, fleet) != l.negated)
+            })
+    }
+
+    /// Checks the keys and values it compares against what the fleet has: a key no
+    /// device reports, or a status that does not exist, is an error that says what is
+    /// there instead. An empty fleet checks nothing (nothing is known yet).
+    pub fn check(&self, state: &FleetState) -> Result<(), String> {
+        if state.devices.is_empty() {
+            return Ok(());
+        }
+        let compared = self.any_of.iter().flatten().filter_map(|l| match &l.term {
+            Term::Compare { key, value, .. } => Some((key.as_str(), value.as_str())),
+            _ => None,
+        });
+        for (key, value) in compared {
+            if key == "status" {
+                let known = [
+                    Status::Online,
+                    Status::Stale,
+                    Status::Offline,
+                    Status::Unknown,
+                ];
+                if !known.iter().any(|s| s.as_str().eq_ignore_ascii_case(value)) {
+                    let names: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+                    return Err(format!(
+                        "no status `{value}` (a status is {}){}",
+                        names.join(", "),
+                        did_you_mean(value, names.iter().copied())
+                    ));
+                }
+                continue;
+            }
+            if BUILT_IN_KEYS.contains(&key) || known_key(state, key) {
+                continue;
+            }
+            let keys = state.devices.iter().flat_map(|d| {
+                d.metrics
+                    .iter()
+                    .map(|m| &*m.name)
+                    .chain(d.labels.iter().map(|(k, _)| &**k))
+            });
+            return Err(format!(
+                "no metric or label `{key}` on any device{}",
+                did_you_mean(key, keys.chain(BUILT_IN_KEYS))
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// True when some device has `key` as a metric or a label.
+fn known_key(state: &FleetState, key: &str) -> bool {
+    state
+        .devices
+        .iter()
+        .any(|d| d.label(key).is_some() || d.metric(key).is_some())
+}
+
+/// `: did you mean `x`?` for the closest of `candidates`, when one is close enough.
+fn did_you_mean<'a>(typed: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    let typed = typed.to_lowercase();
+    let best = candidates
+        .map(|c| {
+            let lower = c.to_lowercase();
+            // A prefix is the likeliest slip (`level` for `level_pct`).
+            let score = if lower.starts_with(&typed) || typed.starts_with(&lower) {
+                1.0
+            } else {
+                strsim::jaro_winkler(&typed, &lower)
+            };
+            (score, c)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((score, c)) if score >= 0.8 => format!(": did you mean `{c}`?"),
+        _ => String::new(),
+    }
+}
+
+fn parse_term(word: &str) -> Result<Term, String> {
+    if word.len() >= 2 && word.starts_with('/') && word.ends_with('/') {
+        let re = regex::RegexBuilder::new(&word[1..word.len() - 1])
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("bad regex {word}: {e}"))?;
+        return Ok(Term::Regex(re));
+    }
+    let ops = [
+        ("<=", Op::Le),
+        (">=", Op::Ge),
+        ("!=", Op::Ne),
+        ("==", Op::Eq),
+        ("<", Op::Lt),
+        (">", Op::Gt),
+        ("=", Op::Eq),
+    ];
+    let found = ops
+        .iter()
+        .filter_map(|(s, op)| word.find(s).map(|i| (i, *s, *op)))
+        .min_by_key(|(i, s, _)| (*i, std::cmp::Reverse(s.len())));
+    match found {
+        Some((i, s, op)) if i > 0 => {
+            let value = &word[i + s.len()..];
+            if value.is_empty() {
+                return Err(format!("`{word}` compares with nothing"));
+            }
+            if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) && value.parse::<f64>().is_err() {
+                return Err(format!("`{word}`: {s} needs a number"));
+            }
+            Ok(Term::Compare {
+                key: word[..i].to_string(),
+                op,
+                value: value.to_string(),
+            })
+        }
+        _ => Ok(Term::Text(word.to_lowercase())),
     }
 }
 
@@ -218,5 +348,108 @@ mod tests {
         );
         assert!(Filter::parse("/[/").unwrap_err().contains("bad regex"));
         assert!(Filter::parse("x=").unwrap_err().contains("nothing"));
+    }
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::mapping::Mapper;
+    use crate::vocab::RawMessage;
+
+    fn fleet() -> FleetState {
+        let c = Config::parse(
+            "[[fleet]]\nname=\"tanks\"\ntopic=\"t/{site}/{device}\"\nformat=\"json\"\n",
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.0));
+        let mut s = FleetState::new(
+            Mapper::new(&c.fleets).unwrap_or_else(|e| panic!("{e}")),
+            Default::default(),
+            &["b".into()],
+        );
+        for (topic, payload) in [
+            ("t/north/tank-01", r#"{"level_pct":12}"#),
+            ("t/north/pole-02", r#"{"level_pct":70}"#),
+            ("t/south/tank-03", r#"{"level_pct":55}"#),
+        ] {
+            s.apply(&RawMessage {
+                conn: crate::vocab::ConnId(0),
+                topic: topic.as_bytes().to_vec().into(),
+                payload: payload.as_bytes().to_vec().into(),
+                retain: false,
+                at_ms: 1,
+            });
+        }
+        s
+    }
+
+    fn shown(s: &FleetState, text: &str) -> Vec<String> {
+        let f = Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        f.check(s).unwrap_or_else(|e| panic!("{text}: {e}"));
+        s.devices
+            .iter()
+            .filter(|d| f.matches(d, "tanks"))
+            .map(|d| d.name.to_string())
+            .collect()
+    }
+
+    fn refused(s: &FleetState, text: &str) -> String {
+        match Filter::parse(text).and_then(|f| f.check(s)) {
+            Err(e) => e,
+            Ok(()) => panic!("{text} was accepted"),
+        }
+    }
+
+    #[test]
+    fn and_or_not_combine_terms() {
+        let s = fleet();
+        assert_eq!(shown(&s, "site=north and level_pct>50"), ["pole-02"]);
+        assert_eq!(
+            shown(&s, "site=north level_pct>50"),
+            ["pole-02"],
+            "spaces are `and`"
+        );
+        assert_eq!(shown(&s, "!pole"), ["tank-01", "tank-03"]);
+        assert_eq!(shown(&s, "not site=north"), ["tank-03"]);
+        assert_eq!(
+            shown(&s, "level_pct<20 or site==south"),
+            ["tank-01", "tank-03"],
+            "`and` binds tighter than `or`"
+        );
+        assert_eq!(shown(&s, "status!=offline pole"), ["pole-02"]);
+    }
+
+    #[test]
+    fn mistakes_say_what_is_wrong_and_what_was_meant() {
+        let s = fleet();
+        assert_eq!(
+            refused(&s, "level<20"),
+            "no metric or label `level` on any device: did you mean `level_pct`?"
+        );
+        assert_eq!(
+            refused(&s, "status=ofline"),
+            "no status `ofline` (a status is online, stale, offline, unknown): did you mean `offline`?"
+        );
+        let bogus = refused(&s, "status=bogus");
+        assert!(
+            bogus.ends_with("unknown)"),
+            "no suggestion when none is close: {bogus}"
+        );
+        assert!(refused(&s, "sitee=north").contains("did you mean `site`?"));
+        assert!(refused(&s, "pole or").contains("needs a term"));
+        assert!(refused(&s, "not").contains("needs a term"));
+        // Nothing is known before the first device: nothing to check against.
+        let empty = FleetState::new(
+            Mapper::new(&[]).unwrap_or_else(|e| panic!("{e}")),
+            Default::default(),
+            &[],
+        );
+        assert!(
+            Filter::parse("level<20")
+                .and_then(|f| f.check(&empty))
+                .is_ok()
+        );
     }
 }

@@ -3,33 +3,51 @@
 use super::{Action, App, Mode, Pane, View};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
+/// What a key does in the `/` and `:` lines: it edits them as a shell line would, and a
+/// key they do not use is ignored there, never passed on as a command key.
+fn prompt_action(code: KeyCode, control: bool) -> Option<Action> {
+    use super::prompt::Edit;
+    let edit = |e| Some(Action::Edit(e));
+    match (code, control) {
+        (KeyCode::Char('c'), true) => Some(Action::Quit),
+        (KeyCode::Char('u'), true) => edit(Edit::DeleteFromStart),
+        (KeyCode::Char('w'), true) | (KeyCode::Backspace, true) => edit(Edit::DeletePrevWord),
+        (KeyCode::Char('k'), true) => edit(Edit::DeleteTillEnd),
+        (KeyCode::Char('a'), true) | (KeyCode::Home, _) => edit(Edit::GoToStart),
+        (KeyCode::Char('e'), true) | (KeyCode::End, _) => edit(Edit::GoToEnd),
+        (KeyCode::Char('b'), true) => edit(Edit::GoToPrevChar),
+        (KeyCode::Char('f'), true) => edit(Edit::GoToNextChar),
+        (KeyCode::Left, true) => edit(Edit::GoToPrevWord),
+        (KeyCode::Right, true) => edit(Edit::GoToNextWord),
+        (KeyCode::Left, false) => edit(Edit::GoToPrevChar),
+        (KeyCode::Right, false) => edit(Edit::GoToNextChar),
+        (KeyCode::Delete, _) => edit(Edit::DeleteNextChar),
+        (KeyCode::Enter, _) => Some(Action::Submit),
+        (KeyCode::Esc, _) => Some(Action::Cancel),
+        (KeyCode::Backspace, false) => Some(Action::Backspace),
+        (KeyCode::Tab, _) => Some(Action::Complete),
+        (KeyCode::Char(c), false) => Some(Action::Input(c)),
+        _ => None,
+    }
+}
+
 /// The action a key means in the current mode, if any.
 pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
-    if key.modifiers.contains(KeyModifiers::CONTROL) {
+    let control = key.modifiers.contains(KeyModifiers::CONTROL);
+    if matches!(app.mode, Mode::Filter(_) | Mode::Command(_)) {
+        return prompt_action(key.code, control);
+    }
+    if control {
         return match key.code {
             KeyCode::Char('c') | KeyCode::Char('q') => Some(Action::Quit),
             KeyCode::Char('f') => Some(Action::PageDown),
             KeyCode::Char('b') => Some(Action::PageUp),
-            KeyCode::Char('u')
-                if matches!(
-                    app.mode,
-                    Mode::Filter(_) | Mode::Command(_) | Mode::Compose(_)
-                ) =>
-            {
-                Some(Action::Cancel)
-            }
+            KeyCode::Char('u') if matches!(app.mode, Mode::Compose(_)) => Some(Action::Cancel),
             _ => None,
         };
     }
     match app.mode {
-        Mode::Filter(_) | Mode::Command(_) => Some(match key.code {
-            KeyCode::Enter => Action::Submit,
-            KeyCode::Esc => Action::Cancel,
-            KeyCode::Backspace => Action::Backspace,
-            KeyCode::Tab => Action::Complete,
-            KeyCode::Char(c) => Action::Input(c),
-            _ => return None,
-        }),
+        Mode::Filter(_) | Mode::Command(_) => None,
         Mode::Compose(_) => Some(match key.code {
             KeyCode::Enter => Action::Submit,
             KeyCode::Esc => Action::Cancel,
@@ -76,6 +94,11 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('u') => Action::Unsilence,
             KeyCode::Char('n') => Action::NextProblem,
             KeyCode::Char('N') => Action::PrevProblem,
+            KeyCode::Char('m') => Action::Map,
+            KeyCode::Char('b') => Action::Broker,
+            KeyCode::Char('+') | KeyCode::Char('=') => Action::ZoomIn,
+            KeyCode::Char('-') => Action::ZoomOut,
+            KeyCode::Char('0') => Action::ZoomReset,
             _ => return None,
         }),
     }
@@ -92,8 +115,11 @@ pub fn mouse_action(ev: MouseEvent, top: u16) -> Option<Action> {
     }
 }
 
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 15] = [
     "cmd",
+    "map",
+    "overview",
+    "broker",
     "publish",
     "silence",
     "sort",
@@ -150,7 +176,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ],
         (_, Pane::Main, View::Alerts) => vec![
             ("↑↓", "move"),
-            ("Enter", "device"),
+            ("Enter", "open"),
             ("a", "ack"),
             ("S", "silence"),
             ("u", "unsilence"),
@@ -175,6 +201,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("c", "command"),
             ("Space", "mark"),
             ("t", "topics"),
+            ("m", "map"),
             ("!", "alerts"),
             ("Tab", "events"),
             ("?", "help"),
@@ -190,6 +217,25 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("?", "help"),
             ("q", "quit"),
         ],
+        (_, _, View::Map) => vec![
+            ("hjkl ←→", "pan"),
+            ("+ -", "zoom"),
+            ("0", "fit"),
+            ("Tab n", "next device"),
+            ("Enter", "open"),
+            ("/", "filter"),
+            ("Esc m", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        (_, _, View::Overview) => vec![
+            ("↑↓", "fleet"),
+            ("Enter", "its table"),
+            ("Esc", "back"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
+        (_, _, View::Broker) => vec![("Esc b", "back"), ("?", "help"), ("q", "quit")],
         (_, _, View::Topics) => vec![
             ("↑↓", "move"),
             ("Esc", "back"),
@@ -203,11 +249,14 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
 pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
     let mut keys = vec![
         ("↑↓ / j k", "move"),
-        ("PgUp PgDn, ^B ^F", "page"),
-        ("g / G, Home End", "first / last"),
+        ("PgUp PgDn, g G", "page, first / last (^B ^F, Home End)"),
         ("Tab", "switch between the table and the events pane"),
         ("/", "filter: text  /regex/  level_pct<20  status=offline"),
         (":", "sort filter group theme alerts silence export q; Tab"),
+        (
+            "m / b / :overview",
+            "map / broker health ($SYS) / all fleets at a glance",
+        ),
         ("a", "acknowledge the device's active alerts"),
         ("!", "alert pane (S silences the device at hand)"),
         (
@@ -249,6 +298,26 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
             ("Esc / ←", "back to the fleet"),
         ]),
         View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
+        View::Broker => keys.extend([("Esc / b", "back to the fleet")]),
+        View::Map => {
+            keys.retain(|(k, _)| !matches!(*k, "↑↓ / j k" | "Tab" | "PgUp PgDn, g G" | "/"));
+            keys.extend([
+                ("h j k l, arrows", "pan west, south, north, east"),
+                ("+ / -, 0", "zoom in / out, fit the whole fleet again"),
+                ("Tab / n, N", "label the next / previous device on the map"),
+                ("Enter", "open the labelled device (Esc comes back)"),
+                ("/", "filter: the map shows the devices the table would"),
+                ("Esc / m", "back to the fleet"),
+            ])
+        }
+        View::Overview => {
+            keys.retain(|(k, _)| *k != "Tab" && *k != "a");
+            keys.extend([
+                ("↑↓", "select a fleet"),
+                ("Enter", "the fleet table, filtered to that fleet"),
+                ("Esc", "back to the fleet"),
+            ])
+        }
         View::Alerts => {
             // The pane's own `a` acts on one alert, not the device.
             keys.retain(|(k, _)| *k != "a" && *k != "Tab");

@@ -8,15 +8,24 @@ mod alert_pane;
 pub mod alerts;
 mod command_line;
 pub mod compose;
+pub mod events;
 pub mod filter;
 pub mod keys;
+pub mod map;
 mod navigate;
+pub mod overview;
+pub mod prompt;
 pub mod rows;
 pub mod topics;
 mod trouble;
 
+pub use events::EventLine;
+mod window;
+
+pub use window::Window;
+
 use crate::commands::CommandSet;
-use crate::fleet::{FleetEvent, FleetState, Status};
+use crate::fleet::FleetState;
 use crate::theme::Theme;
 use crate::vocab::DeviceId;
 use alerts::AlertRow as AlertRowKind;
@@ -35,6 +44,30 @@ pub enum View {
     Topics,
     /// The alert pane: every alert, most severe first.
     Alerts,
+    /// Devices that report a position, on a map (`m`, `:map`).
+    Map,
+    /// Every fleet at a glance (`:overview`).
+    Overview,
+    /// What each broker says about itself on `$SYS` (`b`, `:broker`).
+    Broker,
+}
+
+impl View {
+    /// The view `--view NAME` starts in, by the name its `:` command has.
+    pub fn parse(name: &str) -> Option<View> {
+        Some(match name {
+            "fleet" => View::Fleet,
+            "map" => View::Map,
+            "overview" => View::Overview,
+            "alerts" => View::Alerts,
+            "topics" => View::Topics,
+            "broker" => View::Broker,
+            _ => return None,
+        })
+    }
+
+    /// The names [`View::parse`] takes.
+    pub const NAMES: [&str; 6] = ["fleet", "map", "overview", "alerts", "topics", "broker"];
 }
 
 /// Which pane Tab has focused.
@@ -48,47 +81,11 @@ pub enum Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Normal,
-    Filter(String),
-    Command(String),
+    Filter(prompt::Prompt),
+    Command(prompt::Prompt),
     Help,
     /// The device-command dialog.
     Compose(Composer),
-}
-
-/// Chart window in the device view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    Min1,
-    Min10,
-    Hour1,
-    Day1,
-}
-
-impl Window {
-    pub fn millis(self) -> i64 {
-        match self {
-            Window::Min1 => 60_000,
-            Window::Min10 => 600_000,
-            Window::Hour1 => 3_600_000,
-            Window::Day1 => 86_400_000,
-        }
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Window::Min1 => "1m",
-            Window::Min10 => "10m",
-            Window::Hour1 => "1h",
-            Window::Day1 => "24h",
-        }
-    }
-    fn next(self) -> Window {
-        match self {
-            Window::Min1 => Window::Min10,
-            Window::Min10 => Window::Hour1,
-            Window::Hour1 => Window::Day1,
-            Window::Day1 => Window::Min1,
-        }
-    }
 }
 
 /// Something the user asked for.
@@ -117,6 +114,8 @@ pub enum Action {
     Copy,
     Input(char),
     Backspace,
+    /// Cursor moves and cuts in the `/` and `:` lines.
+    Edit(prompt::Edit),
     Submit,
     Complete,
     Cancel,
@@ -143,6 +142,14 @@ pub enum Action {
     NextProblem,
     /// Move to the previous one (`N`).
     PrevProblem,
+    /// Open or close the map (`m`).
+    Map,
+    /// Zoom the map in (`+`), out (`-`), back to the whole fleet (`0`).
+    ZoomIn,
+    ZoomOut,
+    ZoomReset,
+    /// Open or close the broker pane (`b`).
+    Broker,
 }
 
 impl CommandOp {
@@ -182,6 +189,8 @@ pub enum CommandOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertOp {
     AckDevice(DeviceId),
+    /// Every unacknowledged active alert of a rule: a folded group, from the alert pane.
+    AckRule(crate::alerts::RuleIdx),
     /// One alert, from the alert pane.
     Ack {
         device: DeviceId,
@@ -209,17 +218,6 @@ pub enum Effect {
     /// Load the theme of this name (a user file or a built-in one) and hand the outcome
     /// to [`App::theme_loaded`]: reading files is the edge's job, not `update`'s.
     LoadTheme(String),
-}
-
-/// A line of the events pane.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventLine {
-    pub at_ms: i64,
-    pub device: Option<DeviceId>,
-    pub text: String,
-    pub status: Option<Status>,
-    /// Set for alert transitions.
-    pub severity: Option<crate::vocab::Severity>,
 }
 
 /// The whole UI state.
@@ -255,8 +253,16 @@ pub struct App {
     pub bell: bool,
     /// The alert pane's filter, list and cursor.
     pub alerts: alerts::AlertPane,
+    /// The map's camera and selected device.
+    pub map: map::MapState,
+    /// The fleet the overview's cursor is on (index into its list of fleets).
+    pub overview_selected: usize,
     /// Shown under the `:` line while it is open (what a pre-filled `:silence` needs).
     pub command_hint: Option<String>,
+    /// Why the filter being typed does not hold (shown in its line until fixed).
+    pub filter_error: Option<String>,
+    /// The colours the terminal shows: themes loaded later are fitted to it.
+    pub palette: crate::theme::Palette,
     /// Devices with a raised alert nobody silenced, with the worst one's severity, as of
     /// the last frame: they sort first, and `n`/`N` stop at them.
     pub alerting: HashMap<DeviceId, crate::vocab::Severity>,
@@ -296,7 +302,11 @@ impl App {
             marked: HashSet::new(),
             bell: false,
             alerts: alerts::AlertPane::default(),
+            map: map::MapState::default(),
+            overview_selected: 0,
             command_hint: None,
+            filter_error: None,
+            palette: crate::theme::Palette::TrueColor,
             alerting: HashMap::new(),
             cursor_chosen: false,
             device_return: View::Fleet,
@@ -360,114 +370,14 @@ impl App {
         }
     }
 
-    /// Takes in what the fleet reported: status changes go to the events pane.
-    pub fn observe(&mut self, state: &FleetState, ev: &FleetEvent) {
-        let line = match ev {
-            FleetEvent::StatusChanged {
-                device,
-                from,
-                to,
-                at_ms,
-            } if *from != Status::Unknown || *to != Status::Online => {
-                let d = &state.devices[(*device).index()];
-                let what = match to {
-                    Status::Offline => "went offline",
-                    Status::Stale => "went quiet (stale)",
-                    Status::Online => "is back online",
-                    Status::Unknown => "is unknown",
-                };
-                EventLine {
-                    at_ms: *at_ms,
-                    device: Some(*device),
-                    text: format!("{} {what}", crate::sanitize::text(&d.name)),
-                    status: Some(*to),
-                    severity: None,
-                }
-            }
-            FleetEvent::LinkChanged {
-                conn,
-                state: link,
-                at_ms,
-            } => EventLine {
-                at_ms: *at_ms,
-                device: None,
-                text: format!(
-                    "broker {}: {link}",
-                    state
-                        .connections
-                        .get((*conn).index())
-                        .map_or("?", |c| c.name.as_str())
-                ),
-                status: None,
-                severity: None,
-            },
-            FleetEvent::Notice {
-                conn,
-                message,
-                at_ms,
-            } => EventLine {
-                at_ms: *at_ms,
-                device: None,
-                text: format!(
-                    "broker {}: {}",
-                    state
-                        .connections
-                        .get((*conn).index())
-                        .map_or("?", |c| c.name.as_str()),
-                    crate::sanitize::text(message)
-                ),
-                status: None,
-                severity: None,
-            },
-            _ => return,
-        };
-        self.push_event(line);
-    }
-
-    /// Adds the newest event on top. The cursor stays on the event it was on (one row
-    /// further down), so Enter or `a` act on the event the operator chose, not on whatever
-    /// arrived above it.
-    fn push_event(&mut self, line: EventLine) {
-        self.events.push_front(line);
-        self.events.truncate(EVENTS_KEPT);
-        self.event_selected = (self.event_selected + 1).min(self.events.len().saturating_sub(1));
-    }
-
-    /// Takes in an alert transition (names in it are already sanitised).
-    pub fn observe_alert(&mut self, t: &crate::alerts::Transition) {
-        let state = format!("{:?}", t.to).to_lowercase();
-        let mut text = format!(
-            "{} {} on {}: {state}",
-            t.severity.as_str(),
-            t.rule_name,
-            t.device_name
-        );
-        if !t.message.is_empty() {
-            text.push_str(" · ");
-            text.push_str(&t.message);
-        }
-        if t.silenced {
-            text.push_str(" (silenced)");
-        }
-        if t.is_resurfaced() {
-            text.push_str(" (its silence ended)");
-        }
-        self.push_event(EventLine {
-            at_ms: t.at_ms,
-            device: Some(t.device),
-            text,
-            status: None,
-            severity: Some(t.severity),
-        });
-    }
-
     /// The device the operator is looking at: the open one, or the selected row.
     pub fn device_at_hand(&self) -> Option<DeviceId> {
         match self.view {
             View::Device(id) => Some(id),
             View::Fleet => self.selected_device(),
             View::Alerts => self.alerts.selected_row().map(|r| r.device),
-            View::Topics => None,
+            View::Map => self.map.selected,
+            View::Topics | View::Overview | View::Broker => None,
         }
     }
 
@@ -493,17 +403,6 @@ impl App {
         }
         self.mode = Mode::Compose(composer);
         true
-    }
-
-    /// Takes in a hook that failed, timed out or was skipped.
-    pub fn observe_hook(&mut self, text: String, at_ms: i64) {
-        self.push_event(EventLine {
-            at_ms,
-            device: None,
-            text,
-            status: None,
-            severity: None,
-        });
     }
 
     /// The bell, once per batch, when the bell is on and a critical alert nobody
@@ -535,7 +434,7 @@ impl App {
                 self.mode = Mode::Normal;
                 Vec::new()
             }
-            Mode::Filter(text) => self.edit_filter(action, text),
+            Mode::Filter(text) => self.edit_filter(action, text, state),
             Mode::Command(text) => self.edit_command(action, text, state),
             Mode::Compose(c) => {
                 let set = self.commands.clone();
@@ -575,6 +474,8 @@ fn step(pos: usize, action: &Action, len: usize, page: usize) -> usize {
     }
 }
 
+#[cfg(test)]
+mod fold_tests;
 #[cfg(test)]
 mod follow_tests;
 #[cfg(test)]

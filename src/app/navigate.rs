@@ -4,15 +4,39 @@
 use super::*;
 
 impl App {
+    /// Opens a device's view; Esc goes back to `from`.
+    pub(super) fn open_device(&mut self, id: DeviceId, from: View) {
+        self.view = View::Device(id);
+        self.device_return = from;
+        self.metric = 0;
+        self.pane = Pane::Main;
+    }
+
+    /// Opens a view (`:map`, `:overview`, `--view`).
+    pub fn open_view(&mut self, view: View) {
+        match view {
+            View::Alerts => self.open_alerts(None),
+            other => self.view = other,
+        }
+        self.pane = Pane::Main;
+    }
+
     pub(super) fn normal(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
         let in_alert_pane = self.view == View::Alerts && self.pane == Pane::Main;
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.mode = Mode::Help,
-            Action::OpenFilter => self.mode = Mode::Filter(self.filter.source.clone()),
-            Action::OpenCommand => self.mode = Mode::Command(String::new()),
-            // The alert pane fills the screen: there is no events pane to switch to.
-            Action::NextPane if self.view == View::Alerts => {}
+            Action::OpenFilter => {
+                self.filter_error = None;
+                self.mode = Mode::Filter(self.filter.source.as_str().into());
+            }
+            Action::OpenCommand => self.mode = Mode::Command(Default::default()),
+            // The alert pane and the overview fill the screen: there is no events pane to
+            // switch to. On the map, Tab walks its devices.
+            Action::NextPane
+                if matches!(self.view, View::Alerts | View::Overview | View::Broker) => {}
+            Action::NextPane if self.view == View::Map => self.navigate_map(action, state),
+            Action::Map => self.toggle_map(state),
             Action::NextPane => {
                 self.pane = match self.pane {
                     // Entering the pane starts at the newest event; from there the cursor
@@ -23,6 +47,13 @@ impl App {
                     }
                     Pane::Events => Pane::Main,
                 }
+            }
+            Action::Broker => {
+                self.view = match self.view {
+                    View::Broker => View::Fleet,
+                    _ => View::Broker,
+                };
+                self.pane = Pane::Main;
             }
             Action::Topics => {
                 self.view = match self.view {
@@ -144,6 +175,13 @@ impl App {
             View::Fleet => self.navigate_fleet(action),
             View::Alerts => self.navigate_alerts(action),
             View::Device(id) => return self.navigate_device(action, id, state),
+            View::Map => self.navigate_map(action, state),
+            View::Overview => self.navigate_overview(action, state),
+            View::Broker => {
+                if action == Action::Back {
+                    self.view = View::Fleet;
+                }
+            }
             View::Topics => {
                 let n = topics::lines(state).len();
                 self.topic_selected = step(self.topic_selected, &action, n, self.page);
@@ -219,28 +257,45 @@ impl App {
         Vec::new()
     }
 
-    pub(super) fn edit_filter(&mut self, action: Action, mut text: String) -> Vec<Effect> {
+    pub(super) fn edit_filter(
+        &mut self,
+        action: Action,
+        mut text: super::prompt::Prompt,
+        state: &FleetState,
+    ) -> Vec<Effect> {
+        use super::prompt::Edit;
         match action {
-            Action::Input(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
+            Action::Input(c) => text.edit(Edit::InsertChar(c)),
+            Action::Backspace => text.edit(Edit::DeletePrevChar),
+            Action::Edit(e) => text.edit(e),
             Action::Cancel => {
                 self.mode = Mode::Normal;
+                self.filter_error = None;
                 return Vec::new();
             }
             Action::Submit => {
+                // A filter that is wrong stays open with the reason, to be fixed.
+                if let Err(e) = Filter::parse(text.text()).and_then(|f| f.check(state)) {
+                    self.filter_error = Some(e);
+                    self.mode = Mode::Filter(text);
+                    return Vec::new();
+                }
                 self.mode = Mode::Normal;
-                self.apply_filter(&text);
+                self.filter_error = None;
+                self.apply_filter(text.text());
                 return Vec::new();
             }
             _ => {}
         }
-        // Filter as you type when the text parses; keep the old filter otherwise.
-        if let Ok(f) = Filter::parse(&text) {
-            self.filter = f;
-            self.rows_dirty = true;
-            self.selected = 0;
+        // Filter as you type while the text holds; say why when it does not.
+        match Filter::parse(text.text()).and_then(|f| f.check(state).map(|()| f)) {
+            Ok(f) => {
+                self.filter = f;
+                self.filter_error = None;
+                self.rows_dirty = true;
+                self.selected = 0;
+            }
+            Err(e) => self.filter_error = Some(e),
         }
         self.mode = Mode::Filter(text);
         Vec::new()

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::Config;
+use crate::fleet::Status;
 use crate::mapping::Mapper;
 use crate::vocab::RawMessage;
 

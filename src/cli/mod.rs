@@ -55,6 +55,10 @@ pub struct UiArgs {
     /// Ring the terminal bell when a critical alert starts firing (the config's [ui] bell).
     #[arg(long, global = true)]
     pub bell: bool,
+    /// The view to start in: fleet (the table), overview, map, alerts, topics, broker.
+    #[arg(long, global = true, value_name = "VIEW",
+          value_parser = clap::builder::PossibleValuesParser::new(crate::app::View::NAMES))]
+    pub view: Option<String>,
 }
 
 impl UiArgs {
@@ -65,6 +69,11 @@ impl UiArgs {
             slow_link: self.slow_link || config.slow_link,
             theme: self.theme.clone().or_else(|| config.theme.clone()),
             bell: self.bell || config.bell,
+            view: self
+                .view
+                .as_deref()
+                .and_then(crate::app::View::parse)
+                .unwrap_or(crate::app::View::Fleet),
         }
     }
 }
@@ -442,5 +451,24 @@ mod tests {
             without_overlaps(subs),
             vec![("a/+".to_string(), 0), ("c/#".to_string(), 0)]
         );
+    }
+
+    #[test]
+    fn view_flag_names_the_starting_view_before_or_after_the_subcommand() {
+        use crate::app::View;
+        let start = |args: &[&str]| {
+            Cli::try_parse_from(args).map(|c| c.ui.options(&Default::default()).view)
+        };
+        assert_eq!(start(&["fleetop"]).ok(), Some(View::Fleet));
+        assert_eq!(
+            start(&["fleetop", "--view", "overview"]).ok(),
+            Some(View::Overview)
+        );
+        assert_eq!(
+            start(&["fleetop", "demo", "--view", "map"]).ok(),
+            Some(View::Map)
+        );
+        let err = start(&["fleetop", "--view", "chart"]).expect_err("unknown view");
+        assert!(err.to_string().contains("overview"), "{err}");
     }
 }

@@ -190,9 +190,11 @@ pub async fn check(config: &Config, input: Input, wait: Option<Duration>) -> Exi
         && let Ok(text) = std::fs::read_to_string(path)
     {
         let now = engine.clock.now_ms();
-        engine
-            .alerts
-            .restore(crate::alerts::parse_log(&text).0, now);
+        engine.alerts.restore(
+            crate::alerts::parse_log(&text).0,
+            now,
+            crate::alerts::Resume::OperatorState,
+        );
     }
     let wait = wait.unwrap_or_else(|| crate::alerts::default_wait(engine.alerts.rules()));
     collect(&mut engine, patience(&kind, wait)).await;
@@ -218,6 +220,7 @@ pub async fn headless(
         Ok(e) => e,
         Err(code) => return code,
     };
+    engine.keep_known_devices(place);
     engine.keep_alert_log(place);
     engine.keep_audit_log();
     let core = Running::spawn(engine);
@@ -365,6 +368,7 @@ pub async fn live(
         Ok(e) => e,
         Err(code) => return code,
     };
+    engine.keep_known_devices(place);
     engine.keep_alert_log(place);
     engine.keep_audit_log();
     match crate::tui::run(engine, options).await {

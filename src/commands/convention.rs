@@ -7,7 +7,8 @@ use super::params::{ParamKind, ParamSpec, ParamValue};
 use super::placeholders::Placeholders;
 use super::template::{CommandTemplate, DEFAULT_TIMEOUT, Payload, ReplySpec};
 use crate::conventions::sparkplug::proto::datatype;
-use crate::conventions::{CommandKind, DeviceFacts};
+use crate::conventions::{Accepts, CommandDescriptor, CommandKind, DeviceFacts};
+use crate::expr::Expr;
 
 /// Longest value typed for a convention command.
 const MAX_VALUE: usize = 256;
@@ -20,17 +21,16 @@ pub fn templates(facts: &DeviceFacts) -> Vec<CommandTemplate> {
         .filter_map(|c| {
             // The topic is the device's own: a literal, braces escaped.
             let topic = Placeholders::parse(&c.topic.replace('{', "{{").replace('}', "}}")).ok()?;
-            let (kind, default) = value_kind(&c.kind);
             Some(CommandTemplate {
                 name: c.name.to_string(),
                 fleet: None,
                 description: format!("{} command", facts.convention.name()),
                 topic,
-                payload: Payload::Convention(c.kind.clone()),
+                payload: Payload::Convention(c.clone()),
                 params: vec![ParamSpec {
                     name: "value".into(),
-                    kind,
-                    default,
+                    kind: value_kind(&c.accepts),
+                    default: default_value(c),
                     description: String::new(),
                 }],
                 qos: 1,
@@ -50,54 +50,34 @@ pub fn templates(facts: &DeviceFacts) -> Vec<CommandTemplate> {
         .collect()
 }
 
-/// What the `value` parameter accepts, by what the device declared.
-fn value_kind(kind: &CommandKind) -> (ParamKind, Option<ParamValue>) {
-    let text = ParamKind::String { max_len: MAX_VALUE };
-    match kind {
-        CommandKind::Text { datatype } => match datatype.as_deref() {
-            Some("boolean") => (ParamKind::Bool, None),
-            Some("integer") => (
-                ParamKind::Int {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            Some("float") => (
-                ParamKind::Float {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            _ => (text, None),
+/// What the `value` parameter accepts: what the device declared.
+fn value_kind(accepts: &Accepts) -> ParamKind {
+    match accepts {
+        Accepts::Text => ParamKind::String { max_len: MAX_VALUE },
+        Accepts::Switch { .. } => ParamKind::Bool,
+        Accepts::Integer { min, max } => ParamKind::Int {
+            min: *min,
+            max: *max,
         },
-        CommandKind::JsonProperty { .. } => (text, None),
-        CommandKind::ShellyRpc { .. } => (ParamKind::Bool, None),
-        CommandKind::Sparkplug {
-            metric,
-            datatype: dt,
-        } => match *dt {
-            datatype::BOOLEAN => {
-                let rebirth = metric.ends_with("/Rebirth") || metric.ends_with("/Reboot");
-                (ParamKind::Bool, rebirth.then_some(ParamValue::Bool(true)))
-            }
-            datatype::INT8..=datatype::UINT64 => (
-                ParamKind::Int {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            datatype::FLOAT | datatype::DOUBLE => (
-                ParamKind::Float {
-                    min: None,
-                    max: None,
-                },
-                None,
-            ),
-            _ => (text, None),
+        Accepts::Number { min, max } => ParamKind::Float {
+            min: *min,
+            max: *max,
         },
+        Accepts::OneOf(words) => ParamKind::Enum(words.iter().map(|w| w.to_string()).collect()),
+        Accepts::Color { hsv } => ParamKind::Color { hsv: *hsv },
+    }
+}
+
+/// A Sparkplug rebirth or reboot needs no value: asking is `true`.
+fn default_value(c: &CommandDescriptor) -> Option<ParamValue> {
+    match &c.kind {
+        CommandKind::Sparkplug { metric, datatype }
+            if *datatype == datatype::BOOLEAN
+                && (metric.ends_with("/Rebirth") || metric.ends_with("/Reboot")) =>
+        {
+            Some(ParamValue::Bool(true))
+        }
+        _ => None,
     }
 }
 
@@ -109,19 +89,55 @@ pub fn reply_topic(kind: &CommandKind, tag: &str) -> Option<String> {
     }
 }
 
-/// The payload for `value`, as the convention wants it.
-pub fn payload(kind: &CommandKind, value: &str, tag: &str, now_ms: i64) -> Result<Vec<u8>, String> {
+/// A checked value in the device's own words: a switch's `true` and `false` become its
+/// `ON` and `OFF` (or whatever it declared).
+fn word<'a>(accepts: &'a Accepts, value: &'a str) -> &'a str {
+    match (accepts, value) {
+        (Accepts::Switch { on, .. }, "true") => on,
+        (Accepts::Switch { off, .. }, "false") => off,
+        _ => value,
+    }
+}
+
+/// What the device reports once it has done what was asked: the metric it confirms in
+/// holding the value sent (as fleetop stores it: `ON` is `true`, numbers are numbers).
+pub fn expectation(c: &CommandDescriptor, values: &[(String, ParamValue)]) -> Option<Expr> {
+    let metric = c.confirms.as_deref()?;
+    let (_, value) = values.iter().find(|(n, _)| n == "value")?;
+    let text = value.to_string();
+    let sent = word(&c.accepts, &text);
+    let literal = match crate::decode::bool_word(sent) {
+        Some(b) => b.to_string(),
+        None if sent.parse::<f64>().is_ok_and(f64::is_finite) => sent.to_string(),
+        None => quoted(sent),
+    };
+    Expr::parse(&format!("metric({}) == {literal}", quoted(metric))).ok()
+}
+
+/// A string literal of the expression language.
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The payload for a checked `value`, as the convention wants it.
+pub fn payload(
+    c: &CommandDescriptor,
+    value: &str,
+    tag: &str,
+    now_ms: i64,
+) -> Result<Vec<u8>, String> {
+    let value = word(&c.accepts, value);
     let json = |v: serde_json::Value| serde_json::to_vec(&v).map_err(|e| e.to_string());
-    match kind {
-        CommandKind::Text { .. } => Ok(value.as_bytes().to_vec()),
+    match &c.kind {
+        CommandKind::Text => Ok(value.as_bytes().to_vec()),
         CommandKind::JsonProperty { property } => {
             json(serde_json::json!({ property.as_ref(): typed(value) }))
         }
-        CommandKind::ShellyRpc { method } => json(serde_json::json!({
+        CommandKind::ShellyRpc { method, channel } => json(serde_json::json!({
             "id": tag,
             "src": super::rpc_source(tag),
             "method": method.as_ref(),
-            "params": { "id": 0, "on": typed(value) },
+            "params": { "id": channel, "on": typed(value) },
         })),
         CommandKind::Sparkplug { metric, datatype } => {
             crate::conventions::sparkplug::command_payload(metric, *datatype, value, now_ms)
@@ -153,19 +169,23 @@ mod tests {
     fn convention_commands_become_templates() {
         let f = facts(vec![
             CommandDescriptor {
+                confirms: None,
                 name: "brightness".into(),
                 topic: "zigbee2mqtt/lamp {x}/set".into(),
                 kind: CommandKind::JsonProperty {
                     property: "brightness".into(),
                 },
+                accepts: Accepts::Text,
             },
             CommandDescriptor {
+                confirms: None,
                 name: "Node Control/Rebirth".into(),
                 topic: "spBv1.0/g/NCMD/n1".into(),
                 kind: CommandKind::Sparkplug {
                     metric: "Node Control/Rebirth".into(),
                     datatype: datatype::BOOLEAN,
                 },
+                accepts: Accepts::boolean(),
             },
         ]);
         let t = templates(&f);
@@ -187,17 +207,114 @@ mod tests {
             t[1].prepare(target, &[("value".into(), "maybe".into())], "x")
                 .is_err()
         );
-        let shelly = payload(
-            &CommandKind::ShellyRpc {
+        let switch = CommandDescriptor {
+            confirms: None,
+            name: "Switch.Set:2".into(),
+            topic: "pro4pm/rpc".into(),
+            kind: CommandKind::ShellyRpc {
                 method: "Switch.Set".into(),
+                channel: 2,
             },
-            "true",
-            "fo-3",
-            0,
-        )
-        .unwrap();
+            accepts: Accepts::boolean(),
+        };
+        let shelly = payload(&switch, "true", "fo-3", 0).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&shelly).unwrap();
         assert_eq!(v["params"]["on"], true);
+        assert_eq!(v["params"]["id"], 2);
         assert_eq!(v["id"], "fo-3");
+    }
+
+    #[test]
+    fn values_are_checked_against_what_the_device_declared_and_sent_in_its_words() {
+        let command = |kind, accepts| CommandDescriptor {
+            confirms: None,
+            name: "x".into(),
+            topic: "n/x/command".into(),
+            kind,
+            accepts,
+        };
+        let light = CommandKind::JsonProperty {
+            property: "state".into(),
+        };
+        let f = facts(vec![
+            command(CommandKind::Text, Accepts::on_off()),
+            command(light, Accepts::on_off()),
+            command(
+                CommandKind::Text,
+                Accepts::Integer {
+                    min: Some(0),
+                    max: Some(100),
+                },
+            ),
+            command(CommandKind::Text, Accepts::one_of(&["OPEN", "CLOSE"])),
+        ]);
+        let t = templates(&f);
+        let target = Target {
+            device: "n",
+            fleet: "esphome",
+            labels: &[],
+            now_ms: 1,
+        };
+        let send = |i: usize, value: &str| {
+            t[i].prepare(target, &[("value".into(), value.into())], "fo-1")
+                .map(|p| String::from_utf8_lossy(&p.payload).into_owned())
+        };
+        assert_eq!(send(0, "on").as_deref(), Ok("ON"));
+        assert_eq!(send(0, "false").as_deref(), Ok("OFF"));
+        assert!(send(0, "maybe").is_err());
+        assert_eq!(send(1, "true").as_deref(), Ok(r#"{"state":"ON"}"#));
+        assert_eq!(send(2, "40").as_deref(), Ok("40"));
+        assert_eq!(
+            send(2, "140").unwrap_err(),
+            "value must be between 0 and 100, got 140"
+        );
+        assert_eq!(send(3, "CLOSE").as_deref(), Ok("CLOSE"));
+        assert!(send(3, "turbo").unwrap_err().contains("one of OPEN, CLOSE"));
+    }
+
+    #[test]
+    fn success_is_the_device_reporting_the_value_sent() {
+        use crate::fleet::MetricValue;
+        let c = |accepts, confirms: Option<&str>| CommandDescriptor {
+            name: "x".into(),
+            topic: "t".into(),
+            kind: CommandKind::Text,
+            accepts,
+            confirms: confirms.map(Into::into),
+        };
+        let expect = |c: &CommandDescriptor, v: ParamValue| {
+            expectation(c, &[("value".into(), v)]).map(|e| e.source().to_string())
+        };
+        assert_eq!(
+            expect(
+                &c(Accepts::on_off(), Some("POWER1")),
+                ParamValue::Bool(true)
+            )
+            .as_deref(),
+            Some(r#"metric("POWER1") == true"#)
+        );
+        let words = Accepts::Switch {
+            on: "LOCK".into(),
+            off: "UNLOCK".into(),
+        };
+        assert_eq!(
+            expect(&c(words, Some("lock \"a\"")), ParamValue::Bool(false)).as_deref(),
+            Some(r#"metric("lock \"a\"") == "UNLOCK""#)
+        );
+        assert_eq!(
+            expect(&c(Accepts::Text, Some("n")), ParamValue::Int(7)).as_deref(),
+            Some(r#"metric("n") == 7"#)
+        );
+        assert_eq!(expect(&c(Accepts::Text, None), ParamValue::Int(7)), None);
+        let e = expectation(
+            &c(Accepts::on_off(), Some("state")),
+            &[("value".into(), ParamValue::Bool(true))],
+        )
+        .unwrap();
+        let mut d = crate::fleet::testutil::device("bulb", &[("state", 0.0)]);
+        d.metrics[0].value = MetricValue::Bool(false);
+        assert!(!e.eval(&d, &crate::expr::EvalCtx::at(0)).is_true());
+        d.metrics[0].value = MetricValue::Bool(true);
+        assert!(e.eval(&d, &crate::expr::EvalCtx::at(0)).is_true());
     }
 }

@@ -16,11 +16,24 @@ pub struct ParamSpec {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamKind {
-    Int { min: Option<i64>, max: Option<i64> },
-    Float { min: Option<f64>, max: Option<f64> },
+    Int {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Float {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     Enum(Vec<String>),
     Bool,
-    String { max_len: usize },
+    String {
+        max_len: usize,
+    },
+    /// `r,g,b` (0..255 each) or, with `hsv`, `h,s,v` (0..360, 0..100, 0..100): a colour
+    /// as Homie devices take it.
+    Color {
+        hsv: bool,
+    },
 }
 
 /// A checked value.
@@ -154,6 +167,23 @@ impl ParamSpec {
                 "false" | "off" | "no" | "0" => Ok(ParamValue::Bool(false)),
                 _ => Err(format!("{name} must be true or false, got `{input}`")),
             },
+            ParamKind::Color { hsv } => {
+                let limits: [u32; 3] = if *hsv { [360, 100, 100] } else { [255; 3] };
+                let what = if *hsv { "h,s,v" } else { "r,g,b" };
+                let parts: Vec<&str> = input.split(',').map(str::trim).collect();
+                let ok = parts.len() == 3
+                    && parts
+                        .iter()
+                        .zip(limits)
+                        .all(|(p, max)| p.parse::<u32>().is_ok_and(|v| v <= max));
+                if !ok {
+                    return Err(format!(
+                        "{name} must be a colour {what} (each at most {}), got `{input}`",
+                        limits.map(|l| l.to_string()).join(",")
+                    ));
+                }
+                Ok(ParamValue::Text(parts.join(",")))
+            }
             ParamKind::String { max_len } => {
                 if input.chars().count() > *max_len {
                     Err(format!("{name} is longer than {max_len} characters"))
@@ -191,6 +221,8 @@ impl ParamSpec {
             ParamKind::Enum(values) => format!("one of {}", values.join(", ")),
             ParamKind::Bool => "true/false".into(),
             ParamKind::String { max_len } => format!("text, at most {max_len} characters"),
+            ParamKind::Color { hsv: true } => "colour h,s,v".into(),
+            ParamKind::Color { hsv: false } => "colour r,g,b".into(),
         }
     }
 }
@@ -259,6 +291,29 @@ mod tests {
         assert!(s.parse("a\u{1b}").is_err());
         assert_eq!(s.parse("abc"), Ok(ParamValue::Text("abc".into())));
         assert!(spec("name = 'a b'\ntype = 'bool'").is_err());
+    }
+
+    #[test]
+    fn colours_are_three_numbers_in_range() {
+        let rgb = ParamSpec {
+            name: "c".into(),
+            kind: ParamKind::Color { hsv: false },
+            default: None,
+            description: String::new(),
+        };
+        assert_eq!(
+            rgb.parse("255, 0,10"),
+            Ok(ParamValue::Text("255,0,10".into()))
+        );
+        for bad in ["256,0,0", "1,2", "a,b,c", "1,2,3,4", "-1,0,0"] {
+            assert!(rgb.parse(bad).unwrap_err().contains("255,255,255"), "{bad}");
+        }
+        let hsv = ParamSpec {
+            kind: ParamKind::Color { hsv: true },
+            ..rgb
+        };
+        assert!(hsv.parse("360,100,100").is_ok());
+        assert!(hsv.parse("300,101,0").is_err());
     }
 
     #[test]

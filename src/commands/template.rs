@@ -21,8 +21,9 @@ pub enum Payload {
     /// A TOML table or array sent as JSON; a string that is exactly `"{param}"` takes the
     /// parameter's type, other strings have placeholders filled in (and JSON-escaped).
     Json(toml::Value),
-    /// A device convention's own encoding of the `value` parameter.
-    Convention(crate::conventions::CommandKind),
+    /// A device convention's own encoding of the `value` parameter, what it accepts and
+    /// how the device confirms it.
+    Convention(crate::conventions::CommandDescriptor),
 }
 
 /// How the result of a command is known, as configured.
@@ -154,13 +155,13 @@ impl CommandTemplate {
                 let json = to_json(v, &values, &|n| lookup(n, false))?;
                 serde_json::to_vec(&json).map_err(|e| format!("cannot encode the payload: {e}"))?
             }
-            Payload::Convention(kind) => {
+            Payload::Convention(c) => {
                 let value = values
                     .iter()
                     .find(|(n, _)| n == "value")
                     .map(|(_, v)| v.to_string())
                     .unwrap_or_default();
-                super::convention::payload(kind, &value, tag, target.now_ms)?
+                super::convention::payload(c, &value, tag, target.now_ms)?
             }
         };
         if payload.len() > MAX_PAYLOAD {
@@ -170,7 +171,7 @@ impl CommandTemplate {
             ));
         }
         let convention_reply = match &self.payload {
-            Payload::Convention(kind) => super::convention::reply_topic(kind, tag),
+            Payload::Convention(c) => super::convention::reply_topic(&c.kind, tag),
             _ => None,
         };
         let reply =
@@ -188,8 +189,8 @@ impl CommandTemplate {
                     })
                 })
                 .transpose()?;
-        let expect = match &self.expect {
-            Some(e) => {
+        let expect = match (&self.expect, &self.payload) {
+            (Some(e), _) => {
                 let text = e.render(|n| lookup(n, false))?;
                 Some(Expr::parse(&text).map_err(|err| {
                     format!(
@@ -198,7 +199,9 @@ impl CommandTemplate {
                     )
                 })?)
             }
-            None => None,
+            // The device's own report of the value sent, where its convention has one.
+            (None, Payload::Convention(c)) => super::convention::expectation(c, &values),
+            (None, _) => None,
         };
         Ok(Prepared {
             command: self.name.clone(),

@@ -263,11 +263,14 @@ fn shelly_rpc_answers_on_the_runs_own_topic_and_its_errors_fail_the_command() {
     use crate::conventions::{CommandDescriptor, CommandKind, Convention, DeviceFacts};
     let mut facts = DeviceFacts::new(Convention::Shelly);
     facts.commands = vec![CommandDescriptor {
+        confirms: None,
         name: "Switch.Set".into(),
         topic: "shelly1/rpc".into(),
         kind: CommandKind::ShellyRpc {
             method: "Switch.Set".into(),
+            channel: 0,
         },
+        accepts: crate::conventions::Accepts::boolean(),
     }];
     let templates = convention::templates(&facts);
     let target = Target {

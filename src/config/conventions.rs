@@ -1,7 +1,9 @@
 //! `[conventions]`: which device conventions are recognised with no configuration. What
 //! each convention is and subscribes to is [`crate::conventions`]'s.
 
+use super::duration;
 use serde::Deserialize;
+use std::time::Duration;
 
 /// Every convention is on unless turned off; the generic JSON fallback is on only when no
 /// `[[fleet]]` is configured (with fleets, the topics they leave are shown as unmapped).
@@ -9,12 +11,21 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct ConventionsConfig {
     pub sparkplug: bool,
+    /// Ask a Sparkplug node for a rebirth (NCMD `Node Control/Rebirth`) when its data
+    /// cannot be placed (no birth seen, an unknown alias, a sequence gap), as a primary
+    /// host does; never in read-only mode, and audited like any command.
+    pub sparkplug_rebirth: bool,
+    /// At most one automatic rebirth request per node this often.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub sparkplug_rebirth_interval: Duration,
     pub homie: bool,
     pub zigbee2mqtt: bool,
     /// Zigbee2MQTT's `base_topic`.
     pub zigbee2mqtt_base: String,
     pub tasmota: bool,
     pub shelly: bool,
+    /// Native ESPHome MQTT (`<node>/status`, `<node>/<component>/<id>/state`).
+    pub esphome: bool,
     /// Home Assistant MQTT discovery (`homeassistant/…/config`).
     pub homeassistant: bool,
     /// SenML packs (RFC 8428, JSON or CBOR) on any topic: base names become devices.
@@ -27,11 +38,14 @@ impl Default for ConventionsConfig {
     fn default() -> Self {
         ConventionsConfig {
             sparkplug: true,
+            sparkplug_rebirth: true,
+            sparkplug_rebirth_interval: Duration::from_secs(60),
             homie: true,
             zigbee2mqtt: true,
             zigbee2mqtt_base: "zigbee2mqtt".into(),
             tasmota: true,
             shelly: true,
+            esphome: true,
             homeassistant: true,
             senml: true,
             generic: None,
@@ -44,10 +58,12 @@ impl ConventionsConfig {
     pub fn none() -> ConventionsConfig {
         ConventionsConfig {
             sparkplug: false,
+            sparkplug_rebirth: false,
             homie: false,
             zigbee2mqtt: false,
             tasmota: false,
             shelly: false,
+            esphome: false,
             homeassistant: false,
             senml: false,
             generic: Some(false),

@@ -21,6 +21,11 @@ pub fn parse_positive(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Serde adapter for `Duration` fields written as strings (positive).
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_positive(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
 /// Serde adapter for `Option<Duration>` fields written as strings.
 pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s: Option<String> = Option::deserialize(d)?;

@@ -6,6 +6,7 @@
 //! on_fire = ["/usr/local/bin/page", "--team", "noc"]
 //! timeout = "10s"
 //! max_running = 8                       # more at once are skipped and counted
+//! group_interval = "30s"                # a storm of one rule runs its hook once per 30 s
 //! publish_topic = "fleetop/alerts/{severity}/{rule}/{device}"
 //! ```
 
@@ -27,6 +28,10 @@ pub struct HooksConfig {
     pub timeout: Option<Duration>,
     /// Most hooks running at once (default 8): an alert storm cannot fork-bomb the host.
     pub max_running: Option<usize>,
+    /// Alerts of one rule that start (or resolve) within this long of the first run their
+    /// hook once together, at its end (default 30 s; `"0s"`: one run per alert).
+    #[serde(default, deserialize_with = "duration::deserialize_opt_allowing_zero")]
+    pub group_interval: Option<Duration>,
     /// Publish every (unsilenced) transition, as its NDJSON line, to this MQTT topic on the
     /// first broker fleetop may publish to. `{rule}`, `{device}`, `{fleet}`, `{severity}`
     /// and `{state}` are filled in.

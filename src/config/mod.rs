@@ -94,6 +94,9 @@ pub struct Limits {
     pub max_metrics_per_device: usize,
     pub max_topic_len: usize,
     pub max_payload_bytes: usize,
+    /// Sparkplug payloads have their own cap: a large edge node's NBIRTH (100 k metrics)
+    /// is several MiB.
+    pub max_sparkplug_payload_bytes: usize,
     /// Distinct topics kept in the unmapped list.
     pub max_unmapped_topics: usize,
     /// Memory for the per-minute tier of every metric together, in MiB: with many metrics
@@ -143,6 +146,7 @@ impl Default for Limits {
             max_metrics_per_device: 256,
             max_topic_len: 1024,
             max_payload_bytes: 256 * 1024,
+            max_sparkplug_payload_bytes: 16 * 1024 * 1024,
             max_unmapped_topics: 10_000,
             coarse_memory_mb: 64,
             queue: 65_536,

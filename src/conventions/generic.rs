@@ -7,12 +7,14 @@ use super::Output;
 /// A JSON object payload on a topic with a non-empty device level. A Zigbee2MQTT
 /// bridge's `bridge/state` and `bridge/info` under a base not learned yet are left
 /// unmapped, to be applied once it is (`super::layout`), rather than make a guessed
-/// `bridge` that would outlive it.
+/// `bridge` that would outlive it; so is an ESPHome light's JSON state before its node
+/// is known.
 pub fn claims(topic: &str, payload: &[u8]) -> bool {
     payload.trim_ascii_start().starts_with(b"{")
         && !device_level(topic).0.is_empty()
         && !topic.ends_with("/bridge/state")
         && !topic.ends_with("/bridge/info")
+        && !super::esphome::state_shaped(topic)
 }
 
 /// The device level and the levels before it.

@@ -5,7 +5,7 @@
 //! commands on `<node>/<property>/set`.
 
 use super::layout::Layouts;
-use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, quote};
+use super::{Accepts, CommandDescriptor, CommandKind, Event, MetricFacts, Output, quote};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -75,17 +75,26 @@ pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) 
                 "$unit" => out.events.push(Event::MetricFacts(MetricFacts {
                     name: name.into(),
                     unit: Some(value.into()),
-                    datatype: None,
+                    ..Default::default()
                 })),
                 "$datatype" => out.events.push(Event::MetricFacts(MetricFacts {
                     name: name.into(),
-                    unit: None,
                     datatype: Some(value.into()),
+                    ..Default::default()
+                })),
+                "$format" => out.events.push(Event::MetricFacts(MetricFacts {
+                    name: name.into(),
+                    format: Some(value.into()),
+                    ..Default::default()
                 })),
                 "$settable" if value == "true" => out.events.push(Event::Command(CommandDescriptor {
+                    // The device publishes the new value on the property's topic.
+                    confirms: Some(name.as_str().into()),
                     topic: format!("{prefix}/{node}/{property}/set").into(),
                     name: name.into(),
-                    kind: CommandKind::Text { datatype: None },
+                    kind: CommandKind::Text,
+                    // Until its `$datatype` and `$format` are seen (`super::declared_accepts`).
+                    accepts: Accepts::Text,
                 })),
                 _ => {}
             }
@@ -99,6 +108,43 @@ pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) 
         [node, _, "set"] if !node.starts_with('$') => out.request = true,
         // Device and node attributes ($homie, $nodes, $properties, $stats…) carry no values.
         _ => {}
+    }
+}
+
+/// What a settable property takes, by its `$datatype` and `$format`: an integer or float
+/// range `from:to` (Homie 5 adds `:step`; either end may be left out), an enum's words
+/// `a,b,c`, a colour's model `rgb` or `hsv`.
+pub fn accepts(datatype: Option<&str>, format: Option<&str>) -> Accepts {
+    let format = format.map(str::trim).filter(|f| !f.is_empty());
+    let range = || {
+        let mut ends = format.unwrap_or(":").split(':');
+        let mut end = || ends.next().map(str::trim).filter(|e| !e.is_empty());
+        (end(), end())
+    };
+    match datatype {
+        Some("boolean") => Accepts::boolean(),
+        Some("integer") => {
+            let (min, max) = range();
+            Accepts::Integer {
+                min: min.and_then(|v| v.parse().ok()),
+                max: max.and_then(|v| v.parse().ok()),
+            }
+        }
+        Some("float") => {
+            let (min, max) = range();
+            Accepts::Number {
+                min: min.and_then(|v| v.parse().ok()),
+                max: max.and_then(|v| v.parse().ok()),
+            }
+        }
+        Some("enum") => match format {
+            Some(words) => Accepts::OneOf(words.split(',').map(|w| w.trim().into()).collect()),
+            None => Accepts::Text,
+        },
+        Some("color") => Accepts::Color {
+            hsv: format.is_some_and(|f| f.eq_ignore_ascii_case("hsv")),
+        },
+        _ => Accepts::Text,
     }
 }
 
@@ -129,6 +175,8 @@ struct PropertyDescription {
     #[serde(default)]
     unit: Option<String>,
     #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
     settable: bool,
 }
 
@@ -158,17 +206,18 @@ fn description(prefix: &str, payload: &[u8], out: &mut Output) {
             let name = format!("{node}.{property}");
             if p.settable {
                 out.events.push(Event::Command(CommandDescriptor {
+                    confirms: Some(name.as_str().into()),
                     name: name.as_str().into(),
                     topic: format!("{prefix}/{node}/{property}/set").into(),
-                    kind: CommandKind::Text {
-                        datatype: p.datatype.as_deref().map(Into::into),
-                    },
+                    kind: CommandKind::Text,
+                    accepts: accepts(p.datatype.as_deref(), p.format.as_deref()),
                 }));
             }
             out.events.push(Event::MetricFacts(MetricFacts {
                 name: name.into(),
                 unit: p.unit.map(Into::into),
                 datatype: p.datatype.map(Into::into),
+                format: p.format.map(Into::into),
             }));
         }
     }
@@ -242,7 +291,7 @@ mod tests {
             [Event::MetricFacts(MetricFacts {
                 name: "env.temperature".into(),
                 unit: Some("°C".into()),
-                datatype: None
+                ..Default::default()
             })]
         );
         let out = run("homie/weather0/env/temperature/$datatype", b"float");
@@ -304,5 +353,42 @@ mod tests {
         assert!(!claims("homie/$broadcast", &l));
         assert!(!claims("homie/dev", &l));
         assert!(!claims("homiex/dev/$state", &l));
+    }
+
+    #[test]
+    fn datatype_and_format_say_what_a_property_takes() {
+        let int = |min, max| Accepts::Integer { min, max };
+        assert_eq!(
+            accepts(Some("integer"), Some("5:30")),
+            int(Some(5), Some(30))
+        );
+        assert_eq!(accepts(Some("integer"), Some(":30")), int(None, Some(30)));
+        assert_eq!(
+            accepts(Some("integer"), Some("0:100:5")),
+            int(Some(0), Some(100))
+        );
+        assert_eq!(accepts(Some("integer"), None), int(None, None));
+        assert_eq!(
+            accepts(Some("float"), Some("-1.5:2.5")),
+            Accepts::Number {
+                min: Some(-1.5),
+                max: Some(2.5)
+            }
+        );
+        assert_eq!(accepts(Some("boolean"), None), Accepts::boolean());
+        assert_eq!(
+            accepts(Some("enum"), Some("low, medium,high")),
+            Accepts::one_of(&["low", "medium", "high"])
+        );
+        assert_eq!(
+            accepts(Some("color"), Some("hsv")),
+            Accepts::Color { hsv: true }
+        );
+        assert_eq!(
+            accepts(Some("color"), Some("rgb")),
+            Accepts::Color { hsv: false }
+        );
+        assert_eq!(accepts(Some("string"), None), Accepts::Text);
+        assert_eq!(accepts(None, Some("1:2")), Accepts::Text);
     }
 }

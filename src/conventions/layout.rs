@@ -10,6 +10,9 @@
 //! another's; what every device does publish is its LWT, `Online`/`Offline` on the
 //! FullTopic with `tele` + `LWT`. Each device's stem (`site/%prefix%/pump`) is learned
 //! from it, and only `tele`/`stat` topics on a learned stem are that device's.
+//!
+//! ESPHome: a node's `topic_prefix` is learned once two kinds of its topics were seen
+//! (`super::esphome`), as a Shelly's is.
 
 use super::Convention;
 use super::zigbee2mqtt::Evidence;
@@ -31,6 +34,9 @@ const MAX_HELD_LIST: usize = 1 << 20;
 /// broker's retained `online`s arrive all at once, before any status.
 const MAX_SHELLY_PREFIXES: usize = 8192;
 const MAX_SHELLY_PENDING: usize = 1024;
+/// ESPHome nodes kept, and those half-seen, for the same reasons.
+const MAX_ESPHOME_NODES: usize = 8192;
+const MAX_ESPHOME_PENDING: usize = 1024;
 
 /// What was learned so far, per connection's traffic alike (roots are topic prefixes).
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +54,10 @@ pub struct Layouts {
     shelly: std::collections::HashSet<Box<str>>,
     /// Shelly prefixes with an `online` or a status seen (`true` for the status).
     shelly_pending: std::collections::VecDeque<(Box<str>, bool)>,
+    /// ESPHome nodes' prefixes.
+    esphome: std::collections::HashSet<Box<str>>,
+    /// ESPHome prefixes with some of a node's topics seen (`esphome::Kind::evidence` bits).
+    esphome_pending: std::collections::VecDeque<(Box<str>, u8)>,
     /// Zigbee2MQTT bases learned, longest first; the configured one is not among them.
     zigbee2mqtt: Vec<Box<str>>,
     /// Bases a bridge has shown half of itself under.
@@ -73,6 +83,8 @@ impl Default for Layouts {
             homeassistant: vec!["homeassistant".into()],
             shelly: Default::default(),
             shelly_pending: Default::default(),
+            esphome: Default::default(),
+            esphome_pending: Default::default(),
             zigbee2mqtt: Vec::new(),
             pending: Default::default(),
         }
@@ -86,6 +98,7 @@ pub enum Learned {
     TasmotaStem(Box<str>),
     HomeAssistantPrefix(Box<str>),
     ShellyPrefix(Box<str>),
+    EspHomeNode(Box<str>),
     /// A Zigbee2MQTT base, with its bridge's device list if that came first.
     Zigbee2MqttBase {
         base: Box<str>,
@@ -100,6 +113,7 @@ impl Learned {
             Learned::TasmotaStem(_) => Convention::Tasmota,
             Learned::HomeAssistantPrefix(_) => Convention::HomeAssistant,
             Learned::ShellyPrefix(_) => Convention::Shelly,
+            Learned::EspHomeNode(_) => Convention::EspHome,
             Learned::Zigbee2MqttBase { .. } => Convention::Zigbee2Mqtt,
         }
     }
@@ -115,6 +129,7 @@ impl Learned {
                 .is_some_and(|rest| rest.starts_with('/')),
             Learned::TasmotaStem(stem) => super::tasmota::on_stem(topic, stem),
             Learned::ShellyPrefix(prefix) => super::shelly::prefix_of(topic) == Some(&**prefix),
+            Learned::EspHomeNode(prefix) => super::esphome::on_node(topic, prefix),
         }
     }
 }
@@ -162,6 +177,11 @@ impl Layouts {
             &self.shelly,
             &mut lines,
         );
+        counted(
+            "ESPHome node (native MQTT, no discovery)",
+            &self.esphome,
+            &mut lines,
+        );
         lines
     }
 
@@ -189,6 +209,11 @@ impl Layouts {
     /// Whether a Shelly showed itself under this prefix.
     pub fn shelly_prefix(&self, prefix: &str) -> bool {
         self.shelly.contains(prefix)
+    }
+
+    /// Whether an ESPHome node showed itself under this prefix.
+    pub fn esphome_node(&self, prefix: &str) -> bool {
+        self.esphome.contains(prefix)
     }
 
     /// Whether a Tasmota device announced itself on this stem.
@@ -244,7 +269,43 @@ impl Layouts {
         {
             return self.bridge_evidence(config, base, shown, payload);
         }
+        if config.esphome
+            && let Some((prefix, kind)) = super::esphome::evidence(topic, payload)
+        {
+            return self.esphome_evidence(prefix, kind.evidence());
+        }
         None
+    }
+
+    /// What a topic shows of an ESPHome node under `prefix`; the prefix once two kinds of
+    /// its topics were seen.
+    fn esphome_evidence(&mut self, prefix: &str, shown: u8) -> Option<Learned> {
+        if self.esphome.contains(prefix) || self.esphome.len() >= MAX_ESPHOME_NODES {
+            return None;
+        }
+        let seen = match self
+            .esphome_pending
+            .iter()
+            .position(|(p, _)| **p == *prefix)
+        {
+            Some(at) => {
+                self.esphome_pending[at].1 |= shown;
+                self.esphome_pending[at].1
+            }
+            None => {
+                if self.esphome_pending.len() >= MAX_ESPHOME_PENDING {
+                    self.esphome_pending.pop_front();
+                }
+                self.esphome_pending.push_back((prefix.into(), shown));
+                shown
+            }
+        };
+        if seen.count_ones() < 2 {
+            return None;
+        }
+        self.esphome_pending.retain(|(p, _)| **p != *prefix);
+        self.esphome.insert(prefix.into());
+        Some(Learned::EspHomeNode(prefix.into()))
     }
 
     /// What a topic shows of a Shelly under `prefix`; the prefix once it is enough.
@@ -363,6 +424,7 @@ mod tests {
             | Learned::TasmotaStem(r)
             | Learned::HomeAssistantPrefix(r)
             | Learned::ShellyPrefix(r)
+            | Learned::EspHomeNode(r)
             | Learned::Zigbee2MqttBase { base: r, .. } => Some(r),
         }
     }
@@ -457,11 +519,14 @@ mod tests {
         l.learn(&c, "site/homie/lamp/$homie", b"4.0.0");
         l.learn(&c, "a/tele/b/LWT", b"Online");
         l.learn(&c, "tele/plug/LWT", b"Online");
+        l.learn(&c, "garden/status", b"online");
+        l.learn(&c, "garden/sensor/t/state", b"21");
         assert_eq!(
             l.describe(),
             [
                 "Homie root site/homie",
-                "Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. a/%prefix%/b"
+                "Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. a/%prefix%/b",
+                "ESPHome node (native MQTT, no discovery): 1 device(s), e.g. garden"
             ]
         );
     }

@@ -1,5 +1,6 @@
 //! Device conventions fleetop recognises with no configuration: Sparkplug B, Homie,
-//! Tasmota, Shelly Gen2+, Zigbee2MQTT, SenML packs and a generic JSON fallback.
+//! Tasmota, Shelly Gen2+, Zigbee2MQTT, native ESPHome, SenML packs and a generic JSON
+//! fallback.
 //!
 //! Home Assistant MQTT discovery is also understood.
 //!
@@ -9,6 +10,7 @@
 //! topics no `[[fleet]]` maps, so explicit configuration always wins, and applies what the
 //! decoder says (`crate::fleet::conventions`).
 
+pub mod esphome;
 pub mod generic;
 pub mod homeassistant;
 pub mod homie;
@@ -32,6 +34,7 @@ pub enum Convention {
     Zigbee2Mqtt,
     Tasmota,
     Shelly,
+    EspHome,
     HomeAssistant,
     Senml,
     Generic,
@@ -39,12 +42,13 @@ pub enum Convention {
 
 impl Convention {
     /// In the order topics are tried: the most specific first, the fallback last.
-    pub const ALL: [Convention; 8] = [
+    pub const ALL: [Convention; 9] = [
         Convention::Sparkplug,
         Convention::Homie,
         Convention::Zigbee2Mqtt,
         Convention::Tasmota,
         Convention::Shelly,
+        Convention::EspHome,
         Convention::HomeAssistant,
         Convention::Senml,
         Convention::Generic,
@@ -58,6 +62,7 @@ impl Convention {
             Convention::Zigbee2Mqtt => "zigbee2mqtt",
             Convention::Tasmota => "tasmota",
             Convention::Shelly => "shelly",
+            Convention::EspHome => "esphome",
             Convention::HomeAssistant => "homeassistant",
             Convention::Senml => "senml",
             Convention::Generic => "generic",
@@ -66,11 +71,12 @@ impl Convention {
 
     /// How long a device of this convention may stay quiet: Tasmota reports every
     /// TelePeriod (300 s by default); Sparkplug, Zigbee2MQTT, Shelly and Homie devices
-    /// report by exception and say when they go offline.
+    /// report by exception and say when they go offline; ESPHome sensors report every
+    /// `update_interval` (60 s by default) but binary ones only on change.
     pub fn expected_interval(self) -> std::time::Duration {
         std::time::Duration::from_secs(match self {
             Convention::Sparkplug | Convention::Zigbee2Mqtt | Convention::HomeAssistant => 3600,
-            Convention::Homie | Convention::Shelly => 600,
+            Convention::Homie | Convention::Shelly | Convention::EspHome => 600,
             Convention::Tasmota => 300,
             Convention::Senml | Convention::Generic => 60,
         })
@@ -85,6 +91,7 @@ impl Convention {
             Convention::Zigbee2Mqtt => config.zigbee2mqtt,
             Convention::Tasmota => config.tasmota,
             Convention::Shelly => config.shelly,
+            Convention::EspHome => config.esphome,
             Convention::HomeAssistant => config.homeassistant,
             Convention::Senml => config.senml,
             Convention::Generic => config.generic.unwrap_or(!has_fleets),
@@ -98,11 +105,22 @@ impl Convention {
             Convention::Sparkplug => vec!["spBv1.0/#".into(), "STATE/#".into()],
             Convention::Homie => vec!["homie/#".into()],
             Convention::Zigbee2Mqtt => vec![format!("{}/#", config.zigbee2mqtt_base)],
-            Convention::Tasmota => vec!["tele/#".into(), "stat/#".into()],
+            Convention::Tasmota => vec![
+                "tele/#".into(),
+                "stat/#".into(),
+                "tasmota/discovery/#".into(),
+            ],
             Convention::Shelly => vec![
                 "+/online".into(),
                 "+/status/#".into(),
                 "+/events/rpc".into(),
+            ],
+            // A node under a one-level topic_prefix (its name, the default).
+            Convention::EspHome => vec![
+                "+/status".into(),
+                "+/debug".into(),
+                "+/+/+/state".into(),
+                "+/+/+/+/state".into(),
             ],
             // State topics are wherever the configs point: `#` brings them.
             Convention::HomeAssistant => vec!["homeassistant/#".into()],
@@ -161,30 +179,89 @@ pub struct MetricFacts {
     pub name: Box<str>,
     pub unit: Option<Box<str>>,
     pub datatype: Option<Box<str>>,
+    /// Homie's `$format`: the range (`5:30`), the words (`low,high`) or the colour model
+    /// (`rgb`) its values keep to.
+    pub format: Option<Box<str>>,
 }
 
 /// A command a device accepts, as its convention defines it. Building and publishing the
 /// request is the commands feature's job; this says where and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CommandDescriptor {
     /// What the operator picks: `POWER`, `env.target`, `Node Control/Rebirth`...
     pub name: Box<str>,
     /// Where the request is published.
     pub topic: Box<str>,
     pub kind: CommandKind,
+    /// What the value may be, as the device or its convention declares it: a value
+    /// outside it is refused before anything is published.
+    pub accepts: Accepts,
+    /// The metric in which the device reports what this command sets (a Zigbee2MQTT
+    /// property, Tasmota's `POWER1`, a Home Assistant entity's state): the command has
+    /// succeeded when the device reports the value sent, not when the broker took it.
+    pub confirms: Option<Box<str>>,
+}
+
+/// The values a command takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepts {
+    /// Any text (bounded in length).
+    Text,
+    /// On or off, published as the device's own words (`ON`/`OFF`, `true`/`false`).
+    Switch {
+        on: Box<str>,
+        off: Box<str>,
+    },
+    Integer {
+        min: Option<i64>,
+        max: Option<i64>,
+    },
+    Number {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
+    /// One of these words, exactly.
+    OneOf(Vec<Box<str>>),
+    /// A colour as `r,g,b` (0..255 each), or `h,s,v` (0..360, 0..100, 0..100).
+    Color {
+        hsv: bool,
+    },
+}
+
+impl Accepts {
+    /// `ON`/`OFF`, as most firmware spells a switch.
+    pub fn on_off() -> Accepts {
+        Accepts::Switch {
+            on: "ON".into(),
+            off: "OFF".into(),
+        }
+    }
+
+    /// `true`/`false`.
+    pub fn boolean() -> Accepts {
+        Accepts::Switch {
+            on: "true".into(),
+            off: "false".into(),
+        }
+    }
+
+    pub fn one_of(words: &[&str]) -> Accepts {
+        Accepts::OneOf(words.iter().map(|&w| w.into()).collect())
+    }
 }
 
 /// How a command's payload is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommandKind {
-    /// The value as plain text (Tasmota `cmnd/<dev>/<Command>`, Homie `…/set`), with the
-    /// datatype the device declared, if any.
-    Text { datatype: Option<Box<str>> },
+    /// The value as plain text (Tasmota `cmnd/<dev>/<Command>`, Homie `…/set`, ESPHome
+    /// `…/command`).
+    Text,
     /// A JSON object `{"<property>": value}` (Zigbee2MQTT `<friendly>/set`).
     JsonProperty { property: Box<str> },
     /// A Shelly RPC request `{"id":N,"src":"<reply topic prefix>","method":…,"params":…}`
-    /// on `<id>/rpc`; the reply comes on `<src>/rpc` with the same id.
-    ShellyRpc { method: Box<str> },
+    /// on `<id>/rpc` for the component instance `channel` (`switch:<channel>`); the reply
+    /// comes on `<src>/rpc` with the same id.
+    ShellyRpc { method: Box<str>, channel: u32 },
     /// A Sparkplug NCMD/DCMD payload with one metric of this name and datatype code.
     Sparkplug { metric: Box<str>, datatype: u32 },
 }
@@ -288,6 +365,7 @@ pub fn claim(
                     .any(|base| zigbee2mqtt::claims(topic, base)),
                 Convention::Tasmota => tasmota::claims(topic, layouts),
                 Convention::Shelly => shelly::claims(topic, layouts),
+                Convention::EspHome => esphome::claims(topic, layouts),
                 Convention::HomeAssistant => homeassistant::claims(topic, layouts),
                 Convention::Senml => senml::claims(topic, payload),
                 Convention::Generic => generic::claims(topic, payload),
@@ -317,6 +395,7 @@ pub fn decode(
         }
         Convention::Tasmota => tasmota::decode(topic, layouts, payload, out),
         Convention::Shelly => shelly::decode(topic, layouts, payload, out),
+        Convention::EspHome => esphome::decode(topic, layouts, payload, out),
         Convention::Generic => generic::decode(topic, payload, out),
         // Stateful, or many devices a message: applied by the fleet state.
         Convention::Sparkplug | Convention::HomeAssistant | Convention::Senml => {}
@@ -334,6 +413,15 @@ pub fn fixed_unit<'a>(
     match convention {
         Convention::Tasmota => tasmota::unit(metric, text),
         Convention::Shelly => shelly::unit(metric),
+        _ => None,
+    }
+}
+
+/// What a settable metric takes, by what its device declared about it (Homie's
+/// `$datatype` and `$format`, which may come before or after its `$settable`).
+pub fn declared_accepts(convention: Convention, m: &MetricFacts) -> Option<Accepts> {
+    match convention {
+        Convention::Homie => Some(homie::accepts(m.datatype.as_deref(), m.format.as_deref())),
         _ => None,
     }
 }
@@ -375,6 +463,17 @@ pub(crate) mod testutil {
                     Value::Text(t) => format!("'{t}'"),
                 };
                 (p.to_string(), v)
+            })
+            .collect()
+    }
+
+    /// The commands an output announces, as `(name, topic)`.
+    pub fn commands(out: &Output) -> Vec<(&str, &str)> {
+        out.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Command(c) => Some((&*c.name, &*c.topic)),
+                _ => None,
             })
             .collect()
     }

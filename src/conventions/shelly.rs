@@ -13,7 +13,7 @@
 //! prefix is the device's key as the default one (the device id) is.
 
 use super::layout::Layouts;
-use super::{CommandDescriptor, CommandKind, Event, Output, online_word, quote};
+use super::{Accepts, CommandDescriptor, CommandKind, Event, Output, online_word, quote};
 
 /// What follows a device's prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,8 +101,10 @@ pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) 
         },
         Kind::Status(component) => {
             out.json(payload, prefix(component));
-            if component.starts_with("switch:") && !out.values.is_empty() {
-                out.events.push(switch_command(id));
+            if !out.values.is_empty()
+                && let Some(command) = switch_command(id, component)
+            {
+                out.events.push(command);
             }
         }
         Kind::Rpc => notify_status(payload, out),
@@ -169,14 +171,25 @@ fn prefix(component: &str) -> &str {
     }
 }
 
-fn switch_command(id: &str) -> Event {
-    Event::Command(CommandDescriptor {
-        name: "Switch.Set".into(),
+/// `Switch.Set` for a `switch:<n>` component: `Switch.Set` for the first, `Switch.Set:<n>`
+/// for the others (a Pro 4PM's four channels are four commands).
+fn switch_command(id: &str, component: &str) -> Option<Event> {
+    let channel: u32 = component.strip_prefix("switch:")?.parse().ok()?;
+    let name = match channel {
+        0 => "Switch.Set".to_string(),
+        n => format!("Switch.Set:{n}"),
+    };
+    Some(Event::Command(CommandDescriptor {
+        // The RPC's own reply settles it.
+        confirms: None,
+        name: name.into(),
         topic: format!("{id}/rpc").into(),
         kind: CommandKind::ShellyRpc {
             method: "Switch.Set".into(),
+            channel,
         },
-    })
+        accepts: Accepts::boolean(),
+    }))
 }
 
 /// `{"method":"NotifyStatus","params":{"ts":…,"switch:0":{"apower":…}}}`: each component's
@@ -203,6 +216,9 @@ fn notify_status(payload: &[u8], out: &mut Output) {
     for (component, status) in &n.params {
         if !status.is_object() {
             continue;
+        }
+        if let Some(command) = switch_command(&out.device, component) {
+            out.events.push(command);
         }
         let Ok(bytes) = serde_json::to_vec(status) else {
             continue;
@@ -341,5 +357,36 @@ mod tests {
             !claims("a/b/online", &l),
             "a prefix of two levels is learned"
         );
+    }
+
+    #[test]
+    fn every_switch_channel_is_a_command() {
+        let names = |out: &Output| -> Vec<(String, CommandKind)> {
+            out.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Command(c) => Some((c.name.to_string(), c.kind.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let rpc = |channel| CommandKind::ShellyRpc {
+            method: "Switch.Set".into(),
+            channel,
+        };
+        let out = run("pro4pm/status/switch:3", br#"{"id":3,"output":false}"#);
+        assert_eq!(names(&out), [("Switch.Set:3".to_string(), rpc(3))]);
+        let out = run(
+            "pro4pm/events/rpc",
+            br#"{"src":"pro4pm","method":"NotifyStatus","params":{"switch:1":{"output":true},"switch:2":{"output":true},"sys":{"uptime":1}}}"#,
+        );
+        assert_eq!(
+            names(&out),
+            [
+                ("Switch.Set:1".to_string(), rpc(1)),
+                ("Switch.Set:2".to_string(), rpc(2))
+            ]
+        );
+        assert!(names(&run("pro4pm/status/cover:0", br#"{"id":0}"#)).is_empty());
     }
 }

@@ -7,7 +7,9 @@
 //! twice over: its `bridge/state` and its `bridge/devices` or `bridge/info`, each in the
 //! shape the bridge publishes, so one look-alike topic is not enough.
 
-use super::{CommandDescriptor, CommandKind, Event, MetricFacts, Output, online_word, quote};
+use super::{
+    Accepts, CommandDescriptor, CommandKind, Event, MetricFacts, Output, online_word, quote,
+};
 use serde::Deserialize;
 
 /// Exposes deeper than this (composite features of features) are not read.
@@ -156,6 +158,59 @@ struct Expose {
     access: u8,
     #[serde(default)]
     features: Vec<Expose>,
+    /// `numeric`: the range and step.
+    #[serde(default)]
+    value_min: Option<f64>,
+    #[serde(default)]
+    value_max: Option<f64>,
+    #[serde(default)]
+    value_step: Option<f64>,
+    /// `enum`: the words (or numbers) it takes.
+    #[serde(default)]
+    values: Vec<serde_json::Value>,
+    /// `binary`: what on and off are (`"ON"`, `true`, `"LOCK"`...).
+    #[serde(default)]
+    value_on: Option<serde_json::Value>,
+    #[serde(default)]
+    value_off: Option<serde_json::Value>,
+}
+
+impl Expose {
+    /// What a settable property takes, as the expose declares it.
+    fn accepts(&self) -> Accepts {
+        let word = |v: &serde_json::Value| -> Box<str> {
+            match v {
+                serde_json::Value::String(s) => s.as_str().into(),
+                other => other.to_string().into(),
+            }
+        };
+        let whole = |v: Option<f64>| v.is_none_or(|v| v.fract() == 0.0 && v.abs() < 9e15);
+        match self.kind.as_deref() {
+            Some("binary") => match (&self.value_on, &self.value_off) {
+                (Some(on), Some(off)) => Accepts::Switch {
+                    on: word(on),
+                    off: word(off),
+                },
+                _ => Accepts::Text,
+            },
+            Some("numeric")
+                if whole(self.value_min) && whole(self.value_max) && whole(self.value_step) =>
+            {
+                Accepts::Integer {
+                    min: self.value_min.map(|v| v as i64),
+                    max: self.value_max.map(|v| v as i64),
+                }
+            }
+            Some("numeric") => Accepts::Number {
+                min: self.value_min,
+                max: self.value_max,
+            },
+            Some("enum") if !self.values.is_empty() => {
+                Accepts::OneOf(self.values.iter().map(word).collect())
+            }
+            _ => Accepts::Text,
+        }
+    }
 }
 
 /// `bridge/devices`: each device's name, units and settable properties. The list's size
@@ -207,17 +262,21 @@ fn collect(
 ) {
     if let Some(property) = &e.property {
         metrics.push(MetricFacts {
+            format: None,
             name: property.as_str().into(),
             unit: e.unit.as_deref().map(Into::into),
             datatype: e.kind.as_deref().map(Into::into),
         });
         if e.access & 2 != 0 {
             commands.push(CommandDescriptor {
+                // The bridge publishes the device's new state, the property among it.
+                confirms: Some(property.as_str().into()),
                 name: property.as_str().into(),
                 topic: format!("{base}/{friendly}/set").into(),
                 kind: CommandKind::JsonProperty {
                     property: property.as_str().into(),
                 },
+                accepts: e.accepts(),
             });
         }
     }
@@ -373,5 +432,41 @@ mod tests {
         assert!(claims("z2m/x", "z2m"));
         assert!(!claims("zigbee2mqttx/x", "zigbee2mqtt"));
         assert!(!claims("zigbee2mqtt/", "zigbee2mqtt"));
+    }
+
+    #[test]
+    fn exposes_say_what_a_property_takes() {
+        let expose = |json: &str| {
+            serde_json::from_str::<Expose>(json)
+                .expect("expose")
+                .accepts()
+        };
+        assert_eq!(
+            expose(r#"{"type":"numeric","value_min":0,"value_max":254}"#),
+            Accepts::Integer {
+                min: Some(0),
+                max: Some(254)
+            }
+        );
+        assert_eq!(
+            expose(r#"{"type":"numeric","value_min":5,"value_max":30,"value_step":0.5}"#),
+            Accepts::Number {
+                min: Some(5.0),
+                max: Some(30.0)
+            }
+        );
+        assert_eq!(
+            expose(r#"{"type":"binary","value_on":"ON","value_off":"OFF"}"#),
+            Accepts::on_off()
+        );
+        assert_eq!(
+            expose(r#"{"type":"binary","value_on":true,"value_off":false}"#),
+            Accepts::boolean()
+        );
+        assert_eq!(
+            expose(r#"{"type":"enum","values":["low","high",3]}"#),
+            Accepts::one_of(&["low", "high", "3"])
+        );
+        assert_eq!(expose(r#"{"type":"text"}"#), Accepts::Text);
     }
 }

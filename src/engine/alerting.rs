@@ -45,17 +45,46 @@ impl Engine {
         }
     }
 
+    /// Brings back the devices `place` knew when fleetop last stopped (with their status:
+    /// one that died silently is still stale) and keeps them for the next run. Only for
+    /// brokers watched live: a recording has its own time.
+    pub fn keep_known_devices(&mut self, place: &crate::output::alert_log::Place) {
+        if !matches!(self.clock, crate::source::Clock::Wall) {
+            return;
+        }
+        let Some(file) = crate::output::known_devices::KnownDevicesFile::of(place) else {
+            return;
+        };
+        if let Some(known) = file.load() {
+            let stopped = known.saved_at_ms;
+            let n = self.state.restore_known(known);
+            self.alerts.held_since_stop(self.conns.len(), stopped);
+            tracing::info!("{n} devices known from the last run");
+        }
+        self.known = Some(file);
+    }
+
+    /// Saves the known devices when a save is due (off this thread).
+    fn save_known_devices(&mut self) {
+        let now = self.clock.now_ms();
+        if let Some(file) = &mut self.known
+            && file.due(now)
+        {
+            file.save(self.state.known(now));
+        }
+    }
+
     /// Alert transitions since the last call, recorded in the alert log if one is kept;
     /// their hooks are started (and run on their own).
     pub fn drain_alerts(&mut self) -> Vec<crate::alerts::Transition> {
         let transitions: Vec<_> = self.alerts.drain().collect();
         self.publish_alerts(&transitions);
+        let now = self.clock.now_ms();
         for t in &transitions {
-            if let Some(run) = self.alerts.rules().hook_for(t) {
-                let mut stdin = crate::output::headless::alert(t).to_string();
-                stdin.push('\n');
-                let alert = format!("{} on {}", t.rule_name, t.device_name);
-                self.hooks.start(run, alert, stdin.into_bytes());
+            if let Some(run) = self.alerts.rules().hook_for(t)
+                && let Some(group) = self.hook_groups.offer(run, t.clone(), now)
+            {
+                self.run_hooks(group);
             }
         }
         if let Some(log) = &mut self.alert_log {
@@ -64,8 +93,27 @@ impl Engine {
                 .map(crate::alerts::LogEntry::from)
                 .collect();
             log.append(&entries);
+            if log.needs_compaction() {
+                log.compact(&self.alerts.compact(), self.clock.now_ms());
+            }
         }
         transitions
+    }
+
+    /// Runs a group's hook with the alerts' JSON lines on its stdin.
+    fn run_hooks(&self, group: crate::alerts::hooks::GroupRun) {
+        let mut stdin = String::new();
+        for t in &group.alerts {
+            stdin.push_str(&crate::output::headless::alert(t).to_string());
+            stdin.push('\n');
+        }
+        let alert = match &group.alerts[..] {
+            [t] => format!("{} on {}", t.rule_name, t.device_name),
+            [t, ..] => format!("{} on {} devices", t.rule_name, group.alerts.len()),
+            [] => return,
+        };
+        let n = group.alerts.len();
+        self.hooks.start(group.run, alert, stdin.into_bytes(), n);
     }
 
     /// Hook runs that failed, timed out or were skipped since the last call, in words.
@@ -77,7 +125,11 @@ impl Engine {
     /// published transitions) and keeps what a front end shows of it in the feed. The
     /// core does this on its own schedule, whether or not a front end is looking.
     pub fn settle(&mut self) {
+        self.save_known_devices();
         let transitions = self.drain_alerts();
+        for group in self.hook_groups.due(self.clock.now_ms()) {
+            self.run_hooks(group);
+        }
         let reports = self.hooks.drain();
         let feed = &mut self.feed;
         Feed::keep(&mut feed.transitions, transitions, &mut feed.missed);
@@ -89,28 +141,37 @@ impl Engine {
         std::mem::take(&mut self.feed)
     }
 
+    /// Acknowledges every active, unacknowledged alert `pick` chooses.
+    fn ack_where(
+        &mut self,
+        pick: impl Fn(&crate::alerts::Alert) -> bool,
+        by: &str,
+        now: i64,
+    ) -> Result<Vec<crate::alerts::LogEntry>, String> {
+        let keys: Vec<_> = self
+            .alerts
+            .active()
+            .into_iter()
+            .filter(|a| a.ack.is_none() && pick(a))
+            .map(|a| (a.device, a.rule))
+            .collect();
+        if keys.is_empty() {
+            return Err("no unacknowledged alert there".into());
+        }
+        Ok(keys
+            .into_iter()
+            .filter_map(|(d, r)| self.alerts.ack(d, r, by, None, now).ok())
+            .collect())
+    }
+
     /// Carries out an operator action on alerts and records it; the message says what
     /// happened, for the status bar.
     pub fn alert_op(&mut self, op: &crate::app::AlertOp, by: &str) -> Result<String, String> {
         use crate::app::AlertOp;
         let now = self.clock.now_ms();
         let entries: Vec<crate::alerts::LogEntry> = match op {
-            AlertOp::AckDevice(id) => {
-                let rules: Vec<_> = self
-                    .alerts
-                    .active()
-                    .into_iter()
-                    .filter(|a| a.device == *id && a.ack.is_none())
-                    .map(|a| a.rule)
-                    .collect();
-                if rules.is_empty() {
-                    return Err("no unacknowledged alert on this device".into());
-                }
-                rules
-                    .into_iter()
-                    .filter_map(|r| self.alerts.ack(*id, r, by, None, now).ok())
-                    .collect()
-            }
+            AlertOp::AckDevice(id) => self.ack_where(|a| a.device == *id, by, now)?,
+            AlertOp::AckRule(rule) => self.ack_where(|a| a.rule == *rule, by, now)?,
             AlertOp::Ack { device, rule } => vec![
                 self.alerts
                     .ack(*device, *rule, by, None, now)
@@ -134,6 +195,9 @@ impl Engine {
         };
         if let Some(log) = &mut self.alert_log {
             log.append(&entries);
+            if log.needs_compaction() {
+                log.compact(&self.alerts.compact(), self.clock.now_ms());
+            }
         }
         Ok(match (op, entries.first()) {
             (AlertOp::Silence(_), Some(crate::alerts::LogEntry::Silence(silence))) => {
@@ -142,7 +206,9 @@ impl Engine {
                     silence.id, silence.id
                 )
             }
-            (AlertOp::AckDevice(_), _) => format!("acknowledged {} alert(s)", entries.len()),
+            (AlertOp::AckDevice(_) | AlertOp::AckRule(_), _) => {
+                format!("acknowledged {} alert(s)", entries.len())
+            }
             (AlertOp::Ack { .. }, _) => "acknowledged".into(),
             (AlertOp::Unsilence(id), _) => format!("silence {id} lifted"),
             _ => "done".into(),
@@ -159,4 +225,14 @@ pub fn alert_book(rules: RuleSet) -> AlertBook {
     let mut book = AlertBook::new(rules);
     book.coalesce(ALERT_EVAL_EVERY_MS);
     book
+}
+
+impl Drop for Engine {
+    /// The last save of the known devices, so the next run starts where this one ended.
+    fn drop(&mut self) {
+        let now = self.clock.now_ms();
+        if let Some(file) = &mut self.known {
+            file.save_now(self.state.known(now));
+        }
+    }
 }

@@ -330,6 +330,20 @@ impl Engine {
         }
     }
 
+    /// Asks the Sparkplug nodes whose data could not be placed for a rebirth, as a primary
+    /// host does: an audited command like any other, never where publishing is refused
+    /// (read-only, a recording), where the node's `rebirth_needed` still says why.
+    pub(super) fn ask_rebirths(&mut self) {
+        for node in self.state.take_rebirths() {
+            let sent = self
+                .prepare(node, "Node Control/Rebirth", &[])
+                .and_then(|p| self.send(p, node, "fleetop (automatic rebirth)"));
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, "no automatic rebirth");
+            }
+        }
+    }
+
     /// Commands' share of a tick: timeouts and the bulk queue.
     pub(super) fn tick_commands(&mut self) {
         self.release_bulk();

@@ -39,6 +39,8 @@ pub struct Engine {
     pub alert_log: Option<crate::output::alert_log::AlertLog>,
     /// Runs `on_fire`/`on_resolve` hooks off this thread.
     pub hooks: crate::output::hooks::HookRunner,
+    /// Alerts of one rule that come together run their hook together.
+    pub hook_groups: crate::alerts::hooks::HookGroups,
     /// Where alert transitions are published, if anywhere (`[hooks] publish_topic`).
     alert_publish: Option<crate::alerts::hooks::AlertPublish>,
     pub clock: Clock,
@@ -55,6 +57,8 @@ pub struct Engine {
     alerts_ticked_ms: i64,
     /// What the core did that a front end shows: alert transitions, hook reports.
     feed: Feed,
+    /// Where the devices it knows are kept for the next run, when the front end keeps them.
+    known: Option<crate::output::known_devices::KnownDevicesFile>,
 }
 
 /// What the sources hand over, waiting to be applied.
@@ -162,6 +166,7 @@ impl Engine {
                     .max_running
                     .unwrap_or(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
             ),
+            hook_groups: crate::alerts::hooks::HookGroups::from_config(&config.hooks),
             alert_publish: crate::alerts::hooks::AlertPublish::from_config(&config.hooks),
             ever_connected: vec![false; conns.len()],
             clock,
@@ -171,6 +176,7 @@ impl Engine {
             rate: RateMeter::default(),
             alerts_ticked_ms: 0,
             feed: Feed::default(),
+            known: None,
         })
     }
 
@@ -192,6 +198,9 @@ impl Engine {
             alerts: alert_book(rules),
             alert_log: None,
             hooks: crate::output::hooks::HookRunner::new(crate::alerts::hooks::DEFAULT_MAX_RUNNING),
+            hook_groups: crate::alerts::hooks::HookGroups::new(
+                crate::alerts::hooks::DEFAULT_GROUP_INTERVAL,
+            ),
             alert_publish: None,
             state: FleetState::new(mapper, limits, names),
             clock: Clock::Wall,
@@ -208,6 +217,7 @@ impl Engine {
             rate: RateMeter::default(),
             alerts_ticked_ms: 0,
             feed: Feed::default(),
+            known: None,
         };
         (engine, outlets)
     }
@@ -296,9 +306,11 @@ impl Engine {
                 }
                 self.audit_settled();
             }
-            SourceEvent::BrokerDropped { conn, dropped, .. } => {
-                self.state.set_broker_dropped(conn, dropped)
-            }
+            SourceEvent::Broker {
+                conn,
+                reading,
+                at_ms,
+            } => self.state.broker_reading(conn, reading, at_ms),
             SourceEvent::Reply {
                 conn,
                 correlation,
@@ -355,6 +367,7 @@ impl Engine {
             .update(crate::source::now_ms(), self.state.counters.messages);
         self.tick_commands();
         self.follow_topics(now);
+        self.ask_rebirths();
     }
 
     /// Subscribes to the topics the fleet state learnt it needs (Home Assistant state

@@ -72,7 +72,7 @@ fn val<'a>(n: &'a Node, d: &'a Device, ctx: &EvalCtx<'_>) -> Val<'a> {
             .map_or(Val::None, Val::Num),
         Node::Age(m) => match metric(m, d, ctx) {
             Some(m) => {
-                let since = m.updated_ms.max(ctx.live_floor_ms);
+                let since = ctx.blind.silence_from(m.updated_ms, i64::MAX);
                 Val::Num(ctx.now_ms.saturating_sub(since).max(0) as f64 / 1000.0)
             }
             None => Val::None,
@@ -166,5 +166,5 @@ fn compare(op: CmpOp, a: Val<'_>, b: Val<'_>) -> Val<'static> {
 /// live message and the reconnect of its broker link: time fleetop could not see is not
 /// the device's fault.
 pub fn effective_status(d: &Device, ctx: &EvalCtx<'_>) -> Status {
-    d.compute_status(ctx.now_ms, ctx.live_floor_ms)
+    d.compute_status(ctx.now_ms, ctx.blind)
 }

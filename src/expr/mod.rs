@@ -84,8 +84,8 @@ impl ExprError {
 #[derive(Debug, Clone, Copy)]
 pub struct EvalCtx<'a> {
     pub now_ms: i64,
-    /// The reconnect time of the device's broker link; `i64::MIN` when there is none.
-    pub live_floor_ms: i64,
+    /// When fleetop last could not see the device's broker link.
+    pub blind: crate::vocab::Blind,
     pub cache: Option<&'a WindowCache>,
     /// Per linked metric id, the device's metric index (`u32::MAX`: absent); empty to
     /// look metrics up by name.
@@ -96,7 +96,7 @@ impl EvalCtx<'_> {
     pub fn at(now_ms: i64) -> EvalCtx<'static> {
         EvalCtx {
             now_ms,
-            live_floor_ms: i64::MIN,
+            blind: crate::vocab::Blind::NEVER,
             cache: None,
             slots: &[],
         }

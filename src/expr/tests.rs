@@ -169,7 +169,10 @@ fn age_counts_seconds_and_respects_the_reconnect_floor() {
     let e = Expr::parse("age(v) > 10m").unwrap();
     let ctx = EvalCtx {
         now_ms: 601_000,
-        live_floor_ms: 300_000,
+        blind: crate::vocab::Blind {
+            from_ms: i64::MIN,
+            until_ms: 300_000,
+        },
         cache: None,
         slots: &[],
     };
@@ -280,7 +283,8 @@ proptest! {
         prop_assert!(Expr::parse(&wrapped).is_ok(), "{}", wrapped);
         for e in [Expr::parse(&src), Expr::parse(&wrapped)].into_iter().flatten() {
             let cache = WindowCache::new(15);
-            let ctx = EvalCtx { now_ms: now, live_floor_ms: floor, cache: Some(&cache), slots: &[] };
+            let blind = crate::vocab::Blind { from_ms: i64::MIN, until_ms: floor };
+            let ctx = EvalCtx { now_ms: now, blind, cache: Some(&cache), slots: &[] };
             let t = e.eval(&d, &ctx);
             let _ = e.value_text(&d, &ctx);
             // Cached summaries answer like fresh ones once past the slack (4 min at most).

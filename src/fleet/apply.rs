@@ -286,7 +286,7 @@ impl FleetState {
         let floor = self
             .connections
             .get(d.conn.index())
-            .map_or(i64::MIN, Connection::live_floor_ms);
+            .map_or(crate::vocab::Blind::NEVER, Connection::blind);
         let status = d.compute_status(self.now_ms, floor);
         if status != d.status {
             let from = d.status;

@@ -23,6 +23,7 @@ const MAX_COMMANDS: usize = 64;
 /// Characters kept of a device's own name, a unit or a datatype.
 const MAX_NAME_CHARS: usize = 128;
 pub(super) const MAX_UNIT_CHARS: usize = 32;
+const MAX_FORMAT_CHARS: usize = 1024;
 
 /// A convention topic's device, resolved on its first message and cached in the route.
 #[derive(Debug, Clone, Copy)]
@@ -129,7 +130,8 @@ impl FleetState {
             note_arrival(&mut self.devices[id.index()], msg, r.topic);
         }
         if oversize {
-            self.payload_too_big(msg, id);
+            let cap = self.limits.max_payload_bytes;
+            self.payload_too_big(msg, id, cap, "max_payload_bytes");
             return;
         }
         for event in out.events.drain(..) {
@@ -251,9 +253,17 @@ impl FleetState {
             Event::Online(online) => self.set_online(id, online),
             Event::MetricFacts(m) => {
                 let max = self.limits.max_metrics_per_device;
-                merge_metric(facts(&mut self.devices[id.index()], convention), m, max);
+                let f = facts(&mut self.devices[id.index()], convention);
+                let name = m.name.clone();
+                merge_metric(f, m, max);
+                declare(f, &name);
             }
-            Event::Command(c) => add_command(facts(&mut self.devices[id.index()], convention), c),
+            Event::Command(c) => {
+                let f = facts(&mut self.devices[id.index()], convention);
+                let name = c.name.clone();
+                add_command(f, c);
+                declare(f, &name);
+            }
             Event::Child {
                 key,
                 name,
@@ -326,16 +336,16 @@ impl FleetState {
             .collect()
     }
 
-    fn payload_too_big(&mut self, msg: &RawMessage, id: DeviceId) {
+    /// A payload over `cap` (the `[limits]` key `key`) is refused and shown on the device.
+    fn payload_too_big(&mut self, msg: &RawMessage, id: DeviceId, cap: usize, key: &str) {
         self.refuse(Cap::PayloadSize, msg.conn, 1);
-        let cap = self.limits.max_payload_bytes;
         record_error(
             &mut self.devices[id.index()],
             &mut self.counters,
             msg.at_ms,
             &msg.topic,
             format!(
-                "payload of {} bytes exceeds the {cap} byte cap ([limits] max_payload_bytes)",
+                "payload of {} bytes exceeds the {cap} byte cap ([limits] {key})",
                 msg.payload.len()
             ),
         );
@@ -375,6 +385,8 @@ fn capped(s: &str, max: usize) -> Box<str> {
 pub(super) fn merge_metric(f: &mut DeviceFacts, mut m: MetricFacts, max: usize) {
     m.unit = m.unit.map(|u| capped(&u, MAX_UNIT_CHARS));
     m.datatype = m.datatype.map(|t| capped(&t, MAX_UNIT_CHARS));
+    // An enum's words are the longest format a device declares.
+    m.format = m.format.map(|t| capped(&t, MAX_FORMAT_CHARS));
     match f.metrics.iter().position(|x| x.name == m.name) {
         Some(i) => {
             let x = &mut f.metrics[i];
@@ -384,9 +396,26 @@ pub(super) fn merge_metric(f: &mut DeviceFacts, mut m: MetricFacts, max: usize) 
             if m.datatype.is_some() {
                 x.datatype = m.datatype;
             }
+            if m.format.is_some() {
+                x.format = m.format;
+            }
         }
         None if f.metrics.len() < max => f.metrics.push(m),
         None => {}
+    }
+}
+
+/// Brings the command named like metric `name` to what the device declared about the
+/// metric, whichever of the two came first.
+fn declare(f: &mut DeviceFacts, name: &str) {
+    let Some(accepts) = f
+        .metric(name)
+        .and_then(|m| conventions::declared_accepts(f.convention, m))
+    else {
+        return;
+    };
+    if let Some(c) = f.commands.iter_mut().find(|c| &*c.name == name) {
+        c.accepts = accepts;
     }
 }
 

@@ -6,7 +6,9 @@ use crate::vocab::{ConnId, DeviceId};
 use std::time::Duration;
 
 /// Whether a device is alive, as far as fleetop can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Online per its availability topic, or sending live data within its expected interval.
@@ -164,14 +166,21 @@ impl Device {
         self.metrics.iter().find(|m| &*m.name == name)
     }
 
-    /// Status from the facts alone, at time `now_ms`. Staleness counts from the later of
-    /// its last live message and `live_floor_ms`, when fleetop's own link to its broker
-    /// last came up: time fleetop could not see is not the device's fault.
-    pub fn compute_status(&self, now_ms: i64, live_floor_ms: i64) -> Status {
+    /// The silence after which it is stale: twice its expected interval.
+    pub fn stale_after_ms(&self) -> i64 {
+        i64::try_from(self.expected_interval.as_millis())
+            .unwrap_or(i64::MAX)
+            .saturating_mul(2)
+    }
+
+    /// Status from the facts alone, at time `now_ms`. Time fleetop could not see (`blind`)
+    /// is not the device's fault: staleness counts again from the reconnect, unless the
+    /// device was stale already when fleetop went blind.
+    pub fn compute_status(&self, now_ms: i64, blind: crate::vocab::Blind) -> Status {
         if self.available == Some(false) || self.group_offline {
             return Status::Offline;
         }
-        let stale_after = (self.expected_interval.as_millis() as i64).saturating_mul(2);
+        let stale_after = self.stale_after_ms();
         match self.last_live_ms {
             // Its rhythm is unknown yet: its silence says nothing about it.
             Some(live)
@@ -181,7 +190,9 @@ impl Device {
             {
                 Status::Unknown
             }
-            Some(live) if now_ms.saturating_sub(live.max(live_floor_ms)) > stale_after => {
+            Some(live)
+                if now_ms.saturating_sub(blind.silence_from(live, stale_after)) > stale_after =>
+            {
                 Status::Stale
             }
             Some(_) => Status::Online,

@@ -10,6 +10,13 @@ use crate::conventions::Learned;
 
 impl FleetState {
     pub(super) fn learn_layout(&mut self, conn: ConnId, topic: &str, payload: &[u8]) {
+        // An ESPHome node with discovery on is the discovered device's: its topics teach
+        // no native node.
+        if self.ha_bindings.contains_key(topic)
+            && crate::conventions::esphome::evidence(topic, payload).is_some()
+        {
+            return;
+        }
         let Some(learned) = self.layouts.learn(&self.conventions, topic, payload) else {
             return;
         };
@@ -43,15 +50,23 @@ impl FleetState {
             });
             held = Some(topic);
         }
+        self.replay_unmapped(conn, |t| held.as_deref() != Some(t) && covers(t.as_bytes()));
+        if let Some(held) = held
+            && let Some(u) = self.unmapped.iter_mut().find(|u| *u.topic == *held)
+        {
+            // The held list is already on its way.
+            u.messages = 0;
+        }
+    }
+
+    /// Applies again the last payloads of `conn`'s unmapped topics that are routed
+    /// somewhere now (`routed`): a retained value the device published once, before the
+    /// message that says where it goes.
+    pub(super) fn replay_unmapped(&mut self, conn: ConnId, routed: impl Fn(&str) -> bool) {
         for u in &mut self.unmapped {
-            // A payload cut at the cap is not what the device sent; a held one is already
-            // on its way.
-            if held.as_deref() == Some(&*u.topic) {
-                u.messages = 0;
-                continue;
-            }
+            // A payload cut at the cap is not what the device sent.
             if u.conn != conn
-                || !covers(u.topic.as_bytes())
+                || !routed(&u.topic)
                 || u.messages == 0
                 || u.last_payload.len() >= LAST_PAYLOAD_CAP
             {
@@ -358,5 +373,86 @@ mod tests {
             .filter(|d| s.fleet_name(d) == "shelly")
             .count();
         assert_eq!(shelly, 2, "lab/box showed a status and nothing else");
+    }
+
+    /// Native ESPHome nodes `garden-node` and `site/esp-hvac`, and look-alikes
+    /// (`record_esphome.py`).
+    fn esphome() -> Vec<RawMessage> {
+        recording("esphome-native.jsonl")
+    }
+
+    fn check_esphome(s: &FleetState) {
+        let garden = s.find_device("garden-node").expect("the garden node");
+        assert_eq!(s.fleet_name(garden), "esphome");
+        assert_eq!(garden.status, Status::Online);
+        assert_eq!(number(garden, "temperature"), Some(21.5));
+        assert_eq!(number(garden, "wifi_signal"), Some(-61.0));
+        assert_eq!(number(garden, "garden_lights.brightness"), Some(180.0));
+        let value = |d: &Device, m: &str| d.metric(m).map(|m| m.value.clone());
+        assert_eq!(value(garden, "door"), Some(MetricValue::Bool(false)));
+        assert_eq!(value(garden, "pump_relay"), Some(MetricValue::Bool(true)));
+        assert_eq!(
+            value(garden, "esphome_version"),
+            Some(MetricValue::Text("2025.11.2 Dec  1 2025, 10:00:00".into()))
+        );
+        assert_eq!(
+            value(garden, "debug"),
+            Some(MetricValue::Text("[W][wifi:1351]: WiFi signal weak".into()))
+        );
+        assert!(
+            garden.metric("soil_moisture").is_none(),
+            "nan is no reading"
+        );
+        assert!(garden.last_error.is_none(), "{:?}", garden.last_error);
+        assert_eq!(
+            commands(garden),
+            [
+                "garden-node/switch/pump_relay/command",
+                "garden-node/light/garden_lights/command",
+                "garden-node/light/garden_lights/command"
+            ]
+        );
+        let hvac = s.find_device("site/esp-hvac").expect("the hvac node");
+        assert_eq!(s.fleet_name(hvac), "esphome");
+        assert_eq!(hvac.status, Status::Offline, "its will was published");
+        assert_eq!(number(hvac, "hvac.current_temperature"), Some(19.5));
+        assert_eq!(number(hvac, "vent.position"), Some(40.0));
+        assert!(commands(hvac).contains(&"site/esp-hvac/climate/hvac/mode/command"));
+        assert!(commands(hvac).contains(&"site/esp-hvac/cover/vent/position/command"));
+        let esphome: Vec<&str> = s
+            .devices
+            .iter()
+            .filter(|d| s.fleet_name(d) == "esphome")
+            .map(|d| &*d.name)
+            .collect();
+        assert_eq!(
+            esphome.len(),
+            2,
+            "lab and plant showed one kind each: {esphome:?}"
+        );
+    }
+
+    #[test]
+    fn native_esphome_needs_no_config() {
+        let mut s = state();
+        for m in esphome() {
+            s.apply(&m);
+        }
+        check_esphome(&s);
+        assert_eq!(s.devices.len(), 2, "nothing was guessed of their topics");
+    }
+
+    #[test]
+    fn states_that_come_before_the_status_are_applied_once_the_node_is_known() {
+        let mut s = state();
+        // Retained topics arrive in the broker's order: the status may come last.
+        let (status, mut messages): (Vec<_>, Vec<_>) = esphome()
+            .into_iter()
+            .partition(|m| m.topic.ends_with(b"/status") && &m.payload[..] == b"online");
+        messages.splice(messages.len() - 1..messages.len() - 1, status);
+        for m in &messages {
+            s.apply(m);
+        }
+        check_esphome(&s);
     }
 }

@@ -15,6 +15,7 @@ mod convention;
 pub mod delivery;
 pub mod device;
 pub mod history;
+mod known;
 mod layout;
 mod route;
 mod senml;
@@ -23,6 +24,7 @@ pub(crate) mod testutil;
 
 use crate::conventions::MetricFacts;
 pub use device::{Device, LastError, Metric, MetricValue, Status};
+pub use known::{KnownDevice, KnownFleet};
 
 use crate::config::conventions::ConventionsConfig;
 use crate::config::{Limits, PayloadFormat};
@@ -117,12 +119,15 @@ pub struct Connection {
     /// When the link last came up after being down (or first came up): staleness of its
     /// devices counts from here, not from before an outage fleetop could not see through.
     pub up_since_ms: Option<i64>,
+    /// When it last went blind: its link went down, or fleetop stopped (known devices
+    /// restored from an earlier run).
+    pub blind_from_ms: Option<i64>,
     pub messages: u64,
     /// Dropped before reaching the core (queue full); mirrored from the source's counter.
     pub dropped: u64,
-    /// The broker's own count of messages it dropped (for all its clients), where it
-    /// publishes one (Mosquitto's `$SYS/broker/publish/messages/dropped`).
-    pub broker_dropped: Option<u64>,
+    /// What the broker says about itself on `$SYS` (clients, rates, its own drop count
+    /// for all its clients), where it publishes that and lets fleetop read it.
+    pub broker: crate::broker::BrokerHealth,
     /// The latest notice about this connection (a refused subscription, a bad line).
     pub notice: Option<(i64, String)>,
 }
@@ -131,16 +136,19 @@ impl Connection {
     /// True while fleetop cannot see this connection's devices: it was up and is not now
     /// (down, or connecting again). A finished replay is not blind: it has said all it had.
     pub fn is_blind(&self) -> bool {
-        self.up_since_ms.is_some()
+        (self.up_since_ms.is_some() || self.blind_from_ms.is_some())
             && matches!(
                 self.state,
                 LinkState::Connecting | LinkState::Down { .. } | LinkState::Failed(_)
             )
     }
 
-    /// Where staleness of its devices counts from (see [`Connection::up_since_ms`]).
-    pub fn live_floor_ms(&self) -> i64 {
-        self.up_since_ms.unwrap_or(i64::MIN)
+    /// The latest stretch its devices could not be seen (see [`Connection::up_since_ms`]).
+    pub fn blind(&self) -> crate::vocab::Blind {
+        crate::vocab::Blind {
+            from_ms: self.blind_from_ms.unwrap_or(i64::MIN),
+            until_ms: self.up_since_ms.unwrap_or(i64::MIN),
+        }
     }
 }
 
@@ -213,10 +221,16 @@ pub struct FleetState {
     /// Sparkplug births and sequence numbers.
     sparkplug: conventions::sparkplug::Sessions,
     sparkplug_report: conventions::sparkplug::Report,
+    /// Sparkplug nodes to ask for a rebirth, and when each was last asked.
+    rebirths: Vec<DeviceId>,
+    rebirth_asked: Map<DeviceId, i64>,
     /// Reused decoder output of the other conventions.
     convention_out: conventions::Output,
     /// Home Assistant discovery: state and availability topics the configs named.
     ha_bindings: Map<Box<str>, Vec<convention::homeassistant::HaBinding>>,
+    /// Home Assistant devices' availability topics (by topic index) and what each said
+    /// last, for `availability_mode` all/any.
+    ha_available: Map<DeviceId, Vec<(u16, bool)>>,
     /// Topics first bound since the engine last asked: its connection may need to
     /// subscribe to them.
     to_follow: Vec<(ConnId, Box<str>)>,
@@ -247,9 +261,10 @@ impl FleetState {
                     state: LinkState::Connecting,
                     since_ms: 0,
                     up_since_ms: None,
+                    blind_from_ms: None,
                     messages: 0,
                     dropped: 0,
-                    broker_dropped: None,
+                    broker: Default::default(),
                     notice: None,
                 })
                 .collect(),
@@ -278,8 +293,11 @@ impl FleetState {
             conventions: ConventionsConfig::none(),
             sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
             sparkplug_report: Default::default(),
+            rebirths: Vec::new(),
+            rebirth_asked: Map::default(),
             convention_out: Default::default(),
             ha_bindings: Map::default(),
+            ha_available: Map::default(),
             to_follow: Vec::new(),
             kin: Vec::new(),
             guessed: Default::default(),
@@ -360,6 +378,9 @@ impl FleetState {
             if is_up(&state) && (!is_up(&c.state) || c.up_since_ms.is_none()) {
                 c.up_since_ms = Some(at_ms);
             }
+            if !is_up(&state) && is_up(&c.state) {
+                c.blind_from_ms = Some(at_ms);
+            }
             c.state = state.clone();
             c.since_ms = at_ms;
             self.events
@@ -386,10 +407,10 @@ impl FleetState {
         }
     }
 
-    /// Records the broker's own drop counter for connection `conn`.
-    pub fn set_broker_dropped(&mut self, conn: ConnId, dropped: u64) {
+    /// Takes in what connection `conn`'s broker said about itself on `$SYS`.
+    pub fn broker_reading(&mut self, conn: ConnId, reading: crate::broker::Reading, at_ms: i64) {
         if let Some(c) = self.connections.get_mut(conn.index()) {
-            c.broker_dropped = Some(dropped);
+            c.broker.apply(reading, at_ms);
         }
     }
 

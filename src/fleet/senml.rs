@@ -128,6 +128,7 @@ impl FleetState {
                                 name: name.into(),
                                 unit: unit.clone(),
                                 datatype: None,
+                                format: None,
                             };
                             merge_metric(facts(d, Convention::Senml), m, max_metrics);
                         }

@@ -187,69 +187,6 @@ fn stale_after_twice_expected_interval_then_online_again() {
 }
 
 #[test]
-fn fleetops_own_outage_leaves_statuses_alone_and_staleness_counts_from_the_reconnect() {
-    let mut s = state();
-    s.link_changed(crate::vocab::ConnId(0), LinkState::Connected, T0);
-    s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0 + 1_000));
-    s.drain_events().for_each(drop);
-    let down = LinkState::Down {
-        reason: "connection refused".into(),
-        retry_in: Duration::from_secs(1),
-    };
-    s.link_changed(crate::vocab::ConnId(0), down, T0 + 5_000);
-    s.link_changed(crate::vocab::ConnId(0), LinkState::Connecting, T0 + 6_000);
-    // A 45 s outage is more than twice the 10 s interval: the device is not stale for it.
-    s.tick(T0 + 50_000);
-    assert_eq!(s.devices[0].status, Status::Online);
-    assert!(s.connections[0].is_blind());
-    let back = T0 + 50_000;
-    s.link_changed(crate::vocab::ConnId(0), LinkState::Connected, back);
-    assert!(!s.connections[0].is_blind());
-    s.tick(back + 20_000);
-    assert_eq!(
-        s.devices[0].status,
-        Status::Online,
-        "20 s after the reconnect"
-    );
-    s.tick(back + 20_001);
-    assert_eq!(
-        s.devices[0].status,
-        Status::Stale,
-        "silent since the reconnect"
-    );
-    let changes: Vec<_> = s
-        .drain_events()
-        .filter_map(|e| match e {
-            FleetEvent::StatusChanged { to, at_ms, .. } => Some((to, at_ms)),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(changes, [(Status::Stale, back + 20_001)]);
-}
-
-#[test]
-fn a_device_stale_before_the_outage_stays_stale_through_it() {
-    let mut s = state();
-    s.link_changed(crate::vocab::ConnId(0), LinkState::Connected, T0);
-    s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));
-    s.tick(T0 + 30_000);
-    assert_eq!(s.devices[0].status, Status::Stale);
-    let down = LinkState::Down {
-        reason: "timeout".into(),
-        retry_in: Duration::from_secs(1),
-    };
-    s.link_changed(crate::vocab::ConnId(0), down, T0 + 31_000);
-    s.tick(T0 + 40_000);
-    assert_eq!(s.devices[0].status, Status::Stale);
-    // Back: the device gets the same grace as any other, then is stale again.
-    s.link_changed(crate::vocab::ConnId(0), LinkState::Connected, T0 + 41_000);
-    s.tick(T0 + 42_000);
-    assert_eq!(s.devices[0].status, Status::Online);
-    s.tick(T0 + 62_000);
-    assert_eq!(s.devices[0].status, Status::Stale);
-}
-
-#[test]
 fn staleness_counts_from_a_gateways_return() {
     let mut s = state();
     s.apply(&msg(TANK, br#"{"level_pct":50}"#, T0));

@@ -123,7 +123,7 @@ pub fn stats(view: &CoreView) -> Value {
         // The brokers' own counts of messages they dropped (all their clients), where
         // they publish one.
         // null where no broker says.
-        "broker_dropped": s.connections.iter().filter_map(|c| c.broker_dropped).reduce(|a, b| a + b),
+        "broker_dropped": s.connections.iter().filter_map(|c| c.broker.dropped()).reduce(|a, b| a + b),
         "devices": s.devices.len(),
         "online": online,
         "stale": stale,

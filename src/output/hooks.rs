@@ -85,7 +85,9 @@ impl HookRunner {
 
     /// Starts `run` with `stdin` as its input, unless `max_running` hooks already run
     /// (or there is no tokio runtime): then the run is skipped and counted.
-    pub fn start(&self, run: HookRun, alert: String, stdin: Vec<u8>) {
+    /// Starts `run` with `stdin` (the JSON lines of its `alerts` alerts, also said in
+    /// `FLEETOP_ALERTS`); `alert` names them in reports.
+    pub fn start(&self, run: HookRun, alert: String, stdin: Vec<u8>, alerts: usize) {
         let handle = tokio::runtime::Handle::try_current();
         let permit = self.slots.clone().try_acquire_owned();
         let (Ok(handle), Ok(permit)) = (handle, permit) else {
@@ -96,7 +98,7 @@ impl HookRunner {
         let tx = self.tx.clone();
         handle.spawn(async move {
             let program = run.argv.first().cloned().unwrap_or_default();
-            let outcome = execute(&run, &stdin).await;
+            let outcome = execute(&run, &stdin, alerts).await;
             drop(permit);
             match outcome {
                 None => tracing::debug!(%program, %alert, "hook {} succeeded", run.event.as_str()),
@@ -139,10 +141,11 @@ impl HookRunner {
 }
 
 /// Runs one hook to its end or its timeout; `None` when it succeeded.
-async fn execute(run: &HookRun, stdin: &[u8]) -> Option<HookOutcome> {
+async fn execute(run: &HookRun, stdin: &[u8], alerts: usize) -> Option<HookOutcome> {
     let (program, args) = run.argv.split_first()?;
     let mut child = match tokio::process::Command::new(program)
         .args(args)
+        .env("FLEETOP_ALERTS", alerts.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -5,5 +5,6 @@ pub mod audit;
 pub mod discover;
 pub mod headless;
 pub mod hooks;
+pub mod known_devices;
 pub mod snapshot;
 pub mod stream;

@@ -31,6 +31,14 @@ pub struct ConnectionView {
     /// clients), where it says so: loss outside fleetop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broker_dropped: Option<u64>,
+    /// Clients connected to the broker, and messages it received and sent a second, as its
+    /// `$SYS` topics say (see [`crate::broker`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_clients: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_received_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_sent_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
 }
@@ -122,7 +130,10 @@ pub fn build(view: &CoreView) -> Snapshot {
                 state: c.state.to_string(),
                 messages: c.messages,
                 dropped: c.dropped,
-                broker_dropped: c.broker_dropped,
+                broker_dropped: c.broker.dropped(),
+                broker_clients: c.broker.clients(),
+                broker_received_per_s: c.broker.received_per_s().map(tenths),
+                broker_sent_per_s: c.broker.sent_per_s().map(tenths),
                 notice: c.notice.as_ref().map(|(_, m)| m.clone()),
             })
             .collect(),
@@ -236,6 +247,12 @@ pub fn table(s: &Snapshot) -> String {
             "{} · {} msgs · {} dropped",
             c.state, c.messages, c.dropped
         );
+        if let Some(n) = c.broker_clients {
+            let _ = write!(out, " · {n} clients on the broker");
+        }
+        if let (Some(rx), Some(tx)) = (c.broker_received_per_s, c.broker_sent_per_s) {
+            let _ = write!(out, " · it receives {rx}/s, sends {tx}/s");
+        }
         if let Some(n) = c.broker_dropped {
             let _ = write!(out, " · the broker says it dropped {n}");
         }
@@ -361,4 +378,9 @@ fn device_rows(out: &mut String, s: &Snapshot) {
         out.push_str(sanitize::truncate(&line, 400).as_ref());
         out.push('\n');
     }
+}
+
+/// A rate to a tenth, as people read it.
+fn tenths(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
 }

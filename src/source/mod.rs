@@ -51,12 +51,11 @@ pub enum SourceEvent {
         payload: Bytes,
         at_ms: i64,
     },
-    /// The broker's own count of messages it dropped (Mosquitto's
-    /// `$SYS/broker/publish/messages/dropped`, for all its clients): loss outside fleetop.
-    /// Never device telemetry.
-    BrokerDropped {
+    /// What the broker said about itself on `$SYS` (clients, message rates, what it
+    /// dropped for all its clients: loss outside fleetop). Never device telemetry.
+    Broker {
         conn: ConnId,
-        dropped: u64,
+        reading: crate::broker::Reading,
         at_ms: i64,
     },
 }
@@ -270,13 +269,13 @@ impl Outlet {
         self.tx.send(SourceEvent::Message(msg)).await.is_ok()
     }
 
-    /// The broker's own drop counter, read from its `$SYS` topics.
-    pub async fn broker_dropped(&self, dropped: u64) {
+    /// A figure the broker published about itself on `$SYS`.
+    pub async fn broker_reading(&self, reading: crate::broker::Reading) {
         let _ = self
             .tx
-            .send(SourceEvent::BrokerDropped {
+            .send(SourceEvent::Broker {
                 conn: self.conn,
-                dropped,
+                reading,
                 at_ms: now_ms(),
             })
             .await;

@@ -21,7 +21,10 @@ pub fn carry_out(effect: Effect, app: &mut App, engine: &mut Engine, tty: &mut T
             tty.raw(format!("\x1b]52;c;{encoded}\x07").as_bytes());
         }
         Effect::Bell => tty.raw(b"\x07"),
-        Effect::LoadTheme(name) => app.theme_loaded(crate::theme::Theme::load(&name)),
+        Effect::LoadTheme(name) => {
+            let theme = crate::theme::Theme::load_for(&name, app.palette);
+            app.theme_loaded(theme)
+        }
         Effect::Write { path, contents } => {
             if let Err(e) = std::fs::write(&path, contents) {
                 app.message = Some(format!("cannot write {path}: {e}"));

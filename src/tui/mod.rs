@@ -8,10 +8,12 @@
 //! messages, alert evaluations or hooks.
 
 mod effects;
+mod sgr16;
 mod writer;
 
 use crate::app::{App, View, keys};
 use crate::engine::{Engine, Running};
+use crate::theme::Palette;
 use futures_util::{FutureExt, StreamExt};
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
@@ -30,6 +32,8 @@ pub struct TuiOptions {
     pub theme: Option<String>,
     /// Ring the bell on a new critical alert.
     pub bell: bool,
+    /// The view it starts in (`--view`).
+    pub view: View,
 }
 
 /// Frames are rendered into memory, then handed to the terminal writer whole.
@@ -100,11 +104,22 @@ struct Screen {
 
 /// Runs the live view until the user quits or a signal arrives.
 pub async fn run(engine: Engine, options: TuiOptions) -> Result<(), String> {
-    let theme = crate::theme::Theme::initial(options.theme.as_deref(), options.slow_link)?;
+    // A slow link gets 16 colours whatever the terminal can do: short escape sequences.
+    let palette = if options.slow_link {
+        Palette::Ansi16
+    } else {
+        Palette::detect(
+            std::env::var("COLORTERM").ok().as_deref(),
+            std::env::var("TERM").ok().as_deref(),
+        )
+    };
+    let theme = crate::theme::Theme::initial(options.theme.as_deref(), palette)?;
     let mut app = App::new(theme, options.slow_link);
+    app.palette = palette;
     app.commands = std::sync::Arc::new(engine.desk.set.clone());
     app.read_only = engine.desk.read_only();
     app.bell = options.bell;
+    app.open_view(options.view);
     // Signal handlers first: a SIGTERM right after the screen is taken must still restore it.
     let stop = crate::signals::shutdown();
     let core = Running::spawn(engine);
@@ -254,6 +269,11 @@ fn frame(
         .map_err(|e| format!("drawing failed: {e}"))?;
     let _ = execute!(term.backend_mut(), terminal::EndSynchronizedUpdate);
     drop(engine);
-    screen.tty.send(screen.frames.take());
+    let frame = screen.frames.take();
+    screen.tty.send(if app.palette == Palette::Ansi16 {
+        sgr16::rewrite(&frame)
+    } else {
+        frame
+    });
     Ok(true)
 }

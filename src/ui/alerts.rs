@@ -64,9 +64,19 @@ fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let pane = &app.alerts;
     let wide = area.width >= 110;
     let silences = book.silences().len();
+    // A folded head stands for its members; listed members are counted by their head.
+    let listed: usize = pane
+        .rows
+        .iter()
+        .map(|r| match (r.members, r.in_group) {
+            (0, true) => 0,
+            (0, false) => 1,
+            (n, _) => n,
+        })
+        .sum();
     let title = format!(
         " Alerts · {} {} · f filter{} ",
-        pane.rows.len(),
+        listed,
         pane.filter.label(),
         match silences {
             0 => String::new(),
@@ -81,22 +91,39 @@ fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         .iter()
         .skip(offset)
         .take(inner_height)
-        .filter_map(|r| book.get(r.device, r.rule).map(|a| (a, r.silence)))
-        .map(|(a, silence)| {
+        .filter_map(|r| book.get(r.device, r.rule).map(|a| (a, r)))
+        .map(|(a, r)| {
             let sev = severity_style(t, a.severity);
             let state_style = match a.state {
                 AlertState::Firing | AlertState::Flapping => sev,
                 AlertState::Pending => t.text,
                 AlertState::Resolved | AlertState::Inactive => t.dim,
             };
+            let (device, flags, value) = if r.members > 0 {
+                let open = if pane.unfolded.contains(&r.rule) {
+                    "▾"
+                } else {
+                    "▸"
+                };
+                let value = format!("worst: {} {}", a.device_name, a.value);
+                (
+                    format!("{open} {} devices", r.members),
+                    String::new(),
+                    value,
+                )
+            } else {
+                let indent = if r.in_group { "  " } else { "" };
+                let device = format!("{indent}{}", a.device_name);
+                (device, flags(a, r.silence.is_some()), a.value.clone())
+            };
             let mut cells = vec![
                 Span::styled(severity_symbol(a.severity), sev),
                 Span::styled(severity_short(a.severity), sev),
                 Span::styled(a.rule_name.to_string(), t.text),
-                Span::styled(a.device_name.to_string(), t.text),
+                Span::styled(device, t.text),
                 Span::styled(a.state.as_str(), state_style),
-                Span::styled(flags(a, silence.is_some()), t.accent),
-                Span::styled(a.value.clone(), t.text),
+                Span::styled(flags, t.accent),
+                Span::styled(value, t.text),
                 Span::styled(since(a, now, wide), t.dim),
             ];
             if wide {
@@ -167,14 +194,7 @@ fn since(a: &Alert, now: i64, wide: bool) -> String {
     if !wide {
         return ago;
     }
-    let clock = chrono::DateTime::from_timestamp_millis(a.since_ms)
-        .map(|d| {
-            d.with_timezone(&chrono::Local)
-                .format("%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default();
-    format!("{ago:>3} {clock}")
+    format!("{ago:>3} {}", crate::text::clock(a.since_ms))
 }
 
 /// The selected alert in words: its message, who acked it, which silence covers it.
@@ -193,6 +213,34 @@ fn detail(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         );
         return;
     };
+    if let Some(r) = app.alerts.selected_row().filter(|r| r.members > 0) {
+        let keys = if app.alerts.unfolded.contains(&r.rule) {
+            "Enter folds them"
+        } else {
+            "Enter lists them"
+        };
+        let text = vec![
+            Line::from(Span::styled(
+                format!(
+                    "{} alerts of {} at once, folded into one row.",
+                    r.members, r.rule_name
+                ),
+                t.text,
+            )),
+            Line::from(Span::styled(
+                format!("{keys} · a acknowledges all of them · S silences the rule"),
+                t.dim,
+            )),
+        ];
+        let title = format!(" {} × {} ", r.rule_name, r.members);
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: true })
+                .block(titled(t, title, false)),
+            area,
+        );
+        return;
+    }
     let mut lines = vec![Line::from(vec![
         Span::styled(
             format!("{} {} ", severity_symbol(a.severity), a.severity.as_str()),

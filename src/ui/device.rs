@@ -71,9 +71,13 @@ fn metrics(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, d: &Device
         .skip(offset)
         .take(height)
         .map(|m| {
+            let value_style = view
+                .alerts
+                .metric_severity(d.id, &m.name)
+                .map_or(t.accent, |s| super::alerts::severity_style(t, s));
             let mut cells = vec![
                 Span::styled(widgets::metric_label(m, fleet), t.text),
-                Span::styled(widgets::value_with_unit(m, d, fleet), t.accent),
+                Span::styled(widgets::value_with_unit(m, d, fleet), value_style),
                 Span::styled(age(now - m.updated_ms), t.dim),
             ];
             if spark_width > 0 {

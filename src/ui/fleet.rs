@@ -126,17 +126,24 @@ fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
                     .map(|(_, v)| sanitize::text(v).into_owned())
                     .collect();
                 let key = widgets::key_metrics(d, fleet, if wide { 3 } else { 2 });
-                let metrics: Vec<String> = key
-                    .iter()
-                    .map(|m| {
-                        format!(
-                            "{} {}",
-                            widgets::metric_label(m, fleet),
-                            widgets::value_with_unit(m, d, fleet)
-                        )
-                    })
-                    .collect();
                 let metrics_sep = if wide { "  " } else { " " };
+                // A metric a raised alert reads is drawn in that alert's severity.
+                let mut metrics = Vec::with_capacity(key.len() * 2);
+                for (i, m) in key.iter().enumerate() {
+                    if i > 0 {
+                        metrics.push(Span::raw(metrics_sep));
+                    }
+                    let style = view
+                        .alerts
+                        .metric_severity(*id, &m.name)
+                        .map_or(t.text, |s| super::alerts::severity_style(t, s));
+                    let text = format!(
+                        "{} {}",
+                        widgets::metric_label(m, fleet),
+                        widgets::value_with_unit(m, d, fleet)
+                    );
+                    metrics.push(Span::styled(text, style));
+                }
                 let spark = key
                     .first()
                     .filter(|_| spark_width > 0)
@@ -170,7 +177,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
                     Span::styled(fleet.map_or("?", |f| f.name.as_str()).to_string(), t.dim).into(),
                     Span::styled(labels.join("/"), t.dim).into(),
                     Span::styled(age(now - d.last_seen_ms), t.text).into(),
-                    Span::styled(metrics.join(metrics_sep), t.text).into(),
+                    Line::from(metrics).into(),
                 ];
                 if spark_width > 0 {
                     cells.push(Span::styled(spark, t.accent).into());
@@ -252,13 +259,7 @@ fn events(frame: &mut Frame, area: Rect, app: &App) {
         .skip(offset)
         .take(height)
         .map(|(i, e)| {
-            let time = chrono::DateTime::from_timestamp_millis(e.at_ms)
-                .map(|d| {
-                    d.with_timezone(&chrono::Local)
-                        .format("%H:%M:%S")
-                        .to_string()
-                })
-                .unwrap_or_default();
+            let time = crate::text::clock(e.at_ms);
             let (sym, style) = match (e.severity, e.status) {
                 (Some(sev), _) => ("!", if sev.rank() <= 1 { t.crit } else { t.warn }),
                 (None, Some(s)) => (status_symbol(s), status_style(t, s)),

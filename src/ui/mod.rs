@@ -2,9 +2,12 @@
 //! state; every device-provided string passes through [`crate::sanitize`] first.
 
 pub mod alerts;
+pub mod broker;
 pub mod compose;
 pub mod device;
 pub mod fleet;
+pub mod map;
+pub mod overview;
 pub mod topics;
 pub mod widgets;
 
@@ -64,6 +67,9 @@ pub fn draw(frame: &mut Frame, app: &App, view: &CoreView) {
         View::Device(id) => device::draw(frame, body, app, view, id),
         View::Topics => topics::draw(frame, body, app, view),
         View::Alerts => alerts::draw(frame, body, app, view),
+        View::Map => map::draw(frame, body, app, view),
+        View::Overview => overview::draw(frame, body, app, view),
+        View::Broker => broker::draw(frame, body, app, view),
     }
     bottom_bar(frame, bar, app, view);
     if app.mode == Mode::Help {
@@ -103,7 +109,7 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         .state
         .connections
         .iter()
-        .filter_map(|c| c.broker_dropped)
+        .filter_map(|c| c.broker.dropped())
         .sum();
     if broker_dropped > 0 {
         spans.push(Span::styled(
@@ -136,6 +142,9 @@ fn header(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
             ),
             style,
         ));
+        if let Some(figures) = broker::summary(&c.broker) {
+            spans.push(Span::styled(format!(" · {figures}"), t.dim));
+        }
         spans.push(Span::raw(" "));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -217,26 +226,51 @@ fn link_text(c: &crate::fleet::Connection, now_ms: i64) -> String {
     }
 }
 
+/// A prompt's text with its cursor: the character under it reversed, or a bar at the end.
+fn prompt_spans(
+    prompt: &crate::app::prompt::Prompt,
+    t: &crate::theme::Theme,
+) -> Vec<Span<'static>> {
+    let text = prompt.text();
+    let at = text
+        .char_indices()
+        .nth(prompt.cursor())
+        .map_or(text.len(), |(i, _)| i);
+    let (before, after) = text.split_at(at);
+    let mut rest = after.chars();
+    let under = rest.next();
+    let shown = |s: &str| crate::sanitize::text(s).into_owned();
+    let mut spans = vec![Span::styled(shown(before), t.text)];
+    match under {
+        Some(c) => {
+            spans.push(Span::styled(shown(&c.to_string()), t.selection));
+            spans.push(Span::styled(shown(rest.as_str()), t.text));
+        }
+        None => spans.push(Span::styled("▏", t.accent)),
+    }
+    spans
+}
+
 fn bottom_bar(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
     let line = match &app.mode {
-        Mode::Filter(text) => Line::from(vec![
-            Span::styled("/", t.accent),
-            Span::styled(crate::sanitize::text(text).into_owned(), t.text),
-            Span::styled("▏", t.accent),
-            Span::styled(
-                "   Enter apply · Esc cancel · text /regex/ level_pct<20 status=offline",
-                t.dim,
-            ),
-        ]),
-        Mode::Command(text) => {
-            let mut spans = vec![
-                Span::styled(":", t.accent),
-                Span::styled(crate::sanitize::text(text).into_owned(), t.text),
-                Span::styled("▏", t.accent),
-            ];
+        Mode::Filter(prompt) => {
+            let mut spans = vec![Span::styled("/", t.accent)];
+            spans.extend(prompt_spans(prompt, t));
+            spans.push(match &app.filter_error {
+                Some(e) => Span::styled(format!("   {e}"), t.warn),
+                None => Span::styled(
+                    "   Enter apply · Esc cancel · text /regex/ level_pct<20 and status=offline, or, not",
+                    t.dim,
+                ),
+            });
+            Line::from(spans)
+        }
+        Mode::Command(prompt) => {
+            let mut spans = vec![Span::styled(":", t.accent)];
+            spans.extend(prompt_spans(prompt, t));
             // A silence says what it would cover before Enter sets it.
-            if let Some(args) = text.strip_prefix("silence ") {
+            if let Some(args) = prompt.text().strip_prefix("silence ") {
                 let matchers = crate::alerts::matchers_so_far(args);
                 if !matchers.is_empty() {
                     let n = view.alerts.count_matching(&matchers);
@@ -324,13 +358,7 @@ fn help(frame: &mut Frame, area: Rect, app: &App) {
 /// One request as a line: time, device, command, state, latency, reason.
 pub fn command_line<'a>(t: &Theme, r: &crate::commands::Request, with_device: bool) -> Line<'a> {
     use crate::commands::RequestState as S;
-    let time = chrono::DateTime::from_timestamp_millis(r.created_ms)
-        .map(|d| {
-            d.with_timezone(&chrono::Local)
-                .format("%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let time = crate::text::clock(r.created_ms);
     let (sym, style) = match &r.state {
         S::Succeeded(_) => ("✓", t.ok),
         S::Failed(_) => ("✗", t.crit),

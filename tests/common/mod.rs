@@ -28,6 +28,24 @@ pub fn unique_prefix(tag: &str) -> String {
     format!("fleetop-test/{tag}-{:08x}", fastrand::u32(..))
 }
 
+/// Runs the fleetop binary with `args` off the test's thread; its state, config and home
+/// directories are `state`, so nothing of the user's is read or written.
+pub async fn fleetop(state: &std::path::Path, args: Vec<String>) -> std::process::Output {
+    let state = state.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fleetop"))
+            .args(&args)
+            .env("XDG_STATE_HOME", &state)
+            .env("XDG_CONFIG_HOME", &state)
+            .env("HOME", &state)
+            .env("RUST_LOG", "off")
+            .output()
+            .expect("run fleetop")
+    })
+    .await
+    .expect("join")
+}
+
 pub fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures")
@@ -152,4 +170,37 @@ pub async fn watcher(
         }
     });
     (client, rx)
+}
+
+/// The screen `fleetop::ui::draw` draws for `app` over `engine`, as text, one line a row:
+/// what rendering snapshots compare.
+pub fn screen(app: &mut fleetop::app::App, engine: &mut Engine, w: u16, h: u16) -> String {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    app.fleet_changed();
+    app.refresh_alerts(&engine.alerts);
+    app.refresh(&engine.state);
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    term.draw(|f| fleetop::ui::draw(f, app, &engine.view()))
+        .expect("draw");
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Applies one message on connection 0 at `at_ms`, as if a broker had delivered it.
+pub fn feed(engine: &mut Engine, topic: &str, payload: &[u8], at_ms: i64) {
+    engine.apply(&fleetop::vocab::RawMessage {
+        conn: fleetop::vocab::ConnId(0),
+        topic: topic.as_bytes().to_vec().into(),
+        payload: payload.to_vec().into(),
+        retain: false,
+        at_ms,
+    });
 }

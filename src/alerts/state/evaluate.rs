@@ -148,7 +148,7 @@ impl AlertBook {
             let raise = if g.online { Truth::False } else { Truth::True };
             let a = match existing {
                 Some(a) => a,
-                None if g.online => continue,
+                None if g.online && b.restored_raised.is_empty() => continue,
                 None => {
                     let labels: Vec<(Box<str>, Box<str>)> = g
                         .labels
@@ -170,6 +170,13 @@ impl AlertBook {
                         rule.severity,
                         now_ms,
                     );
+                    let resumed = b.restored_raised.remove(&key_of(&a));
+                    if g.online && resumed.is_none() {
+                        continue;
+                    }
+                    if let Some(raised) = resumed {
+                        a.resume(raised);
+                    }
                     if let Some(ack) = b.restored_acks.remove(&key_of(&a)) {
                         a.ack = Some(ack);
                     }
@@ -192,6 +199,20 @@ impl AlertBook {
         }
     }
 
+    /// Fleetop stopped at `stopped_ms` and starts again with devices it knew: until each
+    /// of the `conns` links comes up, their liveness alerts are held, and once up, a
+    /// device silent since before the stop is judged by its silence then.
+    pub fn held_since_stop(&mut self, conns: usize, stopped_ms: i64) {
+        let links = &mut self.book.links;
+        if links.len() < conns {
+            links.resize(conns, Link::default());
+        }
+        for l in links.iter_mut().filter(|l| l.up_since.is_none()) {
+            l.down = true;
+            l.down_since = Some(stopped_ms);
+        }
+    }
+
     /// A broker link went up (`Connected`, `Replaying`) or down. While down, liveness
     /// alerts of its devices are held; once up, staleness counts from the reconnect.
     pub fn link_changed(&mut self, conn: ConnId, up: bool, at_ms: i64) {
@@ -206,6 +227,9 @@ impl AlertBook {
             }
             l.down = false;
         } else {
+            if !l.down {
+                l.down_since = Some(at_ms);
+            }
             l.down = true;
         }
     }
@@ -272,7 +296,7 @@ impl Book {
         };
         let ctx = EvalCtx {
             now_ms: now,
-            live_floor_ms: link.up_since.unwrap_or(i64::MIN),
+            blind: link.blind(),
             cache: Some(&memo.cache),
             slots: &memo.slots,
         };
@@ -295,24 +319,27 @@ impl Book {
         let a = match existing {
             Some(a) => a,
             None => {
-                if raise != Truth::True {
+                let restoring = !self.restored_acks.is_empty() || !self.restored_raised.is_empty();
+                let key = restoring.then(|| new_key(rules, rule, d));
+                let resumed = key.as_ref().and_then(|k| self.restored_raised.remove(k));
+                if raise != Truth::True && resumed.is_none() {
                     // The episode an old ack was for ended while fleetop was down.
-                    if raise == Truth::False && !self.restored_acks.is_empty() {
-                        self.restored_acks.remove(&new_key(rules, rule, d));
+                    if raise == Truth::False
+                        && let Some(k) = &key
+                    {
+                        self.restored_acks.remove(k);
                     }
                     return;
                 }
-                if !self.restored_acks.is_empty() {
-                    restored = self.restored_acks.remove(&new_key(rules, rule, d));
-                }
+                restored = key.as_ref().and_then(|k| self.restored_acks.remove(k));
                 memo.alerts += 1;
                 let labels = d
                     .labels
                     .iter()
                     .map(|(k, v)| (sanitize::text(k).into(), sanitize::text(v).into()))
                     .collect();
-                self.alerts.entry(key).or_insert_with(|| {
-                    Alert::new(
+                self.alerts.entry((d.id, r)).or_insert_with(|| {
+                    let mut a = Alert::new(
                         r,
                         d.id,
                         rule.name.clone(),
@@ -321,7 +348,11 @@ impl Book {
                         labels,
                         rule.severity,
                         now,
-                    )
+                    );
+                    if let Some(raised) = resumed {
+                        a.resume(raised);
+                    }
+                    a
                 })
             }
         };

@@ -12,13 +12,15 @@
 //! bounded by the device and metric caps.
 
 pub mod proto;
+mod values;
 
-use super::{CommandDescriptor, CommandKind, MetricFacts};
+use super::{Accepts, CommandDescriptor, CommandKind, MetricFacts};
 use crate::decode::Value;
 use crate::vocab::DeviceId;
 use prost::Message as _;
 use proto::{Payload, datatype};
 use std::collections::HashMap;
+use values::emit;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -29,6 +31,9 @@ const DATA_FOLDER: &str = "DATA/";
 const COMMAND_FOLDER: &str = "CMD/";
 /// Birth metrics a node publishes to be controlled (`Node Control/Rebirth`...).
 const NODE_CONTROL: &str = "Node Control/";
+const REBIRTH: &str = "Node Control/Rebirth";
+/// Commands one birth may offer (the device's command cap applies after).
+const MAX_BIRTH_COMMANDS: usize = 64;
 
 /// A Sparkplug message type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,7 +441,50 @@ fn bd_seq(p: &Payload) -> Option<u64> {
         })
 }
 
+/// What a command metric of this datatype takes: the type's own range for integers.
+fn accepts(dt: u32) -> Accepts {
+    let int = |min: i64, max: i64| Accepts::Integer {
+        min: Some(min),
+        max: Some(max),
+    };
+    match dt {
+        datatype::BOOLEAN => Accepts::boolean(),
+        datatype::INT8 => int(i8::MIN.into(), i8::MAX.into()),
+        datatype::INT16 => int(i16::MIN.into(), i16::MAX.into()),
+        datatype::INT32 => int(i32::MIN.into(), i32::MAX.into()),
+        datatype::INT64 => int(i64::MIN, i64::MAX),
+        datatype::UINT8 => int(0, u8::MAX.into()),
+        datatype::UINT16 => int(0, u16::MAX.into()),
+        datatype::UINT32 => int(0, u32::MAX.into()),
+        // Typed integers are i64: a UInt64 is checked digit for digit by its payload.
+        datatype::UINT64 => Accepts::Text,
+        datatype::FLOAT | datatype::DOUBLE => Accepts::Number {
+            min: None,
+            max: None,
+        },
+        _ => Accepts::Text,
+    }
+}
+
 /// Reads a birth: metric definitions, units, commands.
+/// `Node Control/Rebirth` for a node: a host may ask any node it has heard of, born or not.
+pub fn rebirth_command(group: &str, node: &str) -> CommandDescriptor {
+    CommandDescriptor {
+        confirms: None,
+        name: REBIRTH.into(),
+        topic: format!("spBv1.0/{group}/NCMD/{node}").into(),
+        kind: CommandKind::Sparkplug {
+            metric: REBIRTH.into(),
+            datatype: datatype::BOOLEAN,
+        },
+        accepts: Accepts::boolean(),
+    }
+}
+
+/// Reads a birth: metric definitions (every one, so data for any of them is placed; the
+/// device's metric cap counts what it cannot keep), units (for the first `max_metrics`),
+/// commands: a node's `Node Control/…` and `CMD/…` metrics, and a device's scalar
+/// metrics as DCMD writes.
 fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report) -> Birth {
     let mut birth = Birth::default();
     let cmd_topic = match topic.device {
@@ -444,30 +492,34 @@ fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report)
         None => format!("spBv1.0/{}/NCMD/{}", topic.group, topic.node),
     };
     if topic.device.is_none() {
-        report.commands.push(CommandDescriptor {
-            name: "Node Control/Rebirth".into(),
-            topic: cmd_topic.as_str().into(),
-            kind: CommandKind::Sparkplug {
-                metric: "Node Control/Rebirth".into(),
-                datatype: datatype::BOOLEAN,
-            },
-        });
+        report
+            .commands
+            .push(rebirth_command(topic.group, topic.node));
     }
-    for m in p.metrics.iter().take(max_metrics) {
+    for (i, m) in p.metrics.iter().enumerate() {
         let name = m.name.as_deref().unwrap_or_default();
         let dt = m.datatype.unwrap_or(0);
-        if name.starts_with(COMMAND_FOLDER)
-            || (name.starts_with(NODE_CONTROL) && name != "Node Control/Rebirth")
+        let writable = if topic.device.is_some() {
+            (datatype::INT8..=datatype::UUID).contains(&dt) && !name.is_empty()
+        } else {
+            name.starts_with(NODE_CONTROL) && name != REBIRTH
+        };
+        if (writable || name.starts_with(COMMAND_FOLDER))
+            && report.commands.len() < MAX_BIRTH_COMMANDS
         {
+            let shown = name.strip_prefix(DATA_FOLDER).unwrap_or(name);
             report.commands.push(CommandDescriptor {
-                name: name.into(),
+                confirms: None,
+                name: shown.into(),
                 topic: cmd_topic.as_str().into(),
                 kind: CommandKind::Sparkplug {
                     metric: name.into(),
                     datatype: dt,
                 },
+                accepts: accepts(dt),
             });
         }
+        let described = i < max_metrics;
         let shown = name.strip_prefix(DATA_FOLDER).unwrap_or(name);
         let idx = birth.metrics.len() as u32;
         if let Some(a) = m.alias {
@@ -478,8 +530,9 @@ fn born(topic: &Topic<'_>, p: &Payload, max_metrics: usize, report: &mut Report)
             birth.by_name.entry(shown.into()).or_insert(idx);
         }
         let unit = m.properties.as_ref().and_then(unit_of);
-        if unit.is_some() || dt != 0 {
+        if described && (unit.is_some() || dt != 0) {
             report.facts.push(MetricFacts {
+                format: None,
                 name: shown.into(),
                 unit,
                 datatype: (dt != 0).then(|| datatype::name(dt).into()),
@@ -504,44 +557,6 @@ fn unit_of(props: &proto::PropertySet) -> Option<Box<str>> {
             Some(proto::PropertyScalar::String(s)) => Some(s.as_str().into()),
             _ => None,
         })
-}
-
-/// Passes one metric's value to the sink, converted per its datatype, with its own time or
-/// the payload's; nulls, datasets,
-/// templates and bytes carry no value fleetop can chart or show.
-fn emit(
-    hint: usize,
-    name: &str,
-    dt: u32,
-    m: &proto::Metric,
-    payload_ts: Option<u64>,
-    sink: &mut impl FnMut(usize, &str, Value<'_>, Option<i64>),
-) {
-    if m.is_null == Some(true) || name.is_empty() {
-        return;
-    }
-    let value = match &m.value {
-        Some(proto::Value::Int(v)) => Value::Number(match dt {
-            datatype::INT8 => f64::from(*v as u8 as i8),
-            datatype::INT16 => f64::from(*v as u16 as i16),
-            datatype::INT32 => f64::from(*v as i32),
-            _ => f64::from(*v),
-        }),
-        Some(proto::Value::Long(v)) => Value::Number(match dt {
-            datatype::INT64 => *v as i64 as f64,
-            _ => *v as f64,
-        }),
-        Some(proto::Value::Float(v)) if v.is_finite() => Value::Number(f64::from(*v)),
-        Some(proto::Value::Double(v)) if v.is_finite() => Value::Number(*v),
-        Some(proto::Value::Boolean(b)) => Value::Bool(*b),
-        Some(proto::Value::String(s)) => Value::Text(s),
-        _ => return,
-    };
-    let at = m
-        .timestamp
-        .or(payload_ts)
-        .and_then(|t| i64::try_from(t).ok());
-    sink(hint, name, value, at);
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use super::proto::{Metric, Payload, PropertyScalar, PropertySet, PropertyValue, Value as PValue};
 use super::*;
 
-fn metric(name: Option<&str>, alias: Option<u64>, dt: u32, value: PValue) -> Metric {
+pub(super) fn metric(name: Option<&str>, alias: Option<u64>, dt: u32, value: PValue) -> Metric {
     Metric {
         name: name.map(str::to_string),
         alias,
@@ -14,7 +14,7 @@ fn metric(name: Option<&str>, alias: Option<u64>, dt: u32, value: PValue) -> Met
     }
 }
 
-fn payload(seq: Option<u64>, metrics: Vec<Metric>) -> Vec<u8> {
+pub(super) fn payload(seq: Option<u64>, metrics: Vec<Metric>) -> Vec<u8> {
     Payload {
         timestamp: Some(1_764_000_000_000),
         metrics,
@@ -25,7 +25,7 @@ fn payload(seq: Option<u64>, metrics: Vec<Metric>) -> Vec<u8> {
 }
 
 /// Runs one message and returns (report, values as "name=value").
-fn run(
+pub(super) fn run(
     s: &mut Sessions,
     topic: &str,
     node: DeviceId,
@@ -41,7 +41,7 @@ fn run(
     (report, got)
 }
 
-fn nbirth(bd: u64) -> Vec<u8> {
+pub(super) fn nbirth(bd: u64) -> Vec<u8> {
     let mut temp = metric(
         Some("Temperature"),
         Some(1),
@@ -418,4 +418,84 @@ mod fuzz {
             run(&mut s, "spBv1.0/g/NDATA/n", crate::vocab::DeviceId(0), None, &bytes);
         }
     }
+}
+
+#[test]
+fn a_birth_larger_than_the_metric_cap_still_places_all_its_data() {
+    let mut s = Sessions::new(2);
+    let node = DeviceId(0);
+    let metrics: Vec<Metric> = (0..10)
+        .map(|i| {
+            metric(
+                Some(&format!("m{i}")),
+                Some(i),
+                datatype::INT32,
+                PValue::Int(1),
+            )
+        })
+        .collect();
+    let (report, _) = run(
+        &mut s,
+        "spBv1.0/g/NBIRTH/n",
+        node,
+        None,
+        &payload(Some(0), metrics),
+    );
+    assert_eq!(report.facts.len(), 2, "facts for the first max_metrics");
+    let (report, got) = run(
+        &mut s,
+        "spBv1.0/g/NDATA/n",
+        node,
+        None,
+        &payload(
+            Some(1),
+            vec![metric(None, Some(9), datatype::INT32, PValue::Int(5))],
+        ),
+    );
+    assert_eq!((report.unknown_aliases, report.rebirth), (0, None));
+    assert_eq!(
+        got,
+        ["m9=Number(5.0)"],
+        "the device's metric cap decides what it keeps"
+    );
+}
+
+#[test]
+fn a_device_birth_offers_its_scalar_metrics_as_dcmd_writes() {
+    let mut s = Sessions::new(100);
+    run(&mut s, "spBv1.0/g/NBIRTH/n", DeviceId(0), None, &nbirth(0));
+    let (report, _) = run(
+        &mut s,
+        "spBv1.0/g/DBIRTH/n/pump",
+        DeviceId(0),
+        Some(DeviceId(1)),
+        &payload(
+            Some(1),
+            vec![
+                metric(Some("setpoint"), Some(1), datatype::UINT8, PValue::Int(3)),
+                metric(
+                    Some("blob"),
+                    Some(2),
+                    datatype::BYTES,
+                    PValue::Bytes(vec![1]),
+                ),
+            ],
+        ),
+    );
+    let got: Vec<(&str, &str, &Accepts)> = report
+        .commands
+        .iter()
+        .map(|c| (&*c.name, &*c.topic, &c.accepts))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "setpoint",
+            "spBv1.0/g/DCMD/n/pump",
+            &Accepts::Integer {
+                min: Some(0),
+                max: Some(255)
+            }
+        )]
+    );
 }

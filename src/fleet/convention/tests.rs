@@ -3,13 +3,13 @@ use crate::conventions::sparkplug::proto as spb_proto;
 use bytes::Bytes;
 use prost::Message as _;
 
-fn state(config: ConventionsConfig) -> FleetState {
+pub(super) fn state(config: ConventionsConfig) -> FleetState {
     FleetState::new(Mapper::default(), Limits::default(), &["local".to_string()])
         .with_conventions(config)
 }
 
 /// The fleets of `toml` plus every convention.
-fn state_with_fleets(toml: &str) -> FleetState {
+pub(super) fn state_with_fleets(toml: &str) -> FleetState {
     let config = crate::config::Config::parse(toml, None).unwrap();
     FleetState::new(
         Mapper::new(&config.fleets).unwrap(),
@@ -19,7 +19,7 @@ fn state_with_fleets(toml: &str) -> FleetState {
     .with_conventions(ConventionsConfig::default())
 }
 
-fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
+pub(super) fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
     RawMessage {
         conn: crate::vocab::ConnId(0),
         topic: Bytes::copy_from_slice(topic.as_bytes()),
@@ -29,7 +29,7 @@ fn msg(topic: &str, payload: &[u8], at_ms: i64) -> RawMessage {
     }
 }
 
-fn device<'a>(s: &'a FleetState, name: &str) -> &'a Device {
+pub(super) fn device<'a>(s: &'a FleetState, name: &str) -> &'a Device {
     s.find_device(name).unwrap_or_else(|| {
         panic!(
             "no device {name}: {:?}",
@@ -38,7 +38,7 @@ fn device<'a>(s: &'a FleetState, name: &str) -> &'a Device {
     })
 }
 
-fn number(d: &Device, metric: &str) -> f64 {
+pub(super) fn number(d: &Device, metric: &str) -> f64 {
     match d.metric(metric).map(|m| &m.value) {
         Some(MetricValue::Number(n)) => *n,
         other => panic!("{metric} of {}: {other:?}", d.name),
@@ -203,7 +203,7 @@ fn conventions_turned_off_leave_topics_unmapped_and_fleets_win() {
     );
 }
 
-fn spb_metric(
+pub(super) fn spb_metric(
     name: Option<&str>,
     alias: Option<u64>,
     dt: u32,
@@ -221,7 +221,7 @@ fn spb_metric(
     }
 }
 
-fn spb_payload(seq: Option<u64>, metrics: Vec<spb_proto::Metric>) -> Vec<u8> {
+pub(super) fn spb_payload(seq: Option<u64>, metrics: Vec<spb_proto::Metric>) -> Vec<u8> {
     spb_proto::Payload {
         timestamp: None,
         metrics,
@@ -489,54 +489,6 @@ fn homie_commands_and_bad_state() {
     assert_eq!(s.counters.decode_errors, 1);
 }
 
-#[test]
-fn home_assistant_discovery_groups_entities_and_refuses_hostile_templates() {
-    let mut s = state(ConventionsConfig::default());
-    // State published before its config: routed by the generic fallback, then re-routed.
-    s.apply(&msg("plugs/p1/state", br#"{"power":10.5,"relay":"ON"}"#, 1));
-    let dev = r#""dev":{"ids":["p1-mac"],"name":"Kitchen plug"},"avty_t":"plugs/p1/avail""#;
-    s.apply(&msg(
-        "homeassistant/sensor/p1/power/config",
-        format!(r#"{{"stat_t":"plugs/p1/state","val_tpl":"{{{{ value_json.power }}}}","unit_of_meas":"W","dev_cla":"power",{dev}}}"#).as_bytes(),
-        2,
-    ));
-    s.apply(&msg(
-        "homeassistant/switch/p1/relay/config",
-        format!(r#"{{"stat_t":"plugs/p1/state","val_tpl":"{{{{ value_json.relay }}}}","cmd_t":"plugs/p1/set",{dev}}}"#).as_bytes(),
-        3,
-    ));
-    s.apply(&msg("plugs/p1/avail", b"online", 4));
-    s.apply(&msg(
-        "plugs/p1/state",
-        br#"{"power":12.25,"relay":"OFF"}"#,
-        5,
-    ));
-    let p = device(&s, "p1-mac");
-    assert_eq!(s.fleet_name(p), "homeassistant");
-    assert_eq!(p.status, Status::Online);
-    assert_eq!(number(p, "power"), 12.25);
-    assert_eq!(
-        p.metric("relay").map(|m| &m.value),
-        Some(&MetricValue::Bool(false))
-    );
-    assert_eq!(s.unit(p, "power"), Some("W"));
-    let f = p.facts.as_ref().unwrap();
-    assert_eq!(f.display_name.as_deref(), Some("Kitchen plug"));
-    assert_eq!(&*f.commands[0].topic, "plugs/p1/set");
-    s.apply(&msg("plugs/p1/avail", b"offline", 6));
-    assert_eq!(device(&s, "p1-mac").status, Status::Offline);
-
-    // A hostile template is refused, never evaluated, and shown on the device.
-    s.apply(&msg(
-        "homeassistant/sensor/p1/evil/config",
-        br#"{"stat_t":"plugs/p1/evil","val_tpl":"{{ ''.__class__.__mro__ }}","dev":{"ids":"p1-mac"}}"#,
-        7,
-    ));
-    let p = device(&s, "p1-mac");
-    assert!(p.last_error.as_ref().unwrap().message.contains("refused"));
-    assert!(p.metric("evil").is_none());
-}
-
 mod fuzz {
     use super::*;
     use proptest::prelude::*;
@@ -631,4 +583,31 @@ fn sparkplug_data_measures_its_delivery_delay() {
     ));
     assert_eq!(number(device(&s, "g/n/d"), "rpm"), 6.0);
     assert_eq!(number(device(&s, "g/n/d"), "delay"), 6.0);
+}
+
+#[test]
+fn a_homie_command_takes_what_its_datatype_and_format_declare_in_either_order() {
+    use crate::conventions::Accepts;
+    let attributes = [
+        ("homie/th/heater/target/$settable", "true"),
+        ("homie/th/heater/target/$datatype", "integer"),
+        ("homie/th/heater/target/$format", "5:30"),
+    ];
+    for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+        let mut s = state(ConventionsConfig::default());
+        s.apply(&msg("homie/th/$homie", b"4.0.0", 0));
+        for (at, &i) in order.iter().enumerate() {
+            let (topic, payload) = attributes[i];
+            s.apply(&msg(topic, payload.as_bytes(), at as i64 + 1));
+        }
+        let f = device(&s, "th").facts.as_ref().unwrap();
+        assert_eq!(
+            f.commands[0].accepts,
+            Accepts::Integer {
+                min: Some(5),
+                max: Some(30)
+            },
+            "{order:?}"
+        );
+    }
 }

@@ -48,7 +48,7 @@ pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Started {
     if let Some(t) = &spec.response_topic {
         spec.subscriptions.push((t.clone(), 1));
     }
-    // The broker's drop counter comes on a connection of its own (see `stats`).
+    // The broker's `$SYS` figures come on a connection of its own (see `stats`).
     let stats = ConnectionSpec {
         client_id: format!("{}-stats", spec.client_id),
         subscriptions: Vec::new(),
@@ -65,7 +65,7 @@ pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Started {
             let mut st = V5::new(&stats);
             tokio::spawn(async move {
                 if first_up.await.is_ok() {
-                    stats::broker_dropped(&mut st, &stats_outlet, retry).await;
+                    stats::broker_health(&mut st, &stats_outlet, retry).await;
                 }
             });
             let mut s = V5::new(&spec);
@@ -80,7 +80,7 @@ pub fn spawn(spec: ConnectionSpec, outlet: Outlet) -> Started {
             let mut st = V311::new(&stats);
             tokio::spawn(async move {
                 if first_up.await.is_ok() {
-                    stats::broker_dropped(&mut st, &stats_outlet, retry).await;
+                    stats::broker_health(&mut st, &stats_outlet, retry).await;
                 }
             });
             let mut s = V311::new(&spec);

@@ -1,60 +1,54 @@
-//! The broker's own drop counter, read on a small connection of its own.
+//! What the broker says about itself on `$SYS`, read on a small connection of its own.
 //!
-//! Mosquitto publishes how many messages it dropped for its clients' queue and in-flight
-//! limits (`$SYS/broker/publish/messages/dropped`: retained, refreshed every
-//! `sys_interval`, 10 s by default, first sent once it is non-zero). Some brokers answer a
-//! `$SYS` subscription by closing the connection (rumqttd; AWS IoT closes on any filter it
-//! does not allow), so it is never asked for on the connection that carries the fleet: a
-//! second connection asks, and gives up quietly for good if the broker refuses or closes
-//! it before any value came.
+//! Mosquitto, HiveMQ's `$SYS` plugin and EMQX publish connected clients, message rates or
+//! totals, and the messages they dropped for their clients' queue and in-flight limits
+//! (retained or refreshed every `sys_interval`; see [`crate::broker`] for the dialects).
+//! Some brokers answer a `$SYS` subscription by closing the connection (rumqttd; AWS IoT
+//! closes on any filter it does not allow), so it is never asked for on the connection that
+//! carries the fleet: a second connection asks, and gives up quietly for good if the broker
+//! refuses every filter or closes it before any figure came.
 
 use super::session::{Incoming, Session};
+use crate::broker::SYS_FILTERS;
 use crate::source::Outlet;
 
-pub(super) const BROKER_DROPPED: &str = "$SYS/broker/publish/messages/dropped";
-
-/// Runs until the core goes away or the broker shows it has no counter for us.
-pub(super) async fn broker_dropped<S: Session>(
+/// Runs until the core goes away or the broker shows it has no figures for us.
+pub(super) async fn broker_health<S: Session>(
     session: &mut S,
     outlet: &Outlet,
     retry: std::time::Duration,
 ) {
-    // A subscribe went out on this link and no value came yet.
+    // A subscribe went out on this link and no figure came yet.
     let mut asked = false;
     let mut seen = false;
     while !outlet.is_closed() {
         match session.poll().await {
             Ok(Incoming::Connected) => {
-                if session
-                    .client()
-                    .subscribe(&[(BROKER_DROPPED.into(), 0)])
-                    .is_err()
-                {
+                let filters: Vec<(String, u8)> =
+                    SYS_FILTERS.iter().map(|f| ((*f).to_string(), 0)).collect();
+                if session.client().subscribe(&filters).is_err() {
                     return;
                 }
                 asked = true;
             }
-            Ok(Incoming::Publish { topic, payload, .. })
-                if topic.as_ref() == BROKER_DROPPED.as_bytes() =>
-            {
-                // A payload that is not a count is another broker's topic of that name.
-                let Some(n) = std::str::from_utf8(&payload)
-                    .ok()
-                    .and_then(|t| t.trim().parse::<u64>().ok())
-                else {
-                    return;
-                };
-                seen = true;
-                outlet.broker_dropped(n).await;
+            Ok(Incoming::Publish { topic, payload, .. }) => {
+                // Anything else under these names (a word where a count belongs) is not
+                // a figure: it is left out, the rest still count.
+                if let Some(reading) = crate::broker::parse(&topic, &payload) {
+                    seen = true;
+                    outlet.broker_reading(reading).await;
+                }
             }
-            Ok(Incoming::SubAck { answers, .. }) if answers.iter().any(Option::is_some) => {
-                tracing::debug!(conn = %outlet.conn, "the broker refused its drop counter");
+            Ok(Incoming::SubAck { answers, .. })
+                if !answers.is_empty() && answers.iter().all(Option::is_some) =>
+            {
+                tracing::debug!(conn = %outlet.conn, "the broker refused its $SYS figures");
                 return;
             }
             Ok(_) => {}
             Err(reason) => {
                 if asked && !seen {
-                    tracing::debug!(conn = %outlet.conn, %reason, "the broker closed the link that asked for its drop counter");
+                    tracing::debug!(conn = %outlet.conn, %reason, "the broker closed the link that asked for its $SYS figures");
                     return;
                 }
                 asked = false;
@@ -117,11 +111,15 @@ mod tests {
             Ok(Incoming::Connected),
             publish("$SYS/broker/publish/messages/dropped", "17\n"),
         ]);
-        let run = broker_dropped(&mut session, &outlet, std::time::Duration::ZERO);
+        let run = broker_health(&mut session, &outlet, std::time::Duration::ZERO);
         tokio::select! {
             () = run => panic!("gave up on a broker that answers"),
             ev = rx.recv() => match ev {
-                Some(SourceEvent::BrokerDropped { conn: crate::vocab::ConnId(2), dropped: 17, .. }) => {}
+                Some(SourceEvent::Broker {
+                    conn: crate::vocab::ConnId(2),
+                    reading: crate::broker::Reading::Dropped(17),
+                    ..
+                }) => {}
                 other => panic!("expected the count, got {other:?}"),
             },
         }
@@ -130,7 +128,7 @@ mod tests {
             Ok(Incoming::Connected),
             Err("the broker closed the connection".into()),
         ]);
-        broker_dropped(&mut session, &outlet, std::time::Duration::ZERO).await;
+        broker_health(&mut session, &outlet, std::time::Duration::ZERO).await;
         assert!(rx.try_recv().is_err());
     }
 }

@@ -3,15 +3,21 @@
 //! (entities sharing `device.identifiers` are one device) and availability topics. The
 //! entity's metric is its `object_id`, read from its state topic.
 //!
-//! Only simple value templates are understood (`{{ value }}`, `{{ value_json.a.b }}`,
-//! `{{ value_json['a'] }}`, optionally piped through `float`, `int` or `round(n)`, which
-//! change nothing fleetop shows); anything else is refused and shown as the device's last
-//! error, never evaluated.
+//! Simple value templates (`{{ value }}`, `{{ value_json.a.b }}`, `{{ value_json['a'] }}`,
+//! optionally piped through `float`, `int` or `round(n)`, which change nothing fleetop
+//! shows) are read directly; others are rendered by a sandboxed Jinja engine (`jinja`),
+//! and one it refuses is shown as the device's last error, never evaluated. A
+//! binary_sensor's state is its `payload_on`/`payload_off` (`ON`/`OFF`); availability
+//! lists follow `availability_mode` (`latest`, `all`, `any`).
 //!
 //! Any other discovery prefix is learned (`super::layout`) from a config under it: one
 //! of Home Assistant's MQTT components in its place and a JSON object naming the topics
 //! an entity is read or driven on, so a `…/config` topic alone is not enough.
 
+mod command;
+pub mod jinja;
+
+use super::CommandDescriptor;
 use super::layout::Layouts;
 use serde::Deserialize;
 
@@ -99,7 +105,11 @@ pub fn announced_prefix<'t>(topic: &'t str, payload: &[u8]) -> Option<&'t str> {
 }
 
 /// `(node_id, object_id)` of a discovery config topic under a known prefix.
-fn parse_topic<'t>(topic: &'t str, layouts: &Layouts) -> Option<(Option<&'t str>, &'t str)> {
+/// A config topic's component, node id (if any) and object id.
+fn parse_topic<'t>(
+    topic: &'t str,
+    layouts: &Layouts,
+) -> Option<(&'t str, Option<&'t str>, &'t str)> {
     layouts.homeassistant_prefixes().find_map(|prefix| {
         under(
             topic
@@ -110,14 +120,16 @@ fn parse_topic<'t>(topic: &'t str, layouts: &Layouts) -> Option<(Option<&'t str>
     })
 }
 
-fn under(rest: &str) -> Option<(Option<&str>, &str)> {
+fn under(rest: &str) -> Option<(&str, Option<&str>, &str)> {
     let levels: Vec<&str> = rest.split('/').collect();
     match levels[..] {
-        [component, object] if !component.is_empty() && !object.is_empty() => Some((None, object)),
+        [component, object] if !component.is_empty() && !object.is_empty() => {
+            Some((component, None, object))
+        }
         [component, node, object]
             if !component.is_empty() && !node.is_empty() && !object.is_empty() =>
         {
-            Some((Some(node), object))
+            Some((component, Some(node), object))
         }
         _ => None,
     }
@@ -130,6 +142,20 @@ pub enum Template {
     Value,
     /// A leaf of the JSON payload.
     Json(Vec<String>),
+    /// Anything else, rendered in the sandbox.
+    Jinja(jinja::Jinja),
+}
+
+/// How an entity's availability topics combine (`availability_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AvailabilityMode {
+    /// The last message on any of them.
+    #[default]
+    Latest,
+    /// Online only while every one says online.
+    All,
+    /// Online while any one says online.
+    Any,
 }
 
 /// One discovered entity.
@@ -146,7 +172,11 @@ pub struct Entity {
     pub device_class: Option<String>,
     /// `(topic, online payload, offline payload)`.
     pub availability: Vec<(String, String, String)>,
-    pub command_topic: Option<String>,
+    pub availability_mode: AvailabilityMode,
+    /// A binary_sensor's `(payload_on, payload_off)`: its state is a boolean.
+    pub binary: Option<(String, String)>,
+    /// What the entity takes on its command topic, as its component and config say.
+    pub command: Option<CommandDescriptor>,
 }
 
 #[derive(Deserialize)]
@@ -171,8 +201,12 @@ struct Config {
     payload_available: Option<String>,
     #[serde(default, alias = "pl_not_avail")]
     payload_not_available: Option<String>,
+    #[serde(default, alias = "avty_mode")]
+    availability_mode: Option<String>,
     #[serde(default, alias = "cmd_t")]
     command_topic: Option<String>,
+    #[serde(flatten)]
+    commands: command::CommandConfig,
 }
 
 #[derive(Deserialize)]
@@ -206,7 +240,7 @@ pub fn parse_config(
     layouts: &Layouts,
     payload: &[u8],
 ) -> Result<Entity, (Option<String>, String)> {
-    let (node, object) =
+    let (component, node, object) =
         parse_topic(topic, layouts).ok_or((None, "not a discovery topic".to_string()))?;
     let c: Config = serde_json::from_slice(payload).map_err(|e| {
         (
@@ -233,16 +267,34 @@ pub fn parse_config(
     };
     let template = match &c.value_template {
         None => Template::Value,
-        Some(t) => parse_template(t).ok_or_else(|| {
-            (
+        Some(t) => match parse_template(t) {
+            Some(simple) => simple,
+            None => Template::Jinja(jinja::Jinja::compile(t).map_err(|why| {
+                (
+                    Some(device.clone()),
+                    format!(
+                        "value template `{}` of {object} refused: {why}",
+                        crate::sanitize::truncate(&crate::sanitize::text(t), 60)
+                    ),
+                )
+            })?),
+        },
+    };
+    let availability_mode = match c.availability_mode.as_deref() {
+        None | Some("latest") => AvailabilityMode::Latest,
+        Some("all") => AvailabilityMode::All,
+        Some("any") => AvailabilityMode::Any,
+        Some(other) => {
+            return Err((
                 Some(device.clone()),
                 format!(
-                    "value template `{}` of {object} is not a simple `{{{{ value_json.x }}}}`: refused",
-                    crate::sanitize::truncate(&crate::sanitize::text(t), 60)
+                    "availability_mode `{}` of {object} is none of latest, all, any",
+                    crate::sanitize::truncate(&crate::sanitize::text(other), 20)
                 ),
-            )
-        })?,
+            ));
+        }
     };
+    let binary = (component == "binary_sensor").then(|| c.commands.on_off_words());
     let online = c
         .payload_available
         .clone()
@@ -269,15 +321,22 @@ pub fn parse_config(
     if let Some(t) = expand(c.availability_topic.clone()) {
         availability.push((t, online, offline));
     }
+    let state_topic = expand(c.state_topic);
+    let command = expand(c.command_topic).map(|topic| {
+        c.commands
+            .descriptor(component, object, topic, state_topic.is_some())
+    });
     Ok(Entity {
         device_name: c.device.and_then(|d| d.name),
         metric: object.to_string(),
-        state_topic: expand(c.state_topic),
+        state_topic,
         template,
         unit: c.unit_of_measurement,
         device_class: c.device_class,
         availability,
-        command_topic: expand(c.command_topic),
+        availability_mode,
+        binary,
+        command,
         device,
     })
 }

@@ -8,13 +8,13 @@
 //! keyed by its stem's levels other than the prefix (`site/pump`), which are unique to it
 //! whichever of them is `%topic%`.
 
-use super::layout::Layouts;
-use super::{CommandDescriptor, CommandKind, Event, Output, online_word, quote};
+mod discovery;
 
-/// Keys of a state or result payload that are also commands of the same name.
-const SETTABLE: &[&str] = &[
-    "POWER", "POWER1", "POWER2", "POWER3", "POWER4", "Dimmer", "CT", "Color", "HSBColor",
-];
+use super::layout::Layouts;
+use super::{Accepts, CommandDescriptor, CommandKind, Event, Output, online_word, quote};
+
+/// Relays a device may have (`POWER1`…`POWER32`).
+const MAX_RELAYS: u32 = 32;
 /// Where a stem has its prefix word.
 const PREFIX: &str = "%prefix%";
 /// Levels a FullTopic spans, with the prefix and the topic: deeper ones are not learned.
@@ -134,12 +134,49 @@ fn split<'t>(topic: &'t str, layouts: &Layouts) -> Option<Split<'t>> {
     })
 }
 
-/// `tele/<dev>/<kind>` or `stat/<dev>/<kind>`, or the same on a learned device's stem.
+/// `tele/<dev>/<kind>` or `stat/<dev>/<kind>`, or the same on a learned device's stem;
+/// or the device's discovery message (`tasmota/discovery/<mac>/config`).
 pub fn claims(topic: &str, layouts: &Layouts) -> bool {
-    split(topic, layouts).is_some()
+    discovery::claims(topic) || split(topic, layouts).is_some()
+}
+
+/// What a state or result key is as a command of the same name, and what it takes:
+/// `POWER`, `POWER<n>` (`ON`/`OFF`), `Dimmer` (0..100), `CT` (153..500 mired), colours.
+fn settable(key: &str) -> Option<Accepts> {
+    let range = |min, max| Accepts::Integer {
+        min: Some(min),
+        max: Some(max),
+    };
+    let relay = key.strip_prefix("POWER").is_some_and(|n| {
+        n.is_empty()
+            || n.parse::<u32>()
+                .is_ok_and(|n| (1..=MAX_RELAYS).contains(&n))
+    });
+    Some(match key {
+        _ if relay => Accepts::on_off(),
+        "Dimmer" => range(0, 100),
+        "CT" => range(153, 500),
+        "Color" | "HSBColor" => Accepts::Text,
+        _ => return None,
+    })
+}
+
+/// A command `name` on the device's command topic; `stat/<dev>/RESULT` answers it with
+/// the key of the same name.
+fn command(name: &str, topic: String, accepts: Accepts) -> Event {
+    Event::Command(CommandDescriptor {
+        confirms: Some(name.into()),
+        name: name.into(),
+        topic: topic.into(),
+        kind: CommandKind::Text,
+        accepts,
+    })
 }
 
 pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) {
+    if discovery::claims(topic) {
+        return discovery::decode(payload, out);
+    }
     let Some(split) = split(topic, layouts) else {
         return;
     };
@@ -160,19 +197,12 @@ pub fn decode(topic: &str, layouts: &Layouts, payload: &[u8], out: &mut Output) 
     } else {
         out.plain(payload, kind);
     }
-    let settable: Vec<&str> = out
+    let commands: Vec<Event> = out
         .values
         .values()
-        .map(|(name, _)| name)
-        .filter(|name| SETTABLE.contains(name))
+        .filter_map(|(name, _)| Some(command(name, split.command_topic(name), settable(name)?)))
         .collect();
-    for name in settable {
-        out.events.push(Event::Command(CommandDescriptor {
-            name: name.into(),
-            topic: split.command_topic(name).into(),
-            kind: CommandKind::Text { datatype: None },
-        }));
-    }
+    out.events.extend(commands);
 }
 
 /// The unit Tasmota's firmware fixes for a field it names: the energy monitor's
@@ -249,7 +279,7 @@ pub fn ignored(metric: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conventions::testutil::{pairs, values};
+    use crate::conventions::testutil::{commands, pairs, values};
 
     fn run(topic: &str, payload: &[u8]) -> Output {
         run_in(&Layouts::default(), topic, payload)
@@ -260,16 +290,6 @@ mod tests {
         assert!(claims(topic, layouts), "{topic}");
         decode(topic, layouts, payload, &mut out);
         out
-    }
-
-    fn commands(out: &Output) -> Vec<(&str, &str)> {
-        out.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Command(c) => Some((&*c.name, &*c.topic)),
-                _ => None,
-            })
-            .collect()
     }
 
     fn learned(lwts: &[&str]) -> Layouts {
@@ -451,5 +471,36 @@ mod tests {
         let out = run("tele/plug0/SENSOR", b"{\"ENERGY\":");
         assert!(matches!(out.events[..], [Event::Error(_)]));
         assert!(out.values.is_empty());
+    }
+
+    #[test]
+    fn every_relay_a_state_names_is_a_command_the_result_confirms() {
+        let out = run(
+            "tele/strip/STATE",
+            br#"{"POWER1":"ON","POWER2":"OFF","POWER12":"OFF","POWER33":"ON","Dimmer":40}"#,
+        );
+        let got: Vec<(&str, Option<&str>, &Accepts)> = out
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Command(c) => Some((&*c.name, c.confirms.as_deref(), &c.accepts)),
+                _ => None,
+            })
+            .collect();
+        let dimmer = Accepts::Integer {
+            min: Some(0),
+            max: Some(100),
+        };
+        let on_off = Accepts::on_off();
+        assert_eq!(
+            got,
+            [
+                ("POWER1", Some("POWER1"), &on_off),
+                ("POWER2", Some("POWER2"), &on_off),
+                ("POWER12", Some("POWER12"), &on_off),
+                ("Dimmer", Some("Dimmer"), &dimmer)
+            ],
+            "Tasmota has 32 relays at most"
+        );
     }
 }
