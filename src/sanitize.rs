@@ -48,6 +48,34 @@ pub fn bytes(b: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// Bytes of a binary payload shown as hex before the cut.
+pub const HEX_BYTES: usize = 64;
+
+/// A payload as a person can read it: text (escaped) when it is text, else bounded hex
+/// (`hex 82 a4 21 … (312 bytes)`) for binary payloads (CBOR, MessagePack, protobuf) and
+/// anything else that is not UTF-8 or carries C0 control bytes other than line breaks,
+/// tabs and ESC (text with terminal sequences reads better escaped, as `\e[2J`).
+pub fn payload(b: &[u8]) -> Cow<'_, str> {
+    let binary = |c: char| c < ' ' && !matches!(c, '\n' | '\r' | '\t' | '\u{1b}');
+    match std::str::from_utf8(b) {
+        Ok(s) if !s.chars().any(binary) => text(s),
+        _ => Cow::Owned(hex(b, HEX_BYTES)),
+    }
+}
+
+/// At most `max` bytes as spaced hex, marked `hex`, with the full length when cut.
+pub fn hex(b: &[u8], max: usize) -> String {
+    let mut out = String::with_capacity(4 + 3 * b.len().min(max) + 16);
+    out.push_str("hex");
+    for byte in b.iter().take(max) {
+        let _ = write!(out, " {byte:02x}");
+    }
+    if b.len() > max {
+        let _ = write!(out, " … ({} bytes)", b.len());
+    }
+    out
+}
+
 fn push_char(out: &mut String, c: char) {
     if !is_unsafe(c) {
         out.push(c);
@@ -96,6 +124,22 @@ mod tests {
     fn invalid_utf8_is_hex_escaped() {
         assert_eq!(bytes(b"ok\xff\xfe!"), "ok\\xff\\xfe!");
         assert_eq!(bytes("µ°C".as_bytes()), "µ°C");
+    }
+
+    #[test]
+    fn binary_payloads_show_as_bounded_hex() {
+        assert_eq!(payload(b"{\"a\":1}\n"), "{\"a\":1}\\n");
+        assert_eq!(payload(&[0x82, 0xa4, 0x21]), "hex 82 a4 21");
+        // Valid UTF-8, but a control byte: binary (a protobuf tag, a CBOR header).
+        assert_eq!(payload(&[0x08, 0x2a]), "hex 08 2a");
+        assert_eq!(payload(&[0x00]), "hex 00");
+        // A terminal sequence in text stays text, escaped.
+        assert_eq!(payload(b"\x1b[2Jred\x7f"), "\\e[2Jred\\x7f");
+        let big = payload(&[0xff; 1000]);
+        assert!(
+            big.ends_with("… (1000 bytes)") && big.len() < 4 + 3 * HEX_BYTES + 20,
+            "{big}"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn lines(s: &FleetState) -> Vec<TopicLine> {
             (
                 u.topic.to_string(),
                 Some(u.messages),
-                sanitize::truncate(&sanitize::bytes(&u.last_payload), 80).into_owned(),
+                sanitize::truncate(&sanitize::payload(&u.last_payload), 80).into_owned(),
                 None,
             )
         })
@@ -29,7 +29,7 @@ pub fn lines(s: &FleetState) -> Vec<TopicLine> {
     for d in &s.devices {
         for (i, t) in d.topics.iter().enumerate() {
             let payload = if i == d.last_topic as usize {
-                sanitize::truncate(&sanitize::bytes(&d.last_payload), 80).into_owned()
+                sanitize::truncate(&sanitize::payload(&d.last_payload), 80).into_owned()
             } else {
                 String::new()
             };

@@ -28,6 +28,8 @@ pub struct ConventionsConfig {
     pub esphome: bool,
     /// Home Assistant MQTT discovery (`homeassistant/…/config`).
     pub homeassistant: bool,
+    /// SenML packs (RFC 8428, JSON or CBOR) on any topic: base names become devices.
+    pub senml: bool,
     /// Default: on when no `[[fleet]]` is configured.
     pub generic: Option<bool>,
     /// Layouts known from the start rather than learned from traffic, and subscribed to:
@@ -54,6 +56,7 @@ impl Default for ConventionsConfig {
             shelly: true,
             esphome: true,
             homeassistant: true,
+            senml: true,
             generic: None,
             homie_roots: Vec::new(),
             homeassistant_prefixes: Vec::new(),
@@ -101,6 +104,7 @@ impl ConventionsConfig {
             shelly: false,
             esphome: false,
             homeassistant: false,
+            senml: false,
             generic: Some(false),
             ..ConventionsConfig::default()
         }

@@ -283,6 +283,15 @@ pub enum PayloadFormat {
     Text,
     #[default]
     Auto,
+    /// CBOR (RFC 8949): maps become metrics as JSON objects do.
+    Cbor,
+    /// MessagePack: maps become metrics as JSON objects do.
+    Msgpack,
+    /// SenML (RFC 8428) packs in JSON or CBOR: record names become metrics, with units
+    /// and their own times.
+    Senml,
+    /// Protocol Buffers, read with the message type `message` of the fleet's `proto_file`.
+    Protobuf,
 }
 
 /// One `[[fleet]]` entry: a class of devices recognised by a topic template.
@@ -294,6 +303,12 @@ pub struct FleetConfig {
     pub topic: Spanned<String>,
     #[serde(default)]
     pub format: PayloadFormat,
+    /// `format = "protobuf"`: the `.proto` file (relative to the config file) that
+    /// defines `message`; compiled at start, no protoc needed.
+    pub proto_file: Option<Spanned<PathBuf>>,
+    /// `format = "protobuf"`: the full name of the message type of the payloads
+    /// (`package.Message`).
+    pub message: Option<Spanned<String>>,
     /// A device is stale after twice this without a message.
     #[serde(default, deserialize_with = "duration::deserialize_opt")]
     pub expected_interval: Option<Duration>,

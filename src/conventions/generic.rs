@@ -18,7 +18,7 @@ pub fn claims(topic: &str, payload: &[u8]) -> bool {
 }
 
 /// The device level and the levels before it.
-fn device_level(topic: &str) -> (&str, &str) {
+pub(super) fn device_level(topic: &str) -> (&str, &str) {
     let mut levels = topic.rsplitn(3, '/');
     let last = levels.next().unwrap_or_default();
     match (levels.next(), levels.next()) {

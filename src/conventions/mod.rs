@@ -1,5 +1,6 @@
 //! Device conventions fleetop recognises with no configuration: Sparkplug B, Homie,
-//! Tasmota, Shelly Gen2+, Zigbee2MQTT, native ESPHome and a generic JSON fallback.
+//! Tasmota, Shelly Gen2+, Zigbee2MQTT, native ESPHome, SenML packs and a generic JSON
+//! fallback.
 //!
 //! Home Assistant MQTT discovery is also understood.
 //!
@@ -14,6 +15,7 @@ pub mod generic;
 pub mod homeassistant;
 pub mod homie;
 pub mod layout;
+pub mod senml;
 pub mod shelly;
 pub mod sparkplug;
 pub mod tasmota;
@@ -34,12 +36,13 @@ pub enum Convention {
     Shelly,
     EspHome,
     HomeAssistant,
+    Senml,
     Generic,
 }
 
 impl Convention {
     /// In the order topics are tried: the most specific first, the fallback last.
-    pub const ALL: [Convention; 8] = [
+    pub const ALL: [Convention; 9] = [
         Convention::Sparkplug,
         Convention::Homie,
         Convention::Zigbee2Mqtt,
@@ -47,6 +50,7 @@ impl Convention {
         Convention::Shelly,
         Convention::EspHome,
         Convention::HomeAssistant,
+        Convention::Senml,
         Convention::Generic,
     ];
 
@@ -60,6 +64,7 @@ impl Convention {
             Convention::Shelly => "shelly",
             Convention::EspHome => "esphome",
             Convention::HomeAssistant => "homeassistant",
+            Convention::Senml => "senml",
             Convention::Generic => "generic",
         }
     }
@@ -73,7 +78,7 @@ impl Convention {
             Convention::Sparkplug | Convention::Zigbee2Mqtt | Convention::HomeAssistant => 3600,
             Convention::Homie | Convention::Shelly | Convention::EspHome => 600,
             Convention::Tasmota => 300,
-            Convention::Generic => 60,
+            Convention::Senml | Convention::Generic => 60,
         })
     }
 
@@ -88,6 +93,7 @@ impl Convention {
             Convention::Shelly => config.shelly,
             Convention::EspHome => config.esphome,
             Convention::HomeAssistant => config.homeassistant,
+            Convention::Senml => config.senml,
             Convention::Generic => config.generic.unwrap_or(!has_fleets),
         }
     }
@@ -117,7 +123,8 @@ impl Convention {
                 .collect(),
             // State topics are wherever the configs point: `#` brings them.
             Convention::HomeAssistant => pinned("homeassistant", &config.homeassistant_prefixes),
-            Convention::Generic => Vec::new(),
+            // Packs come on any topic: `#` brings them, like the fallback's.
+            Convention::Senml | Convention::Generic => Vec::new(),
         }
     }
 }
@@ -367,6 +374,7 @@ pub fn claim(
                 Convention::Shelly => shelly::claims(topic, layouts),
                 Convention::EspHome => esphome::claims(topic, layouts),
                 Convention::HomeAssistant => homeassistant::claims(topic, layouts),
+                Convention::Senml => senml::claims(topic, payload),
                 Convention::Generic => generic::claims(topic, payload),
             }
     })
@@ -396,8 +404,8 @@ pub fn decode(
         Convention::Shelly => shelly::decode(topic, layouts, payload, out),
         Convention::EspHome => esphome::decode(topic, layouts, payload, out),
         Convention::Generic => generic::decode(topic, payload, out),
-        // Stateful: applied by the fleet state.
-        Convention::Sparkplug | Convention::HomeAssistant => {}
+        // Stateful, or many devices a message: applied by the fleet state.
+        Convention::Sparkplug | Convention::HomeAssistant | Convention::Senml => {}
     }
 }
 

@@ -104,11 +104,7 @@ impl<'de> Visitor<'de> for Walker<'_> {
         let base = self.scratch.path.len();
         let mut index = 0usize;
         loop {
-            self.scratch.path.truncate(base);
-            if base > 0 {
-                self.scratch.path.push('.');
-            }
-            push_index(&mut self.scratch.path, index);
+            super::nest::enter_index(&mut self.scratch.path, base, index);
             if seq
                 .next_element_seed(Walker {
                     scratch: self.scratch,
@@ -121,15 +117,6 @@ impl<'de> Visitor<'de> for Walker<'_> {
         }
         self.scratch.path.truncate(base);
         Ok(())
-    }
-}
-
-fn push_index(path: &mut String, index: usize) {
-    use std::fmt::Write as _;
-    if index < 10 {
-        path.push(char::from(b'0' + index as u8));
-    } else {
-        let _ = write!(path, "{index}");
     }
 }
 
@@ -152,12 +139,7 @@ impl<'de> Visitor<'de> for Key<'_> {
         f.write_str("an object key")
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        let path = &mut self.scratch.path;
-        path.truncate(self.base);
-        if self.base > 0 {
-            path.push('.');
-        }
-        path.push_str(v);
+        super::nest::enter_key(&mut self.scratch.path, self.base, v);
         Ok(())
     }
 }

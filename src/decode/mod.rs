@@ -5,7 +5,12 @@
 //! numbers are refused, and every failure is a [`DecodeError`] with a reason fit to show.
 
 pub mod availability;
+pub mod cbor;
 pub mod json;
+pub mod msgpack;
+pub mod nest;
+pub mod protobuf;
+pub mod senml;
 pub mod timestamp;
 
 use crate::config::PayloadFormat;
@@ -40,8 +45,14 @@ pub enum DecodeError {
     NotANumber(String),
     #[error("`{0}` is not a finite number (NaN and infinity are refused)")]
     NotFinite(String),
-    #[error("JSON holds no values")]
+    #[error("payload holds no values")]
     NoValues,
+    /// A binary payload (CBOR, MessagePack, protobuf) its decoder could not read.
+    #[error("{0}")]
+    Binary(String),
+    /// A SenML pack that breaks RFC 8428.
+    #[error("SenML: {0}")]
+    Senml(String),
 }
 
 /// Reusable buffers for decoding; cleared per message, never shrunk.
@@ -181,6 +192,13 @@ impl Scratch {
         }
     }
 
+    /// Text taken as it is (hex of a byte string): no boolean words, no timestamps.
+    fn push_text(&mut self, s: &str) {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        self.push(Leaf::Text(start, self.text.len() as u32));
+    }
+
     /// The decoded values in payload order.
     pub fn values(&self) -> impl Iterator<Item = (&str, Value<'_>)> {
         self.leaves.iter().map(|&(s, e, leaf)| {
@@ -241,8 +259,34 @@ pub fn decode(
             Ok(())
         }
         PayloadFormat::Auto => decode_auto(payload, metric, scratch),
+        PayloadFormat::Cbor => cbor::decode(payload, scratch),
+        PayloadFormat::Msgpack => msgpack::decode(payload, scratch),
+        // Need more than the bytes: a pack has many samples and times (`senml`), a
+        // protobuf payload needs its fleet's message type (`protobuf`).
+        PayloadFormat::Senml | PayloadFormat::Protobuf => Err(DecodeError::Binary(format!(
+            "{format:?} payloads are decoded by their own decoder"
+        ))),
     };
     result?;
+    check(scratch)
+}
+
+/// Decodes a protobuf payload as `message` (a `format = "protobuf"` fleet's type).
+pub fn decode_protobuf(
+    payload: &[u8],
+    message: &prost_reflect::MessageDescriptor,
+    scratch: &mut Scratch,
+) -> Result<(), DecodeError> {
+    scratch.clear();
+    if payload.is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    protobuf::decode(payload, message, scratch)?;
+    check(scratch)
+}
+
+/// What every decoded payload must be: finite, and not empty.
+fn check(scratch: &Scratch) -> Result<(), DecodeError> {
     if scratch.non_finite {
         return Err(DecodeError::NotFinite("a value".into()));
     }
@@ -295,13 +339,12 @@ fn decode_auto(payload: &[u8], metric: &str, scratch: &mut Scratch) -> Result<()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod testutil {
     use super::*;
 
-    fn leaves(payload: &[u8], format: PayloadFormat) -> Result<Vec<(String, String)>, DecodeError> {
-        let mut s = Scratch::default();
-        decode(payload, format, "value", &mut s)?;
-        Ok(s.values()
+    /// A scratch's values as `(path, value)` strings, text quoted.
+    pub fn strings(s: &Scratch) -> Vec<(String, String)> {
+        s.values()
             .map(|(p, v)| {
                 let v = match v {
                     Value::Number(n) => format!("{n}"),
@@ -310,15 +353,30 @@ mod tests {
                 };
                 (p.to_string(), v)
             })
-            .collect())
+            .collect()
     }
 
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
         items
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect()
     }
+
+    pub fn leaves(
+        payload: &[u8],
+        format: PayloadFormat,
+    ) -> Result<Vec<(String, String)>, DecodeError> {
+        let mut s = Scratch::default();
+        decode(payload, format, "value", &mut s)?;
+        Ok(strings(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{leaves, pairs};
+    use super::*;
 
     #[test]
     fn json_leaves_are_dotted_paths() {

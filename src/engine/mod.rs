@@ -330,11 +330,12 @@ impl Engine {
         // Answers on this run's own reply topic are no device's telemetry.
         if !self.desk.is_inbox(&msg.topic) {
             self.state.apply(msg);
-            if let Some(id) = self.state.take_touched()
-                && let Some(d) = self.state.devices.get(id.index())
-            {
-                self.alerts.evaluate_device(d, msg.at_ms);
-                self.desk.tracker.device_updated(d, msg.at_ms);
+            let first = self.state.take_touched();
+            for id in first.into_iter().chain(self.state.take_also_touched()) {
+                if let Some(d) = self.state.devices.get(id.index()) {
+                    self.alerts.evaluate_device(d, msg.at_ms);
+                    self.desk.tracker.device_updated(d, msg.at_ms);
+                }
             }
         }
         self.desk

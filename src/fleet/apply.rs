@@ -41,17 +41,24 @@ impl FleetState {
             return;
         }
         if let Some(timestamp) = self.read_shape(&msg.payload, id, shape) {
-            self.store_shape_values(msg, id, timestamp);
+            self.store_shape_values(msg, id, topic_idx, timestamp);
             return;
         }
         let d = &mut self.devices[id.index()];
         let fleet = &self.mapper.fleets[d.fleet as usize];
+        if fleet.format == PayloadFormat::Senml {
+            return self.apply_senml_fleet(msg, id, topic_idx);
+        }
         let mut shape = self.shapes.get_mut(shape as usize);
         let metric_name = metric
             .and_then(|i| self.metric_names.get(i as usize))
             .map_or("value", |m| &**m);
         let mut refused = 0u64;
-        match decode::decode(&msg.payload, fleet.format, metric_name, &mut self.scratch) {
+        let decoded = match &fleet.proto {
+            Some(message) => decode::decode_protobuf(&msg.payload, message, &mut self.scratch),
+            None => decode::decode(&msg.payload, fleet.format, metric_name, &mut self.scratch),
+        };
+        match decoded {
             Err(e) => record_error(d, &mut self.counters, msg.at_ms, topic, e.to_string()),
             Ok(()) => {
                 let at = sample_time(self.scratch.timestamp_ms, msg.at_ms);
@@ -72,6 +79,9 @@ impl FleetState {
                         shape.forget();
                     }
                 }
+                // After the shape has learned: delivery metrics are none of the payload's.
+                let stamp = self.scratch.timestamp_ms;
+                refused += note_delivery(d, msg, topic_idx, stamp, history, max_metrics);
                 if refused > 0 {
                     d.last_error = Some(LastError {
                         at_ms: msg.at_ms,
@@ -100,8 +110,15 @@ impl FleetState {
     }
 
     /// Stores what [`FleetState::read_shape`] read straight into the metric slots.
-    fn store_shape_values(&mut self, msg: &RawMessage, id: DeviceId, timestamp: Option<i64>) {
+    fn store_shape_values(
+        &mut self,
+        msg: &RawMessage,
+        id: DeviceId,
+        topic_idx: u16,
+        timestamp: Option<i64>,
+    ) {
         let at = sample_time(timestamp, msg.at_ms);
+        let (history, max_metrics) = (self.limits.history, self.limits.max_metrics_per_device);
         let d = &mut self.devices[id.index()];
         for &(i, leaf) in &self.shape_values {
             let value = match leaf {
@@ -115,6 +132,8 @@ impl FleetState {
             };
             update_metric(&mut d.metrics[i as usize], value, at);
         }
+        let refused = note_delivery(d, msg, topic_idx, timestamp, history, max_metrics);
+        self.refused_metrics(msg, id, refused);
         self.refresh_status(id);
     }
 
@@ -135,7 +154,7 @@ impl FleetState {
             return false;
         };
         note_arrival(&mut self.devices[id.index()], msg, topic_idx);
-        self.store_shape_values(msg, id, timestamp);
+        self.store_shape_values(msg, id, topic_idx, timestamp);
         true
     }
 
@@ -300,6 +319,42 @@ pub(super) fn note_arrival(d: &mut Device, msg: &RawMessage, topic_idx: u16) {
         d.last_topic = topic_idx;
         copy_capped(&mut d.last_payload, &msg.payload);
     }
+}
+
+/// Measures the delivery of a live message (see [`super::delivery`]) whose newest sample
+/// is stamped `sample_ms`, into the device's `delay` and `jitter` metrics; how many of
+/// them the metric cap refused.
+pub(super) fn note_delivery(
+    d: &mut Device,
+    msg: &RawMessage,
+    topic_idx: u16,
+    sample_ms: Option<i64>,
+    history: usize,
+    max_metrics: usize,
+) -> u64 {
+    use super::delivery::{DELAY, JITTER};
+    if msg.retain || topic_idx == u16::MAX {
+        return 0;
+    }
+    let measured = d.delivery.observe(topic_idx, msg.at_ms, sample_ms);
+    let mut refused = 0;
+    for (name, value) in [(DELAY, measured.delay_s), (JITTER, measured.jitter_s)] {
+        if let Some(v) = value {
+            let hint = d.metrics.len();
+            if !store_value(
+                d,
+                hint,
+                name,
+                Value::Number(v),
+                msg.at_ms,
+                history,
+                max_metrics,
+            ) {
+                refused += 1;
+            }
+        }
+    }
+    refused
 }
 
 pub(super) fn record_error(

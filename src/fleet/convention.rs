@@ -6,7 +6,8 @@ pub(super) mod homeassistant;
 mod sparkplug;
 
 use super::apply::{
-    has_control, note_arrival, record_error, sample_time, store_value, store_value_at,
+    has_control, note_arrival, note_delivery, record_error, sample_time, store_value,
+    store_value_at,
 };
 use super::caps::Cap;
 use super::route::Route;
@@ -21,7 +22,7 @@ use crate::vocab::{ConnId, DeviceId, RawMessage};
 const MAX_COMMANDS: usize = 64;
 /// Characters kept of a device's own name, a unit or a datatype.
 const MAX_NAME_CHARS: usize = 128;
-const MAX_UNIT_CHARS: usize = 32;
+pub(super) const MAX_UNIT_CHARS: usize = 32;
 const MAX_FORMAT_CHARS: usize = 1024;
 
 /// A convention topic's device, resolved on its first message and cached in the route.
@@ -58,6 +59,7 @@ impl FleetState {
                     .and_then(|f| f.metric_decl(metric))
                     .and_then(|m| m.unit.as_deref())
             })
+            .or_else(|| super::delivery::unit(metric))
             .or_else(|| {
                 let text = |name: &str| match &d.metric(name)?.value {
                     MetricValue::Text(t) => Some(&**t),
@@ -86,6 +88,7 @@ impl FleetState {
         match convention {
             Convention::Sparkplug => return self.apply_sparkplug(msg, topic, resolved),
             Convention::HomeAssistant => return self.apply_homeassistant(msg, topic),
+            Convention::Senml => return self.apply_senml_convention(msg, topic),
             _ => {}
         }
         let oversize = msg.payload.len() > self.limits.max_payload_bytes;
@@ -157,6 +160,11 @@ impl FleetState {
             self.learn_generic_shape(r.shape, &msg.payload, &out.values, slots);
         }
         self.leaf_metrics = slots;
+        if !out.request {
+            let stamp = out.values.timestamp_ms;
+            let d = &mut self.devices[id.index()];
+            refused += note_delivery(d, msg, r.topic, stamp, history, max_metrics);
+        }
         self.refused_metrics(msg, id, refused);
         self.refresh_status(id);
     }
@@ -195,7 +203,7 @@ impl FleetState {
     }
 
     /// Finds or creates a device of a convention's fleet; `None` when refused.
-    fn convention_device(
+    pub(super) fn convention_device(
         &mut self,
         conn: ConnId,
         convention: Convention,
@@ -344,7 +352,7 @@ impl FleetState {
         self.refresh_status(id);
     }
 
-    fn refused_metrics(&mut self, msg: &RawMessage, id: DeviceId, refused: u64) {
+    pub(super) fn refused_metrics(&mut self, msg: &RawMessage, id: DeviceId, refused: u64) {
         if refused == 0 {
             return;
         }
@@ -361,7 +369,7 @@ impl FleetState {
 }
 
 /// The device's convention facts, created if missing.
-fn facts(d: &mut Device, convention: Convention) -> &mut DeviceFacts {
+pub(super) fn facts(d: &mut Device, convention: Convention) -> &mut DeviceFacts {
     d.facts
         .get_or_insert_with(|| Box::new(DeviceFacts::new(convention)))
 }
@@ -374,7 +382,7 @@ fn capped(s: &str, max: usize) -> Box<str> {
     }
 }
 
-fn merge_metric(f: &mut DeviceFacts, mut m: MetricFacts, max: usize) {
+pub(super) fn merge_metric(f: &mut DeviceFacts, mut m: MetricFacts, max: usize) {
     m.unit = m.unit.map(|u| capped(&u, MAX_UNIT_CHARS));
     m.datatype = m.datatype.map(|t| capped(&t, MAX_UNIT_CHARS));
     // An enum's words are the longest format a device declares.

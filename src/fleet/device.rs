@@ -123,6 +123,8 @@ pub struct Device {
     pub guessed: bool,
     /// Live (non-retained) messages it sent.
     pub live_messages: u64,
+    /// Its delivery delay and reporting jitter so far (the `delay` and `jitter` metrics).
+    pub delivery: super::delivery::Delivery,
 }
 
 /// Live messages a guessed device sends before its silence counts against it: a flood of

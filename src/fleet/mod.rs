@@ -12,14 +12,17 @@
 mod apply;
 mod caps;
 mod convention;
+pub mod delivery;
 pub mod device;
 pub mod history;
 mod known;
 mod layout;
 mod route;
+mod senml;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+use crate::conventions::MetricFacts;
 pub use device::{Device, LastError, Metric, MetricValue, Status};
 pub use known::{KnownDevice, KnownFleet};
 
@@ -212,6 +215,8 @@ pub struct FleetState {
     coarse_checked_ms: i64,
     /// The device the latest message was about, for incremental alert evaluation.
     touched: Option<DeviceId>,
+    /// More devices the latest message was about (a SenML pack of several base names).
+    also_touched: Vec<DeviceId>,
     conventions: ConventionsConfig,
     /// Sparkplug births and sequence numbers.
     sparkplug: conventions::sparkplug::Sessions,
@@ -241,6 +246,8 @@ pub struct FleetState {
     layouts: conventions::Layouts,
     /// Messages seen before their layout was known, applied again once it is.
     replays: Vec<RawMessage>,
+    /// Reused: the SenML pack being applied.
+    senml_pack: crate::decode::senml::Pack,
 }
 
 impl FleetState {
@@ -282,6 +289,7 @@ impl FleetState {
             now_ms: 0,
             coarse_checked_ms: 0,
             touched: None,
+            also_touched: Vec::new(),
             conventions: ConventionsConfig::none(),
             sparkplug: conventions::sparkplug::Sessions::new(max_metrics),
             sparkplug_report: Default::default(),
@@ -296,6 +304,7 @@ impl FleetState {
             cap_notices: Default::default(),
             layouts: Default::default(),
             replays: Vec::new(),
+            senml_pack: Default::default(),
         }
     }
 
@@ -453,9 +462,16 @@ impl FleetState {
         self.touched.take()
     }
 
+    /// The other devices the latest [`FleetState::apply`] changed (a SenML pack speaks
+    /// for several), once; empty for most messages.
+    pub fn take_also_touched(&mut self) -> Vec<DeviceId> {
+        std::mem::take(&mut self.also_touched)
+    }
+
     /// Applies one message.
     pub fn apply(&mut self, msg: &RawMessage) {
         self.touched = None;
+        self.also_touched.clear();
         self.counters.messages += 1;
         self.now_ms = self.now_ms.max(msg.at_ms);
         let Some(conn) = self.connections.get_mut(msg.conn.index()) else {

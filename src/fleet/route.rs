@@ -261,6 +261,7 @@ impl FleetState {
             facts: None,
             guessed,
             live_messages: 0,
+            delivery: Default::default(),
         };
         match slot {
             Some(evicted) => self.devices[evicted.index()] = device,

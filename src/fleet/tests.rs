@@ -575,7 +575,8 @@ mod shapes {
         s.apply(&msg(TANK, br#"{"pump":"OFF","level_pct":59}"#, T0 + 2000));
         let d = s.find_device("tank-01").unwrap();
         assert_eq!(d.metric("pump").unwrap().value, MetricValue::Bool(false));
-        assert_eq!(d.metrics.len(), 2);
+        let names: Vec<&str> = d.metrics.iter().map(|m| &*m.name).collect();
+        assert_eq!(names, ["level_pct", "pump", "delay", "jitter"]);
         assert!(s.shapes[0].is_learned());
         // A malformed payload in the learned skeleton's place is still a counted error.
         s.apply(&msg(TANK, br#"{"pump":"OFF","level_pct":5x}"#, T0 + 3000));

@@ -30,6 +30,7 @@ pub fn device(name: &str, metrics: &[(&str, f64)]) -> Device {
         facts: None,
         guessed: false,
         live_messages: 1,
+        delivery: Default::default(),
     };
     for &(m, v) in metrics {
         set(&mut d, m, 0, v);
@@ -60,4 +61,15 @@ pub fn set(d: &mut Device, name: &str, t: i64, v: f64) {
     }
     d.last_live_ms = Some(d.last_live_ms.unwrap_or(t).max(t));
     d.last_seen_ms = d.last_seen_ms.max(t);
+}
+
+/// A live message on connection 0, as a broker delivers it.
+pub fn message(topic: &str, payload: &[u8], at_ms: i64) -> crate::vocab::RawMessage {
+    crate::vocab::RawMessage {
+        conn: crate::vocab::ConnId(0),
+        topic: bytes::Bytes::copy_from_slice(topic.as_bytes()),
+        payload: bytes::Bytes::copy_from_slice(payload),
+        retain: false,
+        at_ms,
+    }
 }

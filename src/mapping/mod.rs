@@ -20,6 +20,9 @@ pub struct Fleet {
     pub name: String,
     pub template: TopicTemplate,
     pub format: PayloadFormat,
+    /// `format = "protobuf"`: the message type its payloads are, compiled from its
+    /// `proto_file` at start.
+    pub proto: Option<prost_reflect::MessageDescriptor>,
     pub expected_interval: Option<Duration>,
     pub broker: Option<String>,
     pub qos: u8,
@@ -116,6 +119,7 @@ fn convention_fleet(convention: Convention) -> Fleet {
         } else {
             PayloadFormat::Auto
         },
+        proto: None,
         expected_interval: Some(convention.expected_interval()),
         broker: None,
         qos: 0,
@@ -127,13 +131,24 @@ fn convention_fleet(convention: Convention) -> Fleet {
 }
 
 impl Mapper {
-    /// The config's fleets, compiled; a bad topic template or a fleet named like a device
-    /// convention is an error at file:line:column.
+    /// The config's fleets, compiled; a bad topic template, a fleet named like a device
+    /// convention or a protobuf fleet whose `.proto` does not compile is an error at
+    /// file:line:column.
     pub fn from_config(config: &Config) -> Result<Mapper, ConfigError> {
         let err = |span: std::ops::Range<usize>, msg: String| {
             ConfigError(format!("{}: {msg}", config.origin.locate(span)))
         };
+        let base = config
+            .origin
+            .path
+            .as_deref()
+            .and_then(std::path::Path::parent);
+        let mut protos = Vec::with_capacity(config.fleets.len());
         for f in &config.fleets {
+            protos.push(
+                proto_of(f, base)
+                    .map_err(|(span, msg)| err(span.unwrap_or_else(|| f.topic.span()), msg))?,
+            );
             if Convention::ALL.iter().any(|c| c.name() == f.name) {
                 return Err(err(
                     f.topic.span(),
@@ -156,14 +171,26 @@ impl Mapper {
                 })?;
             }
         }
-        Mapper::new(&config.fleets)
+        Mapper::build(&config.fleets, protos)
             .map_err(|e| ConfigError(format!("{}: {e}", config.origin.name())))
     }
 
-    /// Compiles fleets; [`Mapper::from_config`] checks their templates with locations.
+    /// Compiles fleets (`proto_file`s relative to the working directory);
+    /// [`Mapper::from_config`] checks them with locations.
     pub fn new(configs: &[FleetConfig]) -> Result<Mapper, String> {
+        let protos = configs
+            .iter()
+            .map(|f| proto_of(f, None).map_err(|(_, e)| format!("fleet `{}`: {e}", f.name)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Mapper::build(configs, protos)
+    }
+
+    fn build(
+        configs: &[FleetConfig],
+        protos: Vec<Option<prost_reflect::MessageDescriptor>>,
+    ) -> Result<Mapper, String> {
         let mut fleets = Vec::with_capacity(configs.len());
-        for f in configs {
+        for (f, proto) in configs.iter().zip(protos) {
             let template = TopicTemplate::parse(f.topic.get_ref())?.require_device()?;
             let availability = f
                 .availability
@@ -180,6 +207,7 @@ impl Mapper {
                 name: f.name.clone(),
                 template,
                 format: f.format,
+                proto,
                 expected_interval: f.expected_interval,
                 broker: f.broker.clone(),
                 qos: f.qos,
@@ -267,6 +295,48 @@ impl Mapper {
     }
 }
 
+/// A protobuf fleet's message type, compiled from its `.proto` (relative to `base`, the
+/// config file's folder); an error says where in the config (`None`: the fleet's topic).
+fn proto_of(
+    f: &FleetConfig,
+    base: Option<&std::path::Path>,
+) -> Result<Option<prost_reflect::MessageDescriptor>, (Option<std::ops::Range<usize>>, String)> {
+    let name = &f.name;
+    match (f.format, &f.proto_file, &f.message) {
+        (PayloadFormat::Protobuf, Some(file), Some(message)) => {
+            let path = base.map_or_else(|| file.get_ref().clone(), |b| b.join(file.get_ref()));
+            crate::decode::protobuf::compile(&path, message.get_ref())
+                .map(Some)
+                .map_err(|e| (Some(file.span()), format!("fleet `{name}` proto_file: {e}")))
+        }
+        (PayloadFormat::Protobuf, file, _) => Err((
+            file.as_ref().map(|f| f.span()),
+            format!(
+                "fleet `{name}` has format = \"protobuf\" but no {}: add proto_file = \
+                 \"path/to/file.proto\" and message = \"package.Message\"",
+                if file.is_none() {
+                    "proto_file"
+                } else {
+                    "message"
+                }
+            ),
+        )),
+        (_, Some(file), _) => Err((
+            Some(file.span()),
+            format!(
+                "fleet `{name}` has a proto_file but its format is not \"protobuf\": add format = \"protobuf\" or remove proto_file"
+            ),
+        )),
+        (_, None, Some(message)) => Err((
+            Some(message.span()),
+            format!(
+                "fleet `{name}` has a message but its format is not \"protobuf\": add format = \"protobuf\" and a proto_file, or remove message"
+            ),
+        )),
+        (_, None, None) => Ok(None),
+    }
+}
+
 impl Fleet {
     fn serves(&self, broker: &str) -> bool {
         self.convention.is_none() && self.broker.as_deref().is_none_or(|b| b == broker)
@@ -303,6 +373,55 @@ mod tests {
         let e = Mapper::from_config(&config).unwrap_err().0;
         assert!(e.starts_with("f.toml:3:"), "{e}");
         assert!(e.contains("{device}"), "{e}");
+    }
+
+    #[test]
+    fn protobuf_fleets_compile_their_proto_with_errors_at_file_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("m.proto"),
+            "syntax = \"proto3\";\npackage p;\nmessage M { double t = 1; }\n",
+        )
+        .unwrap();
+        let config_path = dir.path().join("fleetop.toml");
+        let parse = |text: &str| {
+            let config = Config::parse(text, Some(&config_path)).unwrap();
+            Mapper::from_config(&config).map_err(|e| e.0)
+        };
+        let fleet = "[[fleet]]\nname = \"m\"\ntopic = \"m/{device}\"\nformat = \"protobuf\"\n";
+        let ok = parse(&format!(
+            "{fleet}proto_file = \"m.proto\"\nmessage = \"p.M\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            ok.fleets[0].proto.as_ref().map(|m| m.full_name()),
+            Some("p.M")
+        );
+
+        let e = parse(&format!(
+            "{fleet}proto_file = \"m.proto\"\nmessage = \"p.X\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.contains("fleetop.toml:5:") && e.contains("p.M"), "{e}");
+        let e = parse(&format!(
+            "{fleet}proto_file = \"gone.proto\"\nmessage = \"p.M\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains("fleetop.toml:5:") && e.contains("gone.proto"),
+            "{e}"
+        );
+        let e = parse(fleet).unwrap_err();
+        assert!(
+            e.contains("fleetop.toml:3:") && e.contains("add proto_file"),
+            "{e}"
+        );
+        let e = parse("[[fleet]]\nname = \"m\"\ntopic = \"m/{device}\"\nmessage = \"p.M\"\n")
+            .unwrap_err();
+        assert!(
+            e.contains("fleetop.toml:4:") && e.contains("not \"protobuf\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -226,7 +226,7 @@ pub fn build(view: &CoreView) -> Snapshot {
                 broker: conn_name(u.conn),
                 topic: sanitize::text(&u.topic).into_owned(),
                 messages: u.messages,
-                last_payload: sanitize::truncate(&sanitize::bytes(&u.last_payload), 200)
+                last_payload: sanitize::truncate(&sanitize::payload(&u.last_payload), 200)
                     .into_owned(),
             })
             .collect(),

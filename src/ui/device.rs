@@ -252,7 +252,8 @@ fn info(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, d: &Device) {
     frame.render_widget(p, area);
 }
 
-/// Pretty JSON when it parses, else the bytes with escapes; never raw control characters.
+/// Pretty JSON when it parses, else text with escapes or bounded hex for binary; never
+/// raw control characters.
 pub fn pretty_payload(bytes: &[u8]) -> String {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(v) => serde_json::to_string_pretty(&v)
@@ -261,6 +262,6 @@ pub fn pretty_payload(bytes: &[u8]) -> String {
             .map(|l| sanitize::text(l).into_owned())
             .collect::<Vec<_>>()
             .join("\n"),
-        Err(_) => sanitize::bytes(bytes).into_owned(),
+        Err(_) => sanitize::payload(bytes).into_owned(),
     }
 }

@@ -43,7 +43,8 @@ pub fn value_with_unit(m: &Metric, d: &Device, fleet: Option<&Fleet>) -> String 
     let declared = fleet
         .and_then(|f| f.metric_decl(&m.name))
         .and_then(|d| d.unit.as_deref());
-    let unit = sanitize::text(announced.or(declared).unwrap_or(""));
+    let own = crate::fleet::delivery::unit(&m.name);
+    let unit = sanitize::text(announced.or(declared).or(own).unwrap_or(""));
     match &m.value {
         MetricValue::Text(t) => sanitize::truncate(&sanitize::text(t), 24).into_owned(),
         v => format!("{v}{unit}"),

@@ -171,10 +171,7 @@ impl<'a> Parser<'a> {
         let base = scratch.path.len();
         let mut index = 0usize;
         loop {
-            if base > 0 {
-                scratch.path.push('.');
-            }
-            super::push_index(&mut scratch.path, index);
+            crate::decode::nest::enter_index(&mut scratch.path, base, index);
             self.skip_ws();
             self.value(scratch, depth)?;
             scratch.path.truncate(base);

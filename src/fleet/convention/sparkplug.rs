@@ -59,6 +59,8 @@ impl FleetState {
         let now = msg.at_ms;
         let device = (r.device != r.node && t.kind != Kind::State).then_some(r.device);
         let mut refused = 0u64;
+        // The newest metric timestamp, for the delivery delay.
+        let mut newest: Option<i64> = None;
         {
             let d = &mut self.devices[r.device.index()];
             self.sparkplug.apply(
@@ -68,12 +70,16 @@ impl FleetState {
                 &msg.payload,
                 &mut self.sparkplug_report,
                 |hint, name, value, at| {
+                    newest = newest.max(at);
                     let at = sample_time(at, now);
                     if !store_value(d, hint, name, value, at, history, max_metrics) {
                         refused += 1;
                     }
                 },
             );
+            if t.kind != Kind::State {
+                refused += note_delivery(d, msg, r.topic, newest, history, max_metrics);
+            }
         }
         self.refused_metrics(msg, r.device, refused);
         let report = std::mem::take(&mut self.sparkplug_report);

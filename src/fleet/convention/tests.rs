@@ -559,6 +559,33 @@ fn guessed_devices_are_judged_only_after_regular_reports() {
 }
 
 #[test]
+fn sparkplug_data_measures_its_delivery_delay() {
+    use spb_proto::Value as V;
+    const T0: i64 = 1_764_000_000_000;
+    let mut s = state(ConventionsConfig::default());
+    let bd = spb_metric(Some("bdSeq"), None, 4, V::Long(1));
+    s.apply(&msg(
+        "spBv1.0/g/NBIRTH/n",
+        &spb_payload(Some(0), vec![bd]),
+        T0,
+    ));
+    let birth = spb_payload(
+        Some(1),
+        vec![spb_metric(Some("rpm"), Some(1), 7, V::Int(5))],
+    );
+    s.apply(&msg("spBv1.0/g/DBIRTH/n/d", &birth, T0));
+    let mut rpm = spb_metric(None, Some(1), 7, V::Int(6));
+    rpm.timestamp = Some((T0 - 5000) as u64);
+    s.apply(&msg(
+        "spBv1.0/g/DDATA/n/d",
+        &spb_payload(Some(2), vec![rpm]),
+        T0 + 1000,
+    ));
+    assert_eq!(number(device(&s, "g/n/d"), "rpm"), 6.0);
+    assert_eq!(number(device(&s, "g/n/d"), "delay"), 6.0);
+}
+
+#[test]
 fn a_homie_command_takes_what_its_datatype_and_format_declare_in_either_order() {
     use crate::conventions::Accepts;
     let attributes = [
