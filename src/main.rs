@@ -46,7 +46,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             Err(e) => fail(&e),
         },
         None => match cli.source.resolve() {
-            Ok((config, input)) if cli.headless => {
+            Ok((config, input)) if cli.ui.headless => {
                 let place = run::place_of(&config, &input);
                 run::headless(&config, input, &place, std::time::Duration::from_secs(5)).await
             }

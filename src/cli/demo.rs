@@ -64,10 +64,11 @@ pub async fn demo(cli: &Cli, args: &DemoArgs) -> ExitCode {
     // The embedded broker takes a new port each run: the demo's alert state is its own,
     // by its topic prefix, never a real broker's.
     let place = crate::output::alert_log::Place::named(&format!("demo-{}", args.prefix));
-    let code = if cli.headless {
+    let ui = args.ui.or(&cli.ui);
+    let code = if ui.headless {
         run::headless(&config, input, &place, Duration::from_secs(5)).await
     } else {
-        run::live(&config, input, &place, cli.ui.options(&config.ui)).await
+        run::live(&config, input, &place, ui.options(&config.ui)).await
     };
     let _ = stop_tx.send(true);
     match tokio::time::timeout(Duration::from_secs(3), simulator).await {

@@ -31,37 +31,51 @@ use std::time::Duration;
 pub struct Cli {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// Print NDJSON events on stdout instead of the live view.
-    #[arg(long, global = true)]
-    pub headless: bool,
     #[command(flatten)]
     pub ui: UiArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// How the live view draws.
+/// How the live view draws: flags of `fleetop` itself and of `fleetop demo`, the two that
+/// show it, so no other subcommand's `--help` lists them.
 #[derive(Debug, Clone, Default, Args)]
 pub struct UiArgs {
+    /// Print NDJSON events on stdout instead of the live view.
+    #[arg(long)]
+    pub headless: bool,
     /// Most frames per second (default 4; the config's [ui] fps).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub fps: Option<f64>,
     /// For SSH over a bad link: at most 1 frame/s, no sparklines, ANSI-16 colours.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub slow_link: bool,
     /// Theme: default, dark, light, high-contrast, mono.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub theme: Option<String>,
     /// Ring the terminal bell when a critical alert starts firing (the config's [ui] bell).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub bell: bool,
     /// The view to start in: fleet (the table), overview, map, alerts, topics, broker.
-    #[arg(long, global = true, value_name = "VIEW",
+    #[arg(long, value_name = "VIEW",
           value_parser = clap::builder::PossibleValuesParser::new(crate::app::View::NAMES))]
     pub view: Option<String>,
 }
 
 impl UiArgs {
+    /// These flags, each taken from `before` (given before the subcommand) where not
+    /// given here.
+    pub fn or(&self, before: &UiArgs) -> UiArgs {
+        UiArgs {
+            headless: self.headless || before.headless,
+            fps: self.fps.or(before.fps),
+            slow_link: self.slow_link || before.slow_link,
+            theme: self.theme.clone().or_else(|| before.theme.clone()),
+            bell: self.bell || before.bell,
+            view: self.view.clone().or_else(|| before.view.clone()),
+        }
+    }
+
     /// Flags over config keys over defaults.
     pub fn options(&self, config: &crate::config::UiConfig) -> crate::tui::TuiOptions {
         crate::tui::TuiOptions {
@@ -220,6 +234,8 @@ pub struct DemoArgs {
     /// Topic prefix of the simulated fleets.
     #[arg(long, default_value = "demo")]
     pub prefix: String,
+    #[command(flatten)]
+    pub ui: UiArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -457,7 +473,13 @@ mod tests {
     fn view_flag_names_the_starting_view_before_or_after_the_subcommand() {
         use crate::app::View;
         let start = |args: &[&str]| {
-            Cli::try_parse_from(args).map(|c| c.ui.options(&Default::default()).view)
+            Cli::try_parse_from(args).map(|c| {
+                let ui = match &c.command {
+                    Some(Command::Demo(d)) => d.ui.or(&c.ui),
+                    _ => c.ui.clone(),
+                };
+                ui.options(&Default::default()).view
+            })
         };
         assert_eq!(start(&["fleetop"]).ok(), Some(View::Fleet));
         assert_eq!(
@@ -470,5 +492,43 @@ mod tests {
         );
         let err = start(&["fleetop", "--view", "chart"]).expect_err("unknown view");
         assert!(err.to_string().contains("overview"), "{err}");
+    }
+
+    #[test]
+    fn the_live_views_flags_belong_to_the_commands_that_show_it() {
+        use clap::CommandFactory;
+        let cli = Cli::command();
+        let longs = |name: &str| -> Vec<String> {
+            let c = if name.is_empty() {
+                cli.clone()
+            } else {
+                cli.find_subcommand(name)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("{name}"))
+            };
+            c.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string))
+                .collect()
+        };
+        for live in ["", "demo"] {
+            assert!(longs(live).contains(&"theme".to_string()), "{live}");
+        }
+        for other in ["snapshot", "check", "discover", "record", "cmd", "simulate"] {
+            let flags = longs(other);
+            for ui in ["theme", "fps", "slow-link", "bell", "view", "headless"] {
+                assert!(
+                    !flags.contains(&ui.to_string()),
+                    "{other} --help lists --{ui}"
+                );
+            }
+        }
+        assert!(Cli::try_parse_from(["fleetop", "snapshot", "--theme", "dark"]).is_err());
+        let demo = Cli::try_parse_from(["fleetop", "--slow-link", "demo", "--theme", "dark"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Some(Command::Demo(d)) = &demo.command else {
+            panic!("not demo")
+        };
+        let ui = d.ui.or(&demo.ui);
+        assert!(ui.slow_link && ui.theme.as_deref() == Some("dark"));
     }
 }
