@@ -2,6 +2,7 @@
 //! and a `[[fleet]]` config snippet for what fleetop could only guess (the generic JSON
 //! fallback), so onboarding is one command.
 
+use super::fleet_guess::{Proposal, Shape, propose};
 use crate::conventions::Convention;
 use crate::fleet::{FleetState, Status};
 use crate::sanitize;
@@ -37,8 +38,8 @@ pub struct Found {
 pub fn build(state: &FleetState) -> Discovery {
     let mut found: BTreeMap<Convention, Found> = BTreeMap::new();
     let mut configured_devices = 0;
-    // Guessed devices by the template their topic suggests.
-    let mut guessed: BTreeMap<String, Guess> = BTreeMap::new();
+    // Topics no convention could name, for the fleets they suggest.
+    let mut guessed: Vec<(&str, Shape, Vec<String>)> = Vec::new();
     for d in &state.devices {
         let Some(c) = d.facts.as_ref().map(|f| f.convention) else {
             configured_devices += 1;
@@ -59,78 +60,54 @@ pub fn build(state: &FleetState) -> Discovery {
         }
         if c == Convention::Generic
             && let Some(topic) = d.topics.first()
-            && let Some((template, fleet)) = template_of(topic)
         {
-            let g = guessed.entry(template).or_insert_with(|| Guess {
-                fleet,
-                devices: 0,
-                metrics: Vec::new(),
-            });
-            g.devices += 1;
-            for m in &d.metrics {
-                if g.metrics.len() < 6 && !g.metrics.iter().any(|x| *x == *m.name) {
-                    g.metrics.push(m.name.to_string());
-                }
-            }
+            let metrics = d.metrics.iter().map(|m| m.name.to_string()).collect();
+            guessed.push((topic, Shape::Json, metrics));
         }
     }
+    // A plain value per topic (a number, a word) is one metric of a device.
+    for u in &state.unmapped {
+        let text = std::str::from_utf8(&u.last_payload).unwrap_or("");
+        let word = text.trim().to_ascii_lowercase();
+        // An availability word is a status topic, not a metric.
+        let availability =
+            ["online", "offline", "connected", "disconnected"].contains(&word.as_str());
+        let value = !text.is_empty()
+            && text.len() <= 64
+            && !availability
+            && !text.trim_start().starts_with(['{', '[']);
+        if value {
+            guessed.push((&u.topic, Shape::Value, Vec::new()));
+        }
+    }
+    let proposals = propose(guessed.iter().map(|(t, s, m)| (*t, *s, &m[..])));
     Discovery {
         conventions: found.into_values().collect(),
         configured_devices,
         unmapped_topics: state.unmapped.len(),
         layouts: state.layouts().describe(),
-        snippet: snippet(guessed),
+        snippet: snippet(&proposals),
     }
 }
 
-struct Guess {
-    fleet: String,
-    devices: usize,
-    metrics: Vec<String>,
-}
-
-/// `fleet/tanks/tank-00/telemetry` -> (`fleet/tanks/{device}/telemetry`, `tanks`): the
-/// generic fallback's device level becomes `{device}`; the level before it names the fleet.
-fn template_of(topic: &str) -> Option<(String, String)> {
-    if topic.contains(['{', '}', '+', '#']) || topic.chars().any(char::is_control) {
-        return None;
-    }
-    let mut levels: Vec<&str> = topic.split('/').collect();
-    let at = levels.len().checked_sub(2)?;
-    let fleet = if at > 0 { levels[at - 1] } else { "devices" };
-    let fleet: String = fleet
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    levels[at] = "{device}";
-    Some((levels.join("/"), fleet))
-}
-
-fn snippet(guessed: BTreeMap<String, Guess>) -> String {
+fn snippet(proposals: &[Proposal]) -> String {
     let mut out = String::new();
-    let mut names: Vec<String> = Vec::new();
-    for (template, g) in guessed {
-        let mut name = g.fleet.clone();
-        let mut n = 2;
-        while names.contains(&name) {
-            name = format!("{}_{n}", g.fleet);
-            n += 1;
+    let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+    for p in proposals {
+        let (why, format) = match p.shape {
+            Shape::Json => ("guessed by the generic JSON fallback", "json"),
+            Shape::Value => ("publishing one value per topic", "auto"),
+        };
+        let _ = writeln!(out, "# {} device(s) {why}", p.devices);
+        if p.template.contains("{site}") || p.template.contains("{zone}") {
+            let _ = writeln!(out, "# (rename the {{labels}} to what those levels mean)");
         }
-        names.push(name.clone());
-        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
         let _ = writeln!(
             out,
-            "# {} device(s) guessed by the generic JSON fallback\n[[fleet]]\nname = {}\ntopic = {}\nformat = \"json\"\ntable = [{}]\n",
-            g.devices,
-            quote(&name),
-            quote(&template),
-            g.metrics
+            "[[fleet]]\nname = {}\ntopic = {}\nformat = \"{format}\"\ntable = [{}]\n",
+            quote(&p.name),
+            quote(&p.template),
+            p.metrics
                 .iter()
                 .map(|m| quote(m))
                 .collect::<Vec<_>>()

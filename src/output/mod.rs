@@ -3,6 +3,7 @@
 pub mod alert_log;
 pub mod audit;
 pub mod discover;
+mod fleet_guess;
 pub mod headless;
 pub mod hooks;
 pub mod known_devices;
