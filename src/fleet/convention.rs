@@ -429,3 +429,6 @@ fn add_command(f: &mut DeviceFacts, c: CommandDescriptor) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod command_tests;
