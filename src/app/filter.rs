@@ -289,7 +289,7 @@ mod tests {
     use crate::mapping::Mapper;
     use crate::vocab::RawMessage;
 
-    fn fleet() -> FleetState {
+    pub(super) fn fleet() -> FleetState {
         let c = Config::parse(
             "[[fleet]]\nname=\"tanks\"\ntopic=\"t/{site}/{device}\"\nformat=\"json\"\n",
             None,
@@ -353,37 +353,9 @@ mod tests {
 
 #[cfg(test)]
 mod language_tests {
+    use super::tests::fleet;
     use super::*;
-    use crate::config::Config;
     use crate::mapping::Mapper;
-    use crate::vocab::RawMessage;
-
-    fn fleet() -> FleetState {
-        let c = Config::parse(
-            "[[fleet]]\nname=\"tanks\"\ntopic=\"t/{site}/{device}\"\nformat=\"json\"\n",
-            None,
-        )
-        .unwrap_or_else(|e| panic!("{}", e.0));
-        let mut s = FleetState::new(
-            Mapper::new(&c.fleets).unwrap_or_else(|e| panic!("{e}")),
-            Default::default(),
-            &["b".into()],
-        );
-        for (topic, payload) in [
-            ("t/north/tank-01", r#"{"level_pct":12}"#),
-            ("t/north/pole-02", r#"{"level_pct":70}"#),
-            ("t/south/tank-03", r#"{"level_pct":55}"#),
-        ] {
-            s.apply(&RawMessage {
-                conn: crate::vocab::ConnId(0),
-                topic: topic.as_bytes().to_vec().into(),
-                payload: payload.as_bytes().to_vec().into(),
-                retain: false,
-                at_ms: 1,
-            });
-        }
-        s
-    }
 
     fn shown(s: &FleetState, text: &str) -> Vec<String> {
         let f = Filter::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -405,20 +377,20 @@ mod language_tests {
     #[test]
     fn and_or_not_combine_terms() {
         let s = fleet();
-        assert_eq!(shown(&s, "site=north and level_pct>50"), ["pole-02"]);
+        assert_eq!(shown(&s, "site=south and level_pct>50"), ["tank-02"]);
         assert_eq!(
-            shown(&s, "site=north level_pct>50"),
-            ["pole-02"],
+            shown(&s, "site=north level_pct<50"),
+            ["tank-01"],
             "spaces are `and`"
         );
-        assert_eq!(shown(&s, "!pole"), ["tank-01", "tank-03"]);
-        assert_eq!(shown(&s, "not site=north"), ["tank-03"]);
+        assert_eq!(shown(&s, "!pump"), ["tank-01", "tank-02"]);
+        assert_eq!(shown(&s, "not site=north"), ["tank-02"]);
         assert_eq!(
-            shown(&s, "level_pct<20 or site==south"),
-            ["tank-01", "tank-03"],
+            shown(&s, "level_pct<20 or site==south and rpm>0 or rpm>1000"),
+            ["tank-01", "pump-03"],
             "`and` binds tighter than `or`"
         );
-        assert_eq!(shown(&s, "status!=offline pole"), ["pole-02"]);
+        assert_eq!(shown(&s, "status!=offline pump-"), ["pump-03"]);
     }
 
     #[test]
