@@ -179,6 +179,13 @@ fn topics_and_help() {
     let mut a = app();
     let _ = a.update(Action::Topics, &e.state);
     insta::assert_snapshot!("topics_120x40", render(&mut a, &mut e, 120, 40));
+    // Unfold `tanks`, go into it, unfold `north`: the cursor is on `north`.
+    for action in [Action::Enter, Action::Right, Action::Right] {
+        let _ = a.update(action, &e.state);
+    }
+    assert_eq!(a.topics.cursor.as_deref(), Some("tanks/north"));
+    insta::assert_snapshot!("topics_unfolded_120x40", render(&mut a, &mut e, 120, 40));
+    insta::assert_snapshot!("topics_unfolded_80x24", render(&mut a, &mut e, 80, 24));
     let _ = a.update(Action::Topics, &e.state);
     let _ = a.update(Action::Help, &e.state);
     insta::assert_snapshot!("help_80x24", render(&mut a, &mut e, 80, 24));
@@ -270,6 +277,16 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     }
     let mut a = app();
     let _ = a.update(Action::Topics, &e.state);
+    // Every branch unfolded.
+    a.topics.unfolded = fleetop::app::topics::entries(&e.state)
+        .into_iter()
+        .flat_map(|(topic, _)| {
+            let levels: Vec<&str> = topic.split('/').collect();
+            (1..levels.len())
+                .map(|d| levels[..d].join("/"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let screen = render(&mut a, &mut e, 120, 40);
     assert!(
         !screen.contains('\x1b'),

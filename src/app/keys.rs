@@ -238,6 +238,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         (_, _, View::Broker) => vec![("Esc b", "back"), ("?", "help"), ("q", "quit")],
         (_, _, View::Topics) => vec![
             ("↑↓", "move"),
+            ("Enter l h", "unfold / fold"),
             ("Esc", "back"),
             ("?", "help"),
             ("q", "quit"),
@@ -297,7 +298,18 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
             (":export csv FILE", "write the selected metric's history"),
             ("Esc / ←", "back to the fleet"),
         ]),
-        View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
+        View::Topics => keys.extend([
+            ("Enter", "unfold or fold the branch at the cursor"),
+            (
+                "l / →",
+                "unfold; on an unfolded branch, go to its first child",
+            ),
+            (
+                "h / ←",
+                "fold; on a leaf or a folded branch, go to its parent",
+            ),
+            ("Esc / t", "back to the fleet"),
+        ]),
         View::Broker => keys.extend([("Esc / b", "back to the fleet")]),
         View::Map => {
             keys.retain(|(k, _)| !matches!(*k, "↑↓ / j k" | "Tab" | "PgUp PgDn, g G" | "/"));

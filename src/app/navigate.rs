@@ -174,12 +174,26 @@ impl App {
                     self.view = View::Fleet;
                 }
             }
-            View::Topics => {
-                let n = topics::lines(state).len();
-                self.topic_selected = step(self.topic_selected, &action, n, self.page);
-                if action == Action::Back {
-                    self.view = View::Fleet;
-                }
+            View::Topics => return self.navigate_topics(action, state),
+        }
+        Vec::new()
+    }
+
+    fn navigate_topics(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        let lines = topics::lines(topics::entries(state), &self.topics.unfolded);
+        let x = &mut self.topics;
+        match action {
+            Action::Back => self.view = View::Fleet,
+            Action::Enter => x.toggle(&lines),
+            Action::Right => x.unfold(&lines),
+            Action::Left => x.fold(&lines),
+            Action::Click(line) => {
+                let page = self.page.max(1);
+                x.go_to(&lines, (x.cursor_index(&lines) / page) * page + line);
+            }
+            other => {
+                let at = step(x.cursor_index(&lines), &other, lines.len(), self.page);
+                x.go_to(&lines, at);
             }
         }
         Vec::new()

@@ -3,7 +3,7 @@
 
 use super::titled;
 use crate::app::App;
-use crate::app::topics::lines;
+use crate::app::topics::{entries, lines};
 use crate::view::CoreView;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -12,31 +12,47 @@ use ratatui::widgets::{Row, Table, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let all = lines(view.state);
-    let height = area.height.saturating_sub(2) as usize;
-    let selected = app.topic_selected.min(all.len().saturating_sub(1));
+    let all = lines(entries(view.state), &app.topics.unfolded);
+    let height = area.height.saturating_sub(3) as usize;
+    let selected = app.topics.cursor_index(&all);
     let offset = (selected / height.max(1)) * height.max(1);
     let rows: Vec<Row> = all
         .iter()
         .skip(offset)
         .take(height)
         .map(|l| {
-            let name = format!("{}{}", "  ".repeat(l.depth), l.label);
-            let (count, mark) = match (&l.mapped_to, l.messages) {
-                (Some(dev), _) => (String::new(), Span::styled(format!("→ {dev}"), t.ok)),
-                (None, Some(n)) => (n.to_string(), Span::styled("unmapped", t.warn)),
-                (None, None) => (String::new(), Span::raw("")),
+            let marker = match (l.branch, l.unfolded) {
+                (false, _) => "  ",
+                (true, false) => "▸ ",
+                (true, true) => "▾ ",
             };
+            let name = format!("{}{marker}{}", "  ".repeat(l.depth), l.label);
+            let own = l.own.as_ref();
+            let count = match (l.branch && !l.unfolded, own.and_then(|o| o.messages)) {
+                (true, _) => l.messages.to_string(),
+                (false, Some(n)) => n.to_string(),
+                (false, None) => String::new(),
+            };
+            let mark = match own.map(|o| &o.mapped_to) {
+                _ if l.branch && !l.unfolded => {
+                    let s = if l.topics == 1 { "" } else { "s" };
+                    Span::styled(format!("{} topic{s}", l.topics), t.dim)
+                }
+                Some(Some(dev)) => Span::styled(format!("→ {dev}"), t.ok),
+                Some(None) => Span::styled("unmapped", t.warn),
+                None => Span::raw(""),
+            };
+            let payload = own.map(|o| o.payload.clone()).unwrap_or_default();
             Row::new(vec![
                 Span::styled(name, t.text),
                 Span::styled(count, t.dim),
                 mark,
-                Span::styled(l.payload.clone(), t.dim),
+                Span::styled(payload, t.dim),
             ])
         })
         .collect();
     let title = format!(
-        " Topics · {} unmapped · {} mapped devices (t or Esc: back) ",
+        " Topics · {} unmapped · {} mapped devices (Enter l/h unfold/fold, t or Esc: back) ",
         view.state.unmapped.len(),
         view.state.devices.len()
     );
