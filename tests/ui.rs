@@ -179,11 +179,12 @@ fn topics_and_help() {
     let mut a = app();
     let _ = a.update(Action::Topics, &e.state);
     insta::assert_snapshot!("topics_120x40", render(&mut a, &mut e, 120, 40));
-    // Unfold `tanks`, go into it, unfold `north`: the cursor is on `north`.
-    for action in [Action::Enter, Action::Right, Action::Right] {
+    // Unfold `tanks`, go into it, unfold `north`, go into it, unfold its first device.
+    for action in [Action::Enter, Action::Right, Action::Right, Action::Right] {
         let _ = a.update(action, &e.state);
     }
-    assert_eq!(a.topics.cursor.as_deref(), Some("tanks/north"));
+    assert_eq!(a.topics.cursor.as_deref(), Some("tanks/north/tank-north-001"));
+    let _ = a.update(Action::Right, &e.state);
     insta::assert_snapshot!("topics_unfolded_120x40", render(&mut a, &mut e, 120, 40));
     insta::assert_snapshot!("topics_unfolded_80x24", render(&mut a, &mut e, 80, 24));
     let _ = a.update(Action::Topics, &e.state);

@@ -9,8 +9,12 @@ use std::collections::{BTreeMap, HashSet};
 /// One topic as the explorer lists it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TopicInfo {
-    /// Messages seen on it, where counted.
-    pub messages: Option<u64>,
+    pub messages: u64,
+    /// Live messages a second over the last minute.
+    pub rate: f64,
+    pub last_ms: i64,
+    /// Whether its latest message was retained.
+    pub retained: bool,
     /// The latest payload, sanitised and shortened.
     pub payload: String,
     /// The device it maps to, sanitised; `None` for an unmapped topic.
@@ -41,46 +45,43 @@ pub struct TopicLine {
     pub topics: usize,
     /// Messages counted at and under this level.
     pub messages: u64,
+    /// Their live messages a second over the last minute.
+    pub rate: f64,
     /// The topic that ends at this level, if one does.
     pub own: Option<TopicInfo>,
 }
 
-/// Every topic fleetop keeps, with what the explorer shows of it.
+/// Every topic fleetop keeps figures of, with what the explorer shows of it.
 pub fn entries(s: &FleetState) -> Vec<(String, TopicInfo)> {
-    let mut topics: Vec<(String, TopicInfo)> = s
-        .unmapped
+    let now = s.now_ms();
+    s.topic_stats
+        .records
         .iter()
-        .map(|u| {
+        .map(|r| {
+            let latest = r.payloads().next();
             let info = TopicInfo {
-                messages: Some(u.messages),
-                payload: sanitize::truncate(&sanitize::bytes(&u.last_payload), 80).into_owned(),
-                mapped_to: None,
+                messages: r.messages,
+                rate: r.rate(now),
+                last_ms: r.last_ms,
+                retained: r.retained,
+                payload: latest.map_or_else(String::new, |p| {
+                    sanitize::truncate(&sanitize::bytes(&p.bytes), 80).into_owned()
+                }),
+                mapped_to: r
+                    .device
+                    .and_then(|d| s.devices.get(d.index()))
+                    .map(|d| sanitize::text(&d.name).into_owned()),
             };
-            (u.topic.to_string(), info)
+            (r.topic.to_string(), info)
         })
-        .collect();
-    for d in &s.devices {
-        for (i, t) in d.topics.iter().enumerate() {
-            let payload = if i == d.last_topic as usize {
-                sanitize::truncate(&sanitize::bytes(&d.last_payload), 80).into_owned()
-            } else {
-                String::new()
-            };
-            let info = TopicInfo {
-                messages: None,
-                payload,
-                mapped_to: Some(sanitize::text(&d.name).into_owned()),
-            };
-            topics.push((t.to_string(), info));
-        }
-    }
-    topics
+        .collect()
 }
 
 #[derive(Default)]
 struct Node {
     topics: usize,
     messages: u64,
+    rate: f64,
     branch: bool,
     own: Option<TopicInfo>,
 }
@@ -91,11 +92,11 @@ pub fn lines(entries: Vec<(String, TopicInfo)>, unfolded: &HashSet<String>) -> V
     let mut nodes: BTreeMap<Vec<String>, Node> = BTreeMap::new();
     for (topic, info) in entries {
         let parts: Vec<String> = topic.split('/').map(str::to_owned).collect();
-        let messages = info.messages.unwrap_or(0);
         for depth in 1..=parts.len() {
             let node = nodes.entry(parts[..depth].to_vec()).or_default();
             node.topics += 1;
-            node.messages += messages;
+            node.messages += info.messages;
+            node.rate += info.rate;
             if depth < parts.len() {
                 node.branch = true;
             }
@@ -104,10 +105,12 @@ pub fn lines(entries: Vec<(String, TopicInfo)>, unfolded: &HashSet<String>) -> V
             // One topic on two connections is one line, its counts added.
             node.own = Some(match node.own.take() {
                 Some(mut had) => {
-                    had.messages = match (had.messages, info.messages) {
-                        (None, None) => None,
-                        (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-                    };
+                    had.messages += info.messages;
+                    had.rate += info.rate;
+                    if info.last_ms >= had.last_ms {
+                        (had.last_ms, had.retained) = (info.last_ms, info.retained);
+                        had.payload = info.payload;
+                    }
                     had
                 }
                 None => info,
@@ -128,6 +131,7 @@ pub fn lines(entries: Vec<(String, TopicInfo)>, unfolded: &HashSet<String>) -> V
             unfolded: node.branch && unfolded.contains(&path),
             topics: node.topics,
             messages: node.messages,
+            rate: node.rate,
             own: node.own,
             path,
         });

@@ -2,7 +2,7 @@ use super::*;
 
 fn info(messages: u64) -> TopicInfo {
     TopicInfo {
-        messages: Some(messages),
+        messages,
         ..Default::default()
     }
 }
@@ -61,7 +61,7 @@ fn unfolded_branches_show_children_in_tree_order() {
 fn a_topic_that_is_also_a_branch_keeps_its_own_figures() {
     let e = vec![("a".into(), info(2)), ("a/b".into(), info(5))];
     let l = lines(e, &unfolded(&["a"]));
-    assert_eq!(l[0].own.as_ref().and_then(|o| o.messages), Some(2));
+    assert_eq!(l[0].own.as_ref().map(|o| o.messages), Some(2));
     assert_eq!((l[0].topics, l[0].messages), (2, 7));
 }
 
@@ -70,7 +70,7 @@ fn one_topic_on_two_connections_is_one_line() {
     let e = vec![("a".into(), info(2)), ("a".into(), info(5))];
     let l = lines(e, &HashSet::new());
     assert_eq!(l.len(), 1);
-    assert_eq!(l[0].own.as_ref().and_then(|o| o.messages), Some(7));
+    assert_eq!(l[0].own.as_ref().map(|o| o.messages), Some(7));
 }
 
 #[test]

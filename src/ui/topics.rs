@@ -28,13 +28,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
             };
             let name = format!("{}{marker}{}", "  ".repeat(l.depth), l.label);
             let own = l.own.as_ref();
-            let count = match (l.branch && !l.unfolded, own.and_then(|o| o.messages)) {
-                (true, _) => l.messages.to_string(),
-                (false, Some(n)) => n.to_string(),
-                (false, None) => String::new(),
+            let folded = l.branch && !l.unfolded;
+            // A folded branch speaks for everything under it; an open one only for itself.
+            let (count, rate) = match (folded, own) {
+                (true, _) => (l.messages.to_string(), l.rate),
+                (false, Some(o)) => (o.messages.to_string(), o.rate),
+                (false, None) => (String::new(), 0.0),
+            };
+            let age = match own {
+                Some(o) if !folded => {
+                    let r = if o.retained { " R" } else { "" };
+                    format!("{}{r}", crate::text::age(view.now_ms - o.last_ms))
+                }
+                _ => String::new(),
             };
             let mark = match own.map(|o| &o.mapped_to) {
-                _ if l.branch && !l.unfolded => {
+                _ if folded => {
                     let s = if l.topics == 1 { "" } else { "s" };
                     Span::styled(format!("{} topic{s}", l.topics), t.dim)
                 }
@@ -46,6 +55,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
             Row::new(vec![
                 Span::styled(name, t.text),
                 Span::styled(count, t.dim),
+                Span::styled(per_second(rate), t.dim),
+                Span::styled(age, t.dim),
                 mark,
                 Span::styled(payload, t.dim),
             ])
@@ -59,13 +70,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let table = Table::new(
         rows,
         [
-            Constraint::Percentage(40),
+            Constraint::Percentage(35),
             Constraint::Length(7),
-            Constraint::Length(18),
+            Constraint::Length(6),
+            Constraint::Length(6),
+            Constraint::Length(16),
             Constraint::Min(10),
         ],
     )
-    .header(Row::new(["TOPIC", "MSGS", "", "LAST PAYLOAD"]).style(t.header))
+    .header(Row::new(["TOPIC", "MSGS", "RATE", "AGE", "", "LAST PAYLOAD"]).style(t.header))
     .block(titled(t, title, true))
     .row_highlight_style(t.selection);
     let mut ts = TableState::default();
@@ -73,4 +86,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         ts.select(Some(selected - offset));
     }
     frame.render_stateful_widget(table, area, &mut ts);
+}
+
+/// A rate, short: `12/s`, `0.5/s`, `3/m` below one every ten seconds, nothing for none.
+fn per_second(rate: f64) -> String {
+    match rate {
+        r if r <= 0.0 => String::new(),
+        r if r >= 10.0 => format!("{r:.0}/s"),
+        r if r >= 0.1 => format!("{r:.1}/s"),
+        r => format!("{:.0}/m", r * 60.0),
+    }
 }
