@@ -183,10 +183,25 @@ fn topics_and_help() {
     for action in [Action::Enter, Action::Right, Action::Right, Action::Right] {
         let _ = a.update(action, &e.state);
     }
-    assert_eq!(a.topics.cursor.as_deref(), Some("tanks/north/tank-north-001"));
+    assert_eq!(
+        a.topics.cursor.as_deref(),
+        Some("tanks/north/tank-north-001")
+    );
     let _ = a.update(Action::Right, &e.state);
     insta::assert_snapshot!("topics_unfolded_120x40", render(&mut a, &mut e, 120, 40));
     insta::assert_snapshot!("topics_unfolded_80x24", render(&mut a, &mut e, 80, 24));
+    // `/` searches the tree, not the fleet table; Enter keeps it, Esc clears it.
+    let _ = a.update(Action::OpenFilter, &e.state);
+    for c in "STATUS".chars() {
+        let _ = a.update(Action::Input(c), &e.state);
+    }
+    insta::assert_snapshot!("topics_search_80x24", render(&mut a, &mut e, 80, 24));
+    let _ = a.update(Action::Submit, &e.state);
+    assert!(a.filter.is_empty(), "the fleet filter is untouched");
+    assert_eq!(a.topics.search, "STATUS");
+    let _ = a.update(Action::Back, &e.state);
+    assert_eq!(a.topics.search, "");
+    assert_eq!(a.view, fleetop::app::View::Topics, "Esc cleared the search first");
     let _ = a.update(Action::Topics, &e.state);
     let _ = a.update(Action::Help, &e.state);
     insta::assert_snapshot!("help_80x24", render(&mut a, &mut e, 80, 24));

@@ -239,6 +239,7 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         (_, _, View::Topics) => vec![
             ("↑↓", "move"),
             ("Enter l h", "unfold / fold"),
+            ("/", "search"),
             ("Esc", "back"),
             ("?", "help"),
             ("q", "quit"),
@@ -308,7 +309,11 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
                 "h / ←",
                 "fold; on a leaf or a folded branch, go to its parent",
             ),
-            ("Esc / t", "back to the fleet"),
+            (
+                "/",
+                "search the tree: topics whose path holds the text, with their parents",
+            ),
+            ("Esc / t", "clear the search / back to the fleet"),
         ]),
         View::Broker => keys.extend([("Esc / b", "back to the fleet")]),
         View::Map => {

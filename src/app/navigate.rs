@@ -26,6 +26,10 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.mode = Mode::Help,
+            Action::OpenFilter if self.view == View::Topics => {
+                self.filter_error = None;
+                self.mode = Mode::Filter(self.topics.search.as_str().into());
+            }
             Action::OpenFilter => {
                 self.filter_error = None;
                 self.mode = Mode::Filter(self.filter.source.as_str().into());
@@ -180,9 +184,13 @@ impl App {
     }
 
     fn navigate_topics(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
-        let lines = topics::lines(topics::entries(state), &self.topics.unfolded);
+        let lines = topics::lines(topics::entries(state), &self.topics);
         let x = &mut self.topics;
         match action {
+            Action::Back if !x.search.is_empty() => {
+                x.search.clear();
+                self.message = Some("search cleared".into());
+            }
             Action::Back => self.view = View::Fleet,
             Action::Enter => x.toggle(&lines),
             Action::Right => x.unfold(&lines),
@@ -277,6 +285,14 @@ impl App {
             Action::Cancel => {
                 self.mode = Mode::Normal;
                 self.filter_error = None;
+                if self.view == View::Topics {
+                    self.topics.search.clear();
+                }
+                return Vec::new();
+            }
+            // In the explorer `/` searches the tree as you type, not the fleet table.
+            Action::Submit if self.view == View::Topics => {
+                self.mode = Mode::Normal;
                 return Vec::new();
             }
             Action::Submit => {
@@ -292,6 +308,11 @@ impl App {
                 return Vec::new();
             }
             _ => {}
+        }
+        if self.view == View::Topics {
+            self.topics.search = text.text().to_owned();
+            self.mode = Mode::Filter(text);
+            return Vec::new();
         }
         // Filter as you type while the text holds; say why when it does not.
         match Filter::parse(text.text()).and_then(|f| f.check(state).map(|()| f)) {

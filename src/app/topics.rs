@@ -28,6 +28,8 @@ pub struct Explorer {
     pub unfolded: HashSet<String>,
     /// The path the cursor is on; `None` before the first move (the first line).
     pub cursor: Option<String>,
+    /// Shows only topics whose path holds this (any case), with their ancestors, unfolded.
+    pub search: String,
 }
 
 /// One line of the explorer: a level of the tree, a topic, or both.
@@ -87,10 +89,16 @@ struct Node {
 }
 
 /// The tree of `entries` as lines: every level once, in path order, each under its parent;
-/// a branch's children only where it is unfolded.
-pub fn lines(entries: Vec<(String, TopicInfo)>, unfolded: &HashSet<String>) -> Vec<TopicLine> {
+/// a branch's children only where it is unfolded. While searching, only the topics that
+/// match and their ancestors, every branch unfolded; the counts are of what matches.
+pub fn lines(entries: Vec<(String, TopicInfo)>, x: &Explorer) -> Vec<TopicLine> {
+    let needle = x.search.to_lowercase();
+    let searching = !needle.is_empty();
     let mut nodes: BTreeMap<Vec<String>, Node> = BTreeMap::new();
     for (topic, info) in entries {
+        if searching && !topic.to_lowercase().contains(&needle) {
+            continue;
+        }
         let parts: Vec<String> = topic.split('/').map(str::to_owned).collect();
         for depth in 1..=parts.len() {
             let node = nodes.entry(parts[..depth].to_vec()).or_default();
@@ -119,7 +127,8 @@ pub fn lines(entries: Vec<(String, TopicInfo)>, unfolded: &HashSet<String>) -> V
     }
     let mut out = Vec::new();
     for (parts, node) in nodes {
-        let shown = (1..parts.len()).all(|d| unfolded.contains(&parts[..d].join("/")));
+        let shown =
+            searching || (1..parts.len()).all(|d| x.unfolded.contains(&parts[..d].join("/")));
         if !shown {
             continue;
         }
@@ -128,7 +137,7 @@ pub fn lines(entries: Vec<(String, TopicInfo)>, unfolded: &HashSet<String>) -> V
             depth: parts.len() - 1,
             label: sanitize::text(parts.last().map_or("", String::as_str)).into_owned(),
             branch: node.branch,
-            unfolded: node.branch && unfolded.contains(&path),
+            unfolded: node.branch && (searching || x.unfolded.contains(&path)),
             topics: node.topics,
             messages: node.messages,
             rate: node.rate,

@@ -12,7 +12,7 @@ use ratatui::widgets::{Row, Table, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
-    let all = lines(entries(view.state), &app.topics.unfolded);
+    let all = lines(entries(view.state), &app.topics);
     let height = area.height.saturating_sub(3) as usize;
     let selected = app.topics.cursor_index(&all);
     let offset = (selected / height.max(1)) * height.max(1);
@@ -62,11 +62,18 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
             ])
         })
         .collect();
-    let title = format!(
-        " Topics · {} unmapped · {} mapped devices (Enter l/h unfold/fold, t or Esc: back) ",
-        view.state.unmapped.len(),
-        view.state.devices.len()
-    );
+    let title = match app.topics.search.as_str() {
+        "" => format!(
+            " Topics · {} unmapped · {} mapped devices (Enter l/h unfold/fold, / search, t or Esc: back) ",
+            view.state.unmapped.len(),
+            view.state.devices.len()
+        ),
+        search => format!(
+            " Topics matching `{}` · {} lines (Esc clears) ",
+            crate::sanitize::text(search),
+            all.len()
+        ),
+    };
     let table = Table::new(
         rows,
         [
