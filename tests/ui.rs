@@ -188,6 +188,10 @@ fn topics_and_help() {
         Some("tanks/north/tank-north-001")
     );
     let _ = a.update(Action::Right, &e.state);
+    let _ = a.update(Action::Down, &e.state);
+    let copied = a.update(Action::Copy, &e.state);
+    let topic = "tanks/north/tank-north-001/telemetry";
+    assert_eq!(copied, [fleetop::app::Effect::Copy(topic.into())]);
     insta::assert_snapshot!("topics_unfolded_120x40", render(&mut a, &mut e, 120, 40));
     insta::assert_snapshot!("topics_unfolded_80x24", render(&mut a, &mut e, 80, 24));
     // `/` searches the tree, not the fleet table; Enter keeps it, Esc clears it.
@@ -201,7 +205,11 @@ fn topics_and_help() {
     assert_eq!(a.topics.search, "STATUS");
     let _ = a.update(Action::Back, &e.state);
     assert_eq!(a.topics.search, "");
-    assert_eq!(a.view, fleetop::app::View::Topics, "Esc cleared the search first");
+    assert_eq!(
+        a.view,
+        fleetop::app::View::Topics,
+        "Esc cleared the search first"
+    );
     let _ = a.update(Action::Topics, &e.state);
     let _ = a.update(Action::Help, &e.state);
     insta::assert_snapshot!("help_80x24", render(&mut a, &mut e, 80, 24));
@@ -311,6 +319,11 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     assert!(screen.contains("\\e[2J"), "{screen}");
     assert!(screen.contains("\\e[31mred"), "{screen}");
     assert!(screen.contains("\\e]0;pwned\\x07"), "{screen}");
+    // In the payload pane a binary payload (ESC is a control character) is a hex dump.
+    a.topics.cursor = Some("evil/\x1b[2J/x".into());
+    let screen = render(&mut a, &mut e, 120, 40);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    assert!(screen.contains("0000  1b 5b 33 31 6d 72 65 64"), "{screen}");
     // The device whose name would carry an OSC sequence is refused, not drawn.
     assert!(e.state.counters.refused_bad_topic >= 1);
     let _ = a.update(Action::Topics, &e.state);

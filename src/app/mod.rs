@@ -112,6 +112,8 @@ pub enum Action {
     Topics,
     NextWindow,
     Copy,
+    /// `Y`: copy the latest payload (the topic explorer).
+    CopyPayload,
     Input(char),
     Backspace,
     /// Cursor moves and cuts in the `/` and `:` lines.

@@ -192,6 +192,30 @@ impl App {
                 self.message = Some("search cleared".into());
             }
             Action::Back => self.view = View::Fleet,
+            Action::Copy | Action::CopyPayload => {
+                let at = lines.get(x.cursor_index(&lines));
+                let Some(line) = at.filter(|l| l.own.is_some()) else {
+                    self.message = Some("y copies a topic: move to one (not a branch)".into());
+                    return Vec::new();
+                };
+                let text = if action == Action::Copy {
+                    line.path.clone()
+                } else {
+                    let latest = state
+                        .topic_stats
+                        .records
+                        .iter()
+                        .filter(|r| *r.topic == *line.path)
+                        .max_by_key(|r| r.last_ms)
+                        .and_then(|r| r.payloads().next());
+                    match latest {
+                        Some(p) => String::from_utf8_lossy(&p.bytes).into_owned(),
+                        None => String::new(),
+                    }
+                };
+                self.message = Some("copied to the clipboard (OSC 52)".into());
+                return vec![Effect::Copy(text)];
+            }
             Action::Enter => x.toggle(&lines),
             Action::Right => x.unfold(&lines),
             Action::Left => x.fold(&lines),

@@ -8,6 +8,7 @@ pub mod device;
 pub mod fleet;
 pub mod map;
 pub mod overview;
+pub mod topic_payloads;
 pub mod topics;
 pub mod widgets;
 

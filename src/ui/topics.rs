@@ -6,14 +6,17 @@ use crate::app::App;
 use crate::app::topics::{entries, lines};
 use crate::view::CoreView;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Row, Table, TableState};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
     let t = &app.theme;
     let all = lines(entries(view.state), &app.topics);
-    let height = area.height.saturating_sub(3) as usize;
+    // The table over the payload pane of the topic at the cursor.
+    let [area, pane] =
+        Layout::vertical([Constraint::Percentage(55), Constraint::Min(4)]).areas(area);
+    let height = area.height.saturating_sub(2) as usize;
     let selected = app.topics.cursor_index(&all);
     let offset = (selected / height.max(1)) * height.max(1);
     let rows: Vec<Row> = all
@@ -64,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         .collect();
     let title = match app.topics.search.as_str() {
         "" => format!(
-            " Topics · {} unmapped · {} mapped devices (Enter l/h unfold/fold, / search, t or Esc: back) ",
+            " Topics · {} unmapped · {} mapped devices ",
             view.state.unmapped.len(),
             view.state.devices.len()
         ),
@@ -93,6 +96,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
         ts.select(Some(selected - offset));
     }
     frame.render_stateful_widget(table, area, &mut ts);
+    let at = all.get(selected).filter(|l| l.own.is_some());
+    super::topic_payloads::draw(frame, pane, app, view, at.map(|l| l.path.as_str()));
 }
 
 /// A rate, short: `12/s`, `0.5/s`, `3/m` below one every ten seconds, nothing for none.
