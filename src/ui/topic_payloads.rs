@@ -61,10 +61,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, view: &CoreView, path: Opt
         )));
     }
     let title = match path {
-        Some(p) => format!(
-            " {} · last payloads, newest first ",
-            sanitize::text(p)
-        ),
+        Some(p) => format!(" {} · last payloads, newest first ", sanitize::text(p)),
         None => " Payloads ".to_string(),
     };
     frame.render_widget(Paragraph::new(lines).block(titled(t, title, false)), area);
