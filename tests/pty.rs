@@ -376,7 +376,9 @@ fn a_terminal_that_stops_reading_costs_frames_not_messages_alerts_or_hooks() {
     // Every message was applied: the counter topic counted all of them, none dropped.
     s.keys("t");
     s.wait_for("Topics");
+    // The tree starts folded: the last branch (`stall`) unfolded shows its counter.
     s.keys("G");
+    s.keys("l");
     s.wait_for("counter");
     let counted = |s: &Session| {
         s.text()

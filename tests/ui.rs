@@ -179,6 +179,37 @@ fn topics_and_help() {
     let mut a = app();
     let _ = a.update(Action::Topics, &e.state);
     insta::assert_snapshot!("topics_120x40", render(&mut a, &mut e, 120, 40));
+    // Unfold `tanks`, go into it, unfold `north`, go into it, unfold its first device.
+    for action in [Action::Enter, Action::Right, Action::Right, Action::Right] {
+        let _ = a.update(action, &e.state);
+    }
+    assert_eq!(
+        a.topics.cursor.as_deref(),
+        Some("tanks/north/tank-north-001")
+    );
+    let _ = a.update(Action::Right, &e.state);
+    let _ = a.update(Action::Down, &e.state);
+    let copied = a.update(Action::Copy, &e.state);
+    let topic = "tanks/north/tank-north-001/telemetry";
+    assert_eq!(copied, [fleetop::app::Effect::Copy(topic.into())]);
+    insta::assert_snapshot!("topics_unfolded_120x40", render(&mut a, &mut e, 120, 40));
+    insta::assert_snapshot!("topics_unfolded_80x24", render(&mut a, &mut e, 80, 24));
+    // `/` searches the tree, not the fleet table; Enter keeps it, Esc clears it.
+    let _ = a.update(Action::OpenFilter, &e.state);
+    for c in "STATUS".chars() {
+        let _ = a.update(Action::Input(c), &e.state);
+    }
+    insta::assert_snapshot!("topics_search_80x24", render(&mut a, &mut e, 80, 24));
+    let _ = a.update(Action::Submit, &e.state);
+    assert!(a.filter.is_empty(), "the fleet filter is untouched");
+    assert_eq!(a.topics.search, "STATUS");
+    let _ = a.update(Action::Back, &e.state);
+    assert_eq!(a.topics.search, "");
+    assert_eq!(
+        a.view,
+        fleetop::app::View::Topics,
+        "Esc cleared the search first"
+    );
     let _ = a.update(Action::Topics, &e.state);
     let _ = a.update(Action::Help, &e.state);
     insta::assert_snapshot!("help_80x24", render(&mut a, &mut e, 80, 24));
@@ -270,6 +301,16 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     }
     let mut a = app();
     let _ = a.update(Action::Topics, &e.state);
+    // Every branch unfolded.
+    a.topics.unfolded = fleetop::app::topics::entries(&e.state)
+        .into_iter()
+        .flat_map(|(topic, _)| {
+            let levels: Vec<&str> = topic.split('/').collect();
+            (1..levels.len())
+                .map(|d| levels[..d].join("/"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     let screen = render(&mut a, &mut e, 120, 40);
     assert!(
         !screen.contains('\x1b'),
@@ -278,6 +319,11 @@ fn hostile_topics_and_values_are_drawn_escaped() {
     assert!(screen.contains("\\e[2J"), "{screen}");
     assert!(screen.contains("\\e[31mred"), "{screen}");
     assert!(screen.contains("\\e]0;pwned\\x07"), "{screen}");
+    // In the payload pane a binary payload (ESC is a control character) is a hex dump.
+    a.topics.cursor = Some("evil/\x1b[2J/x".into());
+    let screen = render(&mut a, &mut e, 120, 40);
+    assert!(!screen.contains('\x1b'), "{screen}");
+    assert!(screen.contains("0000  1b 5b 33 31 6d 72 65 64"), "{screen}");
     // The device whose name would carry an OSC sequence is refused, not drawn.
     assert!(e.state.counters.refused_bad_topic >= 1);
     let _ = a.update(Action::Topics, &e.state);

@@ -87,6 +87,7 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             KeyCode::Char('t') => Action::Topics,
             KeyCode::Char('w') => Action::NextWindow,
             KeyCode::Char('y') => Action::Copy,
+            KeyCode::Char('Y') => Action::CopyPayload,
             KeyCode::Char('a') => Action::Ack,
             KeyCode::Char('!') => Action::Alerts,
             KeyCode::Char('f') => Action::CycleAlertFilter,
@@ -238,6 +239,9 @@ pub fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         (_, _, View::Broker) => vec![("Esc b", "back"), ("?", "help"), ("q", "quit")],
         (_, _, View::Topics) => vec![
             ("↑↓", "move"),
+            ("Enter l h", "unfold / fold"),
+            ("/", "search"),
+            ("y Y", "copy topic / payload"),
             ("Esc", "back"),
             ("?", "help"),
             ("q", "quit"),
@@ -297,7 +301,23 @@ pub fn help(app: &App) -> Vec<(&'static str, &'static str)> {
             (":export csv FILE", "write the selected metric's history"),
             ("Esc / ←", "back to the fleet"),
         ]),
-        View::Topics => keys.extend([("Esc / t", "back to the fleet")]),
+        View::Topics => keys.extend([
+            ("Enter", "unfold or fold the branch at the cursor"),
+            (
+                "l / →",
+                "unfold; on an unfolded branch, go to its first child",
+            ),
+            (
+                "h / ←",
+                "fold; on a leaf or a folded branch, go to its parent",
+            ),
+            (
+                "/",
+                "search the tree: topics whose path holds the text, with their parents",
+            ),
+            ("y / Y", "copy the topic / its latest payload (OSC 52)"),
+            ("Esc / t", "clear the search / back to the fleet"),
+        ]),
         View::Broker => keys.extend([("Esc / b", "back to the fleet")]),
         View::Map => {
             keys.retain(|(k, _)| !matches!(*k, "↑↓ / j k" | "Tab" | "PgUp PgDn, g G" | "/"));

@@ -112,6 +112,8 @@ pub enum Action {
     Topics,
     NextWindow,
     Copy,
+    /// `Y`: copy the latest payload (the topic explorer).
+    CopyPayload,
     Input(char),
     Backspace,
     /// Cursor moves and cuts in the `/` and `:` lines.
@@ -234,7 +236,8 @@ pub struct App {
     pub selected: usize,
     pub metric: usize,
     pub window: Window,
-    pub topic_selected: usize,
+    /// The topic explorer's folds, cursor and search.
+    pub topics: topics::Explorer,
     pub events: VecDeque<EventLine>,
     pub event_selected: usize,
     pub message: Option<String>,
@@ -289,7 +292,7 @@ impl App {
             selected: 0,
             metric: 0,
             window: Window::Min10,
-            topic_selected: 0,
+            topics: topics::Explorer::default(),
             events: VecDeque::new(),
             event_selected: 0,
             message: None,

@@ -26,6 +26,10 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Help => self.mode = Mode::Help,
+            Action::OpenFilter if self.view == View::Topics => {
+                self.filter_error = None;
+                self.mode = Mode::Filter(self.topics.search.as_str().into());
+            }
             Action::OpenFilter => {
                 self.filter_error = None;
                 self.mode = Mode::Filter(self.filter.source.as_str().into());
@@ -174,12 +178,54 @@ impl App {
                     self.view = View::Fleet;
                 }
             }
-            View::Topics => {
-                let n = topics::lines(state).len();
-                self.topic_selected = step(self.topic_selected, &action, n, self.page);
-                if action == Action::Back {
-                    self.view = View::Fleet;
-                }
+            View::Topics => return self.navigate_topics(action, state),
+        }
+        Vec::new()
+    }
+
+    fn navigate_topics(&mut self, action: Action, state: &FleetState) -> Vec<Effect> {
+        let lines = topics::lines(topics::entries(state), &self.topics);
+        let x = &mut self.topics;
+        match action {
+            Action::Back if !x.search.is_empty() => {
+                x.search.clear();
+                self.message = Some("search cleared".into());
+            }
+            Action::Back => self.view = View::Fleet,
+            Action::Copy | Action::CopyPayload => {
+                let at = lines.get(x.cursor_index(&lines));
+                let Some(line) = at.filter(|l| l.own.is_some()) else {
+                    self.message = Some("y copies a topic: move to one (not a branch)".into());
+                    return Vec::new();
+                };
+                let text = if action == Action::Copy {
+                    line.path.clone()
+                } else {
+                    let latest = state
+                        .topic_stats
+                        .records
+                        .iter()
+                        .filter(|r| *r.topic == *line.path)
+                        .max_by_key(|r| r.last_ms)
+                        .and_then(|r| r.payloads().next());
+                    match latest {
+                        Some(p) => String::from_utf8_lossy(&p.bytes).into_owned(),
+                        None => String::new(),
+                    }
+                };
+                self.message = Some("copied to the clipboard (OSC 52)".into());
+                return vec![Effect::Copy(text)];
+            }
+            Action::Enter => x.toggle(&lines),
+            Action::Right => x.unfold(&lines),
+            Action::Left => x.fold(&lines),
+            Action::Click(line) => {
+                let page = self.page.max(1);
+                x.go_to(&lines, (x.cursor_index(&lines) / page) * page + line);
+            }
+            other => {
+                let at = step(x.cursor_index(&lines), &other, lines.len(), self.page);
+                x.go_to(&lines, at);
             }
         }
         Vec::new()
@@ -263,6 +309,14 @@ impl App {
             Action::Cancel => {
                 self.mode = Mode::Normal;
                 self.filter_error = None;
+                if self.view == View::Topics {
+                    self.topics.search.clear();
+                }
+                return Vec::new();
+            }
+            // In the explorer `/` searches the tree as you type, not the fleet table.
+            Action::Submit if self.view == View::Topics => {
+                self.mode = Mode::Normal;
                 return Vec::new();
             }
             Action::Submit => {
@@ -278,6 +332,11 @@ impl App {
                 return Vec::new();
             }
             _ => {}
+        }
+        if self.view == View::Topics {
+            self.topics.search = text.text().to_owned();
+            self.mode = Mode::Filter(text);
+            return Vec::new();
         }
         // Filter as you type while the text holds; say why when it does not.
         match Filter::parse(text.text()).and_then(|f| f.check(state).map(|()| f)) {

@@ -99,6 +99,8 @@ pub struct Limits {
     pub max_sparkplug_payload_bytes: usize,
     /// Distinct topics kept in the unmapped list.
     pub max_unmapped_topics: usize,
+    /// Topics the explorer keeps figures and the last payloads of (mapped or not).
+    pub max_explorer_topics: usize,
     /// Memory for the per-minute tier of every metric together, in MiB: with many metrics
     /// it holds fewer than 24 hours rather than grow without bound.
     pub coarse_memory_mb: usize,
@@ -148,6 +150,7 @@ impl Default for Limits {
             max_payload_bytes: 256 * 1024,
             max_sparkplug_payload_bytes: 16 * 1024 * 1024,
             max_unmapped_topics: 10_000,
+            max_explorer_topics: 10_000,
             coarse_memory_mb: 64,
             queue: 65_536,
             when_behind: WhenBehind::Wait,

@@ -176,11 +176,14 @@ impl FleetState {
     }
 
     pub(super) fn apply_availability(&mut self, msg: &RawMessage, topic: &[u8]) {
-        let Some(Route::Availability {
-            fleet,
-            rule,
-            target,
-        }) = self.routes[msg.conn.index()].get(topic)
+        let Some((
+            Route::Availability {
+                fleet,
+                rule,
+                target,
+            },
+            _,
+        )) = self.routes[msg.conn.index()].get(topic)
         else {
             return;
         };

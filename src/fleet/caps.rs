@@ -142,7 +142,7 @@ impl FleetState {
         self.device_index.remove(&(conn, fleet, name.clone()));
         let mut freed = Vec::new();
         if let Some(routes) = self.routes.get_mut(conn.index()) {
-            routes.retain(|_, r| match r {
+            routes.retain(|_, (r, _)| match r {
                 Route::Convention {
                     device: Some(x), ..
                 } if x.points_to(id) => {

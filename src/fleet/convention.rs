@@ -194,7 +194,7 @@ impl FleetState {
             node: node.unwrap_or(id),
             shape,
         };
-        if let Some(Route::Convention { device, .. }) =
+        if let Some((Route::Convention { device, .. }, _)) =
             self.routes[msg.conn.index()].get_mut(&msg.topic[..])
         {
             *device = Some(resolved);

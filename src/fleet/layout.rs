@@ -26,7 +26,7 @@ impl FleetState {
             return;
         };
         // Configured fleets keep their topics: explicit configuration wins.
-        routes.retain(|t, r| {
+        routes.retain(|t, (r, _)| {
             !covers(t)
                 || match r {
                     Route::Telemetry { .. } | Route::Availability { .. } => true,

@@ -21,10 +21,12 @@ mod route;
 mod senml;
 #[cfg(test)]
 pub(crate) mod testutil;
+pub mod topic_stats;
 
 use crate::conventions::MetricFacts;
 pub use device::{Device, LastError, Metric, MetricValue, Status};
 pub use known::{KnownDevice, KnownFleet};
+pub use topic_stats::{KeptPayload, TopicRecord, TopicStats};
 
 use crate::config::conventions::ConventionsConfig;
 use crate::config::{Limits, PayloadFormat};
@@ -40,6 +42,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// A connection's routes by topic bytes, each with its topic's record in `topic_stats`.
+type Routes = Map<Box<[u8]>, (Route, u32)>;
 /// Label pairs, as devices carry them.
 pub type Labels = Vec<(Box<str>, Box<str>)>;
 
@@ -187,12 +191,15 @@ pub struct FleetState {
     pub connections: Vec<Connection>,
     pub devices: Vec<Device>,
     pub unmapped: Vec<UnmappedTopic>,
+    /// Every routed topic's figures and last payloads, for the topic explorer.
+    pub topic_stats: TopicStats,
     pub counters: Counters,
     device_index: Map<(ConnId, FleetIdx, Box<str>), DeviceId>,
     /// Per fleet: how many devices it has.
     fleet_sizes: Vec<u32>,
     /// Keyed by the topic's bytes: a known topic needs no UTF-8 check.
-    routes: Vec<Map<Box<[u8]>, Route>>,
+    /// Each with its topic's record in `topic_stats` (or `topic_stats::NO_RECORD`).
+    routes: Vec<Routes>,
     /// Metric names taken from topic levels, shared by the routes that name them.
     metric_names: Vec<Box<str>>,
     /// Offline groups (a gateway and the labels it stands for), per fleet.
@@ -275,6 +282,7 @@ impl FleetState {
             limits,
             devices: Vec::new(),
             unmapped: Vec::new(),
+            topic_stats: TopicStats::default(),
             counters: Counters::default(),
             device_index: Map::default(),
             offline_groups: Vec::new(),
@@ -478,21 +486,22 @@ impl FleetState {
             return;
         };
         conn.messages += 1;
-        self.dispatch(msg);
+        self.dispatch(msg, false);
         // Rare (a layout was just learned) and bounded by the unmapped list.
         for replay in std::mem::take(&mut self.replays) {
-            self.dispatch(&replay);
+            self.dispatch(&replay, true);
         }
     }
 
     /// Routes one counted message to where it goes.
-    fn dispatch(&mut self, msg: &RawMessage) {
+    /// `replay`: a message applied again once its layout is known, counted already.
+    fn dispatch(&mut self, msg: &RawMessage, replay: bool) {
         if msg.topic.len() > self.limits.max_topic_len {
             self.refuse(caps::Cap::TopicLength, msg.conn, 1);
             return;
         }
-        let route = match self.routes[msg.conn.index()].get(&msg.topic[..]) {
-            Some(r) => r.clone_cheap(),
+        let (route, record) = match self.routes[msg.conn.index()].get(&msg.topic[..]) {
+            Some((r, record)) => (r.clone_cheap(), *record),
             None => {
                 let Ok(topic) = std::str::from_utf8(&msg.topic) else {
                     self.counters.refused_bad_topic += 1;
@@ -504,6 +513,13 @@ impl FleetState {
                 }
             }
         };
+        self.deliver(msg, route);
+        if !replay {
+            self.topic_stats.record(record, msg, self.touched);
+        }
+    }
+
+    fn deliver(&mut self, msg: &RawMessage, route: RouteRef) {
         let topic = &msg.topic[..];
         match route {
             RouteRef::Telemetry(device, topic_idx, metric, shape) => {
@@ -559,3 +575,5 @@ impl FleetState {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod topic_stats_tests;

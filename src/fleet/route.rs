@@ -61,7 +61,13 @@ impl Route {
 
 impl FleetState {
     /// Classifies a new topic and caches the answer; `None` if it was refused.
-    pub(super) fn route(&mut self, conn: ConnId, topic: &str, payload: &[u8]) -> Option<RouteRef> {
+    /// Also the topic's record in `topic_stats`.
+    pub(super) fn route(
+        &mut self,
+        conn: ConnId,
+        topic: &str,
+        payload: &[u8],
+    ) -> Option<(RouteRef, u32)> {
         self.learn_layout(conn, topic, payload);
         let broker = self.connections[conn.index()].name.clone();
         let route = match self.mapper.classify(&broker, topic) {
@@ -154,8 +160,11 @@ impl FleetState {
             }
         };
         let r = route.clone_cheap();
-        self.routes[conn.index()].insert(topic.as_bytes().into(), route);
-        Some(r)
+        let record = self
+            .topic_stats
+            .index_for(conn, topic, self.limits.max_explorer_topics);
+        self.routes[conn.index()].insert(topic.as_bytes().into(), (route, record));
+        Some((r, record))
     }
 
     /// A device a convention created that configured fleet `fleet` names too (see `kin`).

@@ -8,6 +8,7 @@ pub mod device;
 pub mod fleet;
 pub mod map;
 pub mod overview;
+pub mod topic_payloads;
 pub mod topics;
 pub mod widgets;
 
@@ -259,6 +260,10 @@ fn bottom_bar(frame: &mut Frame, area: Rect, app: &App, view: &CoreView) {
             spans.extend(prompt_spans(prompt, t));
             spans.push(match &app.filter_error {
                 Some(e) => Span::styled(format!("   {e}"), t.warn),
+                None if app.view == View::Topics => Span::styled(
+                    "   search topics: part of a path, any case · Enter keep · Esc clear",
+                    t.dim,
+                ),
                 None => Span::styled(
                     "   Enter apply · Esc cancel · text /regex/ level_pct<20 and status=offline, or, not",
                     t.dim,
