@@ -3,8 +3,8 @@
 //! restarts instead of vanishing. Turning the fleet into records and back is here; the
 //! file they live in is the caller's IO.
 
+use super::FleetState;
 use super::device::{GUESSED_REPORTS_BEFORE_JUDGED, Status};
-use super::{FleetEvent, FleetState};
 use crate::conventions::DeviceFacts;
 use crate::mapping::FleetIdx;
 use crate::vocab::ConnId;
@@ -117,13 +117,9 @@ impl FleetState {
             }
             restored += 1;
         }
-        // They were known already: not news for the events pane.
-        let appeared = |e: &FleetEvent| matches!(e, FleetEvent::DeviceAppeared { .. });
-        let mut i = 0;
-        self.events.retain(|e| {
-            i += 1;
-            i <= events_before || !appeared(e)
-        });
+        // They were known already: what restoring them said (appeared, joined a fleet) is
+        // not news for the events pane.
+        self.events.truncate(events_before);
         restored
     }
 }

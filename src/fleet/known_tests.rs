@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::{Config, Limits};
-use crate::fleet::Status;
+use crate::fleet::{FleetEvent, Status};
 use crate::mapping::Mapper;
 use crate::vocab::{LinkState, RawMessage};
 use bytes::Bytes;
