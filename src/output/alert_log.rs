@@ -17,6 +17,8 @@ pub struct Place {
     label: String,
     /// Everything that tells it apart, hashed into the file name.
     key: String,
+    /// Whether its devices are remembered across runs (see [`Place::keeps_devices`]).
+    keeps_devices: bool,
 }
 
 impl Place {
@@ -35,15 +37,24 @@ impl Place {
         Place {
             label,
             key: format!("{}\n{config}", sorted.join("\n")),
+            keeps_devices: true,
         }
     }
 
-    /// A place of its own name.
+    /// A place of its own name (the demo's). Its alert state is kept, but not its
+    /// devices: the demo makes its simulated fleet afresh each run (another `--devices`,
+    /// another seed), and devices of an earlier run would linger as stale ghosts.
     pub fn named(name: &str) -> Place {
         Place {
             label: name.to_string(),
             key: format!("named:{name}"),
+            keeps_devices: false,
         }
+    }
+
+    /// Whether the devices seen here are kept for the next run.
+    pub fn keeps_devices(&self) -> bool {
+        self.keeps_devices
     }
 
     /// Its log's file name: `<label>-<hash>.jsonl`, the label reduced to safe characters.

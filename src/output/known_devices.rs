@@ -18,8 +18,12 @@ pub struct KnownDevicesFile {
 }
 
 impl KnownDevicesFile {
-    /// The file of `place` in the XDG state directory; `None` without one.
+    /// The file of `place` in the XDG state directory; `None` without one, or for a place
+    /// that does not keep its devices.
     pub fn of(place: &Place) -> Option<KnownDevicesFile> {
+        if !place.keeps_devices() {
+            return None;
+        }
         let dir = crate::logging::state_dir()?.join("devices");
         std::fs::create_dir_all(&dir).ok()?;
         let name = place.file_name().replace(".jsonl", ".json");
@@ -88,6 +92,12 @@ fn write(path: &Path, known: &KnownFleet) {
 mod tests {
     use super::*;
     use crate::fleet::{KnownDevice, Status};
+
+    #[test]
+    fn the_demo_keeps_no_devices_a_broker_does() {
+        assert!(KnownDevicesFile::of(&Place::named("demo-demo")).is_none());
+        assert!(Place::watching(&["mqtt://plant:1883".into()], None).keeps_devices());
+    }
 
     #[test]
     fn a_save_reads_back_and_a_damaged_file_is_no_fleet() {
