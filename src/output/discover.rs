@@ -65,9 +65,20 @@ pub fn build(state: &FleetState) -> Discovery {
             guessed.push((topic, Shape::Json, metrics));
         }
     }
-    // A plain value per topic (a number, a word) is one metric of a device.
+    // Topics nothing maps (with fleets configured the fallback guesses none): a JSON object
+    // is a device's report, a plain value (a number, a word) one metric of a device.
     for u in &state.unmapped {
         let text = std::str::from_utf8(&u.last_payload).unwrap_or("");
+        if let Ok(object) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+        {
+            let metrics = object
+                .iter()
+                .filter(|(_, v)| v.is_number() || v.is_boolean())
+                .map(|(k, _)| k.clone())
+                .collect();
+            guessed.push((&u.topic, Shape::Json, metrics));
+            continue;
+        }
         let word = text.trim().to_ascii_lowercase();
         // An availability word is a status topic, not a metric.
         let availability =
@@ -217,6 +228,38 @@ mod tests {
         assert!(
             t.contains("learned: Tasmota FullTopic other than %prefix%/%topic%/: 1 device(s), e.g. site/%prefix%/pump"),
             "{t}"
+        );
+    }
+
+    #[test]
+    fn with_a_fleet_configured_unmapped_json_topics_are_proposed_too() {
+        let config = Config::parse(
+            "[[fleet]]\nname = \"tanks\"\ntopic = \"site/tanks/{device}/telemetry\"\n",
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{}", e.0));
+        let mapper =
+            crate::mapping::Mapper::from_config(&config).unwrap_or_else(|e| panic!("{}", e.0));
+        let mut s = FleetState::new(mapper, Limits::default(), &["b".into()])
+            .with_conventions(ConventionsConfig::default());
+        apply(&mut s, "site/tanks/t1/telemetry", r#"{"level":1}"#);
+        apply(
+            &mut s,
+            "site/pumps/north/p1/state",
+            r#"{"rpm":1200,"on":true,"mode":"auto"}"#,
+        );
+        apply(
+            &mut s,
+            "site/pumps/south/p2/state",
+            r#"{"rpm":900,"on":false}"#,
+        );
+        let d = build(&s);
+        assert!(
+            d.snippet
+                .contains("topic = \"site/pumps/{site}/{device}/state\"")
+                && d.snippet.contains("table = [\"on\", \"rpm\"]"),
+            "{}",
+            d.snippet
         );
     }
 }
